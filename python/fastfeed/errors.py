@@ -1,0 +1,68 @@
+"""Exceptions raised by fastfeed.
+
+Every error fastfeed raises derives from :class:`FastfeedError`. Errors about bad input also
+derive from :class:`ValueError`, so generic ``except ValueError`` handlers keep working.
+The Rust core's error values are turned into these classes in one place (``rust/py/src/errors.rs``).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BarsError",
+    "EnvelopeError",
+    "EventDecodeError",
+    "FastfeedError",
+    "HandshakeError",
+    "JsonStreamError",
+    "ProtocolError",
+]
+
+
+class FastfeedError(Exception):
+    """Base class of every fastfeed exception."""
+
+
+class ProtocolError(FastfeedError):
+    """The peer violated RFC 6455; close the connection with :attr:`close_code`."""
+
+    close_code: int
+
+    def __init__(self, message: str, close_code: int) -> None:
+        super().__init__(message)
+        self.close_code = close_code
+
+
+class HandshakeError(FastfeedError):
+    """The WebSocket opening handshake failed."""
+
+
+class EnvelopeError(FastfeedError, ValueError):
+    """A command is not valid; the message starts with the offending field path (:attr:`path`)."""
+
+    path: str
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class EventDecodeError(FastfeedError, ValueError):
+    """A frame is not a valid event."""
+
+
+class JsonStreamError(FastfeedError, ValueError):
+    """A JSON stream held bytes outside any object, or an object above the size limit.
+
+    :attr:`objects` carries the complete objects found by the same call, so nothing valid is
+    lost; the splitter has already resynchronised and can be fed the next chunk.
+    """
+
+    objects: list[bytes]
+
+    def __init__(self, message: str, objects: list[bytes]) -> None:
+        super().__init__(message)
+        self.objects = objects
+
+
+class BarsError(FastfeedError, ValueError):
+    """Bad arguments to the bar aggregator."""

@@ -1,0 +1,228 @@
+//! Contract identity shared by the envelope validator, the event codec and the bar aggregator.
+//!
+//! A [`ContractKey`] is a small `Copy` value (no heap) so it can be hashed and compared on the hot
+//! path. Symbols are at most [`Symbol::MAX_LEN`] bytes of `A-Z 0-9 . / ^ -` (SPEC §3.1).
+
+use std::fmt;
+
+/// Security type of a contract (`sec_type` in commands, `security_type` in events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SecType {
+    Stock,
+    Option,
+    Index,
+}
+
+impl SecType {
+    /// All variants, in wire order.
+    pub const ALL: [SecType; 3] = [SecType::Stock, SecType::Option, SecType::Index];
+
+    /// The wire name (`STOCK`, `OPTION`, `INDEX`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SecType::Stock => "STOCK",
+            SecType::Option => "OPTION",
+            SecType::Index => "INDEX",
+        }
+    }
+
+    /// Parses the wire name; `None` for anything else (case-sensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// Option right: call or put.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Right {
+    Call,
+    Put,
+}
+
+impl Right {
+    /// The wire letter (`C` or `P`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Right::Call => "C",
+            Right::Put => "P",
+        }
+    }
+
+    /// Parses `C` or `P`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "C" => Some(Right::Call),
+            "P" => Some(Right::Put),
+            _ => None,
+        }
+    }
+}
+
+/// A validated ticker symbol stored inline: 1–16 bytes of `A-Z 0-9 . / ^ -`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Symbol {
+    len: u8,
+    bytes: [u8; Symbol::MAX_LEN],
+}
+
+/// Why a string is not a valid [`Symbol`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SymbolError {
+    Empty,
+    TooLong(usize),
+    BadChar(char),
+}
+
+impl fmt::Display for SymbolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SymbolError::Empty => write!(f, "must be 1-16 characters of A-Z 0-9 . / ^ -, got an empty string"),
+            SymbolError::TooLong(n) => {
+                write!(f, "must be 1-16 characters of A-Z 0-9 . / ^ -, got {n} characters")
+            }
+            SymbolError::BadChar(c) => {
+                write!(f, "must be 1-16 characters of A-Z 0-9 . / ^ -, got {c:?}")
+            }
+        }
+    }
+}
+
+impl Symbol {
+    /// Longest symbol accepted.
+    pub const MAX_LEN: usize = 16;
+
+    /// Validates and stores a symbol.
+    pub fn new(s: &str) -> Result<Self, SymbolError> {
+        let b = s.as_bytes();
+        if b.is_empty() {
+            return Err(SymbolError::Empty);
+        }
+        if let Some(c) = s.chars().find(|c| !Self::is_symbol_char(*c)) {
+            return Err(SymbolError::BadChar(c));
+        }
+        if b.len() > Self::MAX_LEN {
+            return Err(SymbolError::TooLong(s.chars().count()));
+        }
+        let mut bytes = [0u8; Self::MAX_LEN];
+        bytes[..b.len()].copy_from_slice(b);
+        Ok(Symbol { len: b.len() as u8, bytes })
+    }
+
+    /// True for the characters a symbol may hold.
+    pub const fn is_symbol_char(c: char) -> bool {
+        matches!(c, 'A'..='Z' | '0'..='9' | '.' | '/' | '^' | '-')
+    }
+
+    /// The symbol text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII bytes are ever stored (checked in `new`), so this cannot fail.
+        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
+    }
+}
+
+impl fmt::Debug for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Symbol({:?})", self.as_str())
+    }
+}
+
+impl fmt::Display for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Identity of one contract. For stocks and indices only `symbol` is meaningful and the option
+/// fields are zero / `None`; options carry `expiration` (YYYYMMDD), `strike` (thousandths of a
+/// dollar) and `right`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContractKey {
+    pub sec_type: SecType,
+    pub symbol: Symbol,
+    pub expiration: u32,
+    pub strike: u32,
+    pub right: Option<Right>,
+}
+
+impl ContractKey {
+    /// A stock contract.
+    pub fn stock(symbol: Symbol) -> Self {
+        Self::simple(SecType::Stock, symbol)
+    }
+
+    /// An index contract.
+    pub fn index(symbol: Symbol) -> Self {
+        Self::simple(SecType::Index, symbol)
+    }
+
+    /// An option contract.
+    pub fn option(symbol: Symbol, expiration: u32, strike: u32, right: Right) -> Self {
+        ContractKey { sec_type: SecType::Option, symbol, expiration, strike, right: Some(right) }
+    }
+
+    fn simple(sec_type: SecType, symbol: Symbol) -> Self {
+        ContractKey { sec_type, symbol, expiration: 0, strike: 0, right: None }
+    }
+
+    /// The Redis channel key of SPEC §7: `AAPL` or `SPY:20250321:570000:C`.
+    pub fn channel_key(&self) -> String {
+        match self.right {
+            Some(r) => format!("{}:{}:{}:{}", self.symbol, self.expiration, self.strike, r.as_str()),
+            None => self.symbol.as_str().to_owned(),
+        }
+    }
+}
+
+/// True when `yyyymmdd` is a real calendar date (Gregorian, years 1900–2999).
+pub fn is_calendar_date(yyyymmdd: u64) -> bool {
+    let year = yyyymmdd / 10_000;
+    let month = (yyyymmdd / 100) % 100;
+    let day = yyyymmdd % 100;
+    if !(1900..=2999).contains(&year) || !(1..=12).contains(&month) || day == 0 {
+        return false;
+    }
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    day <= days
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbols() {
+        assert_eq!(Symbol::new("BRK.B").unwrap().as_str(), "BRK.B");
+        assert_eq!(Symbol::new("^SPX").unwrap().as_str(), "^SPX");
+        assert_eq!(Symbol::new("ABCDEFGHIJKLMNOP").unwrap().as_str().len(), 16);
+        assert_eq!(Symbol::new(""), Err(SymbolError::Empty));
+        assert_eq!(Symbol::new("ABCDEFGHIJKLMNOPQ"), Err(SymbolError::TooLong(17)));
+        assert_eq!(Symbol::new("aapl"), Err(SymbolError::BadChar('a')));
+        assert_eq!(Symbol::new("A B"), Err(SymbolError::BadChar(' ')));
+    }
+
+    #[test]
+    fn calendar_dates() {
+        assert!(is_calendar_date(20250321));
+        assert!(is_calendar_date(20240229));
+        assert!(!is_calendar_date(20250229));
+        assert!(!is_calendar_date(20250230));
+        assert!(!is_calendar_date(20251301));
+        assert!(!is_calendar_date(20250100));
+        assert!(is_calendar_date(20000229));
+        assert!(!is_calendar_date(21000229));
+        assert!(!is_calendar_date(2025032));
+    }
+
+    #[test]
+    fn channel_keys() {
+        let spy = Symbol::new("SPY").unwrap();
+        assert_eq!(ContractKey::stock(spy).channel_key(), "SPY");
+        assert_eq!(ContractKey::option(spy, 20250321, 570000, Right::Call).channel_key(), "SPY:20250321:570000:C");
+    }
+}

@@ -1,0 +1,20 @@
+//! fastfeed-core: the pure-Rust hot paths of fastfeed.
+//!
+//! Nothing here depends on Python or reads the clock: time is always an argument, bad input is
+//! always an error value, never a panic. The PyO3 crate `fastfeed-py` is a thin layer on top.
+//!
+//! | module | concern |
+//! |---|---|
+//! | [`contract`] | contract identity shared by every other module |
+//! | [`ws`] | RFC 6455 WebSocket codec (frames, decoder, client handshake) |
+//! | [`envelope`] | `/v1/events` command validation and acknowledgements (SPEC §3.1–3.2) |
+//! | [`event`] | event encode/decode and columnar batches (SPEC §3.3) |
+//! | [`json_stream`] | splitting a chunked byte stream into top-level JSON objects (seed 002) |
+//! | [`bars`] | trade-to-OHLC aggregation into fixed-capacity rings (SPEC §6) |
+
+pub mod bars;
+pub mod contract;
+pub mod envelope;
+pub mod event;
+pub mod json_stream;
+pub mod ws;

@@ -1,0 +1,1 @@
+//! Incremental frame decoder (implemented by the codec work).

@@ -1,0 +1,49 @@
+//! The one place where core error values become Python exceptions.
+//!
+//! The exception classes are plain Python classes defined in `fastfeed/errors.py` (so they can
+//! inherit from both `FastfeedError` and `ValueError` and carry typed attributes); this module
+//! imports them and builds instances. Every wrapper returns `PyResult` and maps core errors
+//! through the functions below, so no core error escapes any other way.
+
+#![allow(dead_code)]
+
+use pyo3::prelude::*;
+
+pyo3::import_exception!(fastfeed.errors, FastfeedError);
+pyo3::import_exception!(fastfeed.errors, ProtocolError);
+pyo3::import_exception!(fastfeed.errors, HandshakeError);
+pyo3::import_exception!(fastfeed.errors, EnvelopeError);
+pyo3::import_exception!(fastfeed.errors, EventDecodeError);
+pyo3::import_exception!(fastfeed.errors, JsonStreamError);
+pyo3::import_exception!(fastfeed.errors, BarsError);
+
+/// A WebSocket protocol violation: `close_code` is the code to close the connection with.
+pub fn protocol_error(message: impl Into<String>, close_code: u16) -> PyErr {
+    ProtocolError::new_err((message.into(), close_code))
+}
+
+/// A failed opening handshake.
+pub fn handshake_error(message: impl Into<String>) -> PyErr {
+    HandshakeError::new_err(message.into())
+}
+
+/// An invalid command; `message` starts with the offending field path.
+pub fn envelope_error(message: impl Into<String>, path: impl Into<String>) -> PyErr {
+    EnvelopeError::new_err((message.into(), path.into()))
+}
+
+/// An event frame that is not a valid SPEC §3.3 event.
+pub fn event_decode_error(message: impl Into<String>) -> PyErr {
+    EventDecodeError::new_err(message.into())
+}
+
+/// Bad bytes or an oversized object in a JSON stream; `objects` holds the complete objects that
+/// the same call did find, so nothing valid is lost.
+pub fn json_stream_error(message: impl Into<String>, objects: Py<PyAny>) -> PyErr {
+    JsonStreamError::new_err((message.into(), objects))
+}
+
+/// Bad arguments to the bar aggregator.
+pub fn bars_error(message: impl Into<String>) -> PyErr {
+    BarsError::new_err(message.into())
+}

@@ -1,0 +1,24 @@
+//! `fastfeed._core`: the thin PyO3 layer over `fastfeed-core`.
+//!
+//! Each submodule wraps one core module and registers its classes and functions; `errors` is the
+//! one place where core error values become `fastfeed.errors` exceptions.
+
+use pyo3::prelude::*;
+
+mod bars;
+mod envelope;
+mod errors;
+mod event;
+mod json_stream;
+mod ws;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    ws::register(m)?;
+    envelope::register(m)?;
+    event::register(m)?;
+    json_stream::register(m)?;
+    bars::register(m)?;
+    Ok(())
+}
