@@ -37,13 +37,18 @@ class HandshakeError(FastfeedError):
 
 
 class EnvelopeError(FastfeedError, ValueError):
-    """A command is not valid; the message starts with the offending field path (:attr:`path`)."""
+    """A command is not valid; the message starts with the offending field path (:attr:`path`).
+
+    :attr:`req_id` is the command's ``id`` when it could be read, else ``None`` (SPEC §3.2).
+    """
 
     path: str
+    req_id: int | None
 
-    def __init__(self, message: str, path: str) -> None:
+    def __init__(self, message: str, path: str, req_id: int | None = None) -> None:
         super().__init__(message)
         self.path = path
+        self.req_id = req_id
 
 
 class EventDecodeError(FastfeedError, ValueError):

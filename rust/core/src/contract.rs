@@ -76,9 +76,15 @@ pub enum SymbolError {
 impl fmt::Display for SymbolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SymbolError::Empty => write!(f, "must be 1-16 characters of A-Z 0-9 . / ^ -, got an empty string"),
+            SymbolError::Empty => write!(
+                f,
+                "must be 1-16 characters of A-Z 0-9 . / ^ -, got an empty string"
+            ),
             SymbolError::TooLong(n) => {
-                write!(f, "must be 1-16 characters of A-Z 0-9 . / ^ -, got {n} characters")
+                write!(
+                    f,
+                    "must be 1-16 characters of A-Z 0-9 . / ^ -, got {n} characters"
+                )
             }
             SymbolError::BadChar(c) => {
                 write!(f, "must be 1-16 characters of A-Z 0-9 . / ^ -, got {c:?}")
@@ -105,7 +111,10 @@ impl Symbol {
         }
         let mut bytes = [0u8; Self::MAX_LEN];
         bytes[..b.len()].copy_from_slice(b);
-        Ok(Symbol { len: b.len() as u8, bytes })
+        Ok(Symbol {
+            len: b.len() as u8,
+            bytes,
+        })
     }
 
     /// True for the characters a symbol may hold.
@@ -157,17 +166,35 @@ impl ContractKey {
 
     /// An option contract.
     pub fn option(symbol: Symbol, expiration: u32, strike: u32, right: Right) -> Self {
-        ContractKey { sec_type: SecType::Option, symbol, expiration, strike, right: Some(right) }
+        ContractKey {
+            sec_type: SecType::Option,
+            symbol,
+            expiration,
+            strike,
+            right: Some(right),
+        }
     }
 
     fn simple(sec_type: SecType, symbol: Symbol) -> Self {
-        ContractKey { sec_type, symbol, expiration: 0, strike: 0, right: None }
+        ContractKey {
+            sec_type,
+            symbol,
+            expiration: 0,
+            strike: 0,
+            right: None,
+        }
     }
 
     /// The Redis channel key of SPEC §7: `AAPL` or `SPY:20250321:570000:C`.
     pub fn channel_key(&self) -> String {
         match self.right {
-            Some(r) => format!("{}:{}:{}:{}", self.symbol, self.expiration, self.strike, r.as_str()),
+            Some(r) => format!(
+                "{}:{}:{}:{}",
+                self.symbol,
+                self.expiration,
+                self.strike,
+                r.as_str()
+            ),
             None => self.symbol.as_str().to_owned(),
         }
     }
@@ -201,7 +228,10 @@ mod tests {
         assert_eq!(Symbol::new("^SPX").unwrap().as_str(), "^SPX");
         assert_eq!(Symbol::new("ABCDEFGHIJKLMNOP").unwrap().as_str().len(), 16);
         assert_eq!(Symbol::new(""), Err(SymbolError::Empty));
-        assert_eq!(Symbol::new("ABCDEFGHIJKLMNOPQ"), Err(SymbolError::TooLong(17)));
+        assert_eq!(
+            Symbol::new("ABCDEFGHIJKLMNOPQ"),
+            Err(SymbolError::TooLong(17))
+        );
         assert_eq!(Symbol::new("aapl"), Err(SymbolError::BadChar('a')));
         assert_eq!(Symbol::new("A B"), Err(SymbolError::BadChar(' ')));
     }
@@ -223,6 +253,9 @@ mod tests {
     fn channel_keys() {
         let spy = Symbol::new("SPY").unwrap();
         assert_eq!(ContractKey::stock(spy).channel_key(), "SPY");
-        assert_eq!(ContractKey::option(spy, 20250321, 570000, Right::Call).channel_key(), "SPY:20250321:570000:C");
+        assert_eq!(
+            ContractKey::option(spy, 20250321, 570000, Right::Call).channel_key(),
+            "SPY:20250321:570000:C"
+        );
     }
 }

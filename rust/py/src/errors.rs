@@ -27,9 +27,14 @@ pub fn handshake_error(message: impl Into<String>) -> PyErr {
     HandshakeError::new_err(message.into())
 }
 
-/// An invalid command; `message` starts with the offending field path.
-pub fn envelope_error(message: impl Into<String>, path: impl Into<String>) -> PyErr {
-    EnvelopeError::new_err((message.into(), path.into()))
+/// An invalid command; `message` starts with the offending field path; `req_id` is the
+/// command's id when it could be read.
+pub fn envelope_error(
+    message: impl Into<String>,
+    path: impl Into<String>,
+    req_id: Option<u64>,
+) -> PyErr {
+    EnvelopeError::new_err((message.into(), path.into(), req_id))
 }
 
 /// An event frame that is not a valid SPEC §3.3 event.

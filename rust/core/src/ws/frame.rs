@@ -84,7 +84,13 @@ pub fn encode_frame(out: &mut Vec<u8>, opcode: Opcode, payload: &[u8], mask: Opt
 }
 
 /// Appends a frame header for a payload of `len` bytes.
-pub fn write_header(out: &mut Vec<u8>, fin: bool, opcode: Opcode, len: usize, mask: Option<[u8; 4]>) {
+pub fn write_header(
+    out: &mut Vec<u8>,
+    fin: bool,
+    opcode: Opcode,
+    len: usize,
+    mask: Option<[u8; 4]>,
+) {
     let b0 = (u8::from(fin) << 7) | opcode as u8;
     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
     out.push(b0);
@@ -106,8 +112,15 @@ pub fn write_header(out: &mut Vec<u8>, fin: bool, opcode: Opcode, len: usize, ma
 /// Masking is its own inverse, so this both masks and unmasks.
 pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
     let rot = offset % 4;
-    let key = [key[rot], key[(rot + 1) % 4], key[(rot + 2) % 4], key[(rot + 3) % 4]];
-    let word = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
+    let key = [
+        key[rot],
+        key[(rot + 1) % 4],
+        key[(rot + 2) % 4],
+        key[(rot + 3) % 4],
+    ];
+    let word = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
     let mut chunks = data.chunks_exact_mut(8);
     for chunk in &mut chunks {
         let mut bytes = [0u8; 8];
@@ -139,8 +152,16 @@ mod tests {
         encode_frame(&mut out, Opcode::Text, b"Hello", None);
         assert_eq!(out, [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
         out.clear();
-        encode_frame(&mut out, Opcode::Text, b"Hello", Some([0x37, 0xfa, 0x21, 0x3d]));
-        assert_eq!(out, [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+        encode_frame(
+            &mut out,
+            Opcode::Text,
+            b"Hello",
+            Some([0x37, 0xfa, 0x21, 0x3d]),
+        );
+        assert_eq!(
+            out,
+            [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]
+        );
     }
 
     #[test]
