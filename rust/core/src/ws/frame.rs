@@ -63,6 +63,12 @@ impl CloseCode {
 /// Largest payload a control frame may carry.
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
 
+/// Payload-length value announcing a 16-bit extended length.
+pub const LEN16_MARKER: u8 = 0x7E;
+
+/// Payload-length value announcing a 64-bit extended length.
+pub const LEN64_MARKER: u8 = 0x7F;
+
 /// Most bytes a frame header can take (2 + 8 extended length + 4 mask).
 pub const MAX_HEADER_LEN: usize = 14;
 
@@ -94,13 +100,13 @@ pub fn write_header(
     let b0 = (u8::from(fin) << 7) | opcode as u8;
     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
     out.push(b0);
-    if len < 126 {
+    if len < LEN16_MARKER as usize {
         out.push(mask_bit | len as u8);
     } else if let Ok(len16) = u16::try_from(len) {
-        out.push(mask_bit | 126);
+        out.push(mask_bit | LEN16_MARKER);
         out.extend_from_slice(&len16.to_be_bytes());
     } else {
-        out.push(mask_bit | 127);
+        out.push(mask_bit | LEN64_MARKER);
         out.extend_from_slice(&(len as u64).to_be_bytes());
     }
     if let Some(key) = mask {
