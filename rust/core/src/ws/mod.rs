@@ -13,6 +13,9 @@ pub mod decoder;
 pub mod frame;
 pub mod handshake;
 
+#[cfg(test)]
+mod tests;
+
 pub use close::{close_payload, is_valid_close_code, parse_close_payload};
 pub use decoder::{FrameDecoder, Message, ProtocolError, DEFAULT_MAX_MESSAGE_SIZE};
 pub use frame::{encode_frame, encode_frames, CloseCode, Opcode, Role};
