@@ -113,10 +113,10 @@ pub fn write_header(
     if len < 126 {
         out.push(mask_bit | len as u8);
     } else if let Ok(len16) = u16::try_from(len) {
-        out.push(mask_bit | 126);
+        out.push(mask_bit | 0x7E);
         out.extend_from_slice(&len16.to_be_bytes());
     } else {
-        out.push(mask_bit | 127);
+        out.push(mask_bit | 0x7F);
         out.extend_from_slice(&(len as u64).to_be_bytes());
     }
     if let Some(key) = mask {

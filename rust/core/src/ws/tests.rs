@@ -51,11 +51,11 @@ fn raw_frame(b0: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
     match payload.len() {
         n if n < 126 => out.push(mask_bit | n as u8),
         n if n <= 0xFFFF => {
-            out.push(mask_bit | 126);
+            out.push(mask_bit | 0x7E);
             out.extend_from_slice(&(n as u16).to_be_bytes());
         }
         n => {
-            out.push(mask_bit | 127);
+            out.push(mask_bit | 0x7F);
             out.extend_from_slice(&(n as u64).to_be_bytes());
         }
     }
@@ -78,6 +78,16 @@ fn m(frames: &[Vec<u8>]) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // Golden frames
 
+/// Name, role that receives it, wire bytes, messages, and (when the wire is one frame) the
+/// mask `encode_frame` must be given to reproduce it.
+type GoldenRow = (
+    &'static str,
+    Role,
+    Vec<u8>,
+    Vec<Owned>,
+    Option<Option<[u8; 4]>>,
+);
+
 #[test]
 fn golden_frames() {
     let bin256: Vec<u8> = (0..=255u8).collect();
@@ -87,13 +97,12 @@ fn golden_frames() {
     let mut bin64k_frame = vec![0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0];
     bin64k_frame.extend_from_slice(&bin64k);
     let masked_200: Vec<u8> = {
-        let payload = vec![b'x'; 200];
+        let payload = [b'x'; 200];
         let mut frame = vec![0x81, 0xFE, 0x00, 0xC8, 0x37, 0xfa, 0x21, 0x3d];
         frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ KEY[i % 4]));
         frame
     };
-    // (name, role that receives it, wire bytes, messages, single frame encodable with this mask)
-    let rows: Vec<(&str, Role, Vec<u8>, Vec<Owned>, Option<Option<[u8; 4]>>)> = vec![
+    let rows: Vec<GoldenRow> = vec![
         (
             "RFC 5.7 unmasked text",
             Role::Client,
@@ -650,8 +659,8 @@ fn mixed_stream(role_of_sender: Role, frames: usize, seed: u64) -> (Vec<u8>, Vec
     let mut state = seed;
     let mut next = move || {
         state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (state >> 33) as usize
     };
     let mut wire = Vec::new();
@@ -873,7 +882,13 @@ fn request_shape() {
 
 #[test]
 fn bad_request_arguments() {
-    let cases: [(&str, &str, &[(&str, &str)], &str); 5] = [
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        &'static str,
+    );
+    let cases: [Case; 5] = [
         ("", "/", &[], "invalid host \"\""),
         ("h", "x", &[], "invalid path \"x\": must start with '/' and contain no spaces or control characters"),
         ("h", "/a b", &[], "invalid path \"/a b\": must start with '/' and contain no spaces or control characters"),
