@@ -62,6 +62,20 @@ impl ProtocolError {
     }
 }
 
+impl From<ClosePayloadError> for ProtocolError {
+    fn from(error: ClosePayloadError) -> Self {
+        match error {
+            ClosePayloadError::Truncated => Self::protocol("close payload of 1 byte"),
+            ClosePayloadError::InvalidCode(code) => {
+                Self::protocol(format!("invalid close code {code}"))
+            }
+            ClosePayloadError::InvalidReason => {
+                Self::new(CloseCode::InvalidPayload, "invalid UTF-8 in close reason")
+            }
+        }
+    }
+}
+
 impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} (close code {})", self.reason, self.close_code.code())
@@ -638,18 +652,7 @@ impl FrameDecoder {
             Opcode::Ping => Message::Ping(payload),
             Opcode::Pong => Message::Pong(payload),
             _ => {
-                let (code, reason) = parse_close_payload(payload).map_err(|error| match error {
-                    ClosePayloadError::Truncated => {
-                        ProtocolError::protocol("close payload of 1 byte")
-                    }
-                    ClosePayloadError::InvalidCode(code) => {
-                        ProtocolError::protocol(format!("invalid close code {code}"))
-                    }
-                    ClosePayloadError::InvalidReason => ProtocolError::new(
-                        CloseCode::InvalidPayload,
-                        "invalid UTF-8 in close reason",
-                    ),
-                })?;
+                let (code, reason) = parse_close_payload(payload).map_err(ProtocolError::from)?;
                 self.closed = true;
                 Message::Close { code, reason }
             }
