@@ -14,6 +14,9 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use crate::errors::{handshake_error, protocol_error};
 
+// The `WSFrameDecoder` signature spells the default as a literal so Python can show it.
+const _: () = assert!(DEFAULT_MAX_MESSAGE_SIZE == 4096);
+
 fn to_py_protocol_error(error: &ProtocolError) -> PyErr {
     protocol_error(error.reason(), error.close_code().code())
 }
@@ -27,7 +30,7 @@ pub struct PyFrameDecoder {
 #[pymethods]
 impl PyFrameDecoder {
     #[new]
-    #[pyo3(signature = (role, max_message_size = DEFAULT_MAX_MESSAGE_SIZE, reject_binary = false))]
+    #[pyo3(signature = (role, max_message_size = 4096, reject_binary = false))]
     fn new(role: &str, max_message_size: usize, reject_binary: bool) -> PyResult<Self> {
         let role = match role {
             "server" => Role::Server,
