@@ -91,6 +91,7 @@ pub enum Message<'a> {
     Text(&'a str),
     /// A binary message (all fragments joined).
     Binary(&'a [u8]),
+    /// A ping; the caller answers with a pong carrying the same payload.
     Ping(&'a [u8]),
     Pong(&'a [u8]),
     /// A close frame; `code` is `None` for an empty payload ("no status", 1005 locally).
