@@ -6,6 +6,14 @@ The public surface is re-exported here; ``fastfeed._core`` is the private Rust e
 from __future__ import annotations
 
 from fastfeed import _core
+from fastfeed._core import (
+    WSClientHandshake,
+    WSFrameDecoder,
+    ws_accept_key,
+    ws_close_payload,
+    ws_encode_frames,
+    ws_parse_close_payload,
+)
 from fastfeed.errors import (
     BarsError,
     EnvelopeError,
@@ -26,5 +34,11 @@ __all__ = [
     "HandshakeError",
     "JsonStreamError",
     "ProtocolError",
+    "WSClientHandshake",
+    "WSFrameDecoder",
     "__version__",
+    "ws_accept_key",
+    "ws_close_payload",
+    "ws_encode_frames",
+    "ws_parse_close_payload",
 ]
