@@ -6,6 +6,7 @@ The public surface is re-exported here; ``fastfeed._core`` is the private Rust e
 from __future__ import annotations
 
 from fastfeed import _core
+from fastfeed._core import EventAck, StopCommand, StreamCommand, encode_ack, parse_command
 from fastfeed.errors import (
     BarsError,
     EnvelopeError,
@@ -21,10 +22,15 @@ __version__: str = _core.__version__
 __all__ = [
     "BarsError",
     "EnvelopeError",
+    "EventAck",
     "EventDecodeError",
     "FastfeedError",
     "HandshakeError",
     "JsonStreamError",
     "ProtocolError",
+    "StopCommand",
+    "StreamCommand",
     "__version__",
+    "encode_ack",
+    "parse_command",
 ]
