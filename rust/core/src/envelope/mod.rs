@@ -16,8 +16,9 @@
 //! deterministic:
 //!
 //! 1. `json`: the frame is valid UTF-8 (`json: invalid UTF-8 at byte N`), then valid JSON
-//!    (`json: <what serde_json found> at byte N`, `N` = 0-based byte offset of the offending
-//!    byte, or the frame length when the input ended early), then an object
+//!    (`json: <what serde_json found> at byte N`, `N` = 0-based byte offset of the byte
+//!    `serde_json` points at, converted exactly from its line/column; the frame length when the
+//!    input ended early), then an object
 //!    (`json: expected an object, got an array`).
 //! 2. Commands:
 //!    1. `id`: not repeated, present, an integer `0 <= id < 2^63`. Only after this point do
