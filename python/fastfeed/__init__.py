@@ -7,8 +7,13 @@ from __future__ import annotations
 
 from fastfeed import _core
 from fastfeed._core import (
+    EventAck,
+    StopCommand,
+    StreamCommand,
     WSClientHandshake,
     WSFrameDecoder,
+    encode_ack,
+    parse_command,
     ws_accept_key,
     ws_close_payload,
     ws_encode_frames,
@@ -29,14 +34,19 @@ __version__: str = _core.__version__
 __all__ = [
     "BarsError",
     "EnvelopeError",
+    "EventAck",
     "EventDecodeError",
     "FastfeedError",
     "HandshakeError",
     "JsonStreamError",
     "ProtocolError",
+    "StopCommand",
+    "StreamCommand",
     "WSClientHandshake",
     "WSFrameDecoder",
     "__version__",
+    "encode_ack",
+    "parse_command",
     "ws_accept_key",
     "ws_close_payload",
     "ws_encode_frames",
