@@ -117,7 +117,12 @@ fn reference(stream: &[u8], max: usize) -> Vec<Item> {
 fn several_objects_in_one_chunk_with_and_without_newlines() {
     assert_eq!(
         split(&[b"{\"a\":1}\n{\"b\":2}{\"c\":3}\r\n \t{}"]),
-        vec![obj(r#"{"a":1}"#), obj(r#"{"b":2}"#), obj(r#"{"c":3}"#), obj("{}")]
+        vec![
+            obj(r#"{"a":1}"#),
+            obj(r#"{"b":2}"#),
+            obj(r#"{"c":3}"#),
+            obj("{}")
+        ]
     );
 }
 
@@ -309,11 +314,17 @@ fn json_stream_bytes() -> impl Strategy<Value = Vec<u8>> {
 
 fn valid_stream() -> impl Strategy<Value = Vec<u8>> {
     let string = prop::collection::vec(
-        prop::sample::select(vec!["a", "{", "}", "[", "]", "\\\"", "\\\\", "é", "😀", "\\u20ac"]),
+        prop::sample::select(vec![
+            "a", "{", "}", "[", "]", "\\\"", "\\\\", "é", "😀", "\\u20ac",
+        ]),
         0..12,
     )
     .prop_map(|p| format!("\"{}\"", p.concat()));
-    let leaf = prop_oneof![string.clone(), Just("12.5".to_string()), Just("null".to_string())];
+    let leaf = prop_oneof![
+        string.clone(),
+        Just("12.5".to_string()),
+        Just("null".to_string())
+    ];
     let value = leaf.prop_recursive(4, 32, 4, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(","))),
@@ -342,6 +353,27 @@ fn valid_stream() -> impl Strategy<Value = Vec<u8>> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn portable_classifier_matches_the_dispatched_one(
+        bytes in prop::collection::vec(
+            prop::sample::select(b"\"\\{}[]{az \x00\xff\xfb\xfd\xdb\xdd".to_vec()),
+            WINDOW,
+        ),
+    ) {
+        let block: [u8; WINDOW] = bytes.try_into().expect("the strategy makes 64 bytes");
+        let (fast, portable) = (classify(&block), classify_swar(&block));
+        prop_assert_eq!(
+            (fast.quote, fast.backslash, fast.open, fast.close),
+            (portable.quote, portable.backslash, portable.open, portable.close)
+        );
+        for (i, &b) in block.iter().enumerate() {
+            prop_assert_eq!(fast.open >> i & 1 == 1, b == b'{' || b == b'[');
+            prop_assert_eq!(fast.close >> i & 1 == 1, b == b'}' || b == b']');
+            prop_assert_eq!(fast.quote >> i & 1 == 1, b == b'"');
+            prop_assert_eq!(fast.backslash >> i & 1 == 1, b == b'\\');
+        }
+    }
 
     #[test]
     fn any_bytes_match_the_reference_under_any_chunking(
