@@ -6,6 +6,7 @@ The public surface is re-exported here; ``fastfeed._core`` is the private Rust e
 from __future__ import annotations
 
 from fastfeed import _core
+from fastfeed._core import JsonStreamSplitter
 from fastfeed.errors import (
     BarsError,
     EnvelopeError,
@@ -25,6 +26,7 @@ __all__ = [
     "FastfeedError",
     "HandshakeError",
     "JsonStreamError",
+    "JsonStreamSplitter",
     "ProtocolError",
     "__version__",
 ]

@@ -300,7 +300,7 @@ const WINDOW: usize = 64;
 /// vectorisable compares and only brackets are visited one by one.
 fn scan_object(lexer: &mut Lexer, bytes: &[u8], from: usize) -> Option<usize> {
     let mut pos = from;
-    let mut padded = [0u8; WINDOW];
+    let mut padded: [u8; WINDOW];
     while pos < bytes.len() {
         let rest = &bytes[pos..];
         let (block, len) = if let Some(block) = rest.first_chunk::<WINDOW>() {
