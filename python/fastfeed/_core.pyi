@@ -1,5 +1,7 @@
 """Type stubs for the Rust extension ``fastfeed._core`` (checked by ``mypy.stubtest``)."""
 
+from typing import final
+
 import numpy as np
 import numpy.typing as npt
 
@@ -19,10 +21,12 @@ __version__: str
 
 # --- json_stream: JSON stream splitter -------------------------------------------------------
 
+
+@final
 class JsonStreamSplitter:
     """Splits an HTTP streaming body into complete top-level JSON objects (seed 002)."""
 
-    def __init__(self, max_object_size: int = 1048576) -> None: ...
+    def __new__(cls, max_object_size: int = 1048576) -> JsonStreamSplitter: ...
     def feed(self, chunk: bytes) -> list[bytes]: ...
     def feed_packed(self, chunk: bytes) -> tuple[bytes, npt.NDArray[np.int64]]: ...
     def reset(self) -> None: ...

@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use fastfeed_core::json_stream::{JsonStreamSplitter, SplitError, Span, DEFAULT_MAX_OBJECT_SIZE};
+use fastfeed_core::json_stream::{JsonStreamSplitter, Span, SplitError, DEFAULT_MAX_OBJECT_SIZE};
 use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -70,7 +70,7 @@ fn error_message(errors: &[SplitError]) -> Option<String> {
 #[pymethods]
 impl PyJsonStreamSplitter {
     #[new]
-    #[pyo3(signature = (max_object_size = DEFAULT_MAX_OBJECT_SIZE))]
+    #[pyo3(signature = (max_object_size = DEFAULT_MAX_OBJECT_SIZE), text_signature = "(max_object_size=1048576)")]
     fn new(max_object_size: usize) -> Self {
         Self {
             inner: JsonStreamSplitter::new(max_object_size),
@@ -83,10 +83,7 @@ impl PyJsonStreamSplitter {
     /// an oversized object; the exception's `objects` are this call's objects.
     fn feed<'py>(&mut self, py: Python<'py>, chunk: &[u8]) -> PyResult<Bound<'py, PyList>> {
         let (found, errors) = self.scan(py, chunk);
-        let objects = PyList::new(
-            py,
-            found.iter().map(|f| PyBytes::new(py, f.bytes(chunk))),
-        )?;
+        let objects = PyList::new(py, found.iter().map(|f| PyBytes::new(py, f.bytes(chunk))))?;
         match error_message(&errors) {
             None => Ok(objects),
             Some(message) => Err(json_stream_error(message, objects.into_any().unbind())),
