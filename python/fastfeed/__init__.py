@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastfeed import _core
 from fastfeed._core import (
     EventAck,
+    JsonStreamSplitter,
     StopCommand,
     StreamCommand,
     WSClientHandshake,
@@ -39,6 +40,7 @@ __all__ = [
     "FastfeedError",
     "HandshakeError",
     "JsonStreamError",
+    "JsonStreamSplitter",
     "ProtocolError",
     "StopCommand",
     "StreamCommand",
