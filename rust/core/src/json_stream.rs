@@ -398,7 +398,7 @@ fn classify_swar(block: &[u8; WINDOW]) -> Masks {
         let shift = i * 8;
         masks.quote |= gather(eq_bytes(w, b'"')) << shift;
         masks.backslash |= gather(eq_bytes(w, b'\\')) << shift;
-        let folded = w | LOW * 0x20;
+        let folded = w | (LOW * 0x20);
         masks.open |= gather(eq_bytes(folded, b'{')) << shift;
         masks.close |= gather(eq_bytes(folded, b'}')) << shift;
     }

@@ -58,13 +58,12 @@ impl PyJsonStreamSplitter {
 /// The first error's message, plus how many more the same chunk had.
 fn error_message(errors: &[SplitError]) -> Option<String> {
     let first = errors.first()?;
-    let mut message = first.message();
-    match errors.len() {
-        1 => {}
-        2 => message.push_str(" (and 1 more error in this chunk)"),
-        n => message.push_str(&format!(" (and {} more errors in this chunk)", n - 1)),
-    }
-    Some(message)
+    let message = first.message();
+    Some(match errors.len() {
+        1 => message,
+        2 => format!("{message} (and 1 more error in this chunk)"),
+        n => format!("{message} (and {} more errors in this chunk)", n - 1),
+    })
 }
 
 #[pymethods]
