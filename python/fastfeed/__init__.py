@@ -6,10 +6,17 @@ The public surface is re-exported here; ``fastfeed._core`` is the private Rust e
 from __future__ import annotations
 
 from fastfeed import _core
+from fastfeed.events import (
+    EventBatch,
+    EventDecoder,
+    EventEncoder,
+    EventKind,
+)
 from fastfeed.errors import (
     BarsError,
     EnvelopeError,
     EventDecodeError,
+    EventEncodeError,
     FastfeedError,
     HandshakeError,
     JsonStreamError,
@@ -21,7 +28,12 @@ __version__: str = _core.__version__
 __all__ = [
     "BarsError",
     "EnvelopeError",
+    "EventBatch",
     "EventDecodeError",
+    "EventDecoder",
+    "EventEncodeError",
+    "EventEncoder",
+    "EventKind",
     "FastfeedError",
     "HandshakeError",
     "JsonStreamError",
