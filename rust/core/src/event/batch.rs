@@ -334,7 +334,9 @@ impl BatchDecoder {
     }
 
     fn decode_one(&mut self, payload: &[u8]) -> Result<EventKind, String> {
-        match decode_payload(payload).map_err(|e| e.to_string())? {
+        let raw = &self.contracts.raw;
+        let decoded = decode_payload(payload, |bytes| raw.get(bytes).copied());
+        match decoded.map_err(|e| e.to_string())? {
             Decoded::Data { id, contract, body } => {
                 let contract_id = self.intern(contract, payload).map_err(|e| e.to_string())?;
                 self.received += 1;
@@ -426,7 +428,7 @@ impl BatchDecoder {
         payload: &[u8],
     ) -> Result<ContractId, crate::event::scan::DecodeError> {
         let table = &mut self.contracts;
-        if let Some(&id) = table.raw.get(span.bytes) {
+        if let Some(id) = span.known {
             return Ok(id);
         }
         let key = parse_contract(span, payload)?;
@@ -440,7 +442,9 @@ impl BatchDecoder {
                 id
             }
         };
-        if table.raw.len() < MAX_RAW_SPELLINGS {
+        // Only spellings that end at their first `}` can be recognised before scanning.
+        let ends_at_first_brace = memchr::memchr(b'}', span.bytes) == Some(span.bytes.len() - 1);
+        if ends_at_first_brace && table.raw.len() < MAX_RAW_SPELLINGS {
             table.raw.insert(span.bytes.into(), id);
         }
         Ok(id)

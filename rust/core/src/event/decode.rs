@@ -15,6 +15,13 @@ use crate::contract::{is_calendar_date, ContractKey, Right, SecType, Symbol};
 use crate::event::scan::{Cursor, DecodeError, Problem, ScanResult};
 use crate::event::types::{Ack, EventBody, EventKind, Ohlc, OpenInterest, Quote, Trade};
 
+/// A key as it appears on the wire, quotes included.
+macro_rules! q {
+    ($name:literal) => {
+        concat!("\"", $name, "\"").as_bytes()
+    };
+}
+
 /// One decoded payload. The contract of a data event is returned as its raw JSON span so the
 /// batch decoder can intern it without parsing it again; see [`parse_contract`].
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +44,8 @@ pub(crate) enum Decoded<'a> {
 pub(crate) struct ContractSpan<'a> {
     pub(crate) bytes: &'a [u8],
     pub(crate) offset: usize,
+    /// The id of a spelling recognised by `known_contract`.
+    pub(crate) known: Option<u32>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -56,8 +65,13 @@ struct Header<'a> {
     error: Option<DecodeError>,
 }
 
-/// Decodes one payload.
-pub(crate) fn decode_payload(payload: &[u8]) -> ScanResult<Decoded<'_>> {
+/// Decodes one payload. `known_contract` is asked first whether the bytes from a `"contract"`
+/// value's `{` to the first `}` after it are a contract spelling seen before; when it returns an
+/// id the value is not scanned again (those exact bytes were once checked to be a complete object).
+pub(crate) fn decode_payload(
+    payload: &[u8],
+    known_contract: impl Fn(&[u8]) -> Option<u32>,
+) -> ScanResult<Decoded<'_>> {
     let mut c = Cursor::new(payload, 0);
     let mut header: Option<Header<'_>> = None;
     let mut contract: Option<ContractSpan<'_>> = None;
@@ -68,15 +82,32 @@ pub(crate) fn decode_payload(payload: &[u8]) -> ScanResult<Decoded<'_>> {
 
     if c.object_start("json")? {
         loop {
-            let key = c.key()?;
+            // Encoder order: header, contract, body.
+            let key: Cow<'_, [u8]> = if c.try_key(q!("header")) {
+                Cow::Borrowed(b"header")
+            } else if c.try_key(q!("contract")) {
+                Cow::Borrowed(b"contract")
+            } else {
+                c.key()?
+            };
             match key.as_ref() {
                 b"header" => header = Some(parse_header(&mut c)?),
                 b"contract" => {
                     let offset = c.pos;
-                    c.skip_value()?;
+                    let candidate = payload
+                        .get(offset..)
+                        .filter(|rest| rest.first() == Some(&b'{'))
+                        .and_then(|rest| memchr::memchr(b'}', rest))
+                        .map(|end| &payload[offset..=offset + end]);
+                    let known = candidate.and_then(&known_contract);
+                    match (known, candidate) {
+                        (Some(_), Some(bytes)) => c.pos = offset + bytes.len(),
+                        _ => c.skip_value()?,
+                    }
                     contract = Some(ContractSpan {
                         bytes: &payload[offset..c.pos],
                         offset,
+                        known,
                     });
                 }
                 other => match body_kind(other) {
@@ -197,7 +228,13 @@ fn parse_header<'a>(c: &mut Cursor<'a>) -> ScanResult<Header<'a>> {
         return Ok(h);
     }
     loop {
-        let key = c.key()?;
+        let key: Cow<'_, [u8]> = if c.try_key(q!("type")) {
+            Cow::Borrowed(b"type")
+        } else if c.try_key(q!("status")) {
+            Cow::Borrowed(b"status")
+        } else {
+            c.key()?
+        };
         let at = c.pos;
         // Field errors are remembered, not raised: a header of an unknown type is not ours to
         // judge. The bad value is then skipped.
@@ -265,11 +302,11 @@ enum FieldType {
     Price,
 }
 
-/// Wire layout of one body: key names (in encoding order, which is the order tried first),
-/// full paths for errors, and value types.
+/// Wire layout of one body: key names with their quotes (in encoding order, which is the order
+/// tried first), full paths for errors, and value types.
 struct BodySpec {
     object: &'static str,
-    names: &'static [&'static [u8]],
+    quoted: &'static [&'static [u8]],
     paths: &'static [&'static str],
     types: &'static [FieldType],
 }
@@ -278,14 +315,14 @@ use FieldType::{Price, I64, U32, U64};
 
 const TRADE_SPEC: BodySpec = BodySpec {
     object: "trade",
-    names: &[
-        b"ms_of_day",
-        b"sequence",
-        b"size",
-        b"condition",
-        b"price",
-        b"exchange",
-        b"date",
+    quoted: &[
+        q!("ms_of_day"),
+        q!("sequence"),
+        q!("size"),
+        q!("condition"),
+        q!("price"),
+        q!("exchange"),
+        q!("date"),
     ],
     paths: &[
         "trade.ms_of_day",
@@ -301,17 +338,17 @@ const TRADE_SPEC: BodySpec = BodySpec {
 
 const QUOTE_SPEC: BodySpec = BodySpec {
     object: "quote",
-    names: &[
-        b"ms_of_day",
-        b"bid_size",
-        b"bid_exchange",
-        b"bid",
-        b"bid_condition",
-        b"ask_size",
-        b"ask_exchange",
-        b"ask",
-        b"ask_condition",
-        b"date",
+    quoted: &[
+        q!("ms_of_day"),
+        q!("bid_size"),
+        q!("bid_exchange"),
+        q!("bid"),
+        q!("bid_condition"),
+        q!("ask_size"),
+        q!("ask_exchange"),
+        q!("ask"),
+        q!("ask_condition"),
+        q!("date"),
     ],
     paths: &[
         "quote.ms_of_day",
@@ -330,15 +367,15 @@ const QUOTE_SPEC: BodySpec = BodySpec {
 
 const OHLC_SPEC: BodySpec = BodySpec {
     object: "ohlc",
-    names: &[
-        b"ms_of_day",
-        b"open",
-        b"high",
-        b"low",
-        b"close",
-        b"volume",
-        b"count",
-        b"date",
+    quoted: &[
+        q!("ms_of_day"),
+        q!("open"),
+        q!("high"),
+        q!("low"),
+        q!("close"),
+        q!("volume"),
+        q!("count"),
+        q!("date"),
     ],
     paths: &[
         "ohlc.ms_of_day",
@@ -355,7 +392,7 @@ const OHLC_SPEC: BodySpec = BodySpec {
 
 const OPEN_INTEREST_SPEC: BodySpec = BodySpec {
     object: "open_interest",
-    names: &[b"ms_of_day", b"open_interest", b"date"],
+    quoted: &[q!("ms_of_day"), q!("open_interest"), q!("date")],
     paths: &[
         "open_interest.ms_of_day",
         "open_interest.open_interest",
@@ -373,12 +410,14 @@ fn parse_fields(c: &mut Cursor<'_>, spec: &BodySpec) -> ScanResult<[u64; 10]> {
     let mut next = 0usize;
     if c.object_start(spec.object)? {
         loop {
-            let key = c.key()?;
-            let key = key.as_ref();
-            let index = if spec.names.get(next) == Some(&key) {
-                Some(next)
-            } else {
-                spec.names.iter().position(|n| *n == key)
+            let index = match spec.quoted.get(next) {
+                Some(expected) if c.try_key(expected) => Some(next),
+                _ => {
+                    let key = c.key()?;
+                    spec.quoted
+                        .iter()
+                        .position(|q| q.get(1..q.len() - 1) == Some(key.as_ref()))
+                }
             };
             match index {
                 Some(i) => {
@@ -399,7 +438,7 @@ fn parse_fields(c: &mut Cursor<'_>, spec: &BodySpec) -> ScanResult<[u64; 10]> {
             }
         }
     }
-    let all = (1u32 << spec.names.len()) - 1;
+    let all = (1u32 << spec.quoted.len()) - 1;
     if seen != all {
         let missing = (!seen & all).trailing_zeros() as usize;
         return Err(DecodeError::missing(

@@ -236,13 +236,13 @@ impl<'a> Cursor<'a> {
         let mut i = start;
         let mut escaped = false;
         loop {
+            i = find_quote_or_backslash(self.buf, i);
             match self.buf.get(i) {
                 Some(b'"') => break,
-                Some(b'\\') => {
+                Some(_) => {
                     escaped = true;
                     i += 2;
                 }
-                Some(_) => i += 1,
                 None => {
                     self.pos = self.buf.len();
                     return Err(self.syntax("'\"'"));
@@ -258,6 +258,39 @@ impl<'a> Cursor<'a> {
         } else {
             Ok(Cow::Borrowed(raw))
         }
+    }
+
+    /// If the cursor (after whitespace) is on exactly `quoted` (a key with its quotes, no
+    /// escapes) followed by `:`, moves onto the value and returns `true`; otherwise stays put.
+    /// Lets the decoder match the expected next key with one comparison instead of a scan.
+    #[inline]
+    pub(crate) fn try_key(&mut self, quoted: &[u8]) -> bool {
+        let mut i = self.pos;
+        while let Some(c) = self.buf.get(i) {
+            if !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+                break;
+            }
+            i += 1;
+        }
+        let Some(rest) = self.buf.get(i..) else {
+            return false;
+        };
+        if !rest.starts_with(quoted) {
+            return false;
+        }
+        i += quoted.len();
+        while let Some(&c) = self.buf.get(i) {
+            match c {
+                b' ' | b'\n' | b'\r' | b'\t' => i += 1,
+                b':' => {
+                    self.pos = i + 1;
+                    self.skip_ws();
+                    return true;
+                }
+                _ => return false,
+            }
+        }
+        false
     }
 
     /// Reads a string value for field `path`.
@@ -279,104 +312,101 @@ impl<'a> Cursor<'a> {
     }
 
     /// Scans the JSON number grammar from the cursor: the value is
-    /// `(-1)^negative * mantissa * 10^exponent`, exactly when `significant` digits all fit in the
+    /// `(-1)^negative * mantissa * 10^exponent`, where `exact` says every digit fit in the
     /// mantissa (always for integers up to `u64::MAX`). `None`, without moving, when there is no
     /// number here.
     #[inline]
     fn number(&mut self) -> Option<NumberParts> {
         let b = self.buf;
-        let mut i = self.pos;
-        let negative = b.get(i) == Some(&b'-');
+        let len = b.len();
+        let start = self.pos;
+        let mut i = start;
+        let negative = i < len && b[i] == b'-';
         if negative {
             i += 1;
         }
-        let mut mantissa: u64 = 0;
-        let mut significant: u32 = 0;
-        let mut dropped: i32 = 0;
-        match b.get(i) {
-            Some(b'0') => i += 1,
-            Some(c @ b'1'..=b'9') => {
-                mantissa = u64::from(c - b'0');
-                significant = 1;
+        let int_start = i;
+        while i < len && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == int_start {
+            return None;
+        }
+        if b[int_start] == b'0' {
+            // JSON allows no leading zeros: "01" is the number 0 followed by garbage.
+            i = int_start + 1;
+        }
+        let int_end = i;
+        let mut frac_end = i;
+        let mut integer = true;
+        if i < len && b[i] == b'.' {
+            integer = false;
+            i += 1;
+            let frac_start = i;
+            while i < len && b[i].is_ascii_digit() {
                 i += 1;
-                while let Some(&c) = b.get(i) {
-                    if !c.is_ascii_digit() {
+            }
+            if i == frac_start {
+                return None;
+            }
+            frac_end = i;
+        }
+        let mut exponent: i32 = 0;
+        if i < len && (b[i] == b'e' || b[i] == b'E') {
+            integer = false;
+            i += 1;
+            let exp_negative = i < len && b[i] == b'-';
+            if i < len && (b[i] == b'-' || b[i] == b'+') {
+                i += 1;
+            }
+            let exp_start = i;
+            while i < len && b[i].is_ascii_digit() {
+                exponent = exponent
+                    .saturating_mul(10)
+                    .saturating_add(i32::from(b[i] - b'0'));
+                i += 1;
+            }
+            if i == exp_start {
+                return None;
+            }
+            if exp_negative {
+                exponent = -exponent;
+            }
+        }
+        let int_digits = &b[int_start..int_end];
+        let frac_digits = if frac_end > int_end {
+            &b[int_end + 1..frac_end]
+        } else {
+            &[]
+        };
+        let mut mantissa: u64 = 0;
+        let mut exact = true;
+        if int_digits.len() + frac_digits.len() <= 19 {
+            for &d in int_digits.iter().chain(frac_digits) {
+                mantissa = mantissa * 10 + u64::from(d - b'0');
+            }
+        } else {
+            for &d in int_digits.iter().chain(frac_digits) {
+                match mantissa
+                    .checked_mul(10)
+                    .and_then(|m| m.checked_add(u64::from(d - b'0')))
+                {
+                    Some(m) => mantissa = m,
+                    None => {
+                        exact = false;
                         break;
                     }
-                    match mantissa
-                        .checked_mul(10)
-                        .and_then(|m| m.checked_add(u64::from(c - b'0')))
-                    {
-                        Some(m) if dropped == 0 => mantissa = m,
-                        _ => dropped += 1,
-                    }
-                    significant += 1;
-                    i += 1;
                 }
-            }
-            _ => return None,
-        }
-        let mut exponent: i32 = dropped;
-        let mut integer = true;
-        if b.get(i) == Some(&b'.') {
-            integer = false;
-            i += 1;
-            let digits_start = i;
-            while let Some(&c) = b.get(i) {
-                if !c.is_ascii_digit() {
-                    break;
-                }
-                if significant < 19 {
-                    mantissa = mantissa * 10 + u64::from(c - b'0');
-                    exponent -= 1;
-                    if mantissa != 0 {
-                        significant += 1;
-                    }
-                } else {
-                    significant += 1;
-                }
-                i += 1;
-            }
-            if i == digits_start {
-                return None;
             }
         }
-        if matches!(b.get(i), Some(b'e' | b'E')) {
-            integer = false;
-            i += 1;
-            let exp_negative = match b.get(i) {
-                Some(b'-') => {
-                    i += 1;
-                    true
-                }
-                Some(b'+') => {
-                    i += 1;
-                    false
-                }
-                _ => false,
-            };
-            let digits_start = i;
-            let mut e: i32 = 0;
-            while let Some(&c) = b.get(i) {
-                if !c.is_ascii_digit() {
-                    break;
-                }
-                e = e.saturating_mul(10).saturating_add(i32::from(c - b'0'));
-                i += 1;
-            }
-            if i == digits_start {
-                return None;
-            }
-            exponent = exponent.saturating_add(if exp_negative { -e } else { e });
-        }
-        let start = self.pos;
+        exponent = exponent.saturating_sub(frac_digits.len() as i32);
         self.pos = i;
         Some(NumberParts {
             start,
             negative,
             mantissa,
-            significant,
             exponent,
+            exact,
             integer,
         })
     }
@@ -389,15 +419,13 @@ impl<'a> Cursor<'a> {
         };
         // Clinger's fast path: an integer below 2^53 and a power of ten up to 1e22 are both
         // exact, and one IEEE division or multiplication rounds correctly.
-        if n.significant <= 15 && (-22..=22).contains(&n.exponent) {
+        if n.exact && n.mantissa <= MAX_EXACT_MANTISSA && (-22..=22).contains(&n.exponent) {
             let m = n.mantissa as f64;
             let v = if n.exponent < 0 {
                 m / POW10[n.exponent.unsigned_abs() as usize]
             } else {
                 m * POW10[n.exponent as usize]
             };
-            // 15 digits times 1e22 can exceed 2^53 only when exponent > 0, and then the
-            // product is still one correctly rounded operation on exact operands.
             return Ok(if n.negative { -v } else { v });
         }
         let text = std::str::from_utf8(&self.buf[n.start..self.pos]).unwrap_or("");
@@ -416,7 +444,7 @@ impl<'a> Cursor<'a> {
         let Some(n) = self.number() else {
             return Err(self.value_error(path, Problem::ExpectedInteger { min, max }));
         };
-        if !n.integer || n.exponent != 0 {
+        if !n.integer || !n.exact {
             return Err(bad(start));
         }
         let v = if n.negative {
@@ -488,37 +516,89 @@ impl<'a> Cursor<'a> {
 
     /// Skips an object or array by balancing brackets outside strings.
     fn skip_nested(&mut self) -> ScanResult<()> {
+        let b = self.buf;
         let mut depth: usize = 0;
+        let mut i = self.pos;
         loop {
-            match self.peek() {
+            while i < b.len() && !NESTING_BYTES[b[i] as usize] {
+                i += 1;
+            }
+            match b.get(i) {
                 Some(b'"') => {
+                    self.pos = i;
                     self.string_raw()?;
+                    i = self.pos;
                     continue;
                 }
                 Some(b'{' | b'[') => depth += 1,
-                Some(b'}' | b']') => {
+                Some(_) => {
                     depth -= 1;
                     if depth == 0 {
-                        self.pos += 1;
+                        self.pos = i + 1;
                         return Ok(());
                     }
                 }
-                Some(_) => {}
-                None => return Err(self.syntax("'}'")),
+                None => {
+                    self.pos = i;
+                    return Err(self.syntax("'}'"));
+                }
             }
-            self.pos += 1;
+            i += 1;
         }
     }
+}
+
+/// Index of the first `"` or `\\` at or after `from` (or `buf.len()`), eight bytes at a time.
+#[inline]
+fn find_quote_or_backslash(buf: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while let Some(chunk) = buf.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let q = w ^ (ONES * u64::from(b'"'));
+        let b = w ^ (ONES * u64::from(b'\\'));
+        // A zero byte in q or b marks a match; the lowest flagged byte is always a true match
+        // (the borrow trick can only flag bytes above a real zero).
+        let hits = ((q.wrapping_sub(ONES) & !q) | (b.wrapping_sub(ONES) & !b)) & HIGHS;
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = buf.get(i) {
+        if c == b'"' || c == b'\\' {
+            return i;
+        }
+        i += 1;
+    }
+    buf.len()
 }
 
 struct NumberParts {
     start: usize,
     negative: bool,
     mantissa: u64,
-    significant: u32,
     exponent: i32,
+    exact: bool,
     integer: bool,
 }
+
+/// Largest integer an `f64` holds exactly with all smaller ones (2^53).
+const MAX_EXACT_MANTISSA: u64 = 1 << 53;
+
+/// Bytes that matter when skipping a nested value.
+static NESTING_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b'{' as usize] = true;
+    t[b'}' as usize] = true;
+    t[b'[' as usize] = true;
+    t[b']' as usize] = true;
+    t
+};
 
 /// Decodes the escapes of a JSON string body; `None` if one is invalid or the result is not
 /// UTF-8.
