@@ -6,6 +6,20 @@ The public surface is re-exported here; ``fastfeed._core`` is the private Rust e
 from __future__ import annotations
 
 from fastfeed import _core
+from fastfeed._core import (
+    EventAck,
+    JsonStreamSplitter,
+    StopCommand,
+    StreamCommand,
+    WSClientHandshake,
+    WSFrameDecoder,
+    encode_ack,
+    parse_command,
+    ws_accept_key,
+    ws_close_payload,
+    ws_encode_frames,
+    ws_parse_close_payload,
+)
 from fastfeed.events import (
     EventBatch,
     EventDecoder,
@@ -28,6 +42,7 @@ __version__: str = _core.__version__
 __all__ = [
     "BarsError",
     "EnvelopeError",
+    "EventAck",
     "EventBatch",
     "EventDecodeError",
     "EventDecoder",
@@ -37,6 +52,17 @@ __all__ = [
     "FastfeedError",
     "HandshakeError",
     "JsonStreamError",
+    "JsonStreamSplitter",
     "ProtocolError",
+    "StopCommand",
+    "StreamCommand",
+    "WSClientHandshake",
+    "WSFrameDecoder",
     "__version__",
+    "encode_ack",
+    "parse_command",
+    "ws_accept_key",
+    "ws_close_payload",
+    "ws_encode_frames",
+    "ws_parse_close_payload",
 ]

@@ -4,7 +4,7 @@
 
 use fastfeed_core::contract::{is_calendar_date, ContractKey, Right, SecType, Symbol};
 use fastfeed_core::event::{
-    BatchDecoder, EventBatch, EventBody, EventEncoder, EventHeader, Ohlc, OpenInterest, Quote,
+    EventBatch, EventDecoder, EventBody, EventEncoder, EventHeader, Ohlc, OpenInterest, Quote,
     Stats, Trade,
 };
 use numpy::{PyArray1, PyReadonlyArray1, PyUntypedArrayMethods};
@@ -665,47 +665,70 @@ fn contract_key(
 // ------------------------------------------------------------------------------------------
 // Decoding
 
-/// Decodes event frames into `EventBatch`es; contract ids and the received count live as long
-/// as the decoder.
+/// Decodes event frames (server → client WebSocket frames, any chunking) into `EventBatch`es;
+/// contract ids and the received count live as long as the decoder.
 #[pyclass(name = "EventDecoder", module = "fastfeed._core")]
 pub struct PyEventDecoder {
-    inner: BatchDecoder,
+    inner: EventDecoder,
 }
+
+/// Socket reads at least this large are decoded with the GIL released.
+const DETACH_THRESHOLD: usize = 16 * 1024;
 
 #[pymethods]
 impl PyEventDecoder {
     #[new]
-    fn new() -> Self {
+    #[pyo3(signature = (*, max_message_size=fastfeed_core::event::CLIENT_MAX_MESSAGE_SIZE))]
+    fn new(max_message_size: usize) -> Self {
         PyEventDecoder {
-            inner: BatchDecoder::new(),
+            inner: EventDecoder::with_max_message_size(max_message_size),
         }
     }
 
-    /// Decodes one unframed event payload into the pending batch.
-    fn push_payload(&mut self, payload: &[u8]) {
-        self.inner.push_payload(payload);
+    /// Decodes one socket read (any chunking) and returns what it completed.
+    fn feed(&mut self, py: Python<'_>, data: &[u8]) -> PyEventBatch {
+        let batch = if data.len() >= DETACH_THRESHOLD {
+            let inner = &mut self.inner;
+            py.detach(|| inner.feed(data))
+        } else {
+            self.inner.feed(data)
+        };
+        PyEventBatch::new(batch)
     }
 
-    /// Returns the pending batch and starts a new one.
+    /// Decodes one unframed event payload (a Redis message, a JSON Lines record) into the
+    /// pending batch returned by `take_batch`.
+    fn push_payload(&mut self, payload: &[u8]) {
+        self.inner.events_mut().push_payload(payload);
+    }
+
+    /// Returns the batch accumulated by `push_payload` and starts a new one.
     fn take_batch(&mut self) -> PyEventBatch {
-        PyEventBatch::new(self.inner.take_batch())
+        PyEventBatch::new(self.inner.events_mut().take_batch())
+    }
+
+    /// True once a close frame was received.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.is_closed()
     }
 
     /// Data events decoded so far.
     #[getter]
     fn received(&self) -> u64 {
-        self.inner.received()
+        self.inner.events().received()
     }
 
     /// Every interned contract, indexed by contract id.
     #[getter]
     fn contracts(&self) -> Vec<ContractTuple> {
-        self.inner.contracts().iter().map(contract_tuple).collect()
+        self.inner.events().contracts().iter().map(contract_tuple).collect()
     }
 
     /// The contract with id `contract_id`; `KeyError` if there is none.
     fn contract(&self, contract_id: u32) -> PyResult<ContractTuple> {
         self.inner
+            .events()
             .contract(contract_id)
             .map(contract_tuple)
             .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(contract_id))

@@ -5,9 +5,11 @@
 //! * [`encode`]: compact JSON in the exact field order, straight into WebSocket frames.
 //! * [`scan`]: the small JSON scanner the decoder is built on, and [`DecodeError`].
 //! * [`batch`]: [`BatchDecoder`] turns payloads into an [`EventBatch`] of per-type columns.
+//! * [`decoder`]: [`EventDecoder`] adds the client-side WebSocket frame decoder in front.
 
 pub mod batch;
 mod decode;
+pub mod decoder;
 pub mod encode;
 pub mod scan;
 pub mod types;
@@ -16,6 +18,7 @@ pub use batch::{
     BatchDecoder, ContractId, ControlFrame, EventBatch, FrameError, OhlcColumns,
     OpenInterestColumns, QuoteColumns, StatusColumns, TradeColumns,
 };
+pub use decoder::{EventDecoder, CLIENT_MAX_MESSAGE_SIZE};
 pub use encode::{
     write_contract_json, write_event_json, write_status_json, EncodeError, EventEncoder,
 };
