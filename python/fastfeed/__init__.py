@@ -20,12 +20,6 @@ from fastfeed._core import (
     ws_encode_frames,
     ws_parse_close_payload,
 )
-from fastfeed.events import (
-    EventBatch,
-    EventDecoder,
-    EventEncoder,
-    EventKind,
-)
 from fastfeed.errors import (
     BarsError,
     EnvelopeError,
@@ -35,6 +29,12 @@ from fastfeed.errors import (
     HandshakeError,
     JsonStreamError,
     ProtocolError,
+)
+from fastfeed.events import (
+    EventBatch,
+    EventDecoder,
+    EventEncoder,
+    EventKind,
 )
 
 __version__: str = _core.__version__

@@ -6,6 +6,22 @@ from typing import Literal, TypeAlias, final
 import numpy as np
 import numpy.typing as npt
 
+from fastfeed.events import (
+    OhlcColumns as _OhlcColumns,
+)
+from fastfeed.events import (
+    OpenInterestColumns as _OpenInterestColumns,
+)
+from fastfeed.events import (
+    QuoteColumns as _QuoteColumns,
+)
+from fastfeed.events import (
+    StatusColumns as _StatusColumns,
+)
+from fastfeed.events import (
+    TradeColumns as _TradeColumns,
+)
+
 __all__ = ["__version__"]  # each section below adds its names with `__all__ += [...]`
 __version__: str
 
@@ -180,31 +196,13 @@ def encode_ack(
 
 # --- event: event codec and columnar batches -------------------------------------------------
 
-from typing import Literal as _Literal
+__all__ += ["EventBatch", "EventDecoder", "EventEncoder"]
 
-import numpy as _np
-import numpy.typing as _npt
+_ContractTuple: TypeAlias = tuple[str, str, int | None, int | None, str | None]
+_Column: TypeAlias = npt.ArrayLike
+_Framing: TypeAlias = Literal["websocket", "jsonl"]
 
-from fastfeed.events import (
-    OhlcColumns as _OhlcColumns,
-)
-from fastfeed.events import (
-    OpenInterestColumns as _OpenInterestColumns,
-)
-from fastfeed.events import (
-    QuoteColumns as _QuoteColumns,
-)
-from fastfeed.events import (
-    StatusColumns as _StatusColumns,
-)
-from fastfeed.events import (
-    TradeColumns as _TradeColumns,
-)
-
-_ContractTuple = tuple[str, str, int | None, int | None, str | None]
-_Column = _npt.ArrayLike
-_Framing = _Literal["websocket", "jsonl"]
-
+@final
 class EventEncoder:
     """Encodes events from numpy columns into ready server frames, many per ``bytes``."""
 
@@ -290,6 +288,7 @@ class EventEncoder:
         framing: _Framing = "websocket",
     ) -> bytes: ...
 
+@final
 class EventDecoder:
     """Decodes event frames into :class:`EventBatch` objects."""
 
@@ -305,12 +304,13 @@ class EventDecoder:
     def contracts(self) -> list[_ContractTuple]: ...
     def contract(self, contract_id: int) -> _ContractTuple: ...
 
+@final
 class EventBatch:
     """Per-type numpy columns plus acks, unknown frames, errors and control frames."""
 
     def __len__(self) -> int: ...
     @property
-    def kinds(self) -> _npt.NDArray[_np.uint8]: ...
+    def kinds(self) -> npt.NDArray[np.uint8]: ...
     @property
     def trades(self) -> _TradeColumns: ...
     @property
