@@ -4,7 +4,7 @@
 
 use fastfeed_core::contract::{is_calendar_date, ContractKey, Right, SecType, Symbol};
 use fastfeed_core::event::{
-    EventBatch, EventDecoder, EventBody, EventEncoder, EventHeader, Ohlc, OpenInterest, Quote,
+    EventBatch, EventBody, EventDecoder, EventEncoder, EventHeader, Ohlc, OpenInterest, Quote,
     Stats, Trade,
 };
 use numpy::{PyArray1, PyReadonlyArray1, PyUntypedArrayMethods};
@@ -516,7 +516,7 @@ impl PyEventEncoder {
         })
     }
 
-    /// OPEN_INTEREST events from columns (arrays of one length, or scalars).
+    /// `OPEN_INTEREST` events from columns (arrays of one length, or scalars).
     #[pyo3(signature = (contract_id, ms_of_day, open_interest, date, *, ids=None, pseqs=None, framing="websocket"))]
     #[allow(clippy::too_many_arguments)]
     fn encode_open_interest<'py>(
@@ -678,7 +678,10 @@ const DETACH_THRESHOLD: usize = 16 * 1024;
 #[pymethods]
 impl PyEventDecoder {
     #[new]
-    #[pyo3(signature = (*, max_message_size=fastfeed_core::event::CLIENT_MAX_MESSAGE_SIZE))]
+    #[pyo3(
+        signature = (*, max_message_size=fastfeed_core::event::CLIENT_MAX_MESSAGE_SIZE),
+        text_signature = "(*, max_message_size=1048576)"
+    )]
     fn new(max_message_size: usize) -> Self {
         PyEventDecoder {
             inner: EventDecoder::with_max_message_size(max_message_size),
@@ -722,7 +725,12 @@ impl PyEventDecoder {
     /// Every interned contract, indexed by contract id.
     #[getter]
     fn contracts(&self) -> Vec<ContractTuple> {
-        self.inner.events().contracts().iter().map(contract_tuple).collect()
+        self.inner
+            .events()
+            .contracts()
+            .iter()
+            .map(contract_tuple)
+            .collect()
     }
 
     /// The contract with id `contract_id`; `KeyError` if there is none.
@@ -799,8 +807,8 @@ impl PyEventBatch {
     #[getter]
     fn trades(&mut self, py: Python<'_>) -> PyResult<Py<PyDict>> {
         let p = &mut self.pending;
-        if p.trades.is_none() {
-            p.trades = Some(column_dict!(
+        cached(py, &mut p.trades, || {
+            Ok(column_dict!(
                 py,
                 p.batch.trades,
                 [
@@ -814,20 +822,16 @@ impl PyEventBatch {
                     exchange,
                     date
                 ]
-            ));
-        }
-        Ok(p.trades
-            .as_ref()
-            .map(|d| d.clone_ref(py))
-            .unwrap_or_else(|| PyDict::new(py).unbind()))
+            ))
+        })
     }
 
     /// QUOTE columns.
     #[getter]
     fn quotes(&mut self, py: Python<'_>) -> PyResult<Py<PyDict>> {
         let p = &mut self.pending;
-        if p.quotes.is_none() {
-            p.quotes = Some(column_dict!(
+        cached(py, &mut p.quotes, || {
+            Ok(column_dict!(
                 py,
                 p.batch.quotes,
                 [
@@ -844,20 +848,16 @@ impl PyEventBatch {
                     ask_condition,
                     date
                 ]
-            ));
-        }
-        Ok(p.quotes
-            .as_ref()
-            .map(|d| d.clone_ref(py))
-            .unwrap_or_else(|| PyDict::new(py).unbind()))
+            ))
+        })
     }
 
     /// OHLC columns.
     #[getter]
     fn ohlc(&mut self, py: Python<'_>) -> PyResult<Py<PyDict>> {
         let p = &mut self.pending;
-        if p.ohlc.is_none() {
-            p.ohlc = Some(column_dict!(
+        cached(py, &mut p.ohlc, || {
+            Ok(column_dict!(
                 py,
                 p.batch.ohlc,
                 [
@@ -872,42 +872,30 @@ impl PyEventBatch {
                     count,
                     date
                 ]
-            ));
-        }
-        Ok(p.ohlc
-            .as_ref()
-            .map(|d| d.clone_ref(py))
-            .unwrap_or_else(|| PyDict::new(py).unbind()))
+            ))
+        })
     }
 
-    /// OPEN_INTEREST columns.
+    /// `OPEN_INTEREST` columns.
     #[getter]
     fn open_interest(&mut self, py: Python<'_>) -> PyResult<Py<PyDict>> {
         let p = &mut self.pending;
-        if p.open_interest.is_none() {
-            p.open_interest = Some(column_dict!(
+        cached(py, &mut p.open_interest, || {
+            Ok(column_dict!(
                 py,
                 p.batch.open_interest,
                 [contract_id, id, ms_of_day, open_interest, date]
-            ));
-        }
-        Ok(p.open_interest
-            .as_ref()
-            .map(|d| d.clone_ref(py))
-            .unwrap_or_else(|| PyDict::new(py).unbind()))
+            ))
+        })
     }
 
     /// STATUS columns (`sent`, `dropped` (-1 when absent), `received`).
     #[getter]
     fn status(&mut self, py: Python<'_>) -> PyResult<Py<PyDict>> {
         let p = &mut self.pending;
-        if p.status.is_none() {
-            p.status = Some(column_dict!(py, p.batch.status, [sent, dropped, received]));
-        }
-        Ok(p.status
-            .as_ref()
-            .map(|d| d.clone_ref(py))
-            .unwrap_or_else(|| PyDict::new(py).unbind()))
+        cached(py, &mut p.status, || {
+            Ok(column_dict!(py, p.batch.status, [sent, dropped, received]))
+        })
     }
 
     /// `REQ_RESPONSE` acknowledgements: `(req_id, response, message)`.
@@ -975,6 +963,20 @@ impl PyEventBatch {
     fn protocol_error(&self) -> Option<(String, u16)> {
         self.pending.batch.protocol_error.clone()
     }
+}
+
+/// Returns the dict in `slot`, building it on first use.
+fn cached(
+    py: Python<'_>,
+    slot: &mut Option<Py<PyDict>>,
+    build: impl FnOnce() -> PyResult<Py<PyDict>>,
+) -> PyResult<Py<PyDict>> {
+    if let Some(d) = slot {
+        return Ok(d.clone_ref(py));
+    }
+    let d = build()?;
+    *slot = Some(d.clone_ref(py));
+    Ok(d)
 }
 
 impl PyEventBatch {

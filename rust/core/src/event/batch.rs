@@ -163,7 +163,7 @@ impl EventBatch {
 }
 
 /// FxHash-style multiplicative hasher, seeded per decoder, for the raw-contract cache: the keys
-/// are short byte strings hashed once per event, where SipHash would cost as much as parsing.
+/// are short byte strings hashed once per event, where `SipHash` would cost as much as parsing.
 #[derive(Clone, Copy)]
 struct SpanHasher(u64);
 
@@ -432,15 +432,14 @@ impl BatchDecoder {
             return Ok(id);
         }
         let key = parse_contract(span, payload)?;
-        let id = match table.ids.get(&key) {
-            Some(&id) => id,
-            None => {
-                let id = table.keys.len() as ContractId;
-                table.keys.push(key);
-                table.ids.insert(key, id);
-                self.batch.new_contracts.push((id, key));
-                id
-            }
+        let id = if let Some(&id) = table.ids.get(&key) {
+            id
+        } else {
+            let id = table.keys.len() as ContractId;
+            table.keys.push(key);
+            table.ids.insert(key, id);
+            self.batch.new_contracts.push((id, key));
+            id
         };
         // Only spellings that end at their first `}` can be recognised before scanning.
         let ends_at_first_brace = memchr::memchr(b'}', span.bytes) == Some(span.bytes.len() - 1);

@@ -113,7 +113,10 @@ mod tests {
                 kinds.extend(b.kinds);
                 prices.extend(b.trades.price);
                 control.extend(b.control.into_iter().map(|c| (c.opcode, c.payload)));
-                errors.extend(b.errors.into_iter().map(|e| FrameError { index: e.index + base, ..e }));
+                errors.extend(b.errors.into_iter().map(|e| FrameError {
+                    index: e.index + base,
+                    ..e
+                }));
             }
             assert_eq!(kinds, vec![0, 8, 7, 0], "chunk {chunk}");
             assert_eq!(prices, vec![4.5, 4.5]);

@@ -387,15 +387,14 @@ impl<'a> Cursor<'a> {
             }
         } else {
             for &d in int_digits.iter().chain(frac_digits) {
-                match mantissa
+                if let Some(m) = mantissa
                     .checked_mul(10)
                     .and_then(|m| m.checked_add(u64::from(d - b'0')))
                 {
-                    Some(m) => mantissa = m,
-                    None => {
-                        exact = false;
-                        break;
-                    }
+                    mantissa = m;
+                } else {
+                    exact = false;
+                    break;
                 }
             }
         }
