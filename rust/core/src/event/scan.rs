@@ -272,10 +272,10 @@ impl<'a> Cursor<'a> {
             }
             i += 1;
         }
-        let Some(rest) = self.buf.get(i..) else {
+        let Some(candidate) = self.buf.get(i..i + quoted.len()) else {
             return false;
         };
-        if !rest.starts_with(quoted) {
+        if !short_eq(candidate, quoted) {
             return false;
         }
         i += quoted.len();
@@ -325,8 +325,14 @@ impl<'a> Cursor<'a> {
         if negative {
             i += 1;
         }
+        // One pass accumulates the digits (wrapping); more than 19 digits may not fit and are
+        // re-read with overflow checks (rare: only huge integers and long decimals).
         let int_start = i;
+        let mut mantissa: u64 = 0;
         while i < len && b[i].is_ascii_digit() {
+            mantissa = mantissa
+                .wrapping_mul(10)
+                .wrapping_add(u64::from(b[i] - b'0'));
             i += 1;
         }
         if i == int_start {
@@ -335,22 +341,27 @@ impl<'a> Cursor<'a> {
         if b[int_start] == b'0' {
             // JSON allows no leading zeros: "01" is the number 0 followed by garbage.
             i = int_start + 1;
+            mantissa = 0;
         }
         let int_end = i;
-        let mut frac_end = i;
+        let mut frac_len = 0usize;
         let mut integer = true;
         if i < len && b[i] == b'.' {
             integer = false;
             i += 1;
             let frac_start = i;
             while i < len && b[i].is_ascii_digit() {
+                mantissa = mantissa
+                    .wrapping_mul(10)
+                    .wrapping_add(u64::from(b[i] - b'0'));
                 i += 1;
             }
-            if i == frac_start {
+            frac_len = i - frac_start;
+            if frac_len == 0 {
                 return None;
             }
-            frac_end = i;
         }
+        let digits_end = i;
         let mut exponent: i32 = 0;
         if i < len && (b[i] == b'e' || b[i] == b'E') {
             integer = false;
@@ -373,20 +384,13 @@ impl<'a> Cursor<'a> {
                 exponent = -exponent;
             }
         }
-        let int_digits = &b[int_start..int_end];
-        let frac_digits = if frac_end > int_end {
-            &b[int_end + 1..frac_end]
-        } else {
-            &[]
-        };
-        let mut mantissa: u64 = 0;
         let mut exact = true;
-        if int_digits.len() + frac_digits.len() <= 19 {
-            for &d in int_digits.iter().chain(frac_digits) {
-                mantissa = mantissa * 10 + u64::from(d - b'0');
-            }
-        } else {
-            for &d in int_digits.iter().chain(frac_digits) {
+        if (int_end - int_start) + frac_len > 19 {
+            mantissa = 0;
+            for &d in b[int_start..digits_end]
+                .iter()
+                .filter(|d| d.is_ascii_digit())
+            {
                 if let Some(m) = mantissa
                     .checked_mul(10)
                     .and_then(|m| m.checked_add(u64::from(d - b'0')))
@@ -398,7 +402,7 @@ impl<'a> Cursor<'a> {
                 }
             }
         }
-        exponent = exponent.saturating_sub(frac_digits.len() as i32);
+        exponent = exponent.saturating_sub(frac_len as i32);
         self.pos = i;
         Some(NumberParts {
             start,
@@ -545,6 +549,32 @@ impl<'a> Cursor<'a> {
             i += 1;
         }
     }
+}
+
+/// `a == b`, without a `memcmp` call for keys of 4–16 bytes (two overlapping word compares).
+#[inline]
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if (8..=16).contains(&n) {
+        let word = |s: &[u8], at: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&s[at..at + 8]);
+            u64::from_le_bytes(w)
+        };
+        return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
+    }
+    if (4..8).contains(&n) {
+        let word = |s: &[u8], at: usize| {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(&s[at..at + 4]);
+            u32::from_le_bytes(w)
+        };
+        return word(a, 0) == word(b, 0) && word(a, n - 4) == word(b, n - 4);
+    }
+    a == b
 }
 
 /// Index of the first `"` or `\\` at or after `from` (or `buf.len()`), eight bytes at a time.
