@@ -24,10 +24,17 @@ from fastfeed.errors import (
     BarsError,
     EnvelopeError,
     EventDecodeError,
+    EventEncodeError,
     FastfeedError,
     HandshakeError,
     JsonStreamError,
     ProtocolError,
+)
+from fastfeed.events import (
+    EventBatch,
+    EventDecoder,
+    EventEncoder,
+    EventKind,
 )
 
 __version__: str = _core.__version__
@@ -36,7 +43,12 @@ __all__ = [
     "BarsError",
     "EnvelopeError",
     "EventAck",
+    "EventBatch",
     "EventDecodeError",
+    "EventDecoder",
+    "EventEncodeError",
+    "EventEncoder",
+    "EventKind",
     "FastfeedError",
     "HandshakeError",
     "JsonStreamError",

@@ -11,6 +11,7 @@ __all__ = [
     "BarsError",
     "EnvelopeError",
     "EventDecodeError",
+    "EventEncodeError",
     "FastfeedError",
     "HandshakeError",
     "JsonStreamError",
@@ -53,6 +54,11 @@ class EnvelopeError(FastfeedError, ValueError):
 
 class EventDecodeError(FastfeedError, ValueError):
     """A frame is not a valid event."""
+
+
+class EventEncodeError(FastfeedError, ValueError):
+    """Event fields that cannot be encoded: a non-finite price, an integer out of its wire
+    range, an unknown contract id or an invalid contract."""
 
 
 class JsonStreamError(FastfeedError, ValueError):

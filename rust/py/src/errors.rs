@@ -14,6 +14,7 @@ pyo3::import_exception!(fastfeed.errors, ProtocolError);
 pyo3::import_exception!(fastfeed.errors, HandshakeError);
 pyo3::import_exception!(fastfeed.errors, EnvelopeError);
 pyo3::import_exception!(fastfeed.errors, EventDecodeError);
+pyo3::import_exception!(fastfeed.errors, EventEncodeError);
 pyo3::import_exception!(fastfeed.errors, JsonStreamError);
 pyo3::import_exception!(fastfeed.errors, BarsError);
 
@@ -51,4 +52,9 @@ pub fn json_stream_error(message: impl Into<String>, objects: Py<PyAny>) -> PyEr
 /// Bad arguments to the bar aggregator.
 pub fn bars_error(message: impl Into<String>) -> PyErr {
     BarsError::new_err(message.into())
+}
+
+/// Event fields that cannot be encoded (non-finite price, out-of-range integer, bad contract).
+pub fn event_encode_error(message: impl Into<String>) -> PyErr {
+    EventEncodeError::new_err(message.into())
 }

@@ -1,0 +1,607 @@
+//! Decoding one event payload (SPEC §3.3) without building a JSON tree.
+//!
+//! Keys may come in any order, with any whitespace; unknown fields are skipped (forward
+//! compatibility); required fields must be present; integer fields must be JSON integers in
+//! range; prices may be integers or floats and are parsed exactly.
+//!
+//! A frame is an *event* when it is a JSON object whose `header.type` is one of `TRADE`,
+//! `QUOTE`, `OHLC`, `OPEN_INTEREST`, `STATUS` or `REQ_RESPONSE`. A well-formed JSON object with
+//! any other (or no) type is [`Decoded::Other`]; bytes that are not a JSON object are an error,
+//! since nothing proves they were not a broken event.
+
+use std::borrow::Cow;
+
+use crate::contract::{is_calendar_date, ContractKey, Right, SecType, Symbol};
+use crate::event::scan::{Cursor, DecodeError, Problem, ScanResult};
+use crate::event::types::{Ack, EventBody, EventKind, Ohlc, OpenInterest, Quote, Trade};
+
+/// A key as it appears on the wire, quotes included.
+macro_rules! q {
+    ($name:literal) => {
+        concat!("\"", $name, "\"").as_bytes()
+    };
+}
+
+/// One decoded payload. The contract of a data event is returned as its raw JSON span so the
+/// batch decoder can intern it without parsing it again; see [`parse_contract`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Decoded<'a> {
+    Data {
+        id: u64,
+        contract: ContractSpan<'a>,
+        body: EventBody,
+    },
+    /// `sent`/`dropped` are `None` for a STATUS without `stats` (as the original terminal sends).
+    Status {
+        stats: Option<(u64, u64)>,
+    },
+    Ack(Ack),
+    Other,
+}
+
+/// The bytes of a `"contract"` value and where they start in the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ContractSpan<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) offset: usize,
+    /// The id of a spelling recognised by `known_contract`.
+    pub(crate) known: Option<u32>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HeaderType {
+    Missing,
+    Unknown,
+    Known(EventKind),
+}
+
+struct Header<'a> {
+    kind: HeaderType,
+    id: Option<u64>,
+    response: Option<(Cow<'a, [u8]>, usize)>,
+    req_id: Option<u64>,
+    message: Option<(Cow<'a, [u8]>, usize)>,
+    /// First field error; reported only if the type turns out to be known.
+    error: Option<DecodeError>,
+}
+
+/// Decodes one payload. `known_contract` is asked first whether the bytes from a `"contract"`
+/// value's `{` to the first `}` after it are a contract spelling seen before; when it returns an
+/// id the value is not scanned again (those exact bytes were once checked to be a complete object).
+pub(crate) fn decode_payload(
+    payload: &[u8],
+    known_contract: impl Fn(&[u8]) -> Option<u32>,
+) -> ScanResult<Decoded<'_>> {
+    let mut c = Cursor::new(payload, 0);
+    let mut header: Option<Header<'_>> = None;
+    let mut contract: Option<ContractSpan<'_>> = None;
+    let mut body: Option<EventBody> = None;
+    let mut stats: Option<(u64, u64)> = None;
+    // Body values seen before the header, by EventKind discriminant (Trade..=Status).
+    let mut deferred: [Option<usize>; 5] = [None; 5];
+
+    if c.object_start("json")? {
+        loop {
+            // Encoder order: header, contract, body.
+            let key: Cow<'_, [u8]> = if c.try_key(q!("header")) {
+                Cow::Borrowed(b"header")
+            } else if c.try_key(q!("contract")) {
+                Cow::Borrowed(b"contract")
+            } else {
+                c.key()?
+            };
+            match key.as_ref() {
+                b"header" => header = Some(parse_header(&mut c)?),
+                b"contract" => {
+                    let offset = c.pos;
+                    let candidate = payload
+                        .get(offset..)
+                        .filter(|rest| rest.first() == Some(&b'{'))
+                        .and_then(|rest| memchr::memchr(b'}', rest))
+                        .map(|end| &payload[offset..=offset + end]);
+                    let known = candidate.and_then(&known_contract);
+                    match (known, candidate) {
+                        (Some(_), Some(bytes)) => c.pos = offset + bytes.len(),
+                        _ => c.skip_value()?,
+                    }
+                    contract = Some(ContractSpan {
+                        bytes: &payload[offset..c.pos],
+                        offset,
+                        known,
+                    });
+                }
+                other => match body_kind(other) {
+                    Some(kind) => match header.as_ref().map(|h| h.kind) {
+                        Some(HeaderType::Known(k)) if k == kind => {
+                            if kind == EventKind::Status {
+                                stats = Some(parse_stats(&mut c)?);
+                            } else {
+                                body = Some(parse_body(&mut c, kind)?);
+                            }
+                        }
+                        Some(_) => c.skip_value()?,
+                        None => {
+                            deferred[kind as usize] = Some(c.pos);
+                            c.skip_value()?;
+                        }
+                    },
+                    None => c.skip_value()?,
+                },
+            }
+            if !c.object_next()? {
+                break;
+            }
+        }
+    }
+    c.finish()?;
+
+    let Some(header) = header else {
+        return Ok(Decoded::Other);
+    };
+    let kind = match header.kind {
+        HeaderType::Known(kind) => kind,
+        HeaderType::Missing | HeaderType::Unknown => return Ok(Decoded::Other),
+    };
+    if let Some(error) = header.error {
+        return Err(error);
+    }
+    if let Some(pos) = deferred.get(kind as usize).copied().flatten() {
+        let mut c = Cursor::new(payload, pos);
+        if kind == EventKind::Status {
+            stats = Some(parse_stats(&mut c)?);
+        } else {
+            body = Some(parse_body(&mut c, kind)?);
+        }
+    }
+    match kind {
+        EventKind::Status => Ok(Decoded::Status { stats }),
+        EventKind::Ack => {
+            let (response, at) = header.response.ok_or(DecodeError::missing(
+                "header.response",
+                Problem::MissingField,
+            ))?;
+            let response = into_string(response, "header.response", at)?;
+            let message = match header.message {
+                Some((m, at)) => Some(into_string(m, "header.message", at)?),
+                None => None,
+            };
+            Ok(Decoded::Ack(Ack {
+                req_id: header.req_id,
+                response,
+                message,
+            }))
+        }
+        _ => {
+            let contract =
+                contract.ok_or(DecodeError::missing("contract", Problem::MissingObject))?;
+            let body = body.ok_or(DecodeError::missing(
+                kind.body_key().unwrap_or("body"),
+                Problem::MissingObject,
+            ))?;
+            Ok(Decoded::Data {
+                id: header.id.unwrap_or(0),
+                contract,
+                body,
+            })
+        }
+    }
+}
+
+fn into_string(bytes: Cow<'_, [u8]>, path: &'static str, at: usize) -> ScanResult<String> {
+    String::from_utf8(bytes.into_owned())
+        .map_err(|_| DecodeError::at(path, Problem::InvalidString, at))
+}
+
+fn body_kind(key: &[u8]) -> Option<EventKind> {
+    match key {
+        b"trade" => Some(EventKind::Trade),
+        b"quote" => Some(EventKind::Quote),
+        b"ohlc" => Some(EventKind::Ohlc),
+        b"open_interest" => Some(EventKind::OpenInterest),
+        b"stats" => Some(EventKind::Status),
+        _ => None,
+    }
+}
+
+fn header_type(name: &[u8]) -> HeaderType {
+    HeaderType::Known(match name {
+        b"TRADE" => EventKind::Trade,
+        b"QUOTE" => EventKind::Quote,
+        b"OHLC" => EventKind::Ohlc,
+        b"OPEN_INTEREST" => EventKind::OpenInterest,
+        b"STATUS" => EventKind::Status,
+        b"REQ_RESPONSE" => EventKind::Ack,
+        _ => return HeaderType::Unknown,
+    })
+}
+
+fn parse_header<'a>(c: &mut Cursor<'a>) -> ScanResult<Header<'a>> {
+    let mut h = Header {
+        kind: HeaderType::Missing,
+        id: None,
+        response: None,
+        req_id: None,
+        message: None,
+        error: None,
+    };
+    if !c.object_start("header")? {
+        return Ok(h);
+    }
+    loop {
+        let key: Cow<'_, [u8]> = if c.try_key(q!("type")) {
+            Cow::Borrowed(b"type")
+        } else if c.try_key(q!("status")) {
+            Cow::Borrowed(b"status")
+        } else {
+            c.key()?
+        };
+        let at = c.pos;
+        // Field errors are remembered, not raised: a header of an unknown type is not ours to
+        // judge. The bad value is then skipped.
+        let result: ScanResult<()> = match key.as_ref() {
+            b"type" => match c.string("header.type") {
+                Ok(name) => {
+                    h.kind = header_type(&name);
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+            b"id" => c.u64("header.id").map(|v| h.id = Some(v)),
+            b"req_id" => c.u64_or_null("header.req_id").map(|v| h.req_id = v),
+            b"response" => c
+                .string("header.response")
+                .map(|v| h.response = Some((v, at))),
+            b"message" => c
+                .string("header.message")
+                .map(|v| h.message = Some((v, at))),
+            _ => c.skip_value(),
+        };
+        if let Err(e) = result {
+            if e.path == "json" {
+                return Err(e);
+            }
+            if key.as_ref() == b"type" {
+                h.kind = HeaderType::Unknown;
+            }
+            h.error.get_or_insert(e);
+            c.pos = at;
+            c.skip_value()?;
+        }
+        if !c.object_next()? {
+            return Ok(h);
+        }
+    }
+}
+
+fn parse_stats(c: &mut Cursor<'_>) -> ScanResult<(u64, u64)> {
+    let mut sent = None;
+    let mut dropped = None;
+    if c.object_start("stats")? {
+        loop {
+            let key = c.key()?;
+            match key.as_ref() {
+                b"sent" => sent = Some(c.u64("stats.sent")?),
+                b"dropped" => dropped = Some(c.u64("stats.dropped")?),
+                _ => c.skip_value()?,
+            }
+            if !c.object_next()? {
+                break;
+            }
+        }
+    }
+    let sent = sent.ok_or(DecodeError::missing("stats.sent", Problem::MissingField))?;
+    let dropped = dropped.ok_or(DecodeError::missing("stats.dropped", Problem::MissingField))?;
+    Ok((sent, dropped))
+}
+
+#[derive(Clone, Copy)]
+enum FieldType {
+    U32,
+    U64,
+    I64,
+    Price,
+}
+
+/// Wire layout of one body: key names with their quotes (in encoding order, which is the order
+/// tried first), full paths for errors, and value types.
+struct BodySpec {
+    object: &'static str,
+    quoted: &'static [&'static [u8]],
+    paths: &'static [&'static str],
+    types: &'static [FieldType],
+}
+
+use FieldType::{Price, I64, U32, U64};
+
+const TRADE_SPEC: BodySpec = BodySpec {
+    object: "trade",
+    quoted: &[
+        q!("ms_of_day"),
+        q!("sequence"),
+        q!("size"),
+        q!("condition"),
+        q!("price"),
+        q!("exchange"),
+        q!("date"),
+    ],
+    paths: &[
+        "trade.ms_of_day",
+        "trade.sequence",
+        "trade.size",
+        "trade.condition",
+        "trade.price",
+        "trade.exchange",
+        "trade.date",
+    ],
+    types: &[U32, I64, U32, U32, Price, U32, U32],
+};
+
+const QUOTE_SPEC: BodySpec = BodySpec {
+    object: "quote",
+    quoted: &[
+        q!("ms_of_day"),
+        q!("bid_size"),
+        q!("bid_exchange"),
+        q!("bid"),
+        q!("bid_condition"),
+        q!("ask_size"),
+        q!("ask_exchange"),
+        q!("ask"),
+        q!("ask_condition"),
+        q!("date"),
+    ],
+    paths: &[
+        "quote.ms_of_day",
+        "quote.bid_size",
+        "quote.bid_exchange",
+        "quote.bid",
+        "quote.bid_condition",
+        "quote.ask_size",
+        "quote.ask_exchange",
+        "quote.ask",
+        "quote.ask_condition",
+        "quote.date",
+    ],
+    types: &[U32, U32, U32, Price, U32, U32, U32, Price, U32, U32],
+};
+
+const OHLC_SPEC: BodySpec = BodySpec {
+    object: "ohlc",
+    quoted: &[
+        q!("ms_of_day"),
+        q!("open"),
+        q!("high"),
+        q!("low"),
+        q!("close"),
+        q!("volume"),
+        q!("count"),
+        q!("date"),
+    ],
+    paths: &[
+        "ohlc.ms_of_day",
+        "ohlc.open",
+        "ohlc.high",
+        "ohlc.low",
+        "ohlc.close",
+        "ohlc.volume",
+        "ohlc.count",
+        "ohlc.date",
+    ],
+    types: &[U32, Price, Price, Price, Price, U64, U64, U32],
+};
+
+const OPEN_INTEREST_SPEC: BodySpec = BodySpec {
+    object: "open_interest",
+    quoted: &[q!("ms_of_day"), q!("open_interest"), q!("date")],
+    paths: &[
+        "open_interest.ms_of_day",
+        "open_interest.open_interest",
+        "open_interest.date",
+    ],
+    types: &[U32, U64, U32],
+};
+
+/// Reads the fields of one body object into raw 64-bit slots (integers as their two's
+/// complement bits, prices as `f64` bits).
+#[inline]
+fn parse_fields(c: &mut Cursor<'_>, spec: &BodySpec) -> ScanResult<[u64; 10]> {
+    let mut values = [0u64; 10];
+    let mut seen: u32 = 0;
+    let mut next = 0usize;
+    if c.object_start(spec.object)? {
+        loop {
+            let index = match spec.quoted.get(next) {
+                Some(expected) if c.try_key(expected) => Some(next),
+                _ => {
+                    let key = c.key()?;
+                    spec.quoted
+                        .iter()
+                        .position(|q| q.get(1..q.len() - 1) == Some(key.as_ref()))
+                }
+            };
+            match index {
+                Some(i) => {
+                    let path = spec.paths[i];
+                    values[i] = match spec.types[i] {
+                        U32 => u64::from(c.u32(path)?),
+                        U64 => c.u64(path)?,
+                        I64 => c.i64(path)? as u64,
+                        Price => c.f64(path)?.to_bits(),
+                    };
+                    seen |= 1 << i;
+                    next = i + 1;
+                }
+                None => c.skip_value()?,
+            }
+            if !c.object_next()? {
+                break;
+            }
+        }
+    }
+    let all = (1u32 << spec.quoted.len()) - 1;
+    if seen != all {
+        let missing = (!seen & all).trailing_zeros() as usize;
+        return Err(DecodeError::missing(
+            spec.paths[missing],
+            Problem::MissingField,
+        ));
+    }
+    Ok(values)
+}
+
+fn parse_body(c: &mut Cursor<'_>, kind: EventKind) -> ScanResult<EventBody> {
+    let price = f64::from_bits;
+    Ok(match kind {
+        EventKind::Trade => {
+            let v = parse_fields(c, &TRADE_SPEC)?;
+            EventBody::Trade(Trade {
+                ms_of_day: v[0] as u32,
+                sequence: v[1] as i64,
+                size: v[2] as u32,
+                condition: v[3] as u32,
+                price: price(v[4]),
+                exchange: v[5] as u32,
+                date: v[6] as u32,
+            })
+        }
+        EventKind::Quote => {
+            let v = parse_fields(c, &QUOTE_SPEC)?;
+            EventBody::Quote(Quote {
+                ms_of_day: v[0] as u32,
+                bid_size: v[1] as u32,
+                bid_exchange: v[2] as u32,
+                bid: price(v[3]),
+                bid_condition: v[4] as u32,
+                ask_size: v[5] as u32,
+                ask_exchange: v[6] as u32,
+                ask: price(v[7]),
+                ask_condition: v[8] as u32,
+                date: v[9] as u32,
+            })
+        }
+        EventKind::Ohlc => {
+            let v = parse_fields(c, &OHLC_SPEC)?;
+            EventBody::Ohlc(Ohlc {
+                ms_of_day: v[0] as u32,
+                open: price(v[1]),
+                high: price(v[2]),
+                low: price(v[3]),
+                close: price(v[4]),
+                volume: v[5],
+                count: v[6],
+                date: v[7] as u32,
+            })
+        }
+        _ => {
+            let v = parse_fields(c, &OPEN_INTEREST_SPEC)?;
+            EventBody::OpenInterest(OpenInterest {
+                ms_of_day: v[0] as u32,
+                open_interest: v[1],
+                date: v[2] as u32,
+            })
+        }
+    })
+}
+
+/// Parses a `"contract"` value whose JSON was already checked to be balanced.
+/// `root` is accepted as an alias of `symbol` (the original terminal's spelling).
+pub(crate) fn parse_contract(span: ContractSpan<'_>, payload: &[u8]) -> ScanResult<ContractKey> {
+    let mut c = Cursor::new(payload, span.offset);
+    let mut sec_type = None;
+    let mut symbol = None;
+    let mut expiration = None;
+    let mut strike = None;
+    let mut right = None;
+    if c.object_start("contract")? {
+        loop {
+            let key = c.key()?;
+            let at = c.pos;
+            match key.as_ref() {
+                b"security_type" => {
+                    let v = c.string("contract.security_type")?;
+                    let parsed = std::str::from_utf8(&v).ok().and_then(SecType::parse);
+                    sec_type = Some(parsed.ok_or(DecodeError::at(
+                        "contract.security_type",
+                        Problem::BadSecType,
+                        at,
+                    ))?);
+                }
+                b"symbol" | b"root" => {
+                    let v = c.string("contract.symbol")?;
+                    let text = std::str::from_utf8(&v).map_err(|_| {
+                        DecodeError::at("contract.symbol", Problem::InvalidString, at)
+                    })?;
+                    symbol = Some(Symbol::new(text).map_err(|e| {
+                        DecodeError::at("contract.symbol", Problem::BadSymbol(e), at)
+                    })?);
+                }
+                b"expiration" => {
+                    let v = c.u32("contract.expiration")?;
+                    if !is_calendar_date(u64::from(v)) {
+                        return Err(DecodeError::at("contract.expiration", Problem::BadDate, at));
+                    }
+                    expiration = Some((v, at));
+                }
+                b"strike" => {
+                    let v = c.int("contract.strike", 1, u64::from(u32::MAX))?;
+                    strike = Some((v as u32, at));
+                }
+                b"right" => {
+                    let v = c.string("contract.right")?;
+                    let parsed = std::str::from_utf8(&v).ok().and_then(Right::parse);
+                    right = Some((
+                        parsed.ok_or(DecodeError::at("contract.right", Problem::BadRight, at))?,
+                        at,
+                    ));
+                }
+                _ => c.skip_value()?,
+            }
+            if !c.object_next()? {
+                break;
+            }
+        }
+    }
+    let sec_type = sec_type.ok_or(DecodeError::missing(
+        "contract.security_type",
+        Problem::MissingField,
+    ))?;
+    let symbol = symbol.ok_or(DecodeError::missing(
+        "contract.symbol",
+        Problem::MissingField,
+    ))?;
+    if sec_type == SecType::Option {
+        let (expiration, _) = expiration.ok_or(DecodeError::missing(
+            "contract.expiration",
+            Problem::MissingField,
+        ))?;
+        let (strike, _) = strike.ok_or(DecodeError::missing(
+            "contract.strike",
+            Problem::MissingField,
+        ))?;
+        let (right, _) = right.ok_or(DecodeError::missing(
+            "contract.right",
+            Problem::MissingField,
+        ))?;
+        return Ok(ContractKey::option(symbol, expiration, strike, right));
+    }
+    let not_allowed = |path, at| {
+        Err(DecodeError::at(
+            path,
+            Problem::NotAllowedFor(sec_type.as_str()),
+            at,
+        ))
+    };
+    if let Some((_, at)) = expiration {
+        return not_allowed("contract.expiration", at);
+    }
+    if let Some((_, at)) = strike {
+        return not_allowed("contract.strike", at);
+    }
+    if let Some((_, at)) = right {
+        return not_allowed("contract.right", at);
+    }
+    Ok(match sec_type {
+        SecType::Index => ContractKey::index(symbol),
+        _ => ContractKey::stock(symbol),
+    })
+}

@@ -1,0 +1,294 @@
+//! Round trips and error reporting across encoder, scanner and batch decoder.
+
+use super::*;
+use crate::contract::{ContractKey, Right, Symbol};
+
+const SPEC_TRADE: &str = r#"{"header":{"type":"TRADE","status":"CONNECTED"},"contract":{"security_type":"OPTION","symbol":"SPY","expiration":20250321,"strike":570000,"right":"C"},"trade":{"ms_of_day":34200123,"sequence":8812,"size":3,"condition":0,"price":4.15,"exchange":5,"date":20250321}}"#;
+
+fn spy_call() -> ContractKey {
+    ContractKey::option(Symbol::new("SPY").unwrap(), 20250321, 570000, Right::Call)
+}
+
+fn decode_all(payloads: &[&str]) -> EventBatch {
+    let mut d = BatchDecoder::new();
+    for p in payloads {
+        d.push_payload(p.as_bytes());
+    }
+    d.take_batch()
+}
+
+fn errors(batch: &EventBatch) -> Vec<(usize, &str)> {
+    batch
+        .errors
+        .iter()
+        .map(|e| (e.index, e.message.as_str()))
+        .collect()
+}
+
+#[test]
+fn spec_trade_decodes() {
+    let b = decode_all(&[SPEC_TRADE]);
+    assert_eq!(b.kinds, vec![EventKind::Trade as u8]);
+    assert_eq!(b.new_contracts, vec![(0, spy_call())]);
+    let t = &b.trades;
+    assert_eq!(
+        (
+            t.contract_id[0],
+            t.id[0],
+            t.ms_of_day[0],
+            t.sequence[0],
+            t.size[0]
+        ),
+        (0, 0, 34200123, 8812, 3)
+    );
+    assert_eq!((t.condition[0], t.exchange[0], t.date[0]), (0, 5, 20250321));
+    assert_eq!(t.price[0].to_bits(), 4.15f64.to_bits());
+}
+
+#[test]
+fn every_type_round_trips() {
+    let mut enc = EventEncoder::new();
+    let spy = enc.add_contract(spy_call());
+    let aapl = enc.add_contract(ContractKey::stock(Symbol::new("AAPL").unwrap()));
+    let spx = enc.add_contract(ContractKey::index(Symbol::new("^SPX").unwrap()));
+    let bodies = [
+        (
+            spy,
+            EventBody::Trade(Trade {
+                ms_of_day: 1,
+                sequence: -5,
+                size: 2,
+                condition: 3,
+                price: -0.0,
+                exchange: 4,
+                date: 20250102,
+            }),
+        ),
+        (
+            aapl,
+            EventBody::Quote(Quote {
+                ms_of_day: 86_399_999,
+                bid_size: 1,
+                bid_exchange: 2,
+                bid: 1e-300,
+                bid_condition: 3,
+                ask_size: 4,
+                ask_exchange: 5,
+                ask: 1.7976931348623157e308,
+                ask_condition: 6,
+                date: 20250103,
+            }),
+        ),
+        (
+            spx,
+            EventBody::Ohlc(Ohlc {
+                ms_of_day: 7,
+                open: 0.1,
+                high: 0.30000000000000004,
+                low: 5e-324,
+                close: 123456.789,
+                volume: u64::MAX,
+                count: 9,
+                date: 20250104,
+            }),
+        ),
+        (
+            spy,
+            EventBody::OpenInterest(OpenInterest {
+                ms_of_day: 8,
+                open_interest: 12345,
+                date: 20250105,
+            }),
+        ),
+    ];
+    let mut frames = Vec::new();
+    let mut payloads = Vec::new();
+    for (i, (contract, body)) in bodies.iter().enumerate() {
+        let header = EventHeader {
+            id: Some(i as u64 + 1),
+            pseq: Some(99),
+        };
+        enc.write_frame(&mut frames, *contract, header, body)
+            .unwrap();
+        let mut json = Vec::new();
+        enc.write_json(&mut json, *contract, header, body).unwrap();
+        payloads.push(json);
+    }
+    enc.write_status_frame(
+        &mut frames,
+        EventHeader::default(),
+        Stats {
+            sent: 4,
+            dropped: 0,
+        },
+    );
+    assert!(!frames.is_empty());
+
+    let mut d = BatchDecoder::new();
+    for p in &payloads {
+        d.push_payload(p);
+    }
+    let mut status = Vec::new();
+    write_status_json(
+        &mut status,
+        EventHeader::default(),
+        Stats {
+            sent: 4,
+            dropped: 0,
+        },
+    );
+    d.push_payload(&status);
+    let b = d.take_batch();
+    assert_eq!(b.kinds, vec![0, 1, 2, 3, 4]);
+    assert!(b.errors.is_empty(), "{:?}", b.errors);
+    assert_eq!(b.new_contracts.len(), 3);
+    assert_eq!(b.trades.sequence, vec![-5]);
+    assert_eq!(b.trades.price[0].to_bits(), (-0.0f64).to_bits());
+    assert_eq!(b.trades.id, vec![1]);
+    assert_eq!(b.quotes.bid, vec![1e-300]);
+    assert_eq!(b.quotes.ask, vec![1.7976931348623157e308]);
+    assert_eq!(b.quotes.id, vec![2]);
+    assert_eq!(b.ohlc.high, vec![0.30000000000000004]);
+    assert_eq!(b.ohlc.low, vec![5e-324]);
+    assert_eq!(b.ohlc.volume, vec![u64::MAX]);
+    assert_eq!(b.open_interest.open_interest, vec![12345]);
+    assert_eq!(b.open_interest.contract_id, b.trades.contract_id);
+    assert_eq!(b.status.sent, vec![4]);
+    assert_eq!(b.status.received, vec![4]);
+    assert_eq!(
+        d.contract(2),
+        Some(&ContractKey::index(Symbol::new("^SPX").unwrap()))
+    );
+}
+
+#[test]
+fn key_order_whitespace_and_unknown_fields() {
+    let shuffled = r#" { "trade" : { "date":20250321, "price" : 4 , "extra":[1,{"x":"}"}], "exchange":5,"condition":0,"size":3,"sequence":8812,"ms_of_day":34200123 } ,
+        "contract":{"right":"C","strike":570000,"root":"SPY","expiration":20250321,"security_type":"OPTION","v":null},
+        "new_field": {"a": true},
+        "header":{"status":"CONNECTED","type":"TRADE","id":7} } "#;
+    let b = decode_all(&[SPEC_TRADE, shuffled]);
+    assert!(b.errors.is_empty(), "{:?}", b.errors);
+    assert_eq!(b.trades.contract_id, vec![0, 0]);
+    assert_eq!(b.trades.price, vec![4.15, 4.0]);
+    assert_eq!(b.trades.id, vec![0, 7]);
+    assert_eq!(b.new_contracts.len(), 1);
+}
+
+#[test]
+fn malformed_frames_are_listed_and_neighbours_survive() {
+    let bad_price = SPEC_TRADE.replace("4.15", "\"4.15\"");
+    let missing = SPEC_TRADE.replace(r#""size":3,"#, "");
+    let float_size = SPEC_TRADE.replace(r#""size":3"#, r#""size":3.0"#);
+    let bad_symbol = SPEC_TRADE.replace("SPY", "spy");
+    let bad_date = SPEC_TRADE.replace("\"expiration\":20250321", "\"expiration\":20250231");
+    let no_contract = r#"{"header":{"type":"OPEN_INTEREST"},"open_interest":{"ms_of_day":1,"open_interest":2,"date":3}}"#;
+    let no_body = r#"{"header":{"type":"OHLC","status":"CONNECTED"},"contract":{"security_type":"STOCK","symbol":"A"}}"#;
+    let stock_strike = r#"{"header":{"type":"OPEN_INTEREST"},"contract":{"security_type":"STOCK","symbol":"A","strike":5},"open_interest":{"ms_of_day":1,"open_interest":2,"date":3}}"#;
+    let truncated = &SPEC_TRADE[..120];
+    let b = decode_all(&[
+        SPEC_TRADE,
+        &bad_price,
+        &missing,
+        &float_size,
+        &bad_symbol,
+        &bad_date,
+        no_contract,
+        no_body,
+        stock_strike,
+        truncated,
+        "[1]",
+        SPEC_TRADE,
+    ]);
+    assert_eq!(b.trades.len(), 2);
+    assert_eq!(b.kinds, vec![0, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 0]);
+    assert_eq!(
+        errors(&b),
+        vec![
+            (1, "trade.price: expected a number at byte 228"),
+            (2, "trade.size: required field is missing"),
+            (
+                3,
+                "trade.size: expected an integer in 0..=4294967295 at byte 204"
+            ),
+            (
+                4,
+                "contract.symbol: must be 1-16 characters of A-Z 0-9 . / ^ -, got 's' at byte 94"
+            ),
+            (
+                5,
+                "contract.expiration: expected a calendar date YYYYMMDD at byte 113"
+            ),
+            (6, "contract: required object is missing"),
+            (7, "ohlc: required object is missing"),
+            (
+                8,
+                "contract.strike: not allowed for a STOCK contract at byte 93"
+            ),
+            (9, "json: unexpected end of input at byte 120"),
+            (10, "json: expected '{' at byte 0"),
+        ]
+    );
+}
+
+#[test]
+fn acks_status_and_other() {
+    let b = decode_all(&[
+        r#"{"header":{"type":"REQ_RESPONSE","status":"CONNECTED","response":"OK","req_id":1}}"#,
+        r#"{"header":{"type":"REQ_RESPONSE","response":"ERROR","req_id":null,"message":"json: bad \"x\" at byte 3"}}"#,
+        r#"{"header":{"type":"STATUS","status":"CONNECTED"}}"#,
+        r#"{"header":{"type":"STATUS","status":"CONNECTED"},"stats":{"sent":1,"dropped":2}}"#,
+        r#"{"header":{"type":"SOMETHING_NEW","id":"not a number"},"x":1}"#,
+        r#"{"stream":"stock.AAPL@trade","data":{}}"#,
+        r#"{"header":{"type":"REQ_RESPONSE","req_id":1}}"#,
+        r#"{"header":{"type":"TRADE","id":-1}}"#,
+    ]);
+    assert_eq!(b.kinds, vec![5, 5, 4, 4, 6, 6, 7, 7]);
+    assert_eq!(
+        b.acks,
+        vec![
+            Ack {
+                req_id: Some(1),
+                response: "OK".into(),
+                message: None
+            },
+            Ack {
+                req_id: None,
+                response: "ERROR".into(),
+                message: Some("json: bad \"x\" at byte 3".into())
+            },
+        ]
+    );
+    assert_eq!(b.status.sent, vec![-1, 1]);
+    assert_eq!(b.status.dropped, vec![-1, 2]);
+    assert_eq!(b.other.len(), 2);
+    assert_eq!(
+        errors(&b),
+        vec![
+            (6, "header.response: required field is missing"),
+            (
+                7,
+                "header.id: expected an integer in 0..=18446744073709551615 at byte 31"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn contracts_interned_across_batches() {
+    let mut d = BatchDecoder::new();
+    d.push_payload(SPEC_TRADE.as_bytes());
+    let first = d.take_batch();
+    assert_eq!(first.new_contracts, vec![(0, spy_call())]);
+    // Same contract, spelled differently: same id, not new.
+    d.push_payload(
+        SPEC_TRADE
+            .replace(r#""symbol":"SPY""#, r#""root":"SPY""#)
+            .as_bytes(),
+    );
+    d.push_payload(SPEC_TRADE.replace("\"C\"", "\"P\"").as_bytes());
+    let second = d.take_batch();
+    assert_eq!(second.trades.contract_id, vec![0, 1]);
+    assert_eq!(second.new_contracts.len(), 1);
+    assert_eq!(second.new_contracts[0].0, 1);
+}
