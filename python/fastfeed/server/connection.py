@@ -70,6 +70,7 @@ class EventsConnection(WSListener):
         self.event_acks = 0
         self._queue: deque[tuple[bytes, int]] = deque()
         self._queued_bytes = 0
+        self._queued_events = 0
         self._paused = False
         self._closing = False
         self._transport: WSTransport | None = None
@@ -101,10 +102,11 @@ class EventsConnection(WSListener):
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         if self._closing:
             return
-        rsv = (frame.rsv1 << 2) | (frame.rsv2 << 1) | int(frame.rsv3)
+        # picows exposes the header bits as ints; it checks none of them.
+        rsv = (int(frame.rsv1) << 2) | (int(frame.rsv2) << 1) | int(frame.rsv3)
         try:
             message = self._assembler.feed_frame(
-                frame.fin, rsv, int(frame.msg_type.value), frame.get_payload_as_bytes()
+                bool(frame.fin), rsv, int(frame.msg_type.value), frame.get_payload_as_bytes()
             )
         except ProtocolError as error:
             log.warning(
@@ -159,6 +161,11 @@ class EventsConnection(WSListener):
         return self._queued_bytes + buffered
 
     @property
+    def queued_events(self) -> int:
+        """Data events accepted but still in the application queue (neither sent nor dropped)."""
+        return self._queued_events
+
+    @property
     def closing(self) -> bool:
         return self._closing
 
@@ -189,6 +196,7 @@ class EventsConnection(WSListener):
         if self._paused or self._queue:
             self._queue.append((frames, count))
             self._queued_bytes += len(frames)
+            self._queued_events += count
         else:
             self._raw.write(frames)
             self.sent += count
@@ -201,14 +209,16 @@ class EventsConnection(WSListener):
         while self._queue and not self._paused and not self._closing:
             frames, count = self._queue.popleft()
             self._queued_bytes -= len(frames)
+            self._queued_events -= count
             # May call pause_writing synchronously, which ends the loop.
             raw.write(frames)
             self.sent += count
 
     def _discard_queue(self) -> None:
-        self.dropped += sum(count for _, count in self._queue)
+        self.dropped += self._queued_events
         self._queue.clear()
         self._queued_bytes = 0
+        self._queued_events = 0
 
     def _send_control(self, payload: bytes) -> None:
         if self._transport is not None and not self._closing:

@@ -67,7 +67,6 @@ class Server:
             websocket_handshake_timeout=self.config.handshake_timeout,
             max_frame_size=self.config.max_message_size,
             enable_auto_pong=True,
-            logger_name="fastfeed.picows",
             # Plain uvloop/asyncio transports: their pause/resume_writing and
             # write-buffer limits are what the egress queue relies on.
             use_aiofastnet=False,
