@@ -30,6 +30,7 @@ __version__: str
 __all__ += [
     "WSClientHandshake",
     "WSFrameDecoder",
+    "WSMessageAssembler",
     "ws_accept_key",
     "ws_close_payload",
     "ws_encode_frames",
@@ -68,6 +69,32 @@ class WSFrameDecoder:
     @property
     def closed(self) -> bool:
         """True once a Close frame was decoded."""
+
+@final
+class WSMessageAssembler:
+    """Message rules for frames another parser (picows) already split and unmasked.
+
+    Enforces reserved bits, opcodes, fragment sequencing, ``max_message_size`` over a
+    fragmented message's total, UTF-8 of text (incrementally) and, with ``reject_binary``,
+    refuses binary messages. Errors are sticky.
+    """
+
+    def __new__(
+        cls, max_message_size: int = 4096, reject_binary: bool = True
+    ) -> WSMessageAssembler: ...
+    def feed_frame(
+        self, fin: bool, rsv: int, opcode: int, payload: bytes
+    ) -> tuple[int, bytes] | None:
+        """``(opcode, payload)`` when the frame completes a message or is a control frame
+        (a close payload is validated), else ``None``. ``rsv`` packs RSV1/2/3 as 4/2/1.
+        Raises ``fastfeed.ProtocolError`` (``.close_code`` 1002/1003/1007/1009)."""
+    @property
+    def max_message_size(self) -> int: ...
+    @property
+    def reject_binary(self) -> bool: ...
+    @property
+    def fragmented(self) -> bool:
+        """True while a fragmented message is open."""
 
 def ws_encode_frames(
     opcode: int, payloads: Iterable[bytes], mask_key: bytes | None = None

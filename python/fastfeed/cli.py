@@ -3,32 +3,157 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import errno
+import logging
+import signal
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
+
+import uvloop
 
 from fastfeed import __version__
+from fastfeed.server import DEFAULT_PORT, ServerConfig, ServerConfigError, serve
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """Bad flags exit 2 with a single line (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port 0-65535, got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m fastfeed``."""
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="python -m fastfeed",
         description="fastfeed: market-data feed handler with a Rust core.",
     )
     parser.add_argument("--version", action="version", version=f"fastfeed {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    commands.add_parser(
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_OneLineParser
+    )
+    serve_parser = commands.add_parser(
         "serve",
         help="run the /v1/events WebSocket server",
-        description="Run the /v1/events WebSocket server (not implemented yet: see README).",
+        description=(
+            "Run the /v1/events WebSocket server (one client at a time; a new connection "
+            "takes over). No event source is wired in yet: clients can connect, subscribe "
+            "and receive STATUS heartbeats."
+        ),
+    )
+    serve_parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1); a non-loopback address requires --token",
+    )
+    serve_parser.add_argument(
+        "--port", type=_port, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})"
+    )
+    serve_parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="accept browser handshakes from ORIGIN (repeatable; default: none, so any "
+        "handshake with an Origin header gets HTTP 403)",
+    )
+    serve_parser.add_argument(
+        "--token",
+        help="require 'Authorization: Bearer TOKEN' or '?token=TOKEN' on the handshake "
+        "(HTTP 401 otherwise)",
+    )
+    serve_parser.add_argument(
+        "--max-subscriptions",
+        type=_positive_int,
+        default=10_000,
+        metavar="N",
+        help="subscriptions per client before MAX_STREAMS_REACHED (default 10000)",
+    )
+    serve_parser.add_argument(
+        "--slow-consumer",
+        choices=("drop", "disconnect"),
+        default="drop",
+        help="when more than --max-pending-bytes wait for a client: drop new events and "
+        "count them in STATUS (default), or close with 1008",
+    )
+    serve_parser.add_argument(
+        "--max-pending-bytes",
+        type=_positive_int,
+        default=8 * 1024 * 1024,
+        metavar="N",
+        help="bytes that may wait to be written to a client (default 8388608)",
+    )
+    serve_parser.add_argument(
+        "--log-level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        default="INFO",
+        type=str.upper,
+        help="logging level (default INFO)",
     )
     return parser
+
+
+async def _serve_until_signal(config: ServerConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await serve(config, stop=stop)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        config = ServerConfig(
+            host=args.host,
+            port=args.port,
+            allow_origins=tuple(args.allow_origin),
+            token=args.token,
+            max_subscriptions=args.max_subscriptions,
+            slow_consumer=args.slow_consumer,
+            max_pending_bytes=args.max_pending_bytes,
+        )
+    except ServerConfigError as error:
+        print(f"python -m fastfeed serve: error: {error}", file=sys.stderr)
+        return 2
+    try:
+        uvloop.run(_serve_until_signal(config))
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            print(f"port {config.port} is in use", file=sys.stderr)
+        else:
+            print(f"cannot serve on {config.host}:{config.port}: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the process exit status."""
     args = build_parser().parse_args(argv)
     if args.command == "serve":
-        print("fastfeed serve: the server is not implemented yet (see README).", file=sys.stderr)
-        return 1
+        return _run_serve(args)
     return 2

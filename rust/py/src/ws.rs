@@ -6,7 +6,8 @@
 use fastfeed_core::ws::frame::{encode_frame, MAX_CONTROL_PAYLOAD};
 use fastfeed_core::ws::{
     accept_key, close_payload, is_valid_close_code, parse_close_payload, ClientHandshake,
-    FrameDecoder, HandshakeStatus, Message, Opcode, ProtocolError, Role, DEFAULT_MAX_MESSAGE_SIZE,
+    FrameDecoder, HandshakeStatus, Message, MessageAssembler, Opcode, ProtocolError, Role,
+    DEFAULT_MAX_MESSAGE_SIZE,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -53,17 +54,7 @@ impl PyFrameDecoder {
         let mut messages: Vec<Bound<'py, PyTuple>> = Vec::new();
         let mut conversion_error = None;
         let result = self.inner.feed(data, |message| {
-            let payload = match message {
-                Message::Text(text) => PyBytes::new(py, text.as_bytes()),
-                Message::Binary(bytes) | Message::Ping(bytes) | Message::Pong(bytes) => {
-                    PyBytes::new(py, bytes)
-                }
-                Message::Close { code: None, .. } => PyBytes::new(py, b""),
-                Message::Close {
-                    code: Some(code),
-                    reason,
-                } => PyBytes::new(py, &close_payload(code, reason)),
-            };
+            let payload = message_payload(py, message);
             match message_tuple(py, message.opcode(), payload) {
                 Ok(tuple) => messages.push(tuple),
                 Err(error) => conversion_error = Some(error),
@@ -100,6 +91,75 @@ impl PyFrameDecoder {
     #[getter]
     fn closed(&self) -> bool {
         self.inner.is_closed()
+    }
+}
+
+/// Joins frames already split by another parser (picows) into messages, enforcing RSV bits,
+/// fragment sequencing, the message size cap, UTF-8 of text and the binary policy.
+#[pyclass(name = "WSMessageAssembler", module = "fastfeed._core")]
+pub struct PyMessageAssembler {
+    inner: MessageAssembler,
+}
+
+#[pymethods]
+impl PyMessageAssembler {
+    #[new]
+    #[pyo3(signature = (max_message_size = 4096, reject_binary = true))]
+    fn new(max_message_size: usize, reject_binary: bool) -> Self {
+        Self {
+            inner: MessageAssembler::new()
+                .with_max_message_size(max_message_size)
+                .with_reject_binary(reject_binary),
+        }
+    }
+
+    /// Takes one unmasked frame; returns `(opcode, payload)` when it completes a message or
+    /// is a control frame, else `None`. `rsv` packs RSV1..3 as bits 4, 2, 1.
+    fn feed_frame<'py>(
+        &mut self,
+        py: Python<'py>,
+        fin: bool,
+        rsv: u8,
+        opcode: u8,
+        payload: &[u8],
+    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let message = self
+            .inner
+            .feed_frame(fin, rsv, opcode, payload)
+            .map_err(|error| to_py_protocol_error(&error))?;
+        message
+            .map(|message| message_tuple(py, message.opcode(), message_payload(py, message)))
+            .transpose()
+    }
+
+    #[getter]
+    fn max_message_size(&self) -> usize {
+        self.inner.max_message_size()
+    }
+
+    #[getter]
+    fn reject_binary(&self) -> bool {
+        self.inner.rejects_binary()
+    }
+
+    /// True while a fragmented message is open.
+    #[getter]
+    fn fragmented(&self) -> bool {
+        self.inner.is_fragmented()
+    }
+}
+
+fn message_payload<'py>(py: Python<'py>, message: Message<'_>) -> Bound<'py, PyBytes> {
+    match message {
+        Message::Text(text) => PyBytes::new(py, text.as_bytes()),
+        Message::Binary(bytes) | Message::Ping(bytes) | Message::Pong(bytes) => {
+            PyBytes::new(py, bytes)
+        }
+        Message::Close { code: None, .. } => PyBytes::new(py, b""),
+        Message::Close {
+            code: Some(code),
+            reason,
+        } => PyBytes::new(py, &close_payload(code, reason)),
     }
 }
 
@@ -254,6 +314,7 @@ impl PyClientHandshake {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyFrameDecoder>()?;
+    m.add_class::<PyMessageAssembler>()?;
     m.add_class::<PyClientHandshake>()?;
     m.add_function(wrap_pyfunction!(ws_encode_frames, m)?)?;
     m.add_function(wrap_pyfunction!(ws_close_payload, m)?)?;

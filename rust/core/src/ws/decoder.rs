@@ -20,7 +20,8 @@
 
 use std::fmt;
 
-use super::close::{parse_close_payload, ClosePayloadError};
+use super::assembler::{control_message, data_message, MessageAssembler};
+use super::close::ClosePayloadError;
 use super::frame::{apply_mask, CloseCode, Opcode, Role, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 
 /// Inbound message size cap of the `/v1/events` server (SPEC §3.4).
@@ -36,18 +37,18 @@ pub struct ProtocolError {
 }
 
 impl ProtocolError {
-    fn new(close_code: CloseCode, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(close_code: CloseCode, reason: impl Into<String>) -> Self {
         Self {
             close_code,
             reason: reason.into(),
         }
     }
 
-    fn protocol(reason: impl Into<String>) -> Self {
+    pub(crate) fn protocol(reason: impl Into<String>) -> Self {
         Self::new(CloseCode::ProtocolError, reason)
     }
 
-    fn invalid_text() -> Self {
+    pub(crate) fn invalid_text() -> Self {
         Self::new(CloseCode::InvalidPayload, "invalid UTF-8 in text message")
     }
 
@@ -145,74 +146,15 @@ impl<E> From<ProtocolError> for Fault<E> {
     }
 }
 
-/// Incremental UTF-8 check over a message that arrives in pieces. Carries the bytes of a
-/// character split across pieces, and rejects an invalid sequence as soon as it is seen.
-#[derive(Debug, Default, Clone, Copy)]
-struct Utf8Stream {
-    carry: [u8; 4],
-    carry_len: usize,
-}
-
-impl Utf8Stream {
-    fn push(&mut self, mut bytes: &[u8]) -> bool {
-        if self.carry_len > 0 {
-            let have = self.carry_len;
-            let need: usize = match self.carry[0] {
-                0xC0..=0xDF => 2,
-                0xE0..=0xEF => 3,
-                _ => 4,
-            };
-            let take = need.saturating_sub(have).min(bytes.len());
-            let mut char_bytes = self.carry;
-            char_bytes[have..have + take].copy_from_slice(&bytes[..take]);
-            match std::str::from_utf8(&char_bytes[..have + take]) {
-                Ok(_) => self.carry_len = 0,
-                Err(e) if e.error_len().is_none() => {
-                    // Still a valid prefix and the input is used up.
-                    self.carry = char_bytes;
-                    self.carry_len = have + take;
-                    return true;
-                }
-                Err(_) => return false,
-            }
-            bytes = &bytes[take..];
-        }
-        match std::str::from_utf8(bytes) {
-            Ok(_) => true,
-            Err(e) if e.error_len().is_none() => {
-                let tail = &bytes[e.valid_up_to()..];
-                if tail.len() > 3 {
-                    return false;
-                }
-                self.carry[..tail.len()].copy_from_slice(tail);
-                self.carry_len = tail.len();
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    fn is_complete(&self) -> bool {
-        self.carry_len == 0
-    }
-}
-
 /// The sans-I/O decoder of one connection direction. See the module documentation.
 #[derive(Debug)]
 pub struct FrameDecoder {
     role: Role,
-    max_message_size: usize,
-    reject_binary: bool,
+    /// Fragment joining, size cap, UTF-8 and opcode rules; this type only parses the wire.
+    assembler: MessageAssembler,
     stage: Stage,
     header_buf: [u8; MAX_HEADER_LEN],
     header_len: usize,
-    /// A non-final data frame was accepted and the final continuation has not started.
-    fragmented: bool,
-    /// Opcode (Text/Binary) of the message being assembled in `message`.
-    message_opcode: Option<Opcode>,
-    /// The message being assembled; also scratch space for unmasking a whole frame.
-    message: Vec<u8>,
-    utf8: Utf8Stream,
     control: [u8; MAX_CONTROL_PAYLOAD],
     /// Input left over when a visitor stopped early, decoded first by the next `feed`.
     stash: Vec<u8>,
@@ -227,15 +169,10 @@ impl FrameDecoder {
     pub fn new(role: Role) -> Self {
         Self {
             role,
-            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-            reject_binary: false,
+            assembler: MessageAssembler::new(),
             stage: Stage::Header,
             header_buf: [0; MAX_HEADER_LEN],
             header_len: 0,
-            fragmented: false,
-            message_opcode: None,
-            message: Vec::new(),
-            utf8: Utf8Stream::default(),
             control: [0; MAX_CONTROL_PAYLOAD],
             stash: Vec::new(),
             failed: None,
@@ -246,7 +183,7 @@ impl FrameDecoder {
     /// Caps a data message's payload (a fragmented message's total) at `bytes`; more → 1009.
     #[must_use]
     pub fn with_max_message_size(mut self, bytes: usize) -> Self {
-        self.max_message_size = bytes;
+        self.assembler = self.assembler.with_max_message_size(bytes);
         self
     }
 
@@ -254,7 +191,7 @@ impl FrameDecoder {
     /// (what the `/v1/events` server needs, SPEC §3.4); with `false` it is delivered.
     #[must_use]
     pub fn with_reject_binary(mut self, reject: bool) -> Self {
-        self.reject_binary = reject;
+        self.assembler = self.assembler.with_reject_binary(reject);
         self
     }
 
@@ -263,11 +200,11 @@ impl FrameDecoder {
     }
 
     pub fn max_message_size(&self) -> usize {
-        self.max_message_size
+        self.assembler.max_message_size()
     }
 
     pub fn rejects_binary(&self) -> bool {
-        self.reject_binary
+        self.assembler.rejects_binary()
     }
 
     /// True once a Close frame was decoded; later input is ignored.
@@ -380,45 +317,11 @@ impl FrameDecoder {
         let Some(&b0) = buf.first() else {
             return Ok(None);
         };
-        if b0 & 0x70 != 0 {
-            return Err(ProtocolError::protocol(format!(
-                "reserved bits set (RSV {:#05b}) without a negotiated extension",
-                (b0 >> 4) & 0x7
-            )));
-        }
-        let Some(opcode) = Opcode::from_u8(b0 & 0x0F) else {
-            return Err(ProtocolError::protocol(format!(
-                "unknown opcode {:#x}",
-                b0 & 0x0F
-            )));
-        };
         let fin = b0 & 0x80 != 0;
+        let opcode = self
+            .assembler
+            .check_frame_start(fin, (b0 >> 4) & 0x7, b0 & 0x0F)?;
         let control = opcode.is_control();
-        if control {
-            if !fin {
-                return Err(ProtocolError::protocol("fragmented control frame"));
-            }
-        } else {
-            match opcode {
-                Opcode::Continuation if !self.fragmented => {
-                    return Err(ProtocolError::protocol(
-                        "continuation frame without a message to continue",
-                    ));
-                }
-                Opcode::Text | Opcode::Binary if self.fragmented => {
-                    return Err(ProtocolError::protocol(
-                        "new data frame while a fragmented message is open",
-                    ));
-                }
-                Opcode::Binary if self.reject_binary => {
-                    return Err(ProtocolError::new(
-                        CloseCode::UnsupportedData,
-                        "binary messages are not accepted",
-                    ));
-                }
-                _ => {}
-            }
-        }
         let Some(&b1) = buf.get(1) else {
             return Ok(None);
         };
@@ -431,10 +334,9 @@ impl FrameDecoder {
             _ => {}
         }
         let len7 = b1 & 0x7F;
-        if control && usize::from(len7) > MAX_CONTROL_PAYLOAD {
-            return Err(ProtocolError::protocol(
-                "control frame payload longer than 125 bytes",
-            ));
+        if control {
+            // Refused before any extended length bytes arrive.
+            self.assembler.check_length(opcode, u64::from(len7))?;
         }
         let (len, mut header_len) = match len7 {
             126 => match buf.get(2..4) {
@@ -455,23 +357,7 @@ impl FrameDecoder {
             },
             short => (u64::from(short), 2),
         };
-        if !control {
-            // Bytes of earlier fragments; zero unless a fragmented message is open.
-            let prior = self.message.len() as u64;
-            let limit = self.max_message_size as u64;
-            if len > limit.saturating_sub(prior) {
-                return Err(ProtocolError::new(
-                    CloseCode::MessageTooBig,
-                    format!(
-                        "message of {} bytes exceeds the {limit}-byte limit",
-                        prior.saturating_add(len)
-                    ),
-                ));
-            }
-        }
-        let len = usize::try_from(len).map_err(|_| {
-            ProtocolError::new(CloseCode::MessageTooBig, "frame length exceeds memory")
-        })?;
+        let len = self.assembler.check_length(opcode, len)?;
         let mask = if masked {
             match buf.get(header_len..header_len + 4) {
                 Some(&[k0, k1, k2, k3]) => {
@@ -539,21 +425,15 @@ impl FrameDecoder {
             }
             return self.control_frame(header.opcode, payload, visit);
         }
-        if header.fin && !self.fragmented {
-            let Some(key) = header.mask else {
-                return deliver_data(header.opcode, payload, visit);
+        if header.fin && !self.assembler.is_fragmented() {
+            let message = match header.mask {
+                None => data_message(header.opcode, payload)?,
+                Some(key) => self.assembler.unmask_whole(header.opcode, payload, key)?,
             };
-            // `message` is empty between messages: reuse it as the unmasking buffer.
-            let mut unmasked = std::mem::take(&mut self.message);
-            unmasked.extend_from_slice(payload);
-            apply_mask(&mut unmasked, key, 0);
-            let result = deliver_data(header.opcode, &unmasked, visit);
-            unmasked.clear();
-            self.message = unmasked;
-            return result;
+            return visit(message).map_err(Fault::Visitor);
         }
         self.begin_data_frame(header);
-        self.append_data(header, 0, payload)?;
+        self.assembler.append(payload, header.mask, 0)?;
         if header.fin {
             return self.finish_message(visit);
         }
@@ -561,12 +441,7 @@ impl FrameDecoder {
     }
 
     fn begin_data_frame(&mut self, header: FrameHeader) {
-        if header.opcode != Opcode::Continuation {
-            self.message_opcode = Some(header.opcode);
-            self.message.clear();
-            self.utf8 = Utf8Stream::default();
-        }
-        self.fragmented = !header.fin;
+        self.assembler.begin_data_frame(header.opcode, header.fin);
     }
 
     /// Buffers the next `chunk` of a frame whose first `received` payload bytes are buffered.
@@ -588,7 +463,7 @@ impl FrameDecoder {
                 apply_mask(part, key, received);
             }
         } else {
-            self.append_data(header, received, chunk)?;
+            self.assembler.append(chunk, header.mask, received)?;
         }
         if received_now < header.len {
             self.stage = Stage::Payload {
@@ -608,36 +483,12 @@ impl FrameDecoder {
         Ok(())
     }
 
-    /// Appends (unmasked) payload bytes starting at payload offset `offset` to the message.
-    fn append_data(
-        &mut self,
-        header: FrameHeader,
-        offset: usize,
-        chunk: &[u8],
-    ) -> Result<(), ProtocolError> {
-        let start = self.message.len();
-        self.message.extend_from_slice(chunk);
-        let appended = &mut self.message[start..];
-        if let Some(key) = header.mask {
-            apply_mask(appended, key, offset);
-        }
-        if self.message_opcode == Some(Opcode::Text) && !self.utf8.push(appended) {
-            return Err(ProtocolError::invalid_text());
-        }
-        Ok(())
-    }
-
     fn finish_message<E, F>(&mut self, visit: &mut F) -> Result<(), Fault<E>>
     where
         F: FnMut(Message<'_>) -> Result<(), E>,
     {
-        let opcode = self.message_opcode.take().unwrap_or(Opcode::Binary);
-        if opcode == Opcode::Text && !self.utf8.is_complete() {
-            return Err(Fault::Protocol(ProtocolError::invalid_text()));
-        }
-        let result = deliver_data(opcode, &self.message, visit);
-        self.message.clear();
-        result
+        let message = self.assembler.finish()?;
+        visit(message).map_err(Fault::Visitor)
     }
 
     fn control_frame<E, F>(
@@ -649,28 +500,10 @@ impl FrameDecoder {
     where
         F: FnMut(Message<'_>) -> Result<(), E>,
     {
-        let message = match opcode {
-            Opcode::Ping => Message::Ping(payload),
-            Opcode::Pong => Message::Pong(payload),
-            _ => {
-                let (code, reason) = parse_close_payload(payload).map_err(ProtocolError::from)?;
-                self.closed = true;
-                Message::Close { code, reason }
-            }
-        };
+        let message = control_message(opcode, payload)?;
+        if opcode == Opcode::Close {
+            self.closed = true;
+        }
         visit(message).map_err(Fault::Visitor)
     }
-}
-
-/// Delivers a complete data message, checking UTF-8 for text.
-fn deliver_data<E, F>(opcode: Opcode, payload: &[u8], visit: &mut F) -> Result<(), Fault<E>>
-where
-    F: FnMut(Message<'_>) -> Result<(), E>,
-{
-    let message = if opcode == Opcode::Text {
-        Message::Text(std::str::from_utf8(payload).map_err(|_| ProtocolError::invalid_text())?)
-    } else {
-        Message::Binary(payload)
-    };
-    visit(message).map_err(Fault::Visitor)
 }

@@ -2,12 +2,15 @@
 //!
 //! * [`frame`]: opcodes, close codes and frame encoding (one or many frames into one buffer).
 //! * [`decoder`]: incremental frame/message decoder fed arbitrary byte chunks.
+//! * [`assembler`]: message rules above framing (fragments, size cap, UTF-8, opcodes), also
+//!   usable on frames split by another parser.
 //! * [`close`]: building and parsing close payloads, close-code validity.
 //! * [`handshake`]: the client side of the opening handshake, and the accept-key computation.
 //!
 //! Nothing here touches a socket, a clock or a random source: callers feed bytes in, take
 //! bytes out, and pass masking keys and handshake nonces as arguments.
 
+pub mod assembler;
 pub mod close;
 pub mod decoder;
 pub mod frame;
@@ -16,6 +19,7 @@ pub mod handshake;
 #[cfg(test)]
 mod tests;
 
+pub use assembler::MessageAssembler;
 pub use close::{close_payload, is_valid_close_code, parse_close_payload};
 pub use decoder::{FrameDecoder, Message, ProtocolError, DEFAULT_MAX_MESSAGE_SIZE};
 pub use frame::{encode_frame, encode_frames, CloseCode, Opcode, Role};

@@ -1018,3 +1018,246 @@ fn subprotocol_must_be_offered() {
     .unwrap();
     assert!(offered.feed(wire.as_bytes()).is_ok());
 }
+
+// --- MessageAssembler fed already-parsed frames ---------------------------------------------
+
+fn assemble(
+    assembler: &mut MessageAssembler,
+    fin: bool,
+    rsv: u8,
+    opcode: u8,
+    payload: &[u8],
+) -> Result<Option<Owned>, ProtocolError> {
+    assembler
+        .feed_frame(fin, rsv, opcode, payload)
+        .map(|message| message.map(owned))
+}
+
+/// `(fin, rsv, opcode, payload)` of a frame as another parser hands it over.
+type RawFrame = (bool, u8, u8, Vec<u8>);
+
+fn code_and_reason(error: &ProtocolError) -> (u16, &str) {
+    (error.close_code().code(), error.reason())
+}
+
+#[test]
+fn assembler_passes_unfragmented_messages_through() {
+    let mut assembler = MessageAssembler::new().with_reject_binary(true);
+    let payload = br#"{"msg_type":"STOP","id":1}"#;
+    match assembler.feed_frame(true, 0, 1, payload) {
+        Ok(Some(Message::Text(text))) => {
+            assert_eq!(text.as_bytes(), payload);
+            assert_eq!(text.as_ptr(), payload.as_ptr(), "borrowed, not copied");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(
+        assemble(&mut assembler, true, 0, 9, b"hi").unwrap(),
+        Some(owned(Message::Ping(b"hi")))
+    );
+    assert_eq!(
+        assemble(&mut assembler, true, 0, 8, &close_payload(1000, "bye")).unwrap(),
+        Some(owned(Message::Close {
+            code: Some(1000),
+            reason: "bye"
+        }))
+    );
+}
+
+#[test]
+fn assembler_joins_fragments_with_a_character_split_across_them() {
+    let mut assembler = MessageAssembler::new();
+    let text = "prix: 4€ ok".as_bytes();
+    let euro = text.iter().position(|&b| b == 0xE2).unwrap();
+    assert_eq!(
+        assemble(&mut assembler, false, 0, 1, &text[..=euro]).unwrap(),
+        None
+    );
+    assert!(assembler.is_fragmented());
+    assert_eq!(assembler.buffered(), euro + 1);
+    // A ping may arrive between fragments.
+    assert_eq!(
+        assemble(&mut assembler, true, 0, 9, b"").unwrap(),
+        Some(owned(Message::Ping(b"")))
+    );
+    assert_eq!(
+        assemble(&mut assembler, false, 0, 0, &text[euro + 1..euro + 2]).unwrap(),
+        None
+    );
+    assert_eq!(
+        assemble(&mut assembler, true, 0, 0, &text[euro + 2..]).unwrap(),
+        Some(owned(Message::Text("prix: 4€ ok")))
+    );
+    assert!(!assembler.is_fragmented());
+    assert_eq!(assembler.buffered(), 0);
+    // The next message starts clean.
+    assert_eq!(
+        assemble(&mut assembler, true, 0, 2, b"\xff").unwrap(),
+        Some(owned(Message::Binary(b"\xff")))
+    );
+}
+
+#[test]
+fn assembler_violations_and_their_close_codes() {
+    let cases: Vec<(Vec<RawFrame>, u16, &str)> = vec![
+        (
+            vec![(true, 4, 1, b"x".to_vec())],
+            1002,
+            "reserved bits set (RSV 0b100) without a negotiated extension",
+        ),
+        (
+            vec![(true, 1, 1, b"x".to_vec())],
+            1002,
+            "reserved bits set (RSV 0b001) without a negotiated extension",
+        ),
+        (
+            vec![(true, 0, 3, b"x".to_vec())],
+            1002,
+            "unknown opcode 0x3",
+        ),
+        (
+            vec![(false, 0, 9, b"x".to_vec())],
+            1002,
+            "fragmented control frame",
+        ),
+        (
+            vec![(true, 0, 0, b"x".to_vec())],
+            1002,
+            "continuation frame without a message to continue",
+        ),
+        (
+            vec![(false, 0, 1, b"x".to_vec()), (true, 0, 1, b"y".to_vec())],
+            1002,
+            "new data frame while a fragmented message is open",
+        ),
+        (
+            vec![(true, 0, 2, b"x".to_vec())],
+            1003,
+            "binary messages are not accepted",
+        ),
+        (
+            vec![(false, 0, 2, b"x".to_vec())],
+            1003,
+            "binary messages are not accepted",
+        ),
+        (
+            vec![(true, 0, 1, b"a\xffb".to_vec())],
+            1007,
+            "invalid UTF-8 in text message",
+        ),
+        // Rejected at the first fragment, before the message ends.
+        (
+            vec![(false, 0, 1, b"a\xc0".to_vec())],
+            1007,
+            "invalid UTF-8 in text message",
+        ),
+        // A fragment ending inside a character, then the message ending there.
+        (
+            vec![
+                (false, 0, 1, b"a\xe2\x82".to_vec()),
+                (true, 0, 0, Vec::new()),
+            ],
+            1007,
+            "invalid UTF-8 in text message",
+        ),
+        (
+            vec![(true, 0, 1, vec![b'a'; 4097])],
+            1009,
+            "message of 4097 bytes exceeds the 4096-byte limit",
+        ),
+        (
+            vec![
+                (false, 0, 1, vec![b'a'; 4000]),
+                (false, 0, 0, vec![b'a'; 96]),
+                (true, 0, 0, vec![b'a'; 1]),
+            ],
+            1009,
+            "message of 4097 bytes exceeds the 4096-byte limit",
+        ),
+        (
+            vec![(true, 0, 10, vec![0; 126])],
+            1002,
+            "control frame payload longer than 125 bytes",
+        ),
+        (
+            vec![(true, 0, 8, vec![0x03])],
+            1002,
+            "close payload of 1 byte",
+        ),
+        (
+            vec![(true, 0, 8, vec![0x03, 0xEE])],
+            1002,
+            "invalid close code 1006",
+        ),
+    ];
+    for (frames, code, reason) in cases {
+        let mut assembler = MessageAssembler::new().with_reject_binary(true);
+        let (last, earlier) = frames.split_last().unwrap();
+        for (fin, rsv, opcode, payload) in earlier {
+            assert_eq!(
+                assemble(&mut assembler, *fin, *rsv, *opcode, payload),
+                Ok(None),
+                "{reason}"
+            );
+        }
+        let error = assemble(&mut assembler, last.0, last.1, last.2, &last.3).unwrap_err();
+        assert_eq!(code_and_reason(&error), (code, reason));
+        // Sticky: a valid frame afterwards gets the same error.
+        assert_eq!(
+            assemble(&mut assembler, true, 0, 9, b""),
+            Err(error.clone())
+        );
+        assert_eq!(assembler.error(), Some(&error));
+    }
+}
+
+#[test]
+fn assembler_accepts_exactly_the_cap() {
+    let mut assembler = MessageAssembler::new().with_max_message_size(10);
+    assert_eq!(
+        assemble(&mut assembler, false, 0, 1, b"01234").unwrap(),
+        None
+    );
+    assert_eq!(
+        assemble(&mut assembler, true, 0, 0, b"56789").unwrap(),
+        Some(owned(Message::Text("0123456789")))
+    );
+    assert_eq!(
+        assemble(&mut assembler, true, 0, 1, b"0123456789").unwrap(),
+        Some(owned(Message::Text("0123456789")))
+    );
+}
+
+#[test]
+fn assembler_agrees_with_the_frame_decoder_on_a_mixed_stream() {
+    // The decoder's own messages, re-fed frame by frame through a bare assembler.
+    let (bytes, expected) = mixed_stream(Role::Server, 300, 11);
+    let mut parsed = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let b0 = bytes[pos];
+        let mut len = usize::from(bytes[pos + 1] & 0x7F);
+        let mut header = 2;
+        if len == 126 {
+            len = usize::from(u16::from_be_bytes([bytes[pos + 2], bytes[pos + 3]]));
+            header = 4;
+        } else if len == 127 {
+            len = usize::try_from(u64::from_be_bytes(
+                bytes[pos + 2..pos + 10].try_into().unwrap(),
+            ))
+            .unwrap();
+            header = 10;
+        }
+        let payload = &bytes[pos + header..pos + header + len];
+        parsed.push((b0 & 0x80 != 0, (b0 >> 4) & 7, b0 & 0x0F, payload));
+        pos += header + len;
+    }
+    let mut assembler = MessageAssembler::new().with_max_message_size(usize::MAX);
+    let mut got = Vec::new();
+    for (fin, rsv, opcode, payload) in parsed {
+        if let Some(message) = assembler.feed_frame(fin, rsv, opcode, payload).unwrap() {
+            got.push(owned(message));
+        }
+    }
+    assert_eq!(got, expected);
+}

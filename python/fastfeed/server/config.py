@@ -1,0 +1,100 @@
+"""Server settings (SPEC §3.4, §9), validated once so the rest of the server can trust them."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Literal
+
+from fastfeed.errors import FastfeedError
+
+__all__ = ["DEFAULT_PORT", "ServerConfig", "ServerConfigError", "is_loopback_host"]
+
+DEFAULT_PORT = 25520
+
+SlowConsumerPolicy = Literal["drop", "disconnect"]
+
+
+class ServerConfigError(FastfeedError, ValueError):
+    """A server setting is invalid; the message is one line naming the setting."""
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback IP literals (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Settings of a ``/v1/events`` server. Times are seconds, sizes bytes.
+
+    The heartbeat intervals are settings (not constants) so tests can run them fast; the
+    defaults are the SPEC's: STATUS every 1 s, ping every 10 s, Close 1011 after 30 s
+    without a pong.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    path: str = "/v1/events"
+    allow_origins: tuple[str, ...] = ()
+    token: str | None = None
+    max_subscriptions: int = 10_000
+    slow_consumer: SlowConsumerPolicy = "drop"
+    max_pending_bytes: int = 8 * 1024 * 1024
+    #: Transport buffer high-water mark: data stays in the application queue above it, so
+    #: control frames (STATUS, acks, pings, close) never wait behind more than this.
+    write_buffer_high: int = 128 * 1024
+    max_message_size: int = 4096
+    handshake_timeout: float = 5.0
+    status_interval: float = 1.0
+    ping_interval: float = 10.0
+    pong_timeout: float = 30.0
+    #: How long a closing connection may take to flush its Close frame before it is aborted.
+    close_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ServerConfigError(f"port must be 0-65535, got {self.port}")
+        if not self.path.startswith("/"):
+            raise ServerConfigError(f"path must start with '/', got {self.path!r}")
+        if self.slow_consumer not in ("drop", "disconnect"):
+            raise ServerConfigError(
+                f"slow-consumer must be 'drop' or 'disconnect', got {self.slow_consumer!r}"
+            )
+        if self.max_subscriptions < 1:
+            raise ServerConfigError(
+                f"max-subscriptions must be at least 1, got {self.max_subscriptions}"
+            )
+        if self.max_pending_bytes < 1:
+            raise ServerConfigError(
+                f"max-pending-bytes must be at least 1, got {self.max_pending_bytes}"
+            )
+        if self.write_buffer_high < 1:
+            raise ServerConfigError(
+                f"write_buffer_high must be at least 1, got {self.write_buffer_high}"
+            )
+        if self.max_message_size < 1:
+            raise ServerConfigError(
+                f"max_message_size must be at least 1, got {self.max_message_size}"
+            )
+        for name in (
+            "handshake_timeout",
+            "status_interval",
+            "ping_interval",
+            "pong_timeout",
+            "close_timeout",
+        ):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ServerConfigError(f"{name} must be positive, got {value}")
+        if self.token is not None and not self.token:
+            raise ServerConfigError("token must not be empty")
+        if not is_loopback_host(self.host) and self.token is None:
+            raise ServerConfigError(
+                f"binding the non-loopback address {self.host} requires --token"
+            )

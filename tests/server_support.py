@@ -1,0 +1,152 @@
+"""Helpers for the server tests: a uvloop runner, a started server, a raw WebSocket client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import uvloop
+from fastfeed import WSClientHandshake, WSFrameDecoder, ws_encode_frames, ws_parse_close_payload
+from fastfeed.server import QueueSource, Server, ServerConfig
+from websockets.asyncio.client import ClientConnection, connect
+
+PATH = "/v1/events"
+
+
+def run(coro_fn: Callable[[], Awaitable[None]], timeout: float = 30) -> None:
+    """Runs one async test body on uvloop, bounded by ``timeout``."""
+
+    async def bounded() -> None:
+        await asyncio.wait_for(coro_fn(), timeout)
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(bounded())
+
+
+@contextlib.asynccontextmanager
+async def started(source: QueueSource | None = None, **settings: Any) -> AsyncIterator[Server]:
+    """A server on 127.0.0.1 with an ephemeral port (and fast heartbeats unless overridden)."""
+    config = dataclasses.replace(ServerConfig(port=0), **settings)
+    async with Server(config, source) as server:
+        yield server
+
+
+def url(server: Server, query: str = "") -> str:
+    return f"ws://127.0.0.1:{server.port}{PATH}{query}"
+
+
+async def client(server: Server, **kwargs: Any) -> ClientConnection:
+    return await connect(url(server), open_timeout=5, **kwargs)
+
+
+async def command(ws: ClientConnection, cmd: dict[str, Any] | str) -> dict[str, Any]:
+    """Sends a command and returns the next non-STATUS message, parsed."""
+    await ws.send(cmd if isinstance(cmd, str) else json.dumps(cmd))
+    while True:
+        reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        if reply["header"]["type"] != "STATUS":
+            return dict(reply)
+
+
+def ack(req_id: int | None, response: str, message: str | None = None) -> dict[str, Any]:
+    header: dict[str, Any] = {
+        "type": "REQ_RESPONSE",
+        "status": "CONNECTED",
+        "response": response,
+        "req_id": req_id,
+    }
+    if message is not None:
+        header["message"] = message
+    return {"header": header}
+
+
+async def assert_served(server: Server) -> None:
+    """A fresh client gets its commands answered."""
+    async with await client(server) as ws:
+        assert await command(ws, {"msg_type": "STOP", "id": 77}) == ack(77, "OK")
+
+
+def trade_frames(first_sequence: int, count: int) -> bytes:
+    """``count`` TRADE events as server frames (test-only encoding with json)."""
+    payloads = [
+        json.dumps(
+            {
+                "header": {"type": "TRADE", "status": "CONNECTED"},
+                "contract": {"security_type": "STOCK", "symbol": "AAPL"},
+                "trade": {
+                    "ms_of_day": 34_200_000 + seq,
+                    "sequence": seq,
+                    "size": 1,
+                    "condition": 0,
+                    "price": 190.25,
+                    "exchange": 5,
+                    "date": 20250321,
+                },
+            },
+            separators=(",", ":"),
+        ).encode()
+        for seq in range(first_sequence, first_sequence + count)
+    ]
+    return ws_encode_frames(1, payloads)
+
+
+class RawClient:
+    """A WebSocket client over a plain socket, so tests can send illegal frames and can
+    refuse to read or to answer pings."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.decoder = WSFrameDecoder("client")
+
+    @classmethod
+    async def connect(
+        cls,
+        port: int,
+        host_header: str = "127.0.0.1",
+        path: str = PATH,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> tuple[RawClient, int]:
+        """Opens a connection and sends the handshake; returns the client and HTTP status."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        handshake = WSClientHandshake(host_header, port, path, os.urandom(16), list(headers))
+        writer.write(handshake.request)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        status = int(head.split(b" ", 2)[1])
+        raw = cls(reader, writer)
+        if status == 101:
+            assert handshake.feed(head) == b""
+        return raw, status
+
+    def send_frame(
+        self, opcode: int, payload: bytes, *, masked: bool = True, b0_or: int = 0
+    ) -> None:
+        frame = bytearray(ws_encode_frames(opcode, [payload], os.urandom(4) if masked else None))
+        frame[0] |= b0_or
+        self.writer.write(bytes(frame))
+
+    async def read_until_close(
+        self, timeout: float = 5
+    ) -> tuple[list[tuple[int, bytes]], int | None, str]:
+        """Every message until the server's Close: ``(messages, close code, reason)``."""
+        messages: list[tuple[int, bytes]] = []
+        async with asyncio.timeout(timeout):
+            while True:
+                data = await self.reader.read(65536)
+                if not data:
+                    raise AssertionError("connection ended without a Close frame")
+                for opcode, payload in self.decoder.feed(data):
+                    if opcode == 8:
+                        code, reason = ws_parse_close_payload(payload)
+                        return messages, code, reason
+                    messages.append((opcode, payload))
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(ConnectionError):
+            await self.writer.wait_closed()

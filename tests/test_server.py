@@ -1,0 +1,456 @@
+"""End-to-end tests of the /v1/events server on loopback (SPEC §3), client = websockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from fastfeed.server import QueueSource, ServerConfig, ServerConfigError
+from fastfeed.server.guard import split_host_header
+from server_support import (
+    RawClient,
+    ack,
+    assert_served,
+    client,
+    command,
+    run,
+    started,
+    trade_frames,
+    url,
+)
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+AAPL_TRADE = {
+    "msg_type": "STREAM",
+    "sec_type": "STOCK",
+    "req_type": "TRADE",
+    "add": True,
+    "id": 1,
+    "contract": {"symbol": "AAPL"},
+}
+
+
+def test_subscribe_unsubscribe_stop_acks() -> None:
+    async def body() -> None:
+        async with started() as server, await client(server) as ws:
+            assert await command(ws, AAPL_TRADE) == ack(1, "OK")
+            assert await command(ws, {**AAPL_TRADE, "id": 2}) == ack(2, "OK")
+            quote = {**AAPL_TRADE, "req_type": "QUOTE", "id": 3}
+            assert await command(ws, quote) == ack(3, "OK")
+            conn = server.client
+            assert conn is not None
+            assert sorted(conn.subscriptions) == [
+                ("STOCK", "QUOTE", "AAPL"),
+                ("STOCK", "TRADE", "AAPL"),
+            ]
+            assert await command(ws, {**AAPL_TRADE, "add": False, "id": 4}) == ack(4, "OK")
+            # Removing what is not subscribed is OK.
+            assert await command(ws, {**AAPL_TRADE, "add": False, "id": 5}) == ack(5, "OK")
+            assert list(conn.subscriptions) == [("STOCK", "QUOTE", "AAPL")]
+            assert await command(ws, {"msg_type": "STOP", "id": 6}) == ack(6, "OK")
+            assert conn.subscriptions == {}
+            event_ack = {
+                "type": "event_ack",
+                "correlation_id": "c1",
+                "events_processed": [1, 2],
+                "timestamp": 1700000000000,
+            }
+            await ws.send(json.dumps(event_ack))
+            assert await command(ws, {"msg_type": "STOP", "id": 7}) == ack(7, "OK")
+            assert conn.event_acks == 1
+            assert conn.last_event_ack is not None
+            assert conn.last_event_ack.events_processed == (1, 2)
+
+    run(body)
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        ("nope", ack(None, "ERROR", "json: expected ident at byte 1")),
+        (
+            json.dumps({**AAPL_TRADE, "x": 1}),
+            ack(
+                3 - 2,
+                "ERROR",
+                "x: unknown field (expected msg_type, sec_type, req_type, add, id, contract)",
+            ),
+        ),
+        ('{"msg_type":"STOP"}', ack(None, "ERROR", "id: required")),
+        (
+            json.dumps(
+                {
+                    "msg_type": "STREAM",
+                    "sec_type": "OPTION",
+                    "req_type": "QUOTE",
+                    "add": True,
+                    "id": 4,
+                    "contract": {
+                        "symbol": "SPY",
+                        "expiration": 20250321,
+                        "strike": -5,
+                        "right": "C",
+                    },
+                }
+            ),
+            ack(
+                4,
+                "ERROR",
+                "contract.strike: must be a positive integer (thousandths of a dollar), got -5",
+            ),
+        ),
+    ],
+)
+def test_bad_commands_get_the_validator_message(frame: str, expected: dict[str, object]) -> None:
+    async def body() -> None:
+        async with started() as server, await client(server) as ws:
+            assert await command(ws, frame) == expected
+            # The connection stays usable.
+            assert await command(ws, AAPL_TRADE) == ack(1, "OK")
+
+    run(body)
+
+
+def test_max_subscriptions() -> None:
+    async def body() -> None:
+        async with started(max_subscriptions=2) as server, await client(server) as ws:
+            for i, symbol in enumerate(["AAPL", "MSFT"]):
+                sub = {**AAPL_TRADE, "id": i, "contract": {"symbol": symbol}}
+                assert await command(ws, sub) == ack(i, "OK")
+            third = {**AAPL_TRADE, "id": 9, "contract": {"symbol": "IBM"}}
+            assert await command(ws, third) == ack(9, "MAX_STREAMS_REACHED")
+            # Re-adding an existing one is not a new stream.
+            assert await command(ws, {**AAPL_TRADE, "id": 10}) == ack(10, "OK")
+            assert await command(ws, {**AAPL_TRADE, "add": False, "id": 11}) == ack(11, "OK")
+            assert await command(ws, third) == ack(9, "OK")
+
+    run(body)
+
+
+def test_new_client_takes_over() -> None:
+    async def body() -> None:
+        async with started() as server:
+            first = await client(server)
+            assert await command(first, AAPL_TRADE) == ack(1, "OK")
+            old = server.client
+            async with await client(server) as second:
+                with pytest.raises(ConnectionClosed) as closed:
+                    while True:
+                        await asyncio.wait_for(first.recv(), 5)
+                assert closed.value.rcvd is not None
+                assert closed.value.rcvd.code == 1000
+                assert closed.value.rcvd.reason == "replaced by a new client connection"
+                assert server.client is not old
+                assert server.client is not None
+                assert server.client.subscriptions == {}
+                assert await command(second, {"msg_type": "STOP", "id": 2}) == ack(2, "OK")
+
+    run(body)
+
+
+def test_oversize_single_frame_is_1009() -> None:
+    async def body() -> None:
+        async with started() as server:
+            async with await client(server) as ws:
+                await ws.send("x" * 4097)
+                with pytest.raises(ConnectionClosed) as closed:
+                    await asyncio.wait_for(ws.recv(), 5)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1009
+            assert closed.value.rcvd.reason == (
+                "Received frame with payload size exceeding max allowed size, 4097 > 4096"
+            )
+            await assert_served(server)
+
+    run(body)
+
+
+def test_fragmented_total_above_cap_is_1009() -> None:
+    async def body() -> None:
+        async with started() as server:
+            async with await client(server) as ws:
+                await ws.send(["a" * 2000, "b" * 2000, "c" * 2000])
+                with pytest.raises(ConnectionClosed) as closed:
+                    await asyncio.wait_for(ws.recv(), 5)
+            assert closed.value.rcvd is not None
+            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+                1009,
+                "message of 6000 bytes exceeds the 4096-byte limit",
+            )
+            await assert_served(server)
+
+    run(body)
+
+
+def test_fragmented_command_within_cap_is_accepted() -> None:
+    async def body() -> None:
+        async with started() as server, await client(server) as ws:
+            text = json.dumps(AAPL_TRADE)
+            await ws.send([text[:10], text[10:11], text[11:]])
+            reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert reply == ack(1, "OK")
+
+    run(body)
+
+
+@pytest.mark.parametrize(
+    ("opcode", "payload", "b0_or", "masked", "code", "reason"),
+    [
+        (2, b"\x00\x01", 0, True, 1003, "binary messages are not accepted"),
+        (1, b'{"id":\xff}', 0, True, 1007, "invalid UTF-8 in text message"),
+        (
+            1,
+            b"{}",
+            0x40,
+            True,
+            1002,
+            "reserved bits set (RSV 0b100) without a negotiated extension",
+        ),
+        (
+            1,
+            b"{}",
+            0,
+            False,
+            1002,
+            "Received un-masked frame from client, RFC 6455 section 5.1 forbids this",
+        ),
+    ],
+)
+def test_protocol_violations_close_with_the_right_code(
+    opcode: int, payload: bytes, b0_or: int, masked: bool, code: int, reason: str
+) -> None:
+    async def body() -> None:
+        async with started() as server:
+            raw, status = await RawClient.connect(server.port)
+            assert status == 101
+            raw.send_frame(opcode, payload, masked=masked, b0_or=b0_or)
+            _, got_code, got_reason = await raw.read_until_close()
+            await raw.close()
+            assert (got_code, got_reason) == (code, reason)
+            await assert_served(server)
+
+    run(body)
+
+
+def test_continuation_without_start_is_1002() -> None:
+    async def body() -> None:
+        async with started() as server:
+            raw, _ = await RawClient.connect(server.port)
+            raw.send_frame(1, b"{}", b0_or=0)  # a valid message first
+            frame = bytearray(b"\x80\x80" + b"\x00" * 4)  # FIN continuation, masked, empty
+            raw.writer.write(bytes(frame))
+            messages, code, reason = await raw.read_until_close()
+            await raw.close()
+            assert json.loads(messages[0][1])["header"]["response"] == "ERROR"
+            assert (code, reason) == (1002, "continuation frame without a message to continue")
+
+    run(body)
+
+
+@pytest.mark.parametrize(
+    ("path", "host", "headers", "status"),
+    [
+        ("/v1/other", "127.0.0.1", (), 404),
+        ("/", "127.0.0.1", (), 404),
+        ("/v1/events", "127.0.0.1", (("Origin", "https://evil.example"),), 403),
+        ("/v1/events", "evil.example", (), 403),
+        ("/v1/events", "localhost", (("Origin", "https://app.example"),), 101),
+        ("/v1/events", "localhost", (), 101),
+    ],
+)
+def test_handshake_guards(
+    path: str, host: str, headers: tuple[tuple[str, str], ...], status: int
+) -> None:
+    async def body() -> None:
+        async with started(allow_origins=("https://app.example",)) as server:
+            raw, got = await RawClient.connect(server.port, host, path, headers)
+            await raw.close()
+            assert got == status
+            await assert_served(server)
+
+    run(body)
+
+
+def test_token_is_required_when_configured() -> None:
+    async def body() -> None:
+        async with started(token="s3cret") as server:
+            with pytest.raises(InvalidStatus) as refused:
+                await client(server)
+            assert refused.value.response.status_code == 401
+            with pytest.raises(InvalidStatus):
+                await client(server, additional_headers={"Authorization": "Bearer wrong"})
+            async with await client(
+                server, additional_headers={"Authorization": "Bearer s3cret"}
+            ) as ws:
+                assert await command(ws, AAPL_TRADE) == ack(1, "OK")
+            from websockets.asyncio.client import connect
+
+            async with connect(url(server, "?token=s3cret"), open_timeout=5) as ws:
+                assert await command(ws, AAPL_TRADE) == ack(1, "OK")
+
+    run(body)
+
+
+def test_config_validation() -> None:
+    with pytest.raises(
+        ServerConfigError, match=r"^binding the non-loopback address 0\.0\.0\.0 requires --token$"
+    ):
+        ServerConfig(host="0.0.0.0")
+    ServerConfig(host="0.0.0.0", token="t")
+    ServerConfig(host="::1")
+    with pytest.raises(ServerConfigError, match=r"^slow-consumer must be"):
+        ServerConfig(slow_consumer="block")  # type: ignore[arg-type]
+    with pytest.raises(ServerConfigError, match=r"^port must be 0-65535, got 70000$"):
+        ServerConfig(port=70000)
+
+
+def test_host_header_parsing() -> None:
+    assert split_host_header("localhost:25520") == ("localhost", 25520)
+    assert split_host_header("127.0.0.1") == ("127.0.0.1", None)
+    assert split_host_header("[::1]:80") == ("::1", 80)
+    assert split_host_header("[::1]") == ("::1", None)
+    assert split_host_header("localhost:x") == ("localhost", -1)
+
+
+def _stats(message: bytes | str) -> dict[str, int] | None:
+    parsed = json.loads(message)
+    if parsed["header"]["type"] == "STATUS":
+        assert parsed == {
+            "header": {"type": "STATUS", "status": "CONNECTED"},
+            "stats": {"sent": parsed["stats"]["sent"], "dropped": parsed["stats"]["dropped"]},
+        }
+        return dict(parsed["stats"])
+    return None
+
+
+def test_status_counts_exactly_what_preceded_it() -> None:
+    async def body() -> None:
+        source = QueueSource()
+        async with started(source, status_interval=0.02) as server, await client(server) as ws:
+            assert await command(ws, AAPL_TRADE) == ack(1, "OK")
+            total = 0
+
+            async def produce() -> None:
+                nonlocal total
+                for i in range(60):
+                    source.put(trade_frames(total, 1 + i % 7), 1 + i % 7)
+                    total += 1 + i % 7
+                    await asyncio.sleep(0.005)
+
+            producer = asyncio.create_task(produce())
+            received = 0
+            statuses = 0
+            sequences: list[int] = []
+            while True:
+                message = await asyncio.wait_for(ws.recv(), 5)
+                stats = _stats(message)
+                if stats is None:
+                    received += 1
+                    sequences.append(json.loads(message)["trade"]["sequence"])
+                    continue
+                statuses += 1
+                assert stats == {"sent": received, "dropped": 0}
+                if producer.done() and received == total:
+                    break
+            await producer
+            assert sequences == list(range(total))
+            assert statuses >= 5
+
+    run(body)
+
+
+def test_slow_consumer_drop_keeps_memory_bounded_and_counts_exactly() -> None:
+    async def body() -> None:
+        budget = 256 * 1024
+        async with started(
+            max_pending_bytes=budget, write_buffer_high=32 * 1024, status_interval=0.05
+        ) as server:
+            raw, _ = await RawClient.connect(server.port)  # never reads until told
+            await asyncio.sleep(0.05)
+            conn = server.client
+            assert conn is not None
+            batch = trade_frames(0, 100)
+            pushed = 0
+            most_pending = 0
+            for _ in range(600):  # ~15 MB offered: far more than socket buffers absorb
+                conn.send_events(batch, 100)
+                pushed += 100
+                most_pending = max(most_pending, conn.pending_bytes)
+                await asyncio.sleep(0)
+            assert most_pending <= budget
+            assert conn.dropped > 0
+            assert conn.queued_events > 0  # the application queue was in use
+            assert conn.sent + conn.dropped + conn.queued_events == pushed
+            # The client catches up: it receives everything not dropped, and STATUS agrees.
+            expected_sent = pushed - conn.dropped
+            received = 0
+            async with asyncio.timeout(20):
+                while True:
+                    data = await raw.reader.read(1 << 20)
+                    assert data
+                    done = False
+                    for opcode, payload in raw.decoder.feed(data):
+                        if opcode != 1:
+                            continue
+                        stats = _stats(payload)
+                        if stats is None:
+                            received += 1
+                        elif received == expected_sent and stats["sent"] == expected_sent:
+                            assert stats == {
+                                "sent": expected_sent,
+                                "dropped": pushed - expected_sent,
+                            }
+                            done = True
+                    if done:
+                        break
+            await raw.close()
+            await assert_served(server)
+
+    run(body)
+
+
+def test_slow_consumer_disconnect_1008() -> None:
+    async def body() -> None:
+        async with started(
+            max_pending_bytes=128 * 1024, write_buffer_high=32 * 1024, slow_consumer="disconnect"
+        ) as server:
+            raw, _ = await RawClient.connect(server.port)
+            await asyncio.sleep(0.05)
+            conn = server.client
+            assert conn is not None
+            batch = trade_frames(0, 100)
+            for _ in range(600):
+                if conn.closing:
+                    break
+                conn.send_events(batch, 100)
+                await asyncio.sleep(0)
+            assert conn.closing
+            messages, code, reason = await raw.read_until_close(20)
+            await raw.close()
+            assert (code, reason) == (1008, "too much backpressure")
+            assert sum(1 for op, _ in messages if op == 1) >= conn.sent
+            await assert_served(server)
+
+    run(body)
+
+
+def test_heartbeat_timeout_1011() -> None:
+    async def body() -> None:
+        async with started(status_interval=0.05, ping_interval=0.1, pong_timeout=0.4) as server:
+            raw, _ = await RawClient.connect(server.port)  # reads, but never answers pings
+            started_at = asyncio.get_running_loop().time()
+            messages, code, reason = await raw.read_until_close(5)
+            elapsed = asyncio.get_running_loop().time() - started_at
+            await raw.close()
+            assert (code, reason) == (1011, "heartbeat timeout")
+            assert 0.35 <= elapsed < 2
+            assert sum(1 for op, _ in messages if op == 9) >= 3  # pings were sent
+            assert sum(1 for op, _ in messages if op == 1) >= 5  # and STATUS kept coming
+
+            # A client that answers pings (websockets does) is not timed out.
+            async with await client(server) as ws:
+                await asyncio.sleep(0.8)
+                assert await command(ws, {"msg_type": "STOP", "id": 1}) == ack(1, "OK")
+
+    run(body)

@@ -1,0 +1,127 @@
+"""The ``python -m fastfeed serve`` command line, run as a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from server_support import run
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+SERVE = [sys.executable, "-m", "fastfeed", "serve"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_help_documents_every_flag() -> None:
+    done = subprocess.run([*SERVE, "--help"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0
+    for flag in (
+        "--host",
+        "--port",
+        "--allow-origin",
+        "--token",
+        "--max-subscriptions",
+        "--slow-consumer",
+        "--max-pending-bytes",
+        "--log-level",
+    ):
+        assert flag in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["--slow-consumer", "block"],
+            "python -m fastfeed serve: error: argument --slow-consumer: invalid choice: "
+            "'block' (choose from 'drop', 'disconnect')",
+        ),
+        (
+            ["--max-pending-bytes", "0"],
+            "python -m fastfeed serve: error: argument --max-pending-bytes: "
+            "expected a positive integer, got '0'",
+        ),
+        (
+            ["--bogus"],
+            "python -m fastfeed: error: unrecognized arguments: --bogus",
+        ),
+        (
+            ["--host", "0.0.0.0"],
+            "python -m fastfeed serve: error: binding the non-loopback address 0.0.0.0 "
+            "requires --token",
+        ),
+    ],
+)
+def test_bad_flags_exit_2_with_one_line(args: list[str], line: str) -> None:
+    done = subprocess.run([*SERVE, *args], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert done.stderr == line + "\n"
+    assert done.stdout == ""
+
+
+def test_port_in_use_exits_1() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [*SERVE, "--port", str(port), "--log-level", "error"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert done.returncode == 1
+    assert done.stderr == f"port {port} is in use\n"
+
+
+def test_sigterm_closes_the_client_with_1001_and_exits_0() -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [*SERVE, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        async def body() -> None:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    ws = await connect(f"ws://127.0.0.1:{port}/v1/events", open_timeout=5)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.1)
+            async with ws:
+                await ws.send('{"msg_type":"STOP","id":1}')
+                assert '"req_id":1' in str(await asyncio.wait_for(ws.recv(), 5))
+                process.send_signal(signal.SIGTERM)
+                with pytest.raises(ConnectionClosed) as closed:
+                    while True:
+                        await asyncio.wait_for(ws.recv(), 10)
+                assert closed.value.rcvd is not None
+                assert closed.value.rcvd.code == 1001
+                assert closed.value.rcvd.reason == "server shutting down"
+
+        run(body)
+        _, stderr = process.communicate(timeout=20)
+        assert process.returncode == 0, stderr
+        assert "client 127.0.0.1:" in stderr
+        assert "connected" in stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
