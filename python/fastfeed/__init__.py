@@ -6,6 +6,7 @@ The public surface is re-exported here; ``fastfeed._core`` is the private Rust e
 from __future__ import annotations
 
 from fastfeed import _core
+from fastfeed.bars import BAR_DTYPE, BarBook, SessionBar, aggregate_trades
 from fastfeed.errors import (
     BarsError,
     EnvelopeError,
@@ -19,6 +20,8 @@ from fastfeed.errors import (
 __version__: str = _core.__version__
 
 __all__ = [
+    "BAR_DTYPE",
+    "BarBook",
     "BarsError",
     "EnvelopeError",
     "EventDecodeError",
@@ -26,5 +29,7 @@ __all__ = [
     "HandshakeError",
     "JsonStreamError",
     "ProtocolError",
+    "SessionBar",
     "__version__",
+    "aggregate_trades",
 ]
