@@ -87,6 +87,8 @@ def _column(name: str, values: Any, dtype: np.dtype[Any]) -> npt.NDArray[Any]:
         raise BarsError(f"{name} must be 1-D, got {array.ndim}-D")
     if array.dtype == dtype:
         return np.ascontiguousarray(array)
+    if array.size == 0:  # ``[]`` is float64 to numpy; an empty column has no values to check
+        return np.empty(0, dtype=dtype)
     kind = array.dtype.kind
     if dtype.kind == "f":
         if kind not in "fiu":
@@ -94,13 +96,10 @@ def _column(name: str, values: Any, dtype: np.dtype[Any]) -> npt.NDArray[Any]:
         return np.ascontiguousarray(array, dtype=dtype)
     if kind not in "iu":
         raise BarsError(f"{name} must be an integer array, got dtype {array.dtype}")
-    if array.size:
-        info = np.iinfo(dtype)
-        low, high = int(array.min()), int(array.max())
-        if low < info.min or high > info.max:
-            raise BarsError(
-                f"{name} values must fit {dtype.name}, got range [{low}, {high}]"
-            )
+    info = np.iinfo(dtype)
+    low, high = int(array.min()), int(array.max())
+    if low < info.min or high > info.max:
+        raise BarsError(f"{name} values must fit {dtype.name}, got range [{low}, {high}]")
     return np.ascontiguousarray(array, dtype=dtype)
 
 

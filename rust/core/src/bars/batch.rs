@@ -131,7 +131,11 @@ impl<'a> Groups<'a> {
             return Groups::One;
         };
         let (Some(&min), Some(&max)) = (values.iter().min(), values.iter().max()) else {
-            return Groups::One;
+            // No rows, but still grouped output (an empty `group` column).
+            return Groups::Sparse {
+                values,
+                distinct: Vec::new(),
+            };
         };
         let span = i128::from(max) - i128::from(min) + 1;
         let dense_limit = (values.len() as i128 + 4096).min(i128::from(u32::MAX));
@@ -376,6 +380,7 @@ mod tests {
     #[test]
     fn empty_and_invalid_input() {
         let r = rows(&[]);
+        assert_eq!(run(&r, true, 1000).group, Some(vec![]));
         assert!(run(&r, true, 1000).is_empty());
         assert_eq!(run(&r, false, 1000).group, None);
         let trades = TradeColumns::new(&r.date, &r.ms, &r.price, &r.size).unwrap();

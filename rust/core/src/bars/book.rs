@@ -264,7 +264,7 @@ mod tests {
                 (3, 1, 900, 2.0, 1),
                 (3, 1, 1100, 3.0, 1),
                 (0, 1, 61_000, 6.0, 2),
-                (3, 1, 500, 9.0, 1), // late for 1 s, fine for 1 min
+                (3, 1, 500, 9.0, 1), // late for 1 s; for 1 min out of order, so not the close
             ],
         )
         .unwrap();
@@ -275,7 +275,7 @@ mod tests {
         assert_eq!(starts(&book, 3, 60_000), vec![]);
         assert_eq!(book.late_trades(), &[1, 0]);
         let open = book.open_bar(3, 60_000).unwrap().unwrap();
-        assert_eq!((open.open, open.close, open.count), (1.0, 9.0, 4));
+        assert_eq!((open.open, open.close, open.count), (1.0, 3.0, 4));
         let s = book.session(3).unwrap();
         assert_eq!(
             (s.open, s.high, s.low, s.close, s.volume, s.count),
@@ -288,7 +288,7 @@ mod tests {
         // Due: contract 3 at 1 s [1000, 2000) and 1 min [0, 60000); contract 0 stays open.
         assert_eq!(book.flush(1, 60_000), 2);
         assert_eq!(starts(&book, 3, 1000), vec![(0, 2.0, 2), (1000, 3.0, 1)]);
-        assert_eq!(starts(&book, 3, 60_000), vec![(0, 9.0, 4)]);
+        assert_eq!(starts(&book, 3, 60_000), vec![(0, 3.0, 4)]);
         assert_eq!(book.open_bar(0, 1000).unwrap().unwrap().start_ms, 61_000);
     }
 

@@ -19,6 +19,10 @@ pub enum Step {
 #[derive(Debug, Clone, Copy)]
 struct OpenBar {
     bar: Bar,
+    /// Times of the open and close trades: a trade that arrives out of order within the open
+    /// bucket still lands where its time puts it (ties by arrival), as in the session bar.
+    open_ms: i32,
+    close_ms: i32,
     /// Exclusive end, `start_ms + interval_ms` (in `i64`: may exceed `i32::MAX`).
     end_ms: i64,
     /// Σ price·size.
@@ -39,6 +43,8 @@ impl OpenBar {
                 count: 1,
                 vwap: f64::NAN,
             },
+            open_ms: trade.ms_of_day,
+            close_ms: trade.ms_of_day,
             end_ms: i64::from(start_ms) + i64::from(interval_ms),
             notional: trade.price * trade.size as f64,
         }
@@ -49,7 +55,14 @@ impl OpenBar {
         let bar = &mut self.bar;
         bar.high = bar.high.max(trade.price);
         bar.low = bar.low.min(trade.price);
-        bar.close = trade.price;
+        if trade.ms_of_day < self.open_ms {
+            bar.open = trade.price;
+            self.open_ms = trade.ms_of_day;
+        }
+        if trade.ms_of_day >= self.close_ms {
+            bar.close = trade.price;
+            self.close_ms = trade.ms_of_day;
+        }
         bar.volume = bar.volume.saturating_add(trade.size);
         bar.count += 1;
         self.notional += trade.price * trade.size as f64;
@@ -195,10 +208,13 @@ mod tests {
         let mut b = IntervalBuilder::new(1000).unwrap();
         assert_eq!(b.on_trade(&trade(7, 1500, 10.0, 1)), Step::Opened);
         assert_eq!(b.on_trade(&trade(7, 1999, 12.0, 3)), Step::Applied);
+        // Out of order within the bucket: earliest, so it becomes the open, not the close.
         assert_eq!(b.on_trade(&trade(7, 1000, 9.0, 0)), Step::Applied);
+        assert_eq!(b.on_trade(&trade(7, 1000, 8.0, 0)), Step::Applied); // tie: not the open
+        assert_eq!(b.on_trade(&trade(7, 1999, 13.0, 0)), Step::Applied); // tie: the close
         assert_eq!(
             b.on_trade(&trade(7, 5000, 11.0, 2)),
-            Step::Closed(bar(7, 1000, [10.0, 12.0, 9.0, 9.0], 4, 3, 46.0 / 4.0))
+            Step::Closed(bar(7, 1000, [9.0, 13.0, 8.0, 13.0], 4, 5, 46.0 / 4.0))
         );
         assert_eq!(b.open_bar(), Some(bar(7, 5000, [11.0; 4], 2, 1, 11.0)));
     }

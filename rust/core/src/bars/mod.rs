@@ -9,7 +9,8 @@
 //!   `start_ms = ms_of_day - ms_of_day % interval_ms`; a new date always starts a new bar.
 //! * Trades of one contract are ordered by `(date, ms_of_day)`, ties by arrival (input) order.
 //!   That order defines `open` (first) and `close` (last) among equal timestamps, in the streaming
-//!   and the batch path alike, so both produce identical bars from the same trades.
+//!   and the batch path alike, so both produce identical bars from the same trades. A trade that
+//!   arrives out of order but within the still-open bucket is placed by its time too.
 //! * `vwap = Σ price·size / Σ size`. Trades of size 0 move open/high/low/close and count but
 //!   carry no weight; a bar whose volume is 0 has `vwap = NaN`.
 //! * Prices must be finite and sizes `>= 0`; volume saturates at `i64::MAX` rather than wrap.
