@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import itertools
 import math
 from typing import Any
 
+import fastfeed
 import numpy as np
 import pandas as pd
 import pytest
+from fastfeed import BAR_DTYPE, BarBook, BarsError, SessionBar, _core, aggregate_trades
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import fastfeed
-from fastfeed import BAR_DTYPE, BarBook, BarsError, SessionBar, aggregate_trades
-from fastfeed import _core
 
 D1, D2 = 20250320, 20250321
 BAR_COLUMNS = ["date", "start_ms", "open", "high", "low", "close", "volume", "count", "vwap"]
@@ -149,7 +148,9 @@ def test_aggregate_groups_sorted_by_group_then_time() -> None:
 
 
 def test_aggregate_sparse_groups_and_empty_input() -> None:
-    bars = aggregate_trades([D1] * 3, [0, 0, 0], [1.0, 2.0, 3.0], [1, 1, 1], 1000, [2**62, -(2**62), 0])
+    bars = aggregate_trades(
+        [D1] * 3, [0, 0, 0], [1.0, 2.0, 3.0], [1, 1, 1], 1000, [2**62, -(2**62), 0]
+    )
     assert bars["group"].tolist() == [-(2**62), 0, 2**62]
     assert bars["close"].tolist() == [2.0, 3.0, 1.0]
     empty = aggregate_trades([], [], [], [], 1000, group=[])
@@ -160,7 +161,10 @@ def test_aggregate_sparse_groups_and_empty_input() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"ms_of_day": [0]}, "ms_of_day has 1 rows, expected 2 (all columns must have equal length)"),
+        (
+            {"ms_of_day": [0]},
+            "ms_of_day has 1 rows, expected 2 (all columns must have equal length)",
+        ),
         ({"group": [1, 2, 3]}, "group has 3 rows, expected 2 (all columns must have equal length)"),
         ({"size": [1, -1]}, "size[1] must be >= 0"),
         ({"price": [1.0, float("nan")]}, "price[1] must be finite"),
@@ -192,10 +196,14 @@ def test_aggregate_rejects_bad_input(kwargs: dict[str, Any], message: str) -> No
 
 def test_core_requires_exact_dtypes() -> None:
     with pytest.raises(BarsError, match=r"^date must be a 1-D numpy array of int32$"):
-        _core.aggregate_trades(np.zeros(1, np.int64), np.zeros(1, np.int32), np.zeros(1), np.zeros(1, np.int64), 1000)
+        _core.aggregate_trades(
+            np.zeros(1, np.int64), np.zeros(1, np.int32), np.zeros(1), np.zeros(1, np.int64), 1000
+        )
     strided = np.zeros(4, np.int32)[::2]
     with pytest.raises(BarsError, match=r"^ms_of_day must be C-contiguous$"):
-        _core.aggregate_trades(np.zeros(2, np.int32), strided, np.zeros(2), np.zeros(2, np.int64), 1000)
+        _core.aggregate_trades(
+            np.zeros(2, np.int32), strided, np.zeros(2), np.zeros(2, np.int64), 1000
+        )
 
 
 # --- streaming -----------------------------------------------------------------------------
@@ -274,7 +282,13 @@ def test_open_bar_session_flush_and_late_trades() -> None:
             (0, D1, 150, 5.0, 1),
             (3, D1, 900, 2.0, 2),
             (3, D1, 1100, 3.0, 1),
-            (3, D1, 500, 9.0, 1),  # late for 1 s (bucket 0 closed); 1 min: out of order, not the close
+            (
+                3,
+                D1,
+                500,
+                9.0,
+                1,
+            ),  # late for 1 s (bucket 0 closed); 1 min: out of order, not the close
         ],
     )
     assert book.contracts == [3, 0]
@@ -308,9 +322,13 @@ def test_bad_batch_changes_nothing() -> None:
     book = BarBook()
     with pytest.raises(BarsError, match=r"^price\[1\] must be finite$"):
         feed(book, [(1, D1, 0, 1.0, 1), (1, D1, 1, float("nan"), 1)])
-    with pytest.raises(BarsError, match=r"^contract_id\[1\] = 4194304 exceeds the maximum 4194303$"):
+    with pytest.raises(
+        BarsError, match=r"^contract_id\[1\] = 4194304 exceeds the maximum 4194303$"
+    ):
         feed(book, [(1, D1, 0, 1.0, 1), (_core.MAX_CONTRACT_ID + 1, D1, 1, 1.0, 1)])
-    with pytest.raises(BarsError, match=r"^contract_id values must fit uint32, got range \[-1, -1\]$"):
+    with pytest.raises(
+        BarsError, match=r"^contract_id values must fit uint32, got range \[-1, -1\]$"
+    ):
         feed(book, [(-1, D1, 0, 1.0, 1)])
     with pytest.raises(BarsError, match=r"^contract_id has 1 rows, expected 2"):
         book.update([1], [D1, D1], [0, 0], [1.0, 1.0], [1, 1])
@@ -320,7 +338,9 @@ def test_bad_batch_changes_nothing() -> None:
 
 def test_update_with_session_returns_each_rows_session() -> None:
     book = BarBook()
-    out = book.update_with_session([0, 0, 1, 0], [D1] * 4, [10, 5, 7, 20], [2.0, 3.0, 1.0, 4.0], [1, 2, 3, 0])
+    out = book.update_with_session(
+        [0, 0, 1, 0], [D1] * 4, [10, 5, 7, 20], [2.0, 3.0, 1.0, 4.0], [1, 2, 3, 0]
+    )
     assert list(out) == ["date", "ms_of_day", "open", "high", "low", "close", "volume", "count"]
     assert out["open"].tolist() == [2.0, 3.0, 1.0, 3.0]  # the 5 ms trade is earlier: new open
     assert out["close"].tolist() == [2.0, 2.0, 1.0, 4.0]
@@ -344,7 +364,10 @@ def trade_streams(draw: st.DrawFn) -> dict[str, Any]:
     contracts = draw(st.integers(1, 4))
     times = draw(
         st.lists(
-            st.tuples(st.sampled_from([D1, D2]), st.sampled_from([0, 1, 999, 1000, 1001, 2500, 59_999, 60_000, 61_000, 200_000])),
+            st.tuples(
+                st.sampled_from([D1, D2]),
+                st.sampled_from([0, 1, 999, 1000, 1001, 2500, 59_999, 60_000, 61_000, 200_000]),
+            ),
             min_size=n,
             max_size=n,
         )
@@ -363,18 +386,28 @@ def trade_streams(draw: st.DrawFn) -> dict[str, Any]:
     for i in draw(st.lists(st.integers(0, max(n - 2, 0)), max_size=6)):
         if n >= 2:
             rows[i], rows[i + 1] = rows[i + 1], rows[i]
-    flush_after = sorted(set(draw(st.lists(st.integers(0, max(n - 1, 0)), max_size=3)))) if n else []
+    flush_after = (
+        sorted(set(draw(st.lists(st.integers(0, max(n - 1, 0)), max_size=3)))) if n else []
+    )
     cuts = sorted(set(draw(st.lists(st.integers(1, max(n - 1, 1)), max_size=4)))) if n > 1 else []
     return {"rows": rows, "flush_after": flush_after, "cuts": cuts}
 
 
 def as_frame(rows: list[tuple[int, int, int, float, int]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["group", "date", "ms_of_day", "price", "size"]).astype(
-        {"group": "int64", "date": "int64", "ms_of_day": "int64", "price": "float64", "size": "int64"}
+        {
+            "group": "int64",
+            "date": "int64",
+            "ms_of_day": "int64",
+            "price": "float64",
+            "size": "int64",
+        }
     )
 
 
-def late_rows(rows: list[tuple[int, int, int, float, int]], flush_after: list[int], interval_ms: int) -> set[int]:
+def late_rows(
+    rows: list[tuple[int, int, int, float, int]], flush_after: list[int], interval_ms: int
+) -> set[int]:
     """Rows a streaming book must reject: a bucket behind the newest applied bucket of the
     contract, or not after the bucket closed by a flush (clock = newest time seen)."""
     newest: dict[int, tuple[int, int]] = {}
@@ -395,12 +428,17 @@ def late_rows(rows: list[tuple[int, int, int, float, int]], flush_after: list[in
     return late
 
 
-def stream(book: BarBook, rows: list[tuple[int, int, int, float, int]], cuts: list[int], flush_after: list[int]) -> dict[str, np.ndarray[Any, Any]]:
+def stream(
+    book: BarBook,
+    rows: list[tuple[int, int, int, float, int]],
+    cuts: list[int],
+    flush_after: list[int],
+) -> dict[str, np.ndarray[Any, Any]]:
     """Feeds rows in batches split at `cuts` and at each flush; returns the per-row sessions."""
     bounds = sorted({0, len(rows), *cuts, *(i + 1 for i in flush_after)})
     sessions: list[dict[str, np.ndarray[Any, Any]]] = []
     clock = (0, 0)
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
+    for lo, hi in itertools.pairwise(bounds):
         chunk = rows[lo:hi]
         cid, date, ms, price, size = (np.array(c) for c in zip(*chunk, strict=True))
         sessions.append(book.update_with_session(cid, date, ms, price, size))
@@ -416,7 +454,11 @@ def ring_frame(book: BarBook, interval_ms: int) -> pd.DataFrame:
         ring = frame(book.ring(cid, interval_ms))
         ring.insert(0, "group", cid)
         parts.append(ring)
-    return pd.concat(parts, ignore_index=True) if parts else frame(np.empty(0, BAR_DTYPE)).assign(group=0)
+    return (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else frame(np.empty(0, BAR_DTYPE)).assign(group=0)
+    )
 
 
 def check_invariants(bars: pd.DataFrame) -> None:
@@ -446,42 +488,35 @@ def test_streaming_and_batch_match_pandas(case: dict[str, Any]) -> None:
         # Batch over the arrival order (unsorted) = pandas over all trades.
         batch = frame(
             aggregate_trades(
-                trades["date"], trades["ms_of_day"], trades["price"], trades["size"], interval_ms, group=trades["group"]
+                trades["date"],
+                trades["ms_of_day"],
+                trades["price"],
+                trades["size"],
+                interval_ms,
+                group=trades["group"],
             )
         )
         assert_bars_equal(batch, pandas_bars(trades, interval_ms))
         check_invariants(batch)
 
-    # Session after each row: fold by hand (open = earliest, close = latest, ties by arrival).
-    sessions: dict[int, SessionBar] = {}
-    for i, (cid, date, ms, price, size) in enumerate(rows):
-        s = sessions.get(cid)
-        if s is None or date > s.date:
-            s = SessionBar(date, ms, price, price, price, price, size, 1)
-        elif date == s.date:
-            first = s.open if ms >= min_ms[cid] else price
-            min_ms[cid] = min(min_ms[cid], ms)
-            latest = ms >= s.ms_of_day
-            s = SessionBar(
-                date,
-                ms if latest else s.ms_of_day,
-                first,
-                max(s.high, price),
-                min(s.low, price),
-                price if latest else s.close,
-                s.volume + size,
-                s.count + 1,
-            )
-        if s.date == date and s.count == 1:
-            min_ms[cid] = ms
-        sessions[cid] = s
-        got = SessionBar(*(per_row_session[k][i].item() for k in per_row_session))
-        assert got == s, i
-    for cid, s in sessions.items():
-        assert book.session(cid) == s
-
-
-min_ms: dict[int, int] = {}
+    # Session after each row = the contract's trades so far of its latest date, by time.
+    for i, (cid, *_) in enumerate(rows):
+        mine = [r for r in rows[: i + 1] if r[0] == cid]
+        latest_date = max(r[1] for r in mine)
+        day = sorted((r for r in mine if r[1] == latest_date), key=lambda r: r[2])  # stable
+        expected = SessionBar(
+            latest_date,
+            day[-1][2],
+            day[0][3],
+            max(r[3] for r in day),
+            min(r[3] for r in day),
+            day[-1][3],
+            sum(r[4] for r in day),
+            len(day),
+        )
+        assert SessionBar(*(per_row_session[k][i].item() for k in per_row_session)) == expected
+        if i == len(rows) - 1 or all(r[0] != cid for r in rows[i + 1 :]):
+            assert book.session(cid) == expected
 
 
 @settings(max_examples=100, deadline=None)
@@ -494,7 +529,14 @@ def test_streaming_in_time_order_equals_batch(case: dict[str, Any], interval_ms:
     book.flush(D2 + 1, 0)
     trades = as_frame(case["rows"])  # the batch gets them unsorted
     batch = frame(
-        aggregate_trades(trades["date"], trades["ms_of_day"], trades["price"], trades["size"], interval_ms, group=trades["group"])
+        aggregate_trades(
+            trades["date"],
+            trades["ms_of_day"],
+            trades["price"],
+            trades["size"],
+            interval_ms,
+            group=trades["group"],
+        )
     )
     streamed = ring_frame(book, interval_ms)
     assert_bars_equal(streamed[batch.columns].reset_index(drop=True), batch)

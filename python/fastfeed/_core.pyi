@@ -9,19 +9,11 @@ __version__: str
 
 # --- ws: WebSocket codec ---------------------------------------------------------------------
 
-
-
 # --- envelope: commands and acknowledgements -------------------------------------------------
-
-
 
 # --- event: event codec and columnar batches -------------------------------------------------
 
-
-
 # --- json_stream: JSON stream splitter -------------------------------------------------------
-
-
 
 # --- bars: OHLC aggregation and rings --------------------------------------------------------
 
