@@ -34,6 +34,38 @@ impl BarColumns {
         }
     }
 
+    /// `rows` zero bars (zeroed allocations are lazily mapped, not written).
+    fn zeroed(rows: usize, grouped: bool) -> Self {
+        Self {
+            group: grouped.then(|| vec![0; rows]),
+            date: vec![0; rows],
+            start_ms: vec![0; rows],
+            open: vec![0.0; rows],
+            high: vec![0.0; rows],
+            low: vec![0.0; rows],
+            close: vec![0.0; rows],
+            volume: vec![0; rows],
+            count: vec![0; rows],
+            vwap: vec![0.0; rows],
+        }
+    }
+
+    #[inline]
+    fn set(&mut self, row: usize, group: i64, bar: &Bar) {
+        if let Some(g) = &mut self.group {
+            g[row] = group;
+        }
+        self.date[row] = bar.date;
+        self.start_ms[row] = bar.start_ms;
+        self.open[row] = bar.open;
+        self.high[row] = bar.high;
+        self.low[row] = bar.low;
+        self.close[row] = bar.close;
+        self.volume[row] = bar.volume;
+        self.count[row] = bar.count;
+        self.vwap[row] = bar.vwap;
+    }
+
     fn push(&mut self, group: i64, bar: &Bar) {
         if let Some(g) = &mut self.group {
             g.push(group);
@@ -185,10 +217,13 @@ impl<'a> Groups<'a> {
 struct GroupState {
     builder: IntervalBuilder,
     last_time: u64,
-    bars: Vec<Bar>,
+    bars: usize,
 }
 
 /// One pass without sorting; `None` as soon as a group's trades go back in time.
+///
+/// Closed bars of all groups go to one buffer in emission order (reserved for the worst case,
+/// one bar per trade: untouched pages cost nothing), then are scattered into group order.
 fn in_order(
     trades: &TradeColumns<'_>,
     groups: &Groups<'_>,
@@ -197,6 +232,7 @@ fn in_order(
     const UNSEEN: u32 = u32::MAX;
     let mut slot_of_rank = vec![UNSEEN; groups.count()];
     let mut states: Vec<GroupState> = Vec::new();
+    let mut emitted: Vec<(u32, Bar)> = Vec::with_capacity(trades.len());
     for row in 0..trades.len() {
         let trade = trades.get(row);
         let rank = groups.rank(row);
@@ -207,7 +243,7 @@ fn in_order(
             states.push(GroupState {
                 builder: IntervalBuilder::new(i64::from(interval_ms)).ok()?,
                 last_time: 0,
-                bars: Vec::new(),
+                bars: 0,
             });
         }
         let state = &mut states[slot as usize];
@@ -217,45 +253,90 @@ fn in_order(
         }
         state.last_time = time;
         match state.builder.on_trade(&trade) {
-            Step::Closed(bar) => state.bars.push(bar),
+            Step::Closed(bar) => {
+                state.bars += 1;
+                emitted.push((slot, bar));
+            }
             Step::Applied | Step::Opened => {}
             // In time order no bucket is ever behind the open one.
             Step::Late => return None,
         }
     }
-    let mut total = 0;
-    for state in &mut states {
-        state.bars.extend(state.builder.finish());
-        total += state.bars.len();
+    for (slot, state) in states.iter_mut().enumerate() {
+        if let Some(bar) = state.builder.finish() {
+            state.bars += 1;
+            emitted.push((slot as u32, bar));
+        }
     }
-    let mut out = BarColumns::with_capacity(total, groups.grouped());
+    // Output position of each slot's next bar: slots laid out in group (rank) order.
+    let mut next = vec![0_usize; states.len()];
+    let mut value_of_slot = vec![0_i64; states.len()];
+    let mut total = 0;
     for (rank, &slot) in slot_of_rank.iter().enumerate() {
         if slot != UNSEEN {
-            let value = groups.value(rank);
-            for bar in &states[slot as usize].bars {
-                out.push(value, bar);
-            }
+            next[slot as usize] = total;
+            value_of_slot[slot as usize] = groups.value(rank);
+            total += states[slot as usize].bars;
         }
+    }
+    let mut out = BarColumns::zeroed(total, groups.grouped());
+    for (slot, bar) in &emitted {
+        let at = next[*slot as usize];
+        next[*slot as usize] += 1;
+        out.set(at, value_of_slot[*slot as usize], bar);
     }
     Some(out)
 }
 
-/// Sorts row indices by `(group rank, date, ms_of_day, row)` and aggregates in that order.
+/// Row order for the general case: stable counting sort by group rank, then each group's rows
+/// sorted by time unless already in order; ties keep input order.
+fn sorted_rows(trades: &TradeColumns<'_>, groups: &Groups<'_>) -> Vec<u32> {
+    let mut start = vec![0_usize; groups.count() + 1];
+    for row in 0..trades.len() {
+        start[groups.rank(row) + 1] += 1;
+    }
+    for rank in 0..groups.count() {
+        start[rank + 1] += start[rank];
+    }
+    let mut next = start.clone();
+    let mut order = vec![0_u32; trades.len()];
+    for row in 0..trades.len() {
+        let rank = groups.rank(row);
+        order[next[rank]] = row as u32;
+        next[rank] += 1;
+    }
+    let mut keys: Vec<u128> = Vec::new();
+    for segment in start.windows(2) {
+        let rows = &mut order[segment[0]..segment[1]];
+        let in_order = rows
+            .windows(2)
+            .all(|w| trades.get(w[0] as usize).time_key() <= trades.get(w[1] as usize).time_key());
+        if in_order {
+            continue;
+        }
+        // Time then row: unique keys, so the unstable sort yields the stable order.
+        keys.clear();
+        keys.extend(
+            rows.iter().map(|&row| {
+                (u128::from(trades.get(row as usize).time_key()) << 32) | u128::from(row)
+            }),
+        );
+        keys.sort_unstable();
+        for (slot, key) in rows.iter_mut().zip(&keys) {
+            *slot = *key as u32;
+        }
+    }
+    order
+}
+
+/// Aggregates the rows in (group rank, time, row) order.
 fn sorted(trades: &TradeColumns<'_>, groups: &Groups<'_>, interval_ms: i32) -> BarColumns {
-    let mut keys: Vec<u128> = (0..trades.len())
-        .map(|row| {
-            let rank = groups.rank(row) as u128;
-            let time = u128::from(trades.get(row).time_key());
-            (rank << 96) | (time << 32) | row as u128
-        })
-        .collect();
-    // Keys are unique (they end with the row), so an unstable sort yields the stable order.
-    keys.sort_unstable();
-    let mut out = BarColumns::with_capacity(keys.len() / 4, groups.grouped());
+    let order = sorted_rows(trades, groups);
+    let mut out = BarColumns::with_capacity(order.len() / 4, groups.grouped());
     let mut current: Option<(usize, IntervalBuilder)> = None;
-    for key in keys {
-        let rank = (key >> 96) as usize;
-        let row = (key as u32) as usize;
+    for row in order {
+        let row = row as usize;
+        let rank = groups.rank(row);
         if current.as_ref().is_none_or(|(r, _)| *r != rank) {
             if let Some((r, mut builder)) = current.take() {
                 if let Some(bar) = builder.finish() {

@@ -50,7 +50,7 @@ impl OpenBar {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn apply(&mut self, trade: &Trade) {
         let bar = &mut self.bar;
         bar.high = bar.high.max(trade.price);
@@ -78,7 +78,7 @@ impl OpenBar {
         bar
     }
 
-    #[inline]
+    #[inline(always)]
     fn contains(&self, trade: &Trade) -> bool {
         trade.date == self.bar.date
             && trade.ms_of_day >= self.bar.start_ms
@@ -123,14 +123,21 @@ impl IntervalBuilder {
     }
 
     /// Applies one validated trade.
-    #[inline]
+    #[inline(always)]
     pub fn on_trade(&mut self, trade: &Trade) -> Step {
         if let Some(open) = &mut self.open {
             if open.contains(trade) {
                 open.apply(trade);
                 return Step::Applied;
             }
-            let start_ms = bucket_start(trade.ms_of_day, self.interval_ms);
+        }
+        self.on_other_bucket(trade)
+    }
+
+    /// A trade outside the open bar (or with no bar open): close, open or reject.
+    fn on_other_bucket(&mut self, trade: &Trade) -> Step {
+        let start_ms = bucket_start(trade.ms_of_day, self.interval_ms);
+        if let Some(open) = &mut self.open {
             if (trade.date, start_ms) < open.key() {
                 return Step::Late;
             }
@@ -138,11 +145,7 @@ impl IntervalBuilder {
             *open = OpenBar::new(trade, start_ms, self.interval_ms);
             return Step::Closed(closed);
         }
-        let start_ms = bucket_start(trade.ms_of_day, self.interval_ms);
-        if self
-            .flushed
-            .is_some_and(|last| (trade.date, start_ms) <= last)
-        {
+        if self.flushed.is_some_and(|last| (trade.date, start_ms) <= last) {
             return Step::Late;
         }
         self.open = Some(OpenBar::new(trade, start_ms, self.interval_ms));
