@@ -5,6 +5,9 @@ from typing import Any, final
 import numpy as np
 from numpy.typing import NDArray
 
+# PyO3 lists every name a module adds in its `__all__`; each section extends it with its own.
+__all__ = ["__version__"]
+
 __version__: str
 
 # --- ws: WebSocket codec ---------------------------------------------------------------------
@@ -16,6 +19,16 @@ __version__: str
 # --- json_stream: JSON stream splitter -------------------------------------------------------
 
 # --- bars: OHLC aggregation and rings --------------------------------------------------------
+
+__all__ += [
+    "BAR_FIELD_OFFSETS",
+    "BAR_ITEMSIZE",
+    "MAX_CONTRACT_ID",
+    "MAX_RING_CAPACITY",
+    "BarBook",
+    "BarRingBuffer",
+    "aggregate_trades",
+]
 
 BAR_FIELD_OFFSETS: list[tuple[str, int]]
 BAR_ITEMSIZE: int

@@ -37,6 +37,9 @@ fn slice<'a, T: Element>(array: &'a PyReadonlyArray1<'_, T>, name: &str) -> PyRe
         .map_err(|_| bars_error(format!("{name} must be C-contiguous")))
 }
 
+/// `(date, ms_of_day, price, size)` as slices, not yet validated.
+type TradeSlices<'a> = (&'a [i32], &'a [i32], &'a [f64], &'a [i64]);
+
 /// The four trade columns, borrowed for the duration of one call.
 struct TradeArrays<'py> {
     date: PyReadonlyArray1<'py, i32>,
@@ -60,7 +63,7 @@ impl<'py> TradeArrays<'py> {
         })
     }
 
-    fn slices(&self) -> PyResult<(&[i32], &[i32], &[f64], &[i64])> {
+    fn slices(&self) -> PyResult<TradeSlices<'_>> {
         Ok((
             slice(&self.date, "date")?,
             slice(&self.ms_of_day, "ms_of_day")?,
@@ -101,6 +104,7 @@ pub struct PyBarBook {
 #[pymethods]
 impl PyBarBook {
     #[new]
+    #[allow(clippy::needless_pass_by_value)] // PyO3 extracts a list argument as an owned Vec
     #[pyo3(signature = (intervals_ms = vec![1000, 60_000], capacity = 4096))]
     fn new(intervals_ms: Vec<i64>, capacity: i64) -> PyResult<Self> {
         core::BarBook::new(&intervals_ms, capacity)
@@ -270,8 +274,9 @@ impl BarRingBuffer {
     /// Fills `view` with the ring's current window.
     ///
     /// # Safety
-    /// Called by CPython with a valid `Py_buffer` to fill, holding the GIL.
+    /// Called by the interpreter with a valid `Py_buffer` to fill, holding the GIL.
     #[allow(unsafe_code)]
+    #[allow(clippy::needless_pass_by_value)] // the signature PyO3 requires for this slot
     unsafe fn __getbuffer__(
         slf: Bound<'_, Self>,
         view: *mut ffi::Py_buffer,

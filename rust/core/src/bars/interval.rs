@@ -50,7 +50,7 @@ impl OpenBar {
         }
     }
 
-    #[inline(always)]
+    #[inline]
     fn apply(&mut self, trade: &Trade) {
         let bar = &mut self.bar;
         bar.high = bar.high.max(trade.price);
@@ -78,7 +78,7 @@ impl OpenBar {
         bar
     }
 
-    #[inline(always)]
+    #[inline]
     fn contains(&self, trade: &Trade) -> bool {
         trade.date == self.bar.date
             && trade.ms_of_day >= self.bar.start_ms
@@ -123,7 +123,7 @@ impl IntervalBuilder {
     }
 
     /// Applies one validated trade.
-    #[inline(always)]
+    #[inline]
     pub fn on_trade(&mut self, trade: &Trade) -> Step {
         if let Some(open) = &mut self.open {
             if open.contains(trade) {
@@ -145,7 +145,10 @@ impl IntervalBuilder {
             *open = OpenBar::new(trade, start_ms, self.interval_ms);
             return Step::Closed(closed);
         }
-        if self.flushed.is_some_and(|last| (trade.date, start_ms) <= last) {
+        if self
+            .flushed
+            .is_some_and(|last| (trade.date, start_ms) <= last)
+        {
             return Step::Late;
         }
         self.open = Some(OpenBar::new(trade, start_ms, self.interval_ms));
