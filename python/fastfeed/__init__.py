@@ -6,6 +6,20 @@ The public surface is re-exported here; ``fastfeed._core`` is the private Rust e
 from __future__ import annotations
 
 from fastfeed import _core
+from fastfeed._core import (
+    EventAck,
+    JsonStreamSplitter,
+    StopCommand,
+    StreamCommand,
+    WSClientHandshake,
+    WSFrameDecoder,
+    encode_ack,
+    parse_command,
+    ws_accept_key,
+    ws_close_payload,
+    ws_encode_frames,
+    ws_parse_close_payload,
+)
 from fastfeed.bars import BAR_DTYPE, BarBook, SessionBar, aggregate_trades
 from fastfeed.errors import (
     BarsError,
@@ -24,12 +38,24 @@ __all__ = [
     "BarBook",
     "BarsError",
     "EnvelopeError",
+    "EventAck",
     "EventDecodeError",
     "FastfeedError",
     "HandshakeError",
     "JsonStreamError",
+    "JsonStreamSplitter",
     "ProtocolError",
     "SessionBar",
+    "StopCommand",
+    "StreamCommand",
+    "WSClientHandshake",
+    "WSFrameDecoder",
     "__version__",
     "aggregate_trades",
+    "encode_ack",
+    "parse_command",
+    "ws_accept_key",
+    "ws_close_payload",
+    "ws_encode_frames",
+    "ws_parse_close_payload",
 ]

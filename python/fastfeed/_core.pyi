@@ -1,22 +1,205 @@
 """Type stubs for the Rust extension ``fastfeed._core`` (checked by ``mypy.stubtest``)."""
 
-from typing import Any, final
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal, TypeAlias, final
 
 import numpy as np
-from numpy.typing import NDArray
+import numpy.typing as npt
 
-# PyO3 lists every name a module adds in its `__all__`; each section extends it with its own.
-__all__ = ["__version__"]
-
+__all__ = ["__version__"]  # each section below adds its names with `__all__ += [...]`
 __version__: str
 
 # --- ws: WebSocket codec ---------------------------------------------------------------------
 
+__all__ += [
+    "WSClientHandshake",
+    "WSFrameDecoder",
+    "ws_accept_key",
+    "ws_close_payload",
+    "ws_encode_frames",
+    "ws_parse_close_payload",
+]
+
+@final
+class WSFrameDecoder:
+    """Incremental RFC 6455 decoder for the frames one side receives.
+
+    ``role="server"`` decodes client frames (which must be masked); ``role="client"`` decodes
+    server frames (which must not be). A data message above ``max_message_size`` bytes (a
+    fragmented message's total) raises ``ProtocolError`` with close code 1009; with
+    ``reject_binary=True`` a binary message raises it with 1003. Once raised, every later
+    ``feed`` raises the same error. After a Close frame, later bytes are ignored.
+    """
+
+    def __new__(
+        cls,
+        role: Literal["server", "client"],
+        max_message_size: int = 4096,
+        reject_binary: bool = False,
+    ) -> WSFrameDecoder: ...
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        """Decode a chunk of any size; return ``(opcode, payload)`` per complete message and
+        control frame, in arrival order (opcodes: 1 text, 2 binary, 8 close, 9 ping, 10 pong;
+        text is valid UTF-8; a close payload is code + reason, or empty). Raises
+        ``fastfeed.ProtocolError`` (``.close_code`` 1002/1003/1007/1009) on a violation;
+        messages earlier in the same chunk are then discarded."""
+    @property
+    def role(self) -> Literal["server", "client"]: ...
+    @property
+    def max_message_size(self) -> int: ...
+    @property
+    def reject_binary(self) -> bool: ...
+    @property
+    def closed(self) -> bool:
+        """True once a Close frame was decoded."""
+
+def ws_encode_frames(
+    opcode: int, payloads: Iterable[bytes], mask_key: bytes | None = None
+) -> bytes:
+    """Encode one final frame per payload into one buffer. ``mask_key`` (4 bytes, client role)
+    masks every frame with that key; pass a fresh ``os.urandom(4)`` per call. ``None`` (server
+    role) leaves frames unmasked. Raises ``ValueError`` for a bad opcode, key length, or a
+    control payload above 125 bytes."""
+
+def ws_close_payload(code: int, reason: str = "") -> bytes:
+    """Close payload: code (big-endian) + reason, cut to 123 bytes on a character boundary.
+    Raises ``ValueError`` for a code that may not be sent."""
+
+def ws_parse_close_payload(payload: bytes) -> tuple[int | None, str]:
+    """``(code, reason)`` of a received close payload; code ``None`` if empty. Raises
+    ``fastfeed.ProtocolError`` for a 1-byte payload or bad code (1002) or bad UTF-8 (1007)."""
+
+def ws_accept_key(key: str) -> str:
+    """``Sec-WebSocket-Accept`` for a ``Sec-WebSocket-Key``: base64(SHA-1(key + GUID))."""
+
+@final
+class WSClientHandshake:
+    """Client opening handshake: ``request`` to send, ``feed`` to check the 101 response.
+
+    ``key`` is the 16-byte random nonce (e.g. ``os.urandom(16)``); ``headers`` are extra
+    request headers such as ``Origin`` or ``Authorization``. Raises ``fastfeed.HandshakeError``
+    for arguments that cannot make a valid request (``ValueError`` for a bad key length).
+    """
+
+    def __new__(
+        cls,
+        host: str,
+        port: int,
+        path: str,
+        key: bytes,
+        headers: Sequence[tuple[str, str]] = ...,
+    ) -> WSClientHandshake: ...
+    @property
+    def request(self) -> bytes: ...
+    @property
+    def key(self) -> str:
+        """The ``Sec-WebSocket-Key`` sent (base64 of the nonce)."""
+    @property
+    def expected_accept(self) -> str: ...
+    @property
+    def done(self) -> bool: ...
+    def feed(self, data: bytes) -> bytes | None:
+        """``None`` while the response head is incomplete; then the bytes after it (the first
+        frames, possibly ``b""``). Raises ``fastfeed.HandshakeError`` on a bad response (status,
+        Upgrade, Connection, Sec-WebSocket-Accept, unoffered extension/subprotocol) or a head
+        above 16 KiB; the error is sticky."""
+
 # --- envelope: commands and acknowledgements -------------------------------------------------
+
+# --- envelope: commands and acknowledgements -------------------------------------------------
+
+__all__ += ["EventAck", "StopCommand", "StreamCommand", "encode_ack", "parse_command"]
+
+_SecTypeName: TypeAlias = Literal["STOCK", "OPTION", "INDEX"]
+_ReqTypeName: TypeAlias = Literal[
+    "QUOTE", "TRADE", "OHLC", "OPEN_INTEREST", "FULL_TRADES", "FULL_OPEN_INTEREST"
+]
+
+@final
+class StreamCommand:
+    """A validated ``STREAM`` command (SPEC §3.1); the contract is flattened into fields."""
+
+    @property
+    def sec_type(self) -> _SecTypeName: ...
+    @property
+    def req_type(self) -> _ReqTypeName: ...
+    @property
+    def add(self) -> bool: ...
+    @property
+    def id(self) -> int: ...
+    @property
+    def symbol(self) -> str | None:
+        """``None`` exactly for the ``FULL_*`` whole-market streams."""
+    @property
+    def expiration(self) -> int | None:
+        """YYYYMMDD, options only."""
+    @property
+    def strike(self) -> int | None:
+        """Thousandths of a dollar, options only."""
+    @property
+    def right(self) -> Literal["C", "P"] | None:
+        """Options only."""
+    @property
+    def contract_key(self) -> str | None:
+        """``AAPL`` or ``SPY:20250321:570000:C`` (the SPEC §7 channel key); ``None`` for FULL_*."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class StopCommand:
+    """A validated ``STOP`` command: end every subscription of the connection."""
+
+    @property
+    def id(self) -> int: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class EventAck:
+    """A validated seed-004 ``event_ack`` (``--pace ack`` lock-step)."""
+
+    @property
+    def correlation_id(self) -> str: ...
+    @property
+    def events_processed(self) -> tuple[int, ...]: ...
+    @property
+    def timestamp(self) -> int:
+        """Client time, milliseconds since the Unix epoch."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+def parse_command(frame: bytes | str) -> StreamCommand | StopCommand | EventAck:
+    """Validate one command frame; raise :class:`fastfeed.EnvelopeError` if it is invalid."""
+
+def encode_ack(
+    req_id: int | None,
+    response: Literal["OK", "ERROR", "MAX_STREAMS_REACHED"],
+    message: str | None = None,
+) -> bytes:
+    """Encode a SPEC §3.2 acknowledgement; ``message`` is required for ERROR, refused otherwise."""
 
 # --- event: event codec and columnar batches -------------------------------------------------
 
 # --- json_stream: JSON stream splitter -------------------------------------------------------
+
+__all__ += ["JsonStreamSplitter"]
+
+@final
+class JsonStreamSplitter:
+    """Splits an HTTP streaming body into complete top-level JSON objects (seed 002)."""
+
+    def __new__(cls, max_object_size: int = 1048576) -> JsonStreamSplitter: ...
+    def feed(self, chunk: bytes) -> list[bytes]: ...
+    def feed_packed(self, chunk: bytes) -> tuple[bytes, npt.NDArray[np.int64]]: ...
+    def reset(self) -> None: ...
+    @property
+    def max_object_size(self) -> int: ...
+    @property
+    def buffered(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def in_object(self) -> bool: ...
 
 # --- bars: OHLC aggregation and rings --------------------------------------------------------
 
@@ -48,20 +231,20 @@ class BarBook:
     def late_trades(self) -> list[int]: ...
     def update(
         self,
-        contract_id: NDArray[np.uint32],
-        date: NDArray[np.int32],
-        ms_of_day: NDArray[np.int32],
-        price: NDArray[np.float64],
-        size: NDArray[np.int64],
+        contract_id: npt.NDArray[np.uint32],
+        date: npt.NDArray[np.int32],
+        ms_of_day: npt.NDArray[np.int32],
+        price: npt.NDArray[np.float64],
+        size: npt.NDArray[np.int64],
     ) -> None: ...
     def update_with_session(
         self,
-        contract_id: NDArray[np.uint32],
-        date: NDArray[np.int32],
-        ms_of_day: NDArray[np.int32],
-        price: NDArray[np.float64],
-        size: NDArray[np.int64],
-    ) -> dict[str, NDArray[Any]]: ...
+        contract_id: npt.NDArray[np.uint32],
+        date: npt.NDArray[np.int32],
+        ms_of_day: npt.NDArray[np.int32],
+        price: npt.NDArray[np.float64],
+        size: npt.NDArray[np.int64],
+    ) -> dict[str, npt.NDArray[Any]]: ...
     def flush(self, date: int, ms_of_day: int) -> int: ...
     def ring(self, contract_id: int, interval_ms: int) -> BarRingBuffer: ...
     def closed_count(self, contract_id: int, interval_ms: int) -> int: ...
@@ -77,10 +260,10 @@ class BarRingBuffer:
     def __len__(self) -> int: ...
 
 def aggregate_trades(
-    date: NDArray[np.int32],
-    ms_of_day: NDArray[np.int32],
-    price: NDArray[np.float64],
-    size: NDArray[np.int64],
+    date: npt.NDArray[np.int32],
+    ms_of_day: npt.NDArray[np.int32],
+    price: npt.NDArray[np.float64],
+    size: npt.NDArray[np.int64],
     interval_ms: int,
-    group: NDArray[np.int64] | None = None,
-) -> dict[str, NDArray[Any]]: ...
+    group: npt.NDArray[np.int64] | None = None,
+) -> dict[str, npt.NDArray[Any]]: ...

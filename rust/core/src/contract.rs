@@ -32,6 +32,53 @@ impl SecType {
     }
 }
 
+/// Kind of stream (`req_type` in commands). `FULL_*` streams are whole-market: they carry no
+/// contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReqType {
+    Quote,
+    Trade,
+    Ohlc,
+    OpenInterest,
+    FullTrades,
+    FullOpenInterest,
+}
+
+impl ReqType {
+    /// All variants, in wire order.
+    pub const ALL: [ReqType; 6] = [
+        ReqType::Quote,
+        ReqType::Trade,
+        ReqType::Ohlc,
+        ReqType::OpenInterest,
+        ReqType::FullTrades,
+        ReqType::FullOpenInterest,
+    ];
+
+    /// The wire name (`QUOTE`, `TRADE`, `OHLC`, `OPEN_INTEREST`, `FULL_TRADES`,
+    /// `FULL_OPEN_INTEREST`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ReqType::Quote => "QUOTE",
+            ReqType::Trade => "TRADE",
+            ReqType::Ohlc => "OHLC",
+            ReqType::OpenInterest => "OPEN_INTEREST",
+            ReqType::FullTrades => "FULL_TRADES",
+            ReqType::FullOpenInterest => "FULL_OPEN_INTEREST",
+        }
+    }
+
+    /// Parses the wire name; `None` for anything else (case-sensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// True for the whole-market streams, which take no contract.
+    pub const fn is_full(self) -> bool {
+        matches!(self, ReqType::FullTrades | ReqType::FullOpenInterest)
+    }
+}
+
 /// Option right: call or put.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Right {
@@ -247,6 +294,17 @@ mod tests {
         assert!(is_calendar_date(20000229));
         assert!(!is_calendar_date(21000229));
         assert!(!is_calendar_date(2025032));
+    }
+
+    #[test]
+    fn req_types() {
+        for r in ReqType::ALL {
+            assert_eq!(ReqType::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(ReqType::parse("trade"), None);
+        assert_eq!(ReqType::parse("TRADES"), None);
+        let full: Vec<_> = ReqType::ALL.into_iter().filter(|r| r.is_full()).collect();
+        assert_eq!(full, [ReqType::FullTrades, ReqType::FullOpenInterest]);
     }
 
     #[test]

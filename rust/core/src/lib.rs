@@ -1,7 +1,7 @@
 //! fastfeed-core: the pure-Rust hot paths of fastfeed.
 //!
 //! Nothing here depends on Python or reads the clock: time is always an argument, bad input is
-//! always an error value, never a panic. The PyO3 crate `fastfeed-py` is a thin layer on top.
+//! always an error value, never a panic. The binding crate `fastfeed-py` is a thin layer on top.
 //!
 //! | module | concern |
 //! |---|---|

@@ -1,7 +1,167 @@
-//! (in progress)
+//! `JsonStreamSplitter`: the seed-002 JSON stream splitter for Python.
 
+use std::ops::Range;
+
+use fastfeed_core::json_stream::{JsonStreamSplitter, Span, SplitError, DEFAULT_MAX_OBJECT_SIZE};
+use numpy::PyArray1;
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
-    Ok(())
+use crate::errors::json_stream_error;
+
+/// Chunks at least this long are scanned with the GIL released (below it, the hand-off costs
+/// more than the scan).
+const DETACH_THRESHOLD: usize = 16 * 1024;
+
+/// Where one object of a fed chunk is.
+enum Found {
+    InChunk(Range<usize>),
+    Joined(Vec<u8>),
+}
+
+impl Found {
+    fn bytes<'a>(&'a self, chunk: &'a [u8]) -> &'a [u8] {
+        match self {
+            Found::InChunk(range) => &chunk[range.clone()],
+            Found::Joined(bytes) => bytes,
+        }
+    }
+}
+
+/// Splits an HTTP streaming body into complete top-level JSON objects (see the core docs).
+#[pyclass(module = "fastfeed._core", name = "JsonStreamSplitter")]
+pub struct PyJsonStreamSplitter {
+    inner: JsonStreamSplitter,
+}
+
+impl PyJsonStreamSplitter {
+    fn scan(&mut self, py: Python<'_>, chunk: &[u8]) -> (Vec<Found>, Vec<SplitError>) {
+        let inner = &mut self.inner;
+        let mut run = move || {
+            let mut found = Vec::new();
+            let mut errors = Vec::new();
+            inner.feed_spans(chunk, |item| match item {
+                Ok(Span::InChunk(range)) => found.push(Found::InChunk(range)),
+                Ok(Span::Joined(bytes)) => found.push(Found::Joined(bytes.to_vec())),
+                Err(e) => errors.push(e),
+            });
+            (found, errors)
+        };
+        if chunk.len() >= DETACH_THRESHOLD {
+            py.detach(run)
+        } else {
+            run()
+        }
+    }
+}
+
+/// The first error's message, plus how many more the same chunk had.
+fn error_message(errors: &[SplitError]) -> Option<String> {
+    let first = errors.first()?;
+    let message = first.message();
+    Some(match errors.len() {
+        1 => message,
+        2 => format!("{message} (and 1 more error in this chunk)"),
+        n => format!("{message} (and {} more errors in this chunk)", n - 1),
+    })
+}
+
+#[pymethods]
+impl PyJsonStreamSplitter {
+    #[new]
+    #[pyo3(signature = (max_object_size = DEFAULT_MAX_OBJECT_SIZE), text_signature = "(max_object_size=1048576)")]
+    fn new(max_object_size: usize) -> Self {
+        Self {
+            inner: JsonStreamSplitter::new(max_object_size),
+        }
+    }
+
+    /// Feeds one chunk; returns the complete objects it finished, as bytes.
+    ///
+    /// Raises `JsonStreamError` after the whole chunk was processed if it held stray bytes or
+    /// an oversized object; the exception's `objects` are this call's objects.
+    fn feed<'py>(&mut self, py: Python<'py>, chunk: &[u8]) -> PyResult<Bound<'py, PyList>> {
+        let (found, errors) = self.scan(py, chunk);
+        let objects = PyList::new(py, found.iter().map(|f| PyBytes::new(py, f.bytes(chunk))))?;
+        match error_message(&errors) {
+            None => Ok(objects),
+            Some(message) => Err(json_stream_error(message, objects.into_any().unbind())),
+        }
+    }
+
+    /// Like `feed`, but returns all objects in one bytes buffer with an int64 array of
+    /// `len + 1` boundaries: object `i` is `data[offsets[i]:offsets[i + 1]]`.
+    fn feed_packed<'py>(
+        &mut self,
+        py: Python<'py>,
+        chunk: &[u8],
+    ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyArray1<i64>>)> {
+        let (found, errors) = self.scan(py, chunk);
+        let mut offsets = Vec::with_capacity(found.len() + 1);
+        offsets.push(0i64);
+        let mut total = 0usize;
+        for f in &found {
+            total += f.bytes(chunk).len();
+            offsets.push(total as i64);
+        }
+        let data = PyBytes::new_with(py, total, |buf| {
+            let mut at = 0;
+            for f in &found {
+                let bytes = f.bytes(chunk);
+                buf[at..at + bytes.len()].copy_from_slice(bytes);
+                at += bytes.len();
+            }
+            Ok(())
+        })?;
+        match error_message(&errors) {
+            None => Ok((data, PyArray1::from_vec(py, offsets))),
+            Some(message) => {
+                let objects =
+                    PyList::new(py, found.iter().map(|f| PyBytes::new(py, f.bytes(chunk))))?;
+                Err(json_stream_error(message, objects.into_any().unbind()))
+            }
+        }
+    }
+
+    /// Forgets any partial object and restarts at stream offset 0 (for a new stream).
+    fn reset(&mut self) {
+        self.inner.reset();
+    }
+
+    /// The size limit in bytes.
+    #[getter]
+    fn max_object_size(&self) -> usize {
+        self.inner.max_object_size()
+    }
+
+    /// Bytes of an incomplete object held until the next chunk.
+    #[getter]
+    fn buffered(&self) -> usize {
+        self.inner.buffered()
+    }
+
+    /// Stream bytes consumed so far.
+    #[getter]
+    fn offset(&self) -> u64 {
+        self.inner.offset()
+    }
+
+    /// Whether the stream currently stands inside an object.
+    #[getter]
+    fn in_object(&self) -> bool {
+        self.inner.in_object()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "JsonStreamSplitter(max_object_size={}, offset={}, buffered={})",
+            self.inner.max_object_size(),
+            self.inner.offset(),
+            self.inner.buffered()
+        )
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyJsonStreamSplitter>()
 }

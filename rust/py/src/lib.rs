@@ -1,4 +1,4 @@
-//! `fastfeed._core`: the thin PyO3 layer over `fastfeed-core`.
+//! `fastfeed._core`: the thin Python binding over `fastfeed-core`.
 //!
 //! Each submodule wraps one core module and registers its classes and functions; `errors` is the
 //! one place where core error values become `fastfeed.errors` exceptions.

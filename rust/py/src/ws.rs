@@ -1,7 +1,263 @@
-//! (in progress)
+//! Python wrappers of the WebSocket codec (`fastfeed_core::ws`).
+//!
+//! One `feed` call decodes a whole socket read and returns every message as one list, so
+//! Python pays one call per read, not per frame.
 
+use fastfeed_core::ws::frame::{encode_frame, MAX_CONTROL_PAYLOAD};
+use fastfeed_core::ws::{
+    accept_key, close_payload, is_valid_close_code, parse_close_payload, ClientHandshake,
+    FrameDecoder, HandshakeStatus, Message, Opcode, ProtocolError, Role, DEFAULT_MAX_MESSAGE_SIZE,
+};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyTuple};
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use crate::errors::{handshake_error, protocol_error};
+
+// The `WSFrameDecoder` signature spells the default as a literal so Python can show it.
+const _: () = assert!(DEFAULT_MAX_MESSAGE_SIZE == 4096);
+
+fn to_py_protocol_error(error: &ProtocolError) -> PyErr {
+    protocol_error(error.reason(), error.close_code().code())
+}
+
+/// Incremental RFC 6455 decoder for one connection direction.
+#[pyclass(name = "WSFrameDecoder", module = "fastfeed._core")]
+pub struct PyFrameDecoder {
+    inner: FrameDecoder,
+}
+
+#[pymethods]
+impl PyFrameDecoder {
+    #[new]
+    #[pyo3(signature = (role, max_message_size = 4096, reject_binary = false))]
+    fn new(role: &str, max_message_size: usize, reject_binary: bool) -> PyResult<Self> {
+        let role = match role {
+            "server" => Role::Server,
+            "client" => Role::Client,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "role must be \"server\" or \"client\", got {other:?}"
+                )))
+            }
+        };
+        Ok(Self {
+            inner: FrameDecoder::new(role)
+                .with_max_message_size(max_message_size)
+                .with_reject_binary(reject_binary),
+        })
+    }
+
+    /// Decodes `data`; returns `(opcode, payload)` for each complete message and control frame.
+    fn feed<'py>(&mut self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
+        let mut messages: Vec<Bound<'py, PyTuple>> = Vec::new();
+        let mut conversion_error = None;
+        let result = self.inner.feed(data, |message| {
+            let payload = match message {
+                Message::Text(text) => PyBytes::new(py, text.as_bytes()),
+                Message::Binary(bytes) | Message::Ping(bytes) | Message::Pong(bytes) => {
+                    PyBytes::new(py, bytes)
+                }
+                Message::Close { code: None, .. } => PyBytes::new(py, b""),
+                Message::Close {
+                    code: Some(code),
+                    reason,
+                } => PyBytes::new(py, &close_payload(code, reason)),
+            };
+            match message_tuple(py, message.opcode(), payload) {
+                Ok(tuple) => messages.push(tuple),
+                Err(error) => conversion_error = Some(error),
+            }
+            Ok::<(), ProtocolError>(())
+        });
+        if let Some(error) = conversion_error {
+            return Err(error);
+        }
+        result.map_err(|error| to_py_protocol_error(&error))?;
+        PyList::new(py, messages)
+    }
+
+    /// `"server"` or `"client"`: the role of the side that receives.
+    #[getter]
+    fn role(&self) -> &'static str {
+        match self.inner.role() {
+            Role::Server => "server",
+            Role::Client => "client",
+        }
+    }
+
+    #[getter]
+    fn max_message_size(&self) -> usize {
+        self.inner.max_message_size()
+    }
+
+    #[getter]
+    fn reject_binary(&self) -> bool {
+        self.inner.rejects_binary()
+    }
+
+    /// True once a Close frame was decoded; later input is ignored.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+}
+
+fn message_tuple<'py>(
+    py: Python<'py>,
+    opcode: Opcode,
+    payload: Bound<'py, PyBytes>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let opcode = (opcode as u8).into_pyobject(py)?.into_any();
+    PyTuple::new(py, [opcode, payload.into_any()])
+}
+
+fn data_or_control_opcode(opcode: u8) -> PyResult<Opcode> {
+    match Opcode::from_u8(opcode) {
+        Some(Opcode::Continuation) | None => Err(PyValueError::new_err(format!(
+            "opcode must be 1, 2, 8, 9 or 10, got {opcode}"
+        ))),
+        Some(opcode) => Ok(opcode),
+    }
+}
+
+fn mask_from(mask_key: Option<&[u8]>) -> PyResult<Option<[u8; 4]>> {
+    mask_key
+        .map(|key| {
+            <[u8; 4]>::try_from(key).map_err(|_| {
+                PyValueError::new_err(format!("mask_key must be 4 bytes, got {}", key.len()))
+            })
+        })
+        .transpose()
+}
+
+/// Encodes one final frame per payload, all with `opcode`, into one buffer.
+#[pyfunction]
+#[pyo3(signature = (opcode, payloads, mask_key = None))]
+fn ws_encode_frames<'py>(
+    py: Python<'py>,
+    opcode: u8,
+    payloads: &Bound<'py, PyAny>,
+    mask_key: Option<&[u8]>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let opcode = data_or_control_opcode(opcode)?;
+    let mask = mask_from(mask_key)?;
+    let mut out = Vec::new();
+    for payload in payloads.try_iter()? {
+        let payload = payload?;
+        let bytes = payload.cast::<PyBytes>()?.as_bytes();
+        if opcode.is_control() && bytes.len() > MAX_CONTROL_PAYLOAD {
+            return Err(PyValueError::new_err(format!(
+                "control frame payload of {} bytes exceeds 125",
+                bytes.len()
+            )));
+        }
+        encode_frame(&mut out, opcode, bytes, mask);
+    }
+    Ok(PyBytes::new(py, &out))
+}
+
+/// A close payload: the code in network byte order, then the reason cut to fit 123 bytes.
+#[pyfunction]
+#[pyo3(signature = (code, reason = ""))]
+fn ws_close_payload<'py>(
+    py: Python<'py>,
+    code: u16,
+    reason: &str,
+) -> PyResult<Bound<'py, PyBytes>> {
+    if !is_valid_close_code(code) {
+        return Err(PyValueError::new_err(format!(
+            "close code {code} may not be sent (valid: 1000-1003, 1007-1014, 3000-4999)"
+        )));
+    }
+    Ok(PyBytes::new(py, &close_payload(code, reason)))
+}
+
+/// Splits a received close payload into `(code or None, reason)`.
+#[pyfunction]
+fn ws_parse_close_payload(payload: &[u8]) -> PyResult<(Option<u16>, String)> {
+    parse_close_payload(payload)
+        .map(|(code, reason)| (code, reason.to_owned()))
+        .map_err(|error| to_py_protocol_error(&ProtocolError::from(error)))
+}
+
+/// The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key`.
+#[pyfunction]
+fn ws_accept_key(key: &str) -> String {
+    accept_key(key)
+}
+
+/// The client side of the opening handshake.
+#[pyclass(name = "WSClientHandshake", module = "fastfeed._core")]
+pub struct PyClientHandshake {
+    inner: ClientHandshake,
+}
+
+#[pymethods]
+impl PyClientHandshake {
+    // PyO3 extracts a sequence argument as an owned Vec; a borrowed slice is not extractable.
+    #[allow(clippy::needless_pass_by_value)]
+    #[new]
+    #[pyo3(signature = (host, port, path, key, headers = Vec::new()))]
+    fn new(
+        host: &str,
+        port: u16,
+        path: &str,
+        key: &[u8],
+        headers: Vec<(String, String)>,
+    ) -> PyResult<Self> {
+        let key = <[u8; 16]>::try_from(key).map_err(|_| {
+            PyValueError::new_err(format!("key must be 16 bytes, got {}", key.len()))
+        })?;
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        ClientHandshake::new(host, port, path, key, &headers)
+            .map(|inner| Self { inner })
+            .map_err(|error| handshake_error(error.message()))
+    }
+
+    /// The request bytes to send.
+    #[getter]
+    fn request<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.inner.request())
+    }
+
+    /// The `Sec-WebSocket-Key` sent.
+    #[getter]
+    fn key(&self) -> &str {
+        self.inner.key()
+    }
+
+    /// The `Sec-WebSocket-Accept` the server must answer with.
+    #[getter]
+    fn expected_accept(&self) -> &str {
+        self.inner.expected_accept()
+    }
+
+    /// True once a valid response was read.
+    #[getter]
+    fn done(&self) -> bool {
+        self.inner.is_complete()
+    }
+
+    /// Feeds response bytes: `None` while incomplete, then the bytes after the response.
+    fn feed<'py>(&mut self, py: Python<'py>, data: &[u8]) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        match self.inner.feed(data) {
+            Ok(HandshakeStatus::Pending) => Ok(None),
+            Ok(HandshakeStatus::Complete { leftover }) => Ok(Some(PyBytes::new(py, leftover))),
+            Err(error) => Err(handshake_error(error.message())),
+        }
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyFrameDecoder>()?;
+    m.add_class::<PyClientHandshake>()?;
+    m.add_function(wrap_pyfunction!(ws_encode_frames, m)?)?;
+    m.add_function(wrap_pyfunction!(ws_close_payload, m)?)?;
+    m.add_function(wrap_pyfunction!(ws_parse_close_payload, m)?)?;
+    m.add_function(wrap_pyfunction!(ws_accept_key, m)?)?;
     Ok(())
 }

@@ -63,6 +63,12 @@ impl CloseCode {
 /// Largest payload a control frame may carry.
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
 
+/// Payload-length value announcing a 16-bit extended length.
+pub const LEN16_MARKER: u8 = 0x7E;
+
+/// Payload-length value announcing a 64-bit extended length.
+pub const LEN64_MARKER: u8 = 0x7F;
+
 /// Most bytes a frame header can take (2 + 8 extended length + 4 mask).
 pub const MAX_HEADER_LEN: usize = 14;
 
@@ -83,6 +89,22 @@ pub fn encode_frame(out: &mut Vec<u8>, opcode: Opcode, payload: &[u8], mask: Opt
     }
 }
 
+/// Appends one complete frame per payload to `out`, all with `opcode`, in one call.
+///
+/// This is how a server batches many events into one socket write. With `mask = Some(key)`
+/// every frame is masked with the same caller-supplied key (the core never draws randomness;
+/// a client should pass a fresh random key per call).
+pub fn encode_frames<'a>(
+    out: &mut Vec<u8>,
+    opcode: Opcode,
+    payloads: impl IntoIterator<Item = &'a [u8]>,
+    mask: Option<[u8; 4]>,
+) {
+    for payload in payloads {
+        encode_frame(out, opcode, payload, mask);
+    }
+}
+
 /// Appends a frame header for a payload of `len` bytes.
 pub fn write_header(
     out: &mut Vec<u8>,
@@ -94,13 +116,13 @@ pub fn write_header(
     let b0 = (u8::from(fin) << 7) | opcode as u8;
     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
     out.push(b0);
-    if len < 126 {
+    if len < LEN16_MARKER as usize {
         out.push(mask_bit | len as u8);
     } else if let Ok(len16) = u16::try_from(len) {
-        out.push(mask_bit | 126);
+        out.push(mask_bit | LEN16_MARKER);
         out.extend_from_slice(&len16.to_be_bytes());
     } else {
-        out.push(mask_bit | 127);
+        out.push(mask_bit | LEN64_MARKER);
         out.extend_from_slice(&(len as u64).to_be_bytes());
     }
     if let Some(key) = mask {
@@ -161,6 +183,41 @@ mod tests {
         assert_eq!(
             out,
             [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]
+        );
+    }
+
+    #[test]
+    fn many_frames_in_one_buffer() {
+        let mut out = Vec::new();
+        encode_frames(&mut out, Opcode::Text, [&b"a"[..], b"", b"bc"], None);
+        assert_eq!(out, [0x81, 1, b'a', 0x81, 0, 0x81, 2, b'b', b'c']);
+        out.clear();
+        encode_frames(
+            &mut out,
+            Opcode::Binary,
+            [&b"ab"[..], b"ab"],
+            Some([1, 2, 3, 4]),
+        );
+        assert_eq!(
+            out,
+            [
+                0x82,
+                0x82,
+                1,
+                2,
+                3,
+                4,
+                b'a' ^ 1,
+                b'b' ^ 2,
+                0x82,
+                0x82,
+                1,
+                2,
+                3,
+                4,
+                b'a' ^ 1,
+                b'b' ^ 2
+            ]
         );
     }
 

@@ -2,10 +2,21 @@
 //!
 //! * [`frame`]: opcodes, close codes and frame encoding (one or many frames into one buffer).
 //! * [`decoder`]: incremental frame/message decoder fed arbitrary byte chunks.
-//! * [`handshake`]: the client side of the opening handshake.
+//! * [`close`]: building and parsing close payloads, close-code validity.
+//! * [`handshake`]: the client side of the opening handshake, and the accept-key computation.
+//!
+//! Nothing here touches a socket, a clock or a random source: callers feed bytes in, take
+//! bytes out, and pass masking keys and handshake nonces as arguments.
 
+pub mod close;
 pub mod decoder;
 pub mod frame;
 pub mod handshake;
 
-pub use frame::{CloseCode, Opcode, Role};
+#[cfg(test)]
+mod tests;
+
+pub use close::{close_payload, is_valid_close_code, parse_close_payload};
+pub use decoder::{FrameDecoder, Message, ProtocolError, DEFAULT_MAX_MESSAGE_SIZE};
+pub use frame::{encode_frame, encode_frames, CloseCode, Opcode, Role};
+pub use handshake::{accept_key, ClientHandshake, HandshakeError, HandshakeStatus};

@@ -1,0 +1,143 @@
+//! A JSON tree that keeps object members in document order, duplicates included.
+//!
+//! `serde_json::Value` silently keeps the last of two equal keys, which would let
+//! `{"add": true, "add": false}` mean something the sender may not have intended. Parsing into
+//! this tree instead lets the validator reject duplicates explicitly and report the first
+//! unknown field in document order, so errors are deterministic.
+
+use std::fmt::{self, Write as _};
+
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+/// How many characters of a user-supplied string are echoed back in an error message, so an
+/// error can never be much larger than a fixed bound whatever the input.
+pub(crate) const ECHO_LIMIT: usize = 64;
+
+/// One parsed JSON value. Non-negative integers are `UInt`, negative ones `NegInt`; anything
+/// with a fraction or exponent (or beyond `u64`) is `Float`, as `serde_json` reports them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Json {
+    Null,
+    Bool(bool),
+    UInt(u64),
+    NegInt(i64),
+    Float(f64),
+    Str(String),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonVisitor)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
+        Ok(Json::Bool(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
+        Ok(Json::UInt(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
+        Ok(u64::try_from(v).map_or(Json::NegInt(v), Json::UInt))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
+        Ok(Json::Float(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Json, E> {
+        Ok(Json::Str(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Json, E> {
+        Ok(Json::Str(v))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut members = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value()?;
+            members.push((key, value));
+        }
+        Ok(Json::Object(members))
+    }
+}
+
+impl Json {
+    /// A short, bounded rendering of the value for "got …" in error messages: scalars as JSON
+    /// (strings quoted and escaped, cut after [`ECHO_LIMIT`] characters), containers by kind.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Json::Null => "null".to_owned(),
+            Json::Bool(b) => b.to_string(),
+            Json::UInt(n) => n.to_string(),
+            Json::NegInt(n) => n.to_string(),
+            Json::Float(x) => ryu::Buffer::new().format(*x).to_owned(),
+            Json::Str(s) => quote_bounded(s),
+            Json::Array(_) => "an array".to_owned(),
+            Json::Object(_) => "an object".to_owned(),
+        }
+    }
+}
+
+/// `s` as a JSON string literal, cut after [`ECHO_LIMIT`] characters; a cut string is followed
+/// by `... (N characters)`.
+pub(crate) fn quote_bounded(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(4 * ECHO_LIMIT) + 2);
+    let cut = s.char_indices().nth(ECHO_LIMIT).map(|(i, _)| i);
+    out.push('"');
+    escape_into(&mut out, cut.map_or(s, |i| &s[..i]));
+    out.push('"');
+    if cut.is_some() {
+        let _ = write!(out, "... ({} characters)", s.chars().count());
+    }
+    out
+}
+
+/// An object key as a path segment: bare when it is a plain name (`A-Z a-z 0-9 _`, at most
+/// [`ECHO_LIMIT`] characters), otherwise quoted like [`quote_bounded`], so a key holding dots,
+/// quotes or control characters can neither forge a nested path nor inject lines into a log.
+pub(crate) fn key_segment(key: &str) -> String {
+    let plain = !key.is_empty()
+        && key.len() <= ECHO_LIMIT
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if plain {
+        key.to_owned()
+    } else {
+        quote_bounded(key)
+    }
+}
+
+/// Appends the JSON escape of `s` (without quotes), as [`super::ack::write_escaped`] does.
+pub(crate) fn escape_into(out: &mut String, s: &str) {
+    let mut escaped = Vec::with_capacity(s.len());
+    super::ack::write_escaped(&mut escaped, s);
+    // Escaping copies every byte >= 0x80 unchanged, so valid UTF-8 in gives valid UTF-8 out
+    // and the lossy conversion never replaces anything.
+    out.push_str(&String::from_utf8_lossy(&escaped));
+}

@@ -1,0 +1,625 @@
+//! `/v1/events` command validation and acknowledgements (SPEC §3.1–3.2).
+//!
+//! [`parse_command`] turns one inbound text frame into a typed [`Command`] or an
+//! [`EnvelopeError`]; [`encode_ack`] writes the §3.2 answer straight into an output buffer.
+//!
+//! # Classification
+//!
+//! A frame is a JSON object. If it has a `msg_type` member it is a command (`STREAM`/`STOP`);
+//! otherwise, if it has a `type` member, it is seed 004's `event_ack`; otherwise it is treated
+//! as a command, so `{}` answers `id: required`. A `type` member next to `msg_type` is an
+//! unknown field of the command.
+//!
+//! # Order of checks
+//!
+//! A frame with several problems always reports the first of this list, so the answer is
+//! deterministic:
+//!
+//! 1. `json`: the frame is valid UTF-8 (`json: invalid UTF-8 at byte N`), then valid JSON
+//!    (`json: <what serde_json found> at byte N`, `N` = 0-based byte offset of the byte
+//!    `serde_json` points at, converted exactly from its line/column; the frame length when the
+//!    input ended early), then an object
+//!    (`json: expected an object, got an array`).
+//! 2. Commands:
+//!    1. `id`: not repeated, present, an integer `0 <= id < 2^63`. Only after this point do
+//!       errors carry `req_id`.
+//!    2. duplicate members: the first key, in document order, that already occurred.
+//!    3. `msg_type`: present, `STREAM` or `STOP`.
+//!    4. unknown members, first in document order (`STOP` takes only `msg_type` and `id`).
+//!    5. `STREAM` only: `sec_type`, `req_type`, the `sec_type` × `req_type` combination, `add`,
+//!       then `contract`: absent for `FULL_*`, otherwise present and an object, without duplicate
+//!       or unknown members (a STOCK/INDEX contract takes only `symbol`, so option fields on it
+//!       are unknown), `root` not given together with `symbol`, then `symbol` (or `root`),
+//!       `expiration`, `strike`, `right` in that order.
+//! 3. `event_ack`: duplicate members, `type` (must be `"event_ack"`), unknown members,
+//!    `correlation_id`, `events_processed` (then each element), `timestamp`. These errors never
+//!    carry a `req_id`: an ack has no `id`.
+//!
+//! # Messages
+//!
+//! Every message is `<path>: <what was expected>, got <what was found>` (or a fixed phrase such
+//! as `required`, `duplicate field`, `must be absent for FULL_TRADES`, `not a calendar date: N`).
+//! Paths are `id`, `req_type`, `contract.strike`, `events_processed[2]`, …; a key that is not a
+//! plain name (`A-Z a-z 0-9 _`, at most 64 characters) appears as a quoted JSON string, so
+//! a key cannot forge a path or smuggle control characters. Echoed strings are quoted, escaped
+//! and cut after 64 characters (`"AAAA…"... (500 characters)`); arrays and objects are echoed
+//! only by kind (`got an array`), so an error message stays small whatever the input.
+
+mod ack;
+mod json;
+
+use std::fmt;
+
+use crate::contract::{
+    is_calendar_date, ContractKey, ReqType, Right, SecType, Symbol, SymbolError,
+};
+
+pub use ack::{encode_ack, write_json_string, AckResponse};
+use json::{key_segment, quote_bounded, Json};
+
+/// One validated inbound frame.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Command {
+    /// `msg_type: STREAM`: subscribe (`add: true`) or unsubscribe one stream.
+    Stream(StreamCommand),
+    /// `msg_type: STOP`: end every subscription of the connection.
+    Stop(StopCommand),
+    /// Seed 004's lock-step acknowledgement of processed events (`--pace ack`).
+    EventAck(EventAck),
+}
+
+impl Command {
+    /// The id to echo as `req_id`; `None` for an `event_ack`, which has no id and gets no answer.
+    pub fn req_id(&self) -> Option<u64> {
+        match self {
+            Command::Stream(c) => Some(c.id),
+            Command::Stop(c) => Some(c.id),
+            Command::EventAck(_) => None,
+        }
+    }
+}
+
+/// A `STREAM` command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StreamCommand {
+    pub sec_type: SecType,
+    pub req_type: ReqType,
+    /// True subscribes, false unsubscribes.
+    pub add: bool,
+    /// The request id, `0 <= id < 2^63`.
+    pub id: u64,
+    /// The contract; `None` exactly for the `FULL_*` whole-market streams.
+    pub contract: Option<ContractKey>,
+}
+
+/// A `STOP` command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StopCommand {
+    /// The request id, `0 <= id < 2^63`.
+    pub id: u64,
+}
+
+/// Seed 004's `{"type": "event_ack", "correlation_id": …, "events_processed": […],
+/// "timestamp": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EventAck {
+    /// Opaque client-chosen id of this acknowledgement.
+    pub correlation_id: String,
+    /// The header `id`s of the events processed, each `0 <= n < 2^63`; may be empty.
+    pub events_processed: Vec<u64>,
+    /// Client time in milliseconds since the Unix epoch.
+    pub timestamp: i64,
+}
+
+/// Why a frame is not a valid command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeError {
+    /// Path of the offending field (`json` for frames that are not a JSON object).
+    pub path: String,
+    /// The full message, starting with `path` and `": "`.
+    pub message: String,
+    /// The command's id when it could be read, else `None` (answered as `req_id: null`).
+    pub req_id: Option<u64>,
+}
+
+impl EnvelopeError {
+    fn new(path: impl Into<String>, detail: fmt::Arguments<'_>, req_id: Option<u64>) -> Self {
+        let path = path.into();
+        let message = format!("{path}: {detail}");
+        EnvelopeError {
+            path,
+            message,
+            req_id,
+        }
+    }
+
+    /// Appends the `ERROR` acknowledgement of this error to `out`.
+    pub fn encode_ack(&self, out: &mut Vec<u8>) {
+        encode_ack(out, self.req_id, AckResponse::Error(&self.message));
+    }
+}
+
+impl fmt::Display for EnvelopeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for EnvelopeError {}
+
+/// The `req_type`s a `sec_type` supports (SPEC §3.1), in wire order.
+pub const fn supported_req_types(sec_type: SecType) -> &'static [ReqType] {
+    match sec_type {
+        SecType::Stock => &[
+            ReqType::Quote,
+            ReqType::Trade,
+            ReqType::Ohlc,
+            ReqType::FullTrades,
+        ],
+        SecType::Option => &ReqType::ALL,
+        SecType::Index => &[ReqType::Trade, ReqType::Ohlc],
+    }
+}
+
+/// Validates one inbound frame; see the module docs for the order of checks and the messages.
+pub fn parse_command(frame: &[u8]) -> Result<Command, EnvelopeError> {
+    let root = parse_json(frame)?;
+    let Json::Object(members) = root else {
+        return Err(EnvelopeError::new(
+            "json",
+            format_args!("expected an object, got {}", root.describe()),
+            None,
+        ));
+    };
+    let members = Members(&members);
+    if members.get("msg_type").is_none() && members.get("type").is_some() {
+        parse_event_ack(members).map(Command::EventAck)
+    } else {
+        parse_stream_or_stop(members)
+    }
+}
+
+fn parse_json(frame: &[u8]) -> Result<Json, EnvelopeError> {
+    if let Err(e) = std::str::from_utf8(frame) {
+        return Err(EnvelopeError::new(
+            "json",
+            format_args!("invalid UTF-8 at byte {}", e.valid_up_to()),
+            None,
+        ));
+    }
+    serde_json::from_slice(frame).map_err(|e| {
+        let offset = json_error_offset(frame, &e);
+        let full = e.to_string();
+        let position = format!(" at line {} column {}", e.line(), e.column());
+        let what = full.strip_suffix(&position).unwrap_or(&full);
+        EnvelopeError::new("json", format_args!("{what} at byte {offset}"), None)
+    })
+}
+
+/// The 0-based byte offset of a `serde_json` error. `serde_json` reports the 1-based line and the
+/// column as "bytes since the line start, counting the offending byte", so the offending byte is
+/// at `line_start + column - 1`; an input that ends early is reported at its length.
+fn json_error_offset(frame: &[u8], e: &serde_json::Error) -> usize {
+    if e.classify() == serde_json::error::Category::Eof || e.line() == 0 {
+        return frame.len();
+    }
+    let line_start = if e.line() == 1 {
+        0
+    } else {
+        memchr::memchr_iter(b'\n', frame)
+            .nth(e.line() - 2)
+            .map_or(frame.len(), |newline| newline + 1)
+    };
+    (line_start + e.column()).saturating_sub(1).min(frame.len())
+}
+
+/// The members of one object, in document order.
+#[derive(Clone, Copy)]
+struct Members<'a>(&'a [(String, Json)]);
+
+impl<'a> Members<'a> {
+    fn get(self, name: &str) -> Option<&'a Json> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    fn count(self, name: &str) -> usize {
+        self.0.iter().filter(|(k, _)| k == name).count()
+    }
+
+    /// The first key, in document order, that already occurred earlier in the object.
+    fn first_duplicate(self) -> Option<&'a str> {
+        self.0
+            .iter()
+            .enumerate()
+            .find(|(i, (k, _))| self.0[..*i].iter().any(|(earlier, _)| earlier == k))
+            .map(|(_, (k, _))| k.as_str())
+    }
+
+    /// The first key, in document order, that is not in `allowed`.
+    fn first_unknown(self, allowed: &[&str]) -> Option<&'a str> {
+        self.0
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .find(|k| !allowed.contains(k))
+    }
+}
+
+/// Builds error values for one frame, stamping every error with the `req_id` once it is known.
+struct Errors {
+    req_id: Option<u64>,
+    /// Path prefix for the object being checked (`""` or `"contract."`).
+    prefix: &'static str,
+}
+
+impl Errors {
+    fn at(&self, field: &str, detail: fmt::Arguments<'_>) -> EnvelopeError {
+        EnvelopeError::new(format!("{}{field}", self.prefix), detail, self.req_id)
+    }
+
+    fn required(&self, field: &str) -> EnvelopeError {
+        self.at(field, format_args!("required"))
+    }
+
+    /// Rejects repeated and unknown keys, in that order.
+    fn check_keys(
+        &self,
+        members: Members<'_>,
+        allowed: &[&str],
+        expected: &str,
+    ) -> Result<(), EnvelopeError> {
+        if let Some(key) = members.first_duplicate() {
+            return Err(self.at(&key_segment(key), format_args!("duplicate field")));
+        }
+        self.check_unknown(members, allowed, expected)
+    }
+
+    fn check_unknown(
+        &self,
+        members: Members<'_>,
+        allowed: &[&str],
+        expected: &str,
+    ) -> Result<(), EnvelopeError> {
+        match members.first_unknown(allowed) {
+            Some(key) => Err(self.at(
+                &key_segment(key),
+                format_args!("unknown field (expected {expected})"),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+const STREAM_FIELDS: [&str; 6] = ["msg_type", "sec_type", "req_type", "add", "id", "contract"];
+const STOP_FIELDS: [&str; 2] = ["msg_type", "id"];
+const OPTION_CONTRACT_FIELDS: [&str; 5] = ["symbol", "root", "expiration", "strike", "right"];
+const SIMPLE_CONTRACT_FIELDS: [&str; 2] = ["symbol", "root"];
+const EVENT_ACK_FIELDS: [&str; 4] = ["type", "correlation_id", "events_processed", "timestamp"];
+
+/// `u64` ids must stay below 2^63 so they also fit an `i64` everywhere they travel.
+const MAX_ID: u64 = i64::MAX as u64;
+
+fn parse_stream_or_stop(members: Members<'_>) -> Result<Command, EnvelopeError> {
+    let mut errors = Errors {
+        req_id: None,
+        prefix: "",
+    };
+    if members.count("id") > 1 {
+        return Err(errors.at("id", format_args!("duplicate field")));
+    }
+    let id = match members.get("id") {
+        None => return Err(errors.required("id")),
+        Some(Json::UInt(n)) if *n <= MAX_ID => *n,
+        Some(other) => {
+            return Err(errors.at(
+                "id",
+                format_args!(
+                    "must be an integer 0 <= id < 2^63, got {}",
+                    other.describe()
+                ),
+            ))
+        }
+    };
+    errors.req_id = Some(id);
+    if let Some(key) = members.first_duplicate() {
+        return Err(errors.at(&key_segment(key), format_args!("duplicate field")));
+    }
+    let msg_type = members
+        .get("msg_type")
+        .ok_or_else(|| errors.required("msg_type"))?;
+    match msg_type {
+        Json::Str(s) if s == "STREAM" => {
+            errors.check_unknown(
+                members,
+                &STREAM_FIELDS,
+                "msg_type, sec_type, req_type, add, id, contract",
+            )?;
+            parse_stream(members, id, &errors).map(Command::Stream)
+        }
+        Json::Str(s) if s == "STOP" => {
+            errors.check_unknown(members, &STOP_FIELDS, "msg_type, id")?;
+            Ok(Command::Stop(StopCommand { id }))
+        }
+        other => Err(errors.at(
+            "msg_type",
+            format_args!("expected one of STREAM, STOP, got {}", other.describe()),
+        )),
+    }
+}
+
+fn parse_stream(
+    members: Members<'_>,
+    id: u64,
+    errors: &Errors,
+) -> Result<StreamCommand, EnvelopeError> {
+    let sec_type = match members.get("sec_type") {
+        None => return Err(errors.required("sec_type")),
+        Some(v) => enum_value(v, SecType::parse).ok_or_else(|| {
+            errors.at(
+                "sec_type",
+                format_args!("expected one of STOCK, OPTION, INDEX, got {}", v.describe()),
+            )
+        })?,
+    };
+    let req_type = match members.get("req_type") {
+        None => return Err(errors.required("req_type")),
+        Some(v) => enum_value(v, ReqType::parse).ok_or_else(|| {
+            errors.at(
+                "req_type",
+                format_args!(
+                    "expected one of {}, got {}",
+                    join_req_types(&ReqType::ALL),
+                    v.describe()
+                ),
+            )
+        })?,
+    };
+    let supported = supported_req_types(sec_type);
+    if !supported.contains(&req_type) {
+        return Err(errors.at(
+            "req_type",
+            format_args!(
+                "{} is not available for {} ({} supports {})",
+                req_type.as_str(),
+                sec_type.as_str(),
+                sec_type.as_str(),
+                join_req_types(supported)
+            ),
+        ));
+    }
+    let add = match members.get("add") {
+        None => return Err(errors.required("add")),
+        Some(Json::Bool(b)) => *b,
+        Some(other) => {
+            return Err(errors.at(
+                "add",
+                format_args!("must be a boolean, got {}", other.describe()),
+            ))
+        }
+    };
+    let contract = match (members.get("contract"), req_type.is_full()) {
+        (None, true) => None,
+        (Some(_), true) => {
+            return Err(errors.at(
+                "contract",
+                format_args!("must be absent for {}", req_type.as_str()),
+            ))
+        }
+        (None, false) => return Err(errors.required("contract")),
+        (Some(Json::Object(fields)), false) => Some(parse_contract(
+            Members(fields),
+            sec_type,
+            &Errors {
+                req_id: errors.req_id,
+                prefix: "contract.",
+            },
+        )?),
+        (Some(other), false) => {
+            return Err(errors.at(
+                "contract",
+                format_args!("must be an object, got {}", other.describe()),
+            ))
+        }
+    };
+    Ok(StreamCommand {
+        sec_type,
+        req_type,
+        add,
+        id,
+        contract,
+    })
+}
+
+fn parse_contract(
+    fields: Members<'_>,
+    sec_type: SecType,
+    errors: &Errors,
+) -> Result<ContractKey, EnvelopeError> {
+    if sec_type == SecType::Option {
+        errors.check_keys(
+            fields,
+            &OPTION_CONTRACT_FIELDS,
+            "symbol, expiration, strike, right",
+        )?;
+    } else {
+        errors.check_keys(fields, &SIMPLE_CONTRACT_FIELDS, "symbol")?;
+    }
+    let (symbol_field, symbol_value) = match (fields.get("symbol"), fields.get("root")) {
+        (Some(_), Some(_)) => {
+            return Err(errors.at(
+                "root",
+                format_args!("not allowed together with symbol (root is an alias of symbol)"),
+            ))
+        }
+        (Some(v), None) => ("symbol", v),
+        (None, Some(v)) => ("root", v),
+        (None, None) => return Err(errors.required("symbol")),
+    };
+    let symbol = parse_symbol(symbol_value).map_err(|got| {
+        errors.at(
+            symbol_field,
+            format_args!("must be 1-16 characters of A-Z 0-9 . / ^ -, got {got}"),
+        )
+    })?;
+    if sec_type != SecType::Option {
+        return Ok(ContractKey {
+            sec_type,
+            symbol,
+            expiration: 0,
+            strike: 0,
+            right: None,
+        });
+    }
+    let expiration = match fields.get("expiration") {
+        None => return Err(errors.required("expiration")),
+        Some(Json::UInt(n)) if is_calendar_date(*n) => *n as u32,
+        Some(Json::UInt(n)) => {
+            return Err(errors.at("expiration", format_args!("not a calendar date: {n}")))
+        }
+        Some(Json::NegInt(n)) => {
+            return Err(errors.at("expiration", format_args!("not a calendar date: {n}")))
+        }
+        Some(other) => {
+            return Err(errors.at(
+                "expiration",
+                format_args!("must be a YYYYMMDD integer, got {}", other.describe()),
+            ))
+        }
+    };
+    let strike = match fields.get("strike") {
+        None => return Err(errors.required("strike")),
+        Some(Json::UInt(n)) if *n > 0 => u32::try_from(*n).map_err(|_| {
+            errors.at(
+                "strike",
+                format_args!(
+                    "must be at most {} (thousandths of a dollar), got {n}",
+                    u32::MAX
+                ),
+            )
+        })?,
+        Some(other) => {
+            return Err(errors.at(
+                "strike",
+                format_args!(
+                    "must be a positive integer (thousandths of a dollar), got {}",
+                    other.describe()
+                ),
+            ))
+        }
+    };
+    let right = match fields.get("right") {
+        None => return Err(errors.required("right")),
+        Some(v) => enum_value(v, Right::parse).ok_or_else(|| {
+            errors.at(
+                "right",
+                format_args!("expected one of C, P, got {}", v.describe()),
+            )
+        })?,
+    };
+    Ok(ContractKey::option(symbol, expiration, strike, right))
+}
+
+/// The symbol, or the rendering of what was found instead.
+fn parse_symbol(value: &Json) -> Result<Symbol, String> {
+    let Json::Str(s) = value else {
+        return Err(value.describe());
+    };
+    Symbol::new(s).map_err(|e| match e {
+        SymbolError::TooLong(n) if s.chars().count() <= json::ECHO_LIMIT => {
+            format!("{} ({n} characters)", quote_bounded(s))
+        }
+        SymbolError::Empty | SymbolError::TooLong(_) | SymbolError::BadChar(_) => quote_bounded(s),
+    })
+}
+
+fn parse_event_ack(members: Members<'_>) -> Result<EventAck, EnvelopeError> {
+    let errors = Errors {
+        req_id: None,
+        prefix: "",
+    };
+    if let Some(key) = members.first_duplicate() {
+        return Err(errors.at(&key_segment(key), format_args!("duplicate field")));
+    }
+    match members.get("type") {
+        Some(Json::Str(s)) if s == "event_ack" => {}
+        Some(other) => {
+            return Err(errors.at(
+                "type",
+                format_args!("expected \"event_ack\", got {}", other.describe()),
+            ))
+        }
+        None => return Err(errors.required("type")),
+    }
+    errors.check_unknown(
+        members,
+        &EVENT_ACK_FIELDS,
+        "type, correlation_id, events_processed, timestamp",
+    )?;
+    let correlation_id = match members.get("correlation_id") {
+        None => return Err(errors.required("correlation_id")),
+        Some(Json::Str(s)) => s.clone(),
+        Some(other) => {
+            return Err(errors.at(
+                "correlation_id",
+                format_args!("must be a string, got {}", other.describe()),
+            ))
+        }
+    };
+    let events_processed = match members.get("events_processed") {
+        None => return Err(errors.required("events_processed")),
+        Some(Json::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Json::UInt(n) if *n <= MAX_ID => Ok(*n),
+                other => Err(errors.at(
+                    &format!("events_processed[{i}]"),
+                    format_args!("must be an integer 0 <= n < 2^63, got {}", other.describe()),
+                )),
+            })
+            .collect::<Result<Vec<u64>, _>>()?,
+        Some(other) => {
+            return Err(errors.at(
+                "events_processed",
+                format_args!("must be an array of event ids, got {}", other.describe()),
+            ))
+        }
+    };
+    let timestamp = match members.get("timestamp") {
+        None => return Err(errors.required("timestamp")),
+        Some(Json::UInt(n)) if *n <= MAX_ID => *n as i64,
+        Some(Json::NegInt(n)) => *n,
+        Some(other) => {
+            return Err(errors.at(
+                "timestamp",
+                format_args!(
+                    "must be an integer (milliseconds since the epoch), got {}",
+                    other.describe()
+                ),
+            ))
+        }
+    };
+    Ok(EventAck {
+        correlation_id,
+        events_processed,
+        timestamp,
+    })
+}
+
+/// Parses a wire-name string with `parse`; `None` for non-strings and unknown names.
+fn enum_value<T>(value: &Json, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+    match value {
+        Json::Str(s) => parse(s),
+        _ => None,
+    }
+}
+
+fn join_req_types(req_types: &[ReqType]) -> String {
+    req_types
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests;
