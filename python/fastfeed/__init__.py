@@ -21,6 +21,7 @@ from fastfeed._core import (
     ws_encode_frames,
     ws_parse_close_payload,
 )
+from fastfeed.bars import BAR_DTYPE, BarBook, SessionBar, aggregate_trades
 from fastfeed.errors import (
     BarsError,
     EnvelopeError,
@@ -41,6 +42,8 @@ from fastfeed.events import (
 __version__: str = _core.__version__
 
 __all__ = [
+    "BAR_DTYPE",
+    "BarBook",
     "BarsError",
     "EnvelopeError",
     "EventAck",
@@ -55,12 +58,14 @@ __all__ = [
     "JsonStreamError",
     "JsonStreamSplitter",
     "ProtocolError",
+    "SessionBar",
     "StopCommand",
     "StreamCommand",
     "WSClientHandshake",
     "WSFrameDecoder",
     "WSMessageAssembler",
     "__version__",
+    "aggregate_trades",
     "encode_ack",
     "parse_command",
     "ws_accept_key",
