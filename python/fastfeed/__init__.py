@@ -21,9 +21,10 @@ from fastfeed._core import (
     ws_encode_frames,
     ws_parse_close_payload,
 )
-from fastfeed.bars import BAR_DTYPE, BarBook, SessionBar, aggregate_trades
+from fastfeed.bars import BAR_DTYPE, BarBook, SessionBar, aggregate_trades, parse_interval
 from fastfeed.errors import (
     BarsError,
+    ConfigError,
     EnvelopeError,
     EventDecodeError,
     EventEncodeError,
@@ -45,6 +46,7 @@ __all__ = [
     "BAR_DTYPE",
     "BarBook",
     "BarsError",
+    "ConfigError",
     "EnvelopeError",
     "EventAck",
     "EventBatch",
@@ -68,6 +70,7 @@ __all__ = [
     "aggregate_trades",
     "encode_ack",
     "parse_command",
+    "parse_interval",
     "ws_accept_key",
     "ws_close_payload",
     "ws_encode_frames",

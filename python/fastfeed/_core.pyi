@@ -448,3 +448,65 @@ def aggregate_trades(
     interval_ms: int,
     group: npt.NDArray[np.int64] | None = None,
 ) -> dict[str, npt.NDArray[Any]]: ...
+
+# --- router and synthetic market -------------------------------------------------------------
+
+__all__ += ["Router", "SyntheticMarket"]
+
+@final
+class Router:
+    """The connected client's subscriptions, the contract registry and the encoder.
+
+    Every trade routed through it is applied to ``bars``; only subscribed events (and the
+    session OHLC after each subscribed trade, when ``ohlcvc``) are encoded.
+    """
+
+    def __new__(cls, bars: BarBook, *, ohlcvc: bool = True) -> Router: ...
+    def add_contract(
+        self,
+        sec_type: str,
+        symbol: str,
+        expiration: int | None = None,
+        strike: int | None = None,
+        right: str | None = None,
+    ) -> int: ...
+    def contract(self, contract_id: int) -> _ContractTuple: ...
+    @property
+    def contract_count(self) -> int: ...
+    @property
+    def ohlcvc(self) -> bool: ...
+    @property
+    def bars(self) -> BarBook: ...
+    def set_subscriptions(self, commands: list[StreamCommand]) -> None:
+        """Replaces every subscription with these ``STREAM`` commands."""
+    @property
+    def next_id(self) -> int | None:
+        """Header id of the next data event (``--pace ack``), ``None`` when not numbering."""
+    @next_id.setter
+    def next_id(self, value: int | None) -> None: ...
+    @property
+    def rejected(self) -> int: ...
+    @property
+    def first_error(self) -> str | None: ...
+
+@final
+class SyntheticMarket:
+    """The built-in synthetic market; registers its contracts with ``router``."""
+
+    def __new__(
+        cls,
+        router: Router,
+        *,
+        seed: int,
+        stocks: list[tuple[str, float]],
+        index: tuple[str, float] | None = None,
+        chain_underlying: int | None = None,
+        expirations: list[tuple[int, float]] = ...,
+        strikes: int = 10,
+    ) -> SyntheticMarket: ...
+    @property
+    def contracts(self) -> list[int]: ...
+    def generate(
+        self, router: Router, n: int, date: int, from_ms: int, to_ms: int
+    ) -> tuple[bytes, int]:
+        """Draws ``n`` events and routes them: ``(frames, data events in them)``."""

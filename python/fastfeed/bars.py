@@ -43,6 +43,7 @@ __all__ = [
     "BarBook",
     "SessionBar",
     "aggregate_trades",
+    "parse_interval",
 ]
 
 #: One bar as stored in a ring: mirrors the Rust ``#[repr(C)] Bar`` (64 bytes, native order).
@@ -57,6 +58,28 @@ BAR_DTYPE: Final = np.dtype(
 
 DEFAULT_BAR_INTERVALS_MS: Final = (1000, 60_000)
 DEFAULT_BAR_CAPACITY: Final = 4096
+
+_INTERVAL_UNITS: Final = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
+
+
+def parse_interval(text: str) -> int:
+    """A bar interval such as ``"500ms"``, ``"1s"``, ``"5m"`` or ``"1h"`` in milliseconds.
+
+    Raises :class:`~fastfeed.BarsError` for anything else, or for an interval outside
+    1 ms to 24 h.
+    """
+    spelled = text.strip().lower()
+    number = spelled.rstrip("hms")
+    unit = spelled[len(number) :]
+    if not number.isdigit() or unit not in _INTERVAL_UNITS:
+        raise BarsError(
+            f"bar interval: expected a number and ms, s, m or h (like 1s), got {text!r}"
+        )
+    ms = int(number) * _INTERVAL_UNITS[unit]
+    if not 1 <= ms <= 86_400_000:
+        raise BarsError(f"bar interval: must be 1ms to 24h, got {text!r}")
+    return ms
+
 
 _EMPTY_RING = np.empty(0, dtype=BAR_DTYPE)
 _EMPTY_RING.flags.writeable = False

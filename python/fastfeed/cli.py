@@ -14,7 +14,10 @@ from typing import NoReturn
 import uvloop
 
 from fastfeed import __version__
-from fastfeed.server import DEFAULT_PORT, ServerConfig, ServerConfigError, serve
+from fastfeed.bars import parse_interval
+from fastfeed.errors import BarsError, ConfigError
+from fastfeed.server import DEFAULT_PORT, ServerConfig, serve
+from fastfeed.server.synthetic import DEFAULT_SYMBOLS, SyntheticSource, SyntheticSpec
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -44,6 +47,53 @@ def _port(text: str) -> int:
     return value
 
 
+def _rate(text: str) -> float | None:
+    if text == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected events per second or 'max', got {text!r}"
+        ) from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected events per second or 'max', got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer 0 to 2^64-1, got {text!r}") from None
+    if not 0 <= value < 2**64:
+        raise argparse.ArgumentTypeError(f"expected an integer 0 to 2^64-1, got {text!r}")
+    return value
+
+
+def _symbols(text: str) -> tuple[str, ...]:
+    symbols = tuple(s.strip().upper() for s in text.split(","))
+    if not all(symbols):
+        raise argparse.ArgumentTypeError(f"expected comma-separated symbols, got {text!r}")
+    return symbols
+
+
+def _intervals(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(parse_interval(part) for part in text.split(","))
+    except BarsError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _source(text: str) -> str:
+    if text != "synthetic":
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not available in this version (only 'synthetic'; replay, relay, "
+            "HTTP and Redis sources are planned)"
+        )
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m fastfeed``."""
     parser = _OneLineParser(
@@ -59,8 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the /v1/events WebSocket server",
         description=(
             "Run the /v1/events WebSocket server (one client at a time; a new connection "
-            "takes over). No event source is wired in yet: clients can connect, subscribe "
-            "and receive STATUS heartbeats."
+            "takes over) on the built-in synthetic market: stocks, an index and an option "
+            "chain with quotes, trades and open interest, stamped with the wall clock in "
+            "America/New_York."
         ),
     )
     serve_parser.add_argument(
@@ -106,6 +157,48 @@ def build_parser() -> argparse.ArgumentParser:
         help="bytes that may wait to be written to a client (default 8388608)",
     )
     serve_parser.add_argument(
+        "--source",
+        type=_source,
+        default="synthetic",
+        metavar="SPEC",
+        help="where events come from (default and only choice so far: synthetic)",
+    )
+    serve_parser.add_argument(
+        "--rate",
+        type=_rate,
+        default=2000.0,
+        metavar="N|max",
+        help="synthetic events per second (default 2000); 'max' sends as fast as the client reads",
+    )
+    serve_parser.add_argument(
+        "--seed",
+        type=_seed,
+        default=0,
+        metavar="N",
+        help="seed of the synthetic market: the same seed draws the same events (default 0)",
+    )
+    serve_parser.add_argument(
+        "--symbols",
+        type=_symbols,
+        default=DEFAULT_SYMBOLS,
+        metavar="A,B,...",
+        help="synthetic stocks; the option chain is on the first "
+        f"(default {','.join(DEFAULT_SYMBOLS)}; the index is SPX)",
+    )
+    serve_parser.add_argument(
+        "--no-ohlcvc",
+        dest="ohlcvc",
+        action="store_false",
+        help="do not send the session OHLC event after each trade",
+    )
+    serve_parser.add_argument(
+        "--bar-intervals",
+        type=_intervals,
+        default=(1000, 60_000),
+        metavar="LIST",
+        help="bar intervals of the server's rings, e.g. 1s,1m (default 1s,1m)",
+    )
+    serve_parser.add_argument(
         "--log-level",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
         default="INFO",
@@ -115,18 +208,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _serve_until_signal(config: ServerConfig) -> None:
+async def _serve_until_signal(config: ServerConfig, source: SyntheticSource) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await serve(config, stop=stop)
+    await serve(config, source, stop=stop)
 
 
 def _run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # fastfeed logs connects and disconnects itself; picows' own lines only under DEBUG.
+    logging.getLogger("picows").setLevel(max(logging.WARNING, logging.getLevelName(args.log_level)))
     try:
         config = ServerConfig(
             host=args.host,
@@ -136,12 +231,24 @@ def _run_serve(args: argparse.Namespace) -> int:
             max_subscriptions=args.max_subscriptions,
             slow_consumer=args.slow_consumer,
             max_pending_bytes=args.max_pending_bytes,
+            ohlcvc=args.ohlcvc,
+            bar_intervals_ms=args.bar_intervals,
         )
-    except ServerConfigError as error:
+        source = SyntheticSource(
+            SyntheticSpec(seed=args.seed, rate=args.rate, symbols=args.symbols)
+        )
+    except ConfigError as error:
         print(f"python -m fastfeed serve: error: {error}", file=sys.stderr)
         return 2
+    logging.getLogger("fastfeed.server").info(
+        "synthetic market: %s, index SPX, option chain on %s; %s events/s, seed %d",
+        ",".join(args.symbols),
+        args.symbols[0],
+        "max" if args.rate is None else f"{args.rate:g}",
+        args.seed,
+    )
     try:
-        uvloop.run(_serve_until_signal(config))
+        uvloop.run(_serve_until_signal(config, source))
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             print(f"port {config.port} is in use", file=sys.stderr)

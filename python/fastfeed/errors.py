@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "BarsError",
+    "ConfigError",
     "EnvelopeError",
     "EventDecodeError",
     "EventEncodeError",
@@ -77,3 +78,8 @@ class JsonStreamError(FastfeedError, ValueError):
 
 class BarsError(FastfeedError, ValueError):
     """Bad arguments to the bar aggregator."""
+
+
+class ConfigError(FastfeedError, ValueError):
+    """An invalid setting (a server flag, a source or market specification); the message is
+    one line naming the setting."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 from fastfeed.server.config import DEFAULT_PORT, ServerConfig, ServerConfigError
 from fastfeed.server.connection import EventsConnection
 from fastfeed.server.server import Server, serve
-from fastfeed.server.source import EventBatch, QueueSource, Source
+from fastfeed.server.source import Egress, EventBatch, QueueSource, Source
+from fastfeed.server.synthetic import SyntheticSource, SyntheticSpec
 
 __all__ = [
     "DEFAULT_PORT",
+    "Egress",
     "EventBatch",
     "EventsConnection",
     "QueueSource",
@@ -16,5 +18,7 @@ __all__ = [
     "ServerConfig",
     "ServerConfigError",
     "Source",
+    "SyntheticSource",
+    "SyntheticSpec",
     "serve",
 ]

@@ -6,7 +6,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
-from fastfeed.errors import FastfeedError
+from fastfeed.errors import ConfigError
 
 __all__ = ["DEFAULT_PORT", "ServerConfig", "ServerConfigError", "is_loopback_host"]
 
@@ -15,7 +15,7 @@ DEFAULT_PORT = 25520
 SlowConsumerPolicy = Literal["drop", "disconnect"]
 
 
-class ServerConfigError(FastfeedError, ValueError):
+class ServerConfigError(ConfigError):
     """A server setting is invalid; the message is one line naming the setting."""
 
 
@@ -56,6 +56,11 @@ class ServerConfig:
     pong_timeout: float = 30.0
     #: How long a closing connection may take to flush its Close frame before it is aborted.
     close_timeout: float = 5.0
+    #: Send the session OHLC event after each trade (``--no-ohlcvc`` turns it off).
+    ohlcvc: bool = True
+    #: Bar intervals of the server's rings (``--bar-intervals``) and bars per ring.
+    bar_intervals_ms: tuple[int, ...] = (1000, 60_000)
+    bar_capacity: int = 4096
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -92,6 +97,12 @@ class ServerConfig:
             value = getattr(self, name)
             if not value > 0:
                 raise ServerConfigError(f"{name} must be positive, got {value}")
+        if not self.bar_intervals_ms:
+            raise ServerConfigError("bar-intervals must name at least one interval")
+        if len(set(self.bar_intervals_ms)) != len(self.bar_intervals_ms):
+            raise ServerConfigError(
+                f"bar-intervals lists an interval twice: {list(self.bar_intervals_ms)} (ms)"
+            )
         if self.token is not None and not self.token:
             raise ServerConfigError("token must not be empty")
         if not is_loopback_host(self.host) and self.token is None:

@@ -80,6 +80,10 @@ class EventsConnection(WSListener):
         self._last_pong = time.monotonic()
         self._slow_logged = False
         self.disconnected: asyncio.Future[None] = self._loop.create_future()
+        #: Set while data written now would go straight to the transport (not paused, nothing
+        #: queued), and once the connection is closing (so that waiters wake up and move on).
+        #: Paced sources (synthetic at ``--rate max``, replay) wait for it instead of dropping.
+        self.writable = asyncio.Event()
 
     # --- picows callbacks --------------------------------------------------------------------
 
@@ -97,6 +101,7 @@ class EventsConnection(WSListener):
             self._loop.call_later(self._config.pong_timeout, self._watchdog_tick),
         ]
         log.info("client %s connected", self.peer)
+        self.writable.set()
         self._server._activate(self)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
@@ -126,6 +131,7 @@ class EventsConnection(WSListener):
             self._last_pong = time.monotonic()
         elif opcode == _OPCODE_CLOSE:
             self._closing = True
+            self.writable.set()
             self._discard_queue()
             code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1000
             try:
@@ -137,6 +143,7 @@ class EventsConnection(WSListener):
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self._closing = True
+        self.writable.set()
         for timer in self._timers:
             timer.cancel()
         self._discard_queue()
@@ -147,10 +154,13 @@ class EventsConnection(WSListener):
 
     def pause_writing(self) -> None:
         self._paused = True
+        self.writable.clear()
 
     def resume_writing(self) -> None:
         self._paused = False
         self._drain()
+        if not self._paused and not self._queue:
+            self.writable.set()
 
     # --- egress ------------------------------------------------------------------------------
 
@@ -230,6 +240,7 @@ class EventsConnection(WSListener):
         if self._closing or self._transport is None or self._raw is None:
             return
         self._closing = True
+        self.writable.set()
         for timer in self._timers:
             timer.cancel()
         self._discard_queue()
@@ -258,9 +269,11 @@ class EventsConnection(WSListener):
                 self.subscriptions[key] = command
             else:
                 self.subscriptions.pop(key, None)
+            self._server._subscriptions_changed(self)
             self._send_control(encode_ack(command.id, "OK"))
         elif isinstance(command, StopCommand):
             self.subscriptions.clear()
+            self._server._subscriptions_changed(self)
             self._send_control(encode_ack(command.id, "OK"))
         else:
             self.last_event_ack = command

@@ -18,7 +18,8 @@ from picows import (
     ws_create_server,
 )
 
-from fastfeed._core import StreamCommand
+from fastfeed._core import Router, StreamCommand
+from fastfeed.bars import BarBook
 from fastfeed.server.config import ServerConfig
 from fastfeed.server.connection import EventsConnection
 from fastfeed.server.guard import check_handshake
@@ -35,9 +36,14 @@ class Server:
     """An embeddable ``/v1/events`` server.
 
     ``async with Server(config, source) as server:`` listens on ``config.host``/``port``
-    (``server.port`` is the bound port, useful with port 0) and sends the source's batches to
-    the connected client. A new client takes over from the previous one, which gets Close
-    1000. Leaving the block closes the client with 1001.
+    (``server.port`` is the bound port, useful with port 0) and runs ``source`` (e.g.
+    :class:`~fastfeed.server.SyntheticSource`) into the connected client. A new client takes
+    over from the previous one, which gets Close 1000. Leaving the block closes the client with
+    1001.
+
+    Every trade of the source goes into :attr:`bars` (session and interval rings, SPEC §6),
+    whatever the client subscribed to, so the embedding program can read the whole market:
+    ``server.bars.ring(server.contract_id("STOCK", "AAPL"), 1000)``.
     """
 
     def __init__(self, config: ServerConfig | None = None, source: Source | None = None) -> None:
@@ -47,7 +53,23 @@ class Server:
         self._pump: asyncio.Task[None] | None = None
         self._active: EventsConnection | None = None
         self._closing: set[EventsConnection] = set()
+        self._client_arrived = asyncio.Event()
         self.port = self.config.port
+        #: The server's bars: every trade of the source, per contract and interval.
+        self.bars = BarBook(self.config.bar_intervals_ms, self.config.bar_capacity)
+        #: Contract registry, subscription filter and encoder shared with the source.
+        self.router = Router(self.bars._book, ohlcvc=self.config.ohlcvc)
+
+    def contract_id(
+        self,
+        sec_type: str,
+        symbol: str,
+        expiration: int | None = None,
+        strike: int | None = None,
+        right: str | None = None,
+    ) -> int:
+        """The id under which :attr:`bars` keeps a contract (registering it if it is new)."""
+        return self.router.add_contract(sec_type, symbol, expiration, strike, right)
 
     @property
     def client(self) -> EventsConnection | None:
@@ -77,6 +99,28 @@ class Server:
         log.info("serving ws://%s:%d%s", self.config.host, self.port, self.config.path)
         if self._source is not None:
             self._pump = asyncio.get_running_loop().create_task(self._run_source(self._source))
+
+    # --- the Egress a source talks to ---------------------------------------------------------
+
+    def send(self, frames: bytes, count: int) -> bool:
+        """Hands ``count`` encoded data events to the connected client (see :class:`Egress`)."""
+        client = self._active
+        return client is not None and client.send_events(frames, count)
+
+    async def wait_writable(self) -> None:
+        """Returns once a client is connected and takes data without queueing it."""
+        while True:
+            client = self._active
+            if client is None:
+                self._client_arrived.clear()
+                await self._client_arrived.wait()
+            elif client.closing:
+                # Deactivation follows on disconnect; give the loop a turn to get there.
+                await asyncio.sleep(0.001)
+            elif client.writable.is_set():
+                return
+            else:
+                await client.writable.wait()
 
     async def close(self, code: int = 1001, reason: str = "server shutting down") -> None:
         """Stops accepting, closes every client with ``code``, waits (bounded) for them."""
@@ -128,6 +172,8 @@ class Server:
     def _activate(self, connection: EventsConnection) -> None:
         previous = self._active
         self._active = connection
+        self.router.set_subscriptions([])
+        self._client_arrived.set()
         if previous is not None and previous is not connection:
             log.info("client %s replaced by %s", previous.peer, connection.peer)
             self._closing.add(previous)
@@ -137,13 +183,15 @@ class Server:
         self._closing.discard(connection)
         if self._active is connection:
             self._active = None
+            self.router.set_subscriptions([])
+
+    def _subscriptions_changed(self, connection: EventsConnection) -> None:
+        if connection is self._active:
+            self.router.set_subscriptions(list(connection.subscriptions.values()))
 
     async def _run_source(self, source: Source) -> None:
         try:
-            async for batch in source.batches(self.subscriptions):
-                client = self._active
-                if client is not None:
-                    client.send_events(batch.frames, batch.count)
+            await source.run(self)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -98,7 +98,7 @@ fn session_tuple(s: &SessionBar) -> SessionTuple {
 /// Streaming bars for many contracts (see `fastfeed_core::bars::BarBook`).
 #[pyclass(module = "fastfeed._core", name = "BarBook")]
 pub struct PyBarBook {
-    inner: core::BarBook,
+    pub(crate) inner: core::BarBook,
 }
 
 #[pymethods]

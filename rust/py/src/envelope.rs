@@ -17,6 +17,13 @@ use crate::errors::envelope_error;
 #[derive(PartialEq, Eq, Hash)]
 pub struct PyStreamCommand(envelope::StreamCommand);
 
+impl PyStreamCommand {
+    /// The validated command.
+    pub(crate) fn command(&self) -> &envelope::StreamCommand {
+        &self.0
+    }
+}
+
 #[pymethods]
 impl PyStreamCommand {
     #[getter]

@@ -17,6 +17,7 @@ pyo3::import_exception!(fastfeed.errors, EventDecodeError);
 pyo3::import_exception!(fastfeed.errors, EventEncodeError);
 pyo3::import_exception!(fastfeed.errors, JsonStreamError);
 pyo3::import_exception!(fastfeed.errors, BarsError);
+pyo3::import_exception!(fastfeed.errors, ConfigError);
 
 /// A WebSocket protocol violation: `close_code` is the code to close the connection with.
 pub fn protocol_error(message: impl Into<String>, close_code: u16) -> PyErr {
@@ -57,4 +58,9 @@ pub fn bars_error(message: impl Into<String>) -> PyErr {
 /// Event fields that cannot be encoded (non-finite price, out-of-range integer, bad contract).
 pub fn event_encode_error(message: impl Into<String>) -> PyErr {
     EventEncodeError::new_err(message.into())
+}
+
+/// An invalid setting (e.g. a synthetic market specification).
+pub fn config_error(message: impl Into<String>) -> PyErr {
+    ConfigError::new_err(message.into())
 }

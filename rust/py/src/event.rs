@@ -15,7 +15,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use crate::errors::event_encode_error;
 
 /// `(sec_type, symbol, expiration, strike, right)`, option fields `None` for stocks and indices.
-type ContractTuple = (
+pub(crate) type ContractTuple = (
     &'static str,
     String,
     Option<u32>,
@@ -23,7 +23,7 @@ type ContractTuple = (
     Option<&'static str>,
 );
 
-fn contract_tuple(key: &ContractKey) -> ContractTuple {
+pub(crate) fn contract_tuple(key: &ContractKey) -> ContractTuple {
     let option = key.right.is_some();
     (
         key.sec_type.as_str(),
@@ -625,7 +625,7 @@ impl PyEventEncoder {
     }
 }
 
-fn contract_key(
+pub(crate) fn contract_key(
     sec_type: &str,
     symbol: &str,
     expiration: Option<u32>,

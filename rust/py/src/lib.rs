@@ -10,6 +10,7 @@ mod envelope;
 mod errors;
 mod event;
 mod json_stream;
+mod router;
 mod ws;
 
 #[pymodule]
@@ -20,5 +21,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     event::register(m)?;
     json_stream::register(m)?;
     bars::register(m)?;
+    router::register(m)?;
     Ok(())
 }

@@ -510,7 +510,7 @@ mod tests {
             let mut book = BarBook::new(&[interval_ms], 4096).unwrap();
             for &i in &order {
                 let (g, date, ms_of_day, price, size) = data[i];
-                book.update_one(
+                book.update_trade(
                     g as u32,
                     Trade {
                         date,

@@ -123,33 +123,68 @@ impl BarBook {
             });
         }
         for (row, &id) in contract_id.iter().enumerate() {
-            let trade = trades.get(row);
-            let contract = contract_mut(
-                &mut self.contracts,
-                &mut self.active,
-                &self.intervals_ms,
-                self.capacity,
-                id,
-            );
-            SessionBar::apply(&mut contract.session, &trade);
-            for (k, (builder, ring)) in contract.series.iter_mut().enumerate() {
-                match builder.on_trade(&trade) {
-                    Step::Applied | Step::Opened => {}
-                    Step::Closed(bar) => ring.push(bar),
-                    Step::Late => self.late_trades[k] += 1,
-                }
-            }
-            if let Some(session) = &contract.session {
+            if let Some(session) = self.apply(id, &trades.get(row)) {
                 after_trade(row, session);
             }
         }
         Ok(())
     }
 
-    /// Applies one trade (see [`update`](Self::update)).
-    pub fn update_one(&mut self, contract_id: u32, trade: Trade) -> Result<(), BarsError> {
-        let (d, m, p, s) = ([trade.date], [trade.ms_of_day], [trade.price], [trade.size]);
-        self.update(&[contract_id], &TradeColumns::new(&d, &m, &p, &s)?)
+    /// Applies one validated trade; returns the contract's session bar afterwards.
+    #[inline]
+    fn apply(&mut self, id: u32, trade: &Trade) -> Option<&SessionBar> {
+        let contract = contract_mut(
+            &mut self.contracts,
+            &mut self.active,
+            &self.intervals_ms,
+            self.capacity,
+            id,
+        );
+        SessionBar::apply(&mut contract.session, trade);
+        for (k, (builder, ring)) in contract.series.iter_mut().enumerate() {
+            match builder.on_trade(trade) {
+                Step::Applied | Step::Opened => {}
+                Step::Closed(bar) => ring.push(bar),
+                Step::Late => self.late_trades[k] += 1,
+            }
+        }
+        contract.session.as_ref()
+    }
+
+    /// Applies one trade and returns the contract's session bar afterwards (`None` only when
+    /// the contract's only trades are of dates before its session). Validates like
+    /// [`update`](Self::update); on error nothing is applied. The server's per-event path.
+    pub fn update_trade(
+        &mut self,
+        contract_id: u32,
+        trade: Trade,
+    ) -> Result<Option<SessionBar>, BarsError> {
+        if contract_id > MAX_CONTRACT_ID {
+            return Err(BarsError::ContractIdTooLarge {
+                row: 0,
+                contract_id,
+            });
+        }
+        let invalid = |column, reason| {
+            Err(BarsError::InvalidValue {
+                column,
+                row: 0,
+                reason,
+            })
+        };
+        if trade.date < 0 {
+            return invalid("date", "must be >= 0");
+        }
+        if trade.ms_of_day < 0 {
+            return invalid("ms_of_day", "must be >= 0");
+        }
+        if !trade.price.is_finite() {
+            return invalid("price", "must be finite");
+        }
+        if trade.size < 0 {
+            return invalid("size", "must be >= 0");
+        }
+        Ok(self.apply(contract_id, &trade).copied())
     }
 
     /// Closes every open bar whose end is at or before the clock `(date, ms_of_day)`; returns how

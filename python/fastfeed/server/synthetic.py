@@ -1,0 +1,175 @@
+"""The built-in synthetic market (SPEC §5), the server's default source.
+
+The market itself (prices, quotes, trades, open interest) is drawn in Rust
+(``fastfeed_core::synthetic``); this module chooses what it trades, stamps it with the wall
+clock in America/New_York and paces it: ``rate`` events per second on a 10 ms tick, or as fast
+as the client reads (``rate=None``, ``--rate max``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from fastfeed import _core
+from fastfeed._core import Router, SyntheticMarket
+from fastfeed.errors import ConfigError
+from fastfeed.server.source import Egress
+
+__all__ = [
+    "DEFAULT_INDEX",
+    "DEFAULT_SYMBOLS",
+    "MarketClock",
+    "SyntheticSource",
+    "SyntheticSpec",
+    "new_york_clock",
+    "next_expirations",
+]
+
+NEW_YORK: Final = ZoneInfo("America/New_York")
+DEFAULT_SYMBOLS: Final = ("SPY", "AAPL", "MSFT", "QQQ", "TSLA")
+DEFAULT_INDEX: Final = "SPX"
+#: Starting prices of well-known symbols; others get a stable price from their name.
+_KNOWN_PRICES: Final = {
+    "SPY": 570.0,
+    "QQQ": 490.0,
+    "AAPL": 190.0,
+    "MSFT": 420.0,
+    "TSLA": 250.0,
+    "NVDA": 120.0,
+    "AMZN": 180.0,
+    "IWM": 210.0,
+    "SPX": 5700.0,
+    "NDX": 20000.0,
+}
+_TICK: Final = 0.01
+#: Events drawn per call at ``--rate max`` (about 1 MB of frames).
+_MAX_BATCH: Final = 4096
+
+#: Returns ``(date YYYYMMDD, ms_of_day)`` now.
+MarketClock = Callable[[], tuple[int, int]]
+
+
+def new_york_clock() -> tuple[int, int]:
+    """The wall clock in America/New_York as ``(YYYYMMDD, ms since midnight)``."""
+    now = dt.datetime.now(NEW_YORK)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    ms = (now - midnight) // dt.timedelta(milliseconds=1)
+    return now.year * 10000 + now.month * 100 + now.day, ms
+
+
+def next_expirations(today: dt.date, count: int) -> list[tuple[int, float]]:
+    """The ``count`` Fridays after ``today`` as ``(YYYYMMDD, years to expiry)``."""
+    days = (4 - today.weekday()) % 7 or 7
+    first = today + dt.timedelta(days=days)
+    fridays = [first + dt.timedelta(weeks=k) for k in range(count)]
+    return [(d.year * 10000 + d.month * 100 + d.day, (d - today).days / 365.0) for d in fridays]
+
+
+def starting_price(symbol: str) -> float:
+    """A plausible starting price: known for common symbols, else stable per name (20 to 500)."""
+    known = _KNOWN_PRICES.get(symbol)
+    if known is not None:
+        return known
+    return 20.0 + zlib.crc32(symbol.encode()) % 48_000 / 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class SyntheticSpec:
+    """What the synthetic market trades and how fast.
+
+    ``symbols`` are stocks; the option chain (``expirations`` weekly expirations by
+    ``strikes`` strikes, calls and puts) is on the first one. ``rate`` is events per second,
+    ``None`` for as fast as the client reads.
+    """
+
+    seed: int = 0
+    rate: float | None = 2000.0
+    symbols: tuple[str, ...] = DEFAULT_SYMBOLS
+    index: str | None = DEFAULT_INDEX
+    expirations: int = 2
+    strikes: int = 10
+
+    def __post_init__(self) -> None:
+        if self.rate is not None and not self.rate > 0:
+            raise ConfigError(f"rate must be positive or 'max', got {self.rate}")
+        if not 0 <= self.seed < 2**64:
+            raise ConfigError(f"seed must be 0 to 2^64-1, got {self.seed}")
+        if not self.symbols and self.index is None:
+            raise ConfigError("symbols: the market needs a stock or an index")
+        if len(set(self.symbols)) != len(self.symbols):
+            raise ConfigError(f"symbols: listed twice: {', '.join(self.symbols)}")
+        if self.expirations < 0 or not 1 <= self.strikes <= 200:
+            raise ConfigError("expirations must be >= 0 and strikes 1-200")
+        # The market checks symbols and prices itself: build one to validate (it is cheap).
+        date, _ = new_york_clock()
+        self.build(Router(_core.BarBook([1000], 1)), date)
+
+    def build(self, router: Router, date: int) -> SyntheticMarket:
+        """The market of this spec on ``date`` (YYYYMMDD), its contracts registered with
+        ``router``. Raises :class:`~fastfeed.ConfigError` for a symbol the protocol cannot
+        carry."""
+        today = dt.date(date // 10000, date // 100 % 100, date % 100)
+        chain = bool(self.symbols) and self.expirations > 0
+        return SyntheticMarket(
+            router,
+            seed=self.seed,
+            stocks=[(s, starting_price(s)) for s in self.symbols],
+            index=None if self.index is None else (self.index, starting_price(self.index)),
+            chain_underlying=0 if chain else None,
+            expirations=next_expirations(today, self.expirations) if chain else [],
+            strikes=self.strikes,
+        )
+
+
+class SyntheticSource:
+    """Runs a :class:`SyntheticSpec` market into the server's egress.
+
+    ``clock`` stamps the events (default: the wall clock in America/New_York); tests may pass
+    a fixed one.
+    """
+
+    def __init__(self, spec: SyntheticSpec | None = None, clock: MarketClock = new_york_clock):
+        self.spec = spec if spec is not None else SyntheticSpec()
+        self._clock = clock
+        #: Events drawn so far (sent to the client or not).
+        self.drawn = 0
+
+    async def run(self, egress: Egress) -> None:
+        date, last_ms = self._clock()
+        router = egress.router
+        market = self.spec.build(router, date)
+        bars = router.bars
+        loop = asyncio.get_running_loop()
+        rate = self.spec.rate
+        started = loop.time()
+        while True:
+            if rate is None:
+                await egress.wait_writable()
+                await asyncio.sleep(0)  # let timers and commands run between batches
+                n = _MAX_BATCH
+            else:
+                await asyncio.sleep(0.01)
+                due = int((loop.time() - started) * rate) - self.drawn
+                # After a stall (a suspended process), resume at the rate instead of bursting.
+                if due > rate:
+                    self.drawn += due - int(rate * 0.01)
+                    due = int(rate * 0.01)
+                n = max(due, 0)
+            if n == 0:
+                continue
+            today, now_ms = self._clock()
+            if today != date:
+                date, last_ms = today, 0
+            now_ms = max(now_ms, last_ms)  # a clock stepped back must not make trades late
+            frames, count = market.generate(router, n, date, last_ms, now_ms)
+            self.drawn += n
+            last_ms = now_ms
+            bars.flush(date, now_ms)
+            if count:
+                egress.send(frames, count)
