@@ -12,7 +12,7 @@ from typing import Any
 
 import uvloop
 from fastfeed import WSClientHandshake, WSFrameDecoder, ws_encode_frames, ws_parse_close_payload
-from fastfeed.server import QueueSource, Server, ServerConfig
+from fastfeed.server import Server, ServerConfig, Source
 from websockets.asyncio.client import ClientConnection, connect
 
 PATH = "/v1/events"
@@ -29,7 +29,7 @@ def run(coro_fn: Callable[[], Awaitable[None]], timeout: float = 30) -> None:
 
 
 @contextlib.asynccontextmanager
-async def started(source: QueueSource | None = None, **settings: Any) -> AsyncIterator[Server]:
+async def started(source: Source | None = None, **settings: Any) -> AsyncIterator[Server]:
     """A server on 127.0.0.1 with an ephemeral port (and fast heartbeats unless overridden)."""
     config = dataclasses.replace(ServerConfig(port=0), **settings)
     async with Server(config, source) as server:

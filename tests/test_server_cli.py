@@ -34,6 +34,12 @@ def test_help_documents_every_flag() -> None:
         "--max-subscriptions",
         "--slow-consumer",
         "--max-pending-bytes",
+        "--source",
+        "--rate",
+        "--seed",
+        "--symbols",
+        "--no-ohlcvc",
+        "--bar-intervals",
         "--log-level",
     ):
         assert flag in done.stdout
@@ -60,6 +66,42 @@ def test_help_documents_every_flag() -> None:
             ["--host", "0.0.0.0"],
             "python -m fastfeed serve: error: binding the non-loopback address 0.0.0.0 "
             "requires --token",
+        ),
+        (
+            ["--rate", "0"],
+            "python -m fastfeed serve: error: argument --rate: "
+            "expected events per second or 'max', got '0'",
+        ),
+        (
+            ["--seed", "-1"],
+            "python -m fastfeed serve: error: argument --seed: "
+            "expected an integer 0 to 2^64-1, got '-1'",
+        ),
+        (
+            ["--source", "replay:day.jsonl"],
+            "python -m fastfeed serve: error: argument --source: 'replay:day.jsonl' is not "
+            "available in this version (only 'synthetic'; replay, relay, HTTP and Redis sources "
+            "are planned)",
+        ),
+        (
+            ["--bar-intervals", "1x"],
+            "python -m fastfeed serve: error: argument --bar-intervals: bar interval: expected "
+            "a number and ms, s, m or h (like 1s), got '1x'",
+        ),
+        (
+            ["--bar-intervals", "1s,1000ms"],
+            "python -m fastfeed serve: error: bar-intervals lists an interval twice: "
+            "[1000, 1000] (ms)",
+        ),
+        (
+            ["--symbols", "AAPL,BRK_B"],
+            'python -m fastfeed serve: error: symbols "BRK_B": must be 1-16 characters of '
+            "A-Z 0-9 . / ^ -, got '_'",
+        ),
+        (
+            ["--symbols", "AAPL,,MSFT"],
+            "python -m fastfeed serve: error: argument --symbols: "
+            "expected comma-separated symbols, got 'AAPL,,MSFT'",
         ),
     ],
 )

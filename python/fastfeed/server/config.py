@@ -49,6 +49,10 @@ class ServerConfig:
     #: Transport buffer high-water mark: data stays in the application queue above it, so
     #: control frames (STATUS, acks, pings, close) never wait behind more than this.
     write_buffer_high: int = 128 * 1024
+    #: The socket's kernel send buffer (``SO_SNDBUF``; Linux doubles it). Bounded so that a
+    #: STATUS or an ack waits behind at most this much data in the kernel, not the megabytes
+    #: the kernel would otherwise autotune to.
+    socket_send_buffer: int = 128 * 1024
     max_message_size: int = 4096
     handshake_timeout: float = 5.0
     status_interval: float = 1.0

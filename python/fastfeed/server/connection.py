@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections import deque
 from typing import TYPE_CHECKING
@@ -94,6 +95,9 @@ class EventsConnection(WSListener):
         if isinstance(peer, tuple) and len(peer) >= 2:
             self.peer = f"{peer[0]}:{peer[1]}"
         self._raw.set_write_buffer_limits(high=self._config.write_buffer_high)
+        sock = self._raw.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._config.socket_send_buffer)
         self._last_pong = time.monotonic()
         self._timers = [
             self._loop.call_later(self._config.status_interval, self._status_tick),

@@ -130,7 +130,8 @@ pub struct PySyntheticMarket {
 }
 
 fn underlying(field: &str, (symbol, price): (String, f64)) -> PyResult<Underlying> {
-    let symbol = Symbol::new(&symbol).map_err(|e| config_error(format!("{field}: {e}")))?;
+    let symbol =
+        Symbol::new(&symbol).map_err(|e| config_error(format!("{field} {symbol:?}: {e}")))?;
     Ok(Underlying { symbol, price })
 }
 
@@ -153,7 +154,7 @@ impl PySyntheticMarket {
             seed,
             stocks: stocks
                 .into_iter()
-                .map(|s| underlying("stocks", s))
+                .map(|s| underlying("symbols", s))
                 .collect::<PyResult<_>>()?,
             index: index.map(|i| underlying("index", i)).transpose()?,
             chain: chain_underlying.map(|underlying| Chain {
