@@ -48,8 +48,9 @@ _KNOWN_PRICES: Final = {
     "NDX": 20000.0,
 }
 _TICK: Final = 0.01
-#: Events drawn per call at ``--rate max`` (about 1 MB of frames).
-_MAX_BATCH: Final = 4096
+#: Events drawn per call at ``--rate max``: about 70 KB of frames, half the transport high-water
+#: mark, so the socket is refilled while the client still reads (larger batches stall it).
+_MAX_BATCH: Final = 256
 
 #: Returns ``(date YYYYMMDD, ms_of_day)`` now.
 MarketClock = Callable[[], tuple[int, int]]
