@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 
 import pytest
+from fastfeed import ws_encode_frames
 from fastfeed.server import QueueSource, ServerConfig, ServerConfigError
 from fastfeed.server.guard import split_host_header
 from server_support import (
@@ -430,6 +432,34 @@ def test_slow_consumer_disconnect_1008() -> None:
             await raw.close()
             assert (code, reason) == (1008, "too much backpressure")
             assert sum(1 for op, _ in messages if op == 1) >= conn.sent
+            await assert_served(server)
+
+    run(body)
+
+
+def test_client_that_never_reads_its_acks_is_closed_1008_with_memory_bounded() -> None:
+    async def body() -> None:
+        budget = 64 * 1024
+        async with started(max_pending_bytes=budget, write_buffer_high=16 * 1024) as server:
+            raw, _ = await RawClient.connect(server.port)
+            await asyncio.sleep(0.05)
+            conn = server.client
+            assert conn is not None
+            # 40,000 commands, never reading the acks: megabytes of replies.
+            stop = b'{"msg_type":"STOP","id":1}'
+            most_pending = 0
+            for _ in range(40):
+                raw.writer.write(ws_encode_frames(1, [stop] * 1000, os.urandom(4)))
+                await asyncio.sleep(0.02)
+                most_pending = max(most_pending, conn.pending_bytes)
+                if conn.closing:
+                    break
+            assert conn.closing
+            assert most_pending <= budget
+            messages, code, reason = await raw.read_until_close(20)
+            await raw.close()
+            assert (code, reason) == (1008, "too much backpressure")
+            assert len(messages) > 1000  # acks up to the budget were sent
             await assert_served(server)
 
     run(body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
 import subprocess
@@ -163,6 +164,58 @@ def test_sigterm_closes_the_client_with_1001_and_exits_0() -> None:
         assert process.returncode == 0, stderr
         assert "client 127.0.0.1:" in stderr
         assert "connected" in stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def test_serve_streams_the_synthetic_market_with_status_every_second() -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [*SERVE, "--port", str(port), "--rate", "1000", "--seed", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        async def body() -> None:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    ws = await connect(f"ws://127.0.0.1:{port}/v1/events", open_timeout=5)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.1)
+            async with ws:
+                await ws.send(
+                    '{"msg_type":"STREAM","sec_type":"OPTION","req_type":"FULL_TRADES",'
+                    '"add":true,"id":1}'
+                )
+                started = time.monotonic()
+                received = statuses = 0
+                while time.monotonic() - started < 10:
+                    message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                    kind = message["header"]["type"]
+                    if kind == "STATUS":
+                        statuses += 1
+                        assert message["stats"] == {"sent": received, "dropped": 0}
+                    elif kind in ("TRADE", "OHLC"):
+                        assert message["contract"]["security_type"] == "OPTION"
+                        received += 1
+                    else:
+                        assert message["header"]["response"] == "OK"
+                assert statuses >= 9
+                assert received > 100
+
+        run(body, timeout=40)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+        assert process.returncode == 0, stderr
+        assert "synthetic market: SPY,AAPL,MSFT,QQQ,TSLA, index SPX" in stderr
     finally:
         if process.poll() is None:
             process.kill()

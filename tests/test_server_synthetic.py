@@ -15,7 +15,7 @@ from fastfeed import BarBook, ConfigError, aggregate_trades, parse_command
 from fastfeed._core import Router, StreamCommand
 from fastfeed.server import SyntheticSource, SyntheticSpec
 from fastfeed.server.synthetic import next_expirations
-from server_support import ack, assert_served, client, command, run, started
+from server_support import RawClient, ack, assert_served, client, command, run, started
 from websockets.asyncio.client import ClientConnection
 
 
@@ -352,3 +352,45 @@ def test_bad_specs_are_refused_with_the_setting_named(spec: dict[str, Any], mess
     with pytest.raises(ConfigError) as error:
         SyntheticSpec(**spec)
     assert str(error.value) == message
+
+
+def test_slow_consumer_drops_synthetic_events_with_memory_bounded_then_catches_up() -> None:
+    async def body() -> None:
+        budget = 256 * 1024
+        source = fast_source(rate=50_000.0)
+        async with started(
+            source, max_pending_bytes=budget, write_buffer_high=32 * 1024, status_interval=0.05
+        ) as server:
+            raw, _ = await RawClient.connect(server.port)
+            raw.send_frame(1, json.dumps(stream("QUOTE", 1, AAPL)).encode())
+            raw.send_frame(1, json.dumps(stream("FULL_TRADES", 2, sec="OPTION")).encode())
+            most_pending = 0
+            for _ in range(150):  # 1.5 s without reading: far more than the socket buffers take
+                await asyncio.sleep(0.01)
+                if server.client is not None:
+                    most_pending = max(most_pending, server.client.pending_bytes)
+            conn = server.client
+            assert conn is not None
+            assert 0 < most_pending <= budget
+            assert conn.dropped > 0
+            # Reading again: every event not dropped arrives, and a STATUS proves it.
+            received = 0
+            async with asyncio.timeout(20):
+                while True:
+                    data = await raw.reader.read(1 << 20)
+                    assert data
+                    statuses = []
+                    for _opcode, payload in raw.decoder.feed(data):
+                        message = json.loads(payload)
+                        if kind(message) == "STATUS":
+                            statuses.append((received, message["stats"]))
+                        elif kind(message) != "REQ_RESPONSE":
+                            received += 1
+                    if any(n == s["sent"] and s["dropped"] > 0 for n, s in statuses):
+                        break
+                    for n, stats in statuses:
+                        assert stats["sent"] == n
+            await raw.close()
+            await assert_served(server)
+
+    run(body)

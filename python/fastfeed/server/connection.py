@@ -10,8 +10,11 @@ Egress keeps two levels of buffering so control frames are never stuck behind da
 STATUS, acks, pings and Close are written straight to the transport, so they wait behind at
 most the transport buffer, never behind the application queue. ``sent`` counts events handed
 to the transport, so a STATUS reports exactly the events that precede it on the wire.
-Pending bytes (queue + transport buffer) never exceed ``max_pending_bytes``: beyond it the
-slow-consumer policy drops the new batch (counted in ``dropped``) or closes with 1008.
+Pending bytes (queue + transport buffer) never exceed ``max_pending_bytes``. Data may fill it
+up to a small reserve kept for control frames; beyond that the slow-consumer policy drops the
+new batch (counted in ``dropped``) or closes with 1008. A client that reads nothing, not even
+its acks and STATUS, until the reserve is used up too is closed with 1008 whatever the policy:
+nothing a client does makes the server hold more than ``max_pending_bytes`` for it.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ SubscriptionKey = tuple[str, str, str | None]
 _OPCODE_TEXT = 1
 _OPCODE_CLOSE = 8
 _OPCODE_PONG = 10
+#: Part of ``max_pending_bytes`` that data may not use, so STATUS and acks fit behind it.
+_CONTROL_RESERVE = 16 * 1024
 
 
 class EventsConnection(WSListener):
@@ -57,6 +62,8 @@ class EventsConnection(WSListener):
         super().__init__()
         self._server = server
         self._config = server.config
+        budget = self._config.max_pending_bytes
+        self._data_budget = budget - min(_CONTROL_RESERVE, budget // 8)
         self._assembler = WSMessageAssembler(
             max_message_size=self._config.max_message_size, reject_binary=True
         )
@@ -190,7 +197,7 @@ class EventsConnection(WSListener):
         """
         if self._closing or self._raw is None:
             return False
-        if self.pending_bytes + len(frames) > self._config.max_pending_bytes:
+        if self.pending_bytes + len(frames) > self._data_budget:
             self.dropped += count
             if self._config.slow_consumer == "disconnect":
                 log.warning(
@@ -235,8 +242,17 @@ class EventsConnection(WSListener):
         self._queued_events = 0
 
     def _send_control(self, payload: bytes) -> None:
-        if self._transport is not None and not self._closing:
-            self._transport.send(WSMsgType.TEXT, payload)
+        if self._transport is None or self._closing:
+            return
+        if self.pending_bytes + len(payload) > self._config.max_pending_bytes:
+            log.warning(
+                "client %s reads nothing: its control frames exceed %d pending bytes, closing",
+                self.peer,
+                self._config.max_pending_bytes,
+            )
+            self.close(WSCloseCode.POLICY_VIOLATION.value, "too much backpressure")
+            return
+        self._transport.send(WSMsgType.TEXT, payload)
 
     def close(self, code: int, reason: str) -> None:
         """Sends Close ``code``/``reason`` (after at most the transport buffer) and drops the

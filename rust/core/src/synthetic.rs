@@ -4,8 +4,10 @@
 //! Every underlying (stock or index) follows a mean-reverting random walk in log price; options
 //! are priced off their underlying with Black–Scholes (zero rates). Quotes sit on a cent grid
 //! with `bid < ask`; trades print at the bid, at the ask or inside the spread, with sizes drawn
-//! like a tape (round and odd lots for stocks, small lots for options). The sequence of events
-//! depends only on the seed and the number of events drawn, never on how they are batched;
+//! like a tape (round and odd lots for stocks, small lots for options). The walk runs on the
+//! events' clock (40 % a year), not on their count, so a market looks the same at 2,000 events/s
+//! or two million. Given the seed and the same timestamps the events are the same however they
+//! are batched;
 //! time is passed in (the caller stamps events from its clock).
 
 use std::fmt;
@@ -63,12 +65,13 @@ impl fmt::Display for SpecError {
 
 impl std::error::Error for SpecError {}
 
-/// Annualised volatility of every underlying and of the option pricing.
-const VOLATILITY: f64 = 0.25;
-/// Log-price standard deviation of one step of an underlying.
-const STEP_SIGMA: f64 = 0.0002;
-/// Pull of the log price back toward its start per step (keeps long runs in range).
-const REVERSION: f64 = 1e-5;
+/// Annualised volatility of every underlying and of the option pricing: a lively day.
+const VOLATILITY: f64 = 0.4;
+/// Milliseconds in a trading year (252 days of 6.5 hours): the clock of the random walk.
+const MS_PER_TRADING_YEAR: f64 = 252.0 * 6.5 * 3600.0 * 1000.0;
+/// Pull of the log price back toward its start per millisecond: a trading day's time scale,
+/// so a market left running for days stays in range.
+const REVERSION_PER_MS: f64 = 1.0 / (6.5 * 3600.0 * 1000.0);
 const MAX_STRIKES: usize = 200;
 
 const STOCK_EXCHANGES: [u32; 9] = [1, 2, 3, 4, 5, 7, 10, 11, 12];
@@ -94,12 +97,21 @@ struct Instrument {
     open_interest: u64,
 }
 
+/// A mean-reverting random walk of one underlying's log price.
+#[derive(Debug, Clone, Copy)]
+struct Walk {
+    log_price: f64,
+    start: f64,
+    /// When it last moved.
+    at: Option<(u32, u32)>,
+}
+
 /// The market's state: underlying prices, instruments and the random stream.
 #[derive(Debug)]
 pub struct SyntheticMarket {
     rng: Pcg64Mcg,
-    /// Current and starting log price of each underlying (stocks, then the index).
-    spots: Vec<(f64, f64)>,
+    /// Each underlying (stocks, then the index): its walk.
+    spots: Vec<Walk>,
     instruments: Vec<Instrument>,
     /// Cumulative activity weights of `instruments`, for picking who prints next.
     cumulative: Vec<f64>,
@@ -145,7 +157,11 @@ impl SyntheticMarket {
             } else {
                 8.0
             });
-            spots.push((u.price.ln(), u.price.ln()));
+            spots.push(Walk {
+                log_price: u.price.ln(),
+                start: u.price.ln(),
+                at: None,
+            });
         }
         if let Some(chain) = &spec.chain {
             let Some(under) = spec.stocks.get(chain.underlying) else {
@@ -253,7 +269,7 @@ impl SyntheticMarket {
 
     fn next_event(&mut self, k: usize, date: u32, ms_of_day: u32) -> EventBody {
         let instrument = self.instruments[k];
-        let spot = self.step(instrument.underlying);
+        let spot = self.step(instrument.underlying, date, ms_of_day);
         let roll: f64 = self.rng.random();
         match instrument.kind {
             Kind::Index => EventBody::Trade(Trade {
@@ -297,12 +313,20 @@ impl SyntheticMarket {
         }
     }
 
-    /// Moves underlying `u` one step and returns its price.
-    fn step(&mut self, u: usize) -> f64 {
+    /// Moves underlying `u` to the time `(date, ms_of_day)` and returns its price. The walk is
+    /// in time, not in events: `VOLATILITY` per trading year whatever the event rate.
+    fn step(&mut self, u: usize, date: u32, ms_of_day: u32) -> f64 {
         let z: f64 = self.rng.sample(StandardNormal);
-        let (x, x0) = &mut self.spots[u];
-        *x += REVERSION * (*x0 - *x) + STEP_SIGMA * z;
-        x.exp()
+        let walk = &mut self.spots[u];
+        let elapsed_ms = match walk.at {
+            Some((d, ms)) if d == date => f64::from(ms_of_day.saturating_sub(ms)),
+            _ => 0.0,
+        };
+        walk.at = Some((date, ms_of_day));
+        let reversion = (REVERSION_PER_MS * elapsed_ms).min(1.0);
+        walk.log_price += reversion * (walk.start - walk.log_price)
+            + VOLATILITY * (elapsed_ms / MS_PER_TRADING_YEAR).sqrt() * z;
+        walk.log_price.exp()
     }
 
     /// Bid and ask in cents around `spot`: one to three cents wide.
@@ -563,6 +587,33 @@ mod tests {
         let first_call = 3;
         assert!(mid(first_call) > mid(first_call + 18));
         assert!(mid(first_call + 1) < mid(first_call + 19));
+    }
+
+    /// The range of AAPL trade prices over `n` events spread across `span_ms`.
+    fn aapl_range(span_ms: u32, n: usize) -> f64 {
+        let (mut m, keys) = market(5);
+        let mut events = Vec::new();
+        m.generate(20250321, 34_200_000, 34_200_000 + span_ms, n, &mut events);
+        let prices: Vec<f64> = events
+            .iter()
+            .filter(|e| keys[e.contract as usize].symbol.as_str() == "AAPL")
+            .filter_map(|e| match e.body {
+                EventBody::Trade(t) => Some(t.price),
+                _ => None,
+            })
+            .collect();
+        let max = prices.iter().copied().fold(f64::MIN, f64::max);
+        let min = prices.iter().copied().fold(f64::MAX, f64::min);
+        max - min
+    }
+
+    #[test]
+    fn prices_move_with_time_not_with_the_event_count() {
+        // 100,000 events in one millisecond: only the spread separates the prints.
+        assert!(aapl_range(1, 100_000) <= 0.03 + 1e-9);
+        // The same count over an hour: about 0.4 / sqrt(252 * 6.5) = 1 % of 190 dollars.
+        let hour = aapl_range(3_600_000, 100_000);
+        assert!((0.3..8.0).contains(&hour), "{hour}");
     }
 
     #[test]
