@@ -78,9 +78,7 @@ class SteadyTrades:
 
 
 async def main(args: argparse.Namespace) -> None:
-    config = dataclasses.replace(
-        ServerConfig(port=args.port), status_interval=args.status_interval
-    )
+    config = dataclasses.replace(ServerConfig(port=args.port), status_interval=args.status_interval)
     source = SteadyTrades(args.interval, args.per_tick)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -13,7 +13,6 @@ import pytest
 from client_support import encode_trades
 from fastfeed import (
     EventEncoder,
-    Feed,
     Gap,
     Index,
     MaxStreamsError,
@@ -203,7 +202,12 @@ def test_batches_events_and_bars_agree_with_what_the_server_sent() -> None:
                 quotes += len(batch.quotes["bid"])
                 s = batch.status
                 statuses += list(
-                    zip(s["sent"].tolist(), s["dropped"].tolist(), s["received"].tolist())
+                    zip(
+                        s["sent"].tolist(),
+                        s["dropped"].tolist(),
+                        s["received"].tolist(),
+                        strict=True,
+                    )
                 )
                 assert batch.gaps == []
             assert seqs == list(range(len(tape.cid)))
@@ -361,48 +365,51 @@ def test_pings_are_answered() -> None:
 def test_server_drops_show_as_gaps_with_the_exact_count() -> None:
     async def body() -> None:
         source = QueueSource()
-        async with started(
-            source, status_interval=0.05, max_pending_bytes=64 * 1024, write_buffer_high=16 * 1024
-        ) as server:
-            # "pause" stops reading once 200 events wait unread, so the server's queue fills.
-            async with fastfeed.connect(
-                url(server), overflow="pause", max_queue_events=200
-            ) as feed:
-                await feed.subscribe("TRADE", Stock("AAPL"))
-                conn = server.client
-                assert conn is not None
-                enc = EventEncoder()
-                aapl = enc.add_contract("STOCK", "AAPL")
-                pushed = 0
-                for i in range(2000):
-                    source.put(encode_trades(enc, [aapl] * 50, [1] * 50, [1.0] * 50, [1] * 50), 50)
-                    pushed += 50
-                    if i % 10 == 0:
-                        await asyncio.sleep(0.001)
-                await until(
-                    lambda: (
-                        conn.sent + conn.dropped + conn.queued_events == pushed
-                        and source._queue.empty()
-                    )
+        # "pause" stops reading once 200 events wait unread, so the server's queue fills.
+        async with (
+            started(
+                source,
+                status_interval=0.05,
+                max_pending_bytes=64 * 1024,
+                write_buffer_high=16 * 1024,
+            ) as server,
+            fastfeed.connect(url(server), overflow="pause", max_queue_events=200) as feed,
+        ):
+            await feed.subscribe("TRADE", Stock("AAPL"))
+            conn = server.client
+            assert conn is not None
+            enc = EventEncoder()
+            aapl = enc.add_contract("STOCK", "AAPL")
+            pushed = 0
+            for i in range(2000):
+                source.put(encode_trades(enc, [aapl] * 50, [1] * 50, [1.0] * 50, [1] * 50), 50)
+                pushed += 50
+                if i % 10 == 0:
+                    await asyncio.sleep(0.001)
+            await until(
+                lambda: (
+                    conn.sent + conn.dropped + conn.queued_events == pushed
+                    and source._queue.empty()
                 )
-                assert conn.dropped > 0
-                received = 0
-                lost = 0
-                async with asyncio.timeout(10):
-                    while True:
-                        batch = await feed.next_batch()
-                        assert batch is not None
-                        received += len(batch)
-                        lost += sum(g.count for g in batch.gaps if g.reason == "server_dropped")
-                        assert all(g.reason == "server_dropped" for g in batch.gaps)
-                        if received + lost == pushed:
-                            break
-                assert lost == conn.dropped > 0
-                assert received == conn.sent == pushed - conn.dropped
-                stats = feed.stats
-                assert stats.server_dropped == conn.dropped
-                assert stats.lost == lost and stats.gaps >= 1
-                assert stats.local_dropped == 0
+            )
+            assert conn.dropped > 0
+            received = 0
+            lost = 0
+            async with asyncio.timeout(10):
+                while True:
+                    batch = await feed.next_batch()
+                    assert batch is not None
+                    received += len(batch)
+                    lost += sum(g.count for g in batch.gaps if g.reason == "server_dropped")
+                    assert all(g.reason == "server_dropped" for g in batch.gaps)
+                    if received + lost == pushed:
+                        break
+            assert lost == conn.dropped > 0
+            assert received == conn.sent == pushed - conn.dropped
+            stats = feed.stats
+            assert stats.server_dropped == conn.dropped
+            assert stats.lost == lost and stats.gaps >= 1
+            assert stats.local_dropped == 0
 
     run(body)
 
