@@ -9,12 +9,14 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import uvloop
 
 from fastfeed import __version__
+from fastfeed.record import add_record_arguments, run_record
 from fastfeed.server import DEFAULT_PORT, ServerConfig, ServerConfigError, serve
+from fastfeed.tail import add_tail_arguments, run_tail
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -112,7 +114,28 @@ def build_parser() -> argparse.ArgumentParser:
         type=str.upper,
         help="logging level (default INFO)",
     )
+    _add_client_commands(commands)
     return parser
+
+
+def _add_client_commands(commands: argparse._SubParsersAction[Any]) -> None:
+    """The client SDK's commands (kept apart from ``serve``)."""
+    add_tail_arguments(
+        commands.add_parser(
+            "tail",
+            help="print a live stream (table or JSON lines)",
+            description="Subscribe and print events as a table (or --json lines) on stdout; "
+            "a periodic summary (rates, drops, gaps) and connection events go to stderr.",
+        )
+    )
+    add_record_arguments(
+        commands.add_parser(
+            "record",
+            help="write a stream to JSON Lines (replay format)",
+            description="Subscribe and write every data event as one line of SPEC §3.3 JSON "
+            "(gzip when FILE ends in .gz); the file replays with serve --source replay:FILE.",
+        )
+    )
 
 
 async def _serve_until_signal(config: ServerConfig) -> None:
@@ -156,4 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _run_serve(args)
+    if args.command == "tail":
+        return run_tail(args)
+    if args.command == "record":
+        return run_record(args)
     return 2
