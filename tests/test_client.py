@@ -504,3 +504,66 @@ def test_lock_step_acks_after_the_handler_returned() -> None:
             assert acked in ((4, 5), (5,))
 
     run(body)
+
+
+def test_fewer_events_than_the_server_counted_is_a_missing_gap() -> None:
+    async def body() -> None:
+        source = QueueSource()
+        async with (
+            started(source, status_interval=0.05) as server,
+            fastfeed.connect(url(server)) as feed,
+        ):
+            await feed.subscribe("TRADE", Stock("AAPL"))
+            enc = EventEncoder()
+            aapl = enc.add_contract("STOCK", "AAPL")
+            # The server counts 5 events sent, but the frames hold only 3.
+            source.put(encode_trades(enc, [aapl] * 3, [1, 2, 3], [1.0] * 3, [1] * 3), 5)
+            events: list[Any] = []
+            async for event in feed:
+                events.append(event)
+                if isinstance(event, Status) and event.sent == 5:
+                    break
+            status_at = events.index(events[-1])
+            gap = await asyncio.wait_for(anext(feed), 2)
+            assert gap == Gap(2, "missing")
+            assert events[status_at] == Status(5, 0, 3)
+            assert feed.stats.lost == 2 and feed.stats.gaps == 1
+            # Later heartbeats report the same shortfall: no new gap.
+            more = [await asyncio.wait_for(anext(feed), 2) for _ in range(3)]
+            assert more == [Status(5, 0, 3)] * 3
+            assert feed.stats.gaps == 1
+
+    run(body)
+
+
+def test_subscribe_while_reconnecting_is_sent_on_the_next_connection() -> None:
+    async def body() -> None:
+        async with started(status_interval=0.05) as first:
+            port = first.port
+            feed = fastfeed.connect(url(first), reconnect=fastfeed.Backoff(initial=0.02, cap=0.05))
+            await feed.open()
+            await feed.subscribe("TRADE", Stock("AAPL"))
+        # The server is gone (closed with 1001): the feed is reconnecting.
+        try:
+            await until(lambda: not feed.connected)
+            pending = asyncio.ensure_future(feed.subscribe("QUOTE", Stock("AAPL")))
+            await asyncio.sleep(0.1)
+            assert not pending.done()
+            async with started(status_interval=0.05, port=port) as second:
+                await asyncio.wait_for(pending, 5)
+                assert sorted(active(second)) == [
+                    ("STOCK", "QUOTE", "AAPL"),
+                    ("STOCK", "TRADE", "AAPL"),
+                ]
+                assert sorted(c.id for c in active(second).values()) == [2, 3]
+                kinds = []
+                async for event in feed:
+                    kinds.append(type(event).__name__)
+                    if kinds[-1] == "Reconnected":
+                        break
+                assert kinds == ["Disconnected", "Reconnected"]
+                assert feed.stats.reconnects == 1
+        finally:
+            await feed.close()
+
+    run(body)
