@@ -29,6 +29,18 @@ from server_support import run, started, url
 SPY_C = Option("SPY", 20250321, 570000, "C")
 
 
+LOOPS = pytest.mark.parametrize("loop_kind", ["uvloop", "asyncio"])
+
+
+def run_on(loop_kind: str, body: Any, timeout: float = 30) -> None:
+    """Runs a test body on uvloop (as every test does) or, for the SDK's promise that plain
+    asyncio works too, on the default loop."""
+    if loop_kind == "uvloop":
+        run(body, timeout)
+    else:
+        asyncio.run(asyncio.wait_for(body(), timeout))
+
+
 async def until(predicate: Any, timeout: float = 5, what: str = "condition") -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
@@ -41,7 +53,8 @@ def active(server: Server) -> dict[Any, Any]:
     return conn.subscriptions
 
 
-def test_subscribe_unsubscribe_stop() -> None:
+@LOOPS
+def test_subscribe_unsubscribe_stop(loop_kind: str) -> None:
     async def body() -> None:
         async with started() as server, fastfeed.connect(url(server)) as feed:
             sub = await feed.subscribe("TRADE", Stock("AAPL"))
@@ -69,7 +82,7 @@ def test_subscribe_unsubscribe_stop() -> None:
         with pytest.raises(fastfeed.FeedClosedError):
             await feed.subscribe("TRADE", Stock("AAPL"))
 
-    run(body)
+    run_on(loop_kind, body)
 
 
 def test_bad_arguments_are_refused_before_sending() -> None:
@@ -170,7 +183,8 @@ class Tape:
         return out
 
 
-def test_batches_events_and_bars_agree_with_what_the_server_sent() -> None:
+@LOOPS
+def test_batches_events_and_bars_agree_with_what_the_server_sent(loop_kind: str) -> None:
     tape = Tape()
 
     async def body() -> None:
@@ -246,7 +260,7 @@ def test_batches_events_and_bars_agree_with_what_the_server_sent() -> None:
             with pytest.raises(ValueError, match="not configured"):
                 feed.bars(Stock("AAPL"), "5s")
 
-    run(body)
+    run_on(loop_kind, body)
 
 
 def self_quote(encoder: EventEncoder, contract_id: int) -> bytes:
@@ -313,7 +327,8 @@ def test_works_on_plain_asyncio() -> None:
     asyncio.run(asyncio.wait_for(body(), 10))
 
 
-def test_takeover_is_final() -> None:
+@LOOPS
+def test_takeover_is_final(loop_kind: str) -> None:
     async def body() -> None:
         async with started(status_interval=0.05) as server:
             first = fastfeed.connect(url(server), reconnect=fastfeed.Backoff(initial=0.01))
@@ -337,10 +352,11 @@ def test_takeover_is_final() -> None:
                     assert list(active(server)) == [("STOCK", "TRADE", "MSFT")]
                     assert await first.next_batch() is None
 
-    run(body)
+    run_on(loop_kind, body)
 
 
-def test_pings_are_answered() -> None:
+@LOOPS
+def test_pings_are_answered(loop_kind: str) -> None:
     async def body() -> None:
         async with (
             started(ping_interval=0.1, pong_timeout=0.4, status_interval=0.05) as server,
@@ -359,7 +375,7 @@ def test_pings_are_answered() -> None:
             assert feed.connected and server.client is conn
             assert feed.stats.reconnects == 0
 
-    run(body)
+    run_on(loop_kind, body)
 
 
 def test_server_drops_show_as_gaps_with_the_exact_count() -> None:
@@ -460,7 +476,8 @@ def test_local_queue_overflow_drops_oldest_and_counts() -> None:
     run(body)
 
 
-def test_lock_step_acks_after_the_handler_returned() -> None:
+@LOOPS
+def test_lock_step_acks_after_the_handler_returned(loop_kind: str) -> None:
     async def body() -> None:
         source = QueueSource()
         async with (
@@ -503,7 +520,7 @@ def test_lock_step_acks_after_the_handler_returned() -> None:
             acked = conn.last_event_ack.events_processed
             assert acked in ((4, 5), (5,))
 
-    run(body)
+    run_on(loop_kind, body)
 
 
 def test_fewer_events_than_the_server_counted_is_a_missing_gap() -> None:
