@@ -584,3 +584,38 @@ def test_subscribe_while_reconnecting_is_sent_on_the_next_connection() -> None:
             await feed.close()
 
     run(body)
+
+
+def test_backoff_is_exponential_with_full_jitter() -> None:
+    import random
+
+    backoff = fastfeed.Backoff()
+    assert (backoff.initial, backoff.cap, backoff.max_attempts) == (0.25, 30.0, None)
+    rng = random.Random(5)
+    for attempt in range(12):
+        ceiling = min(30.0, 0.25 * 2**attempt)
+        delays = [backoff.delay(attempt, rng) for _ in range(200)]
+        assert all(0 <= d <= ceiling for d in delays)
+        # Full jitter: spread over the whole window, not bunched at its top.
+        assert min(delays) < 0.1 * ceiling and max(delays) > 0.9 * ceiling
+    with pytest.raises(ValueError):
+        fastfeed.Backoff(initial=0)
+
+
+def test_reconnect_gives_up_after_max_attempts() -> None:
+    async def body() -> None:
+        async with started(status_interval=0.05) as server:
+            feed = fastfeed.connect(
+                url(server), reconnect=fastfeed.Backoff(initial=0.01, cap=0.02, max_attempts=3)
+            )
+            await feed.open()
+        try:
+            events = [type(e).__name__ async for e in feed if not isinstance(e, Status)]
+            assert events == ["Disconnected"]
+            assert feed.ended and feed.stats.reconnects == 0
+            with pytest.raises(fastfeed.FeedClosedError):
+                await feed.subscribe("TRADE", Stock("AAPL"))
+        finally:
+            await feed.close()
+
+    run(body)

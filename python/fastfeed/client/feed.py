@@ -249,7 +249,11 @@ class _Connection(asyncio.Protocol):
         """Sends a Close frame and closes the transport (flushing what is buffered)."""
         if not self.close_reason:
             self.close_reason = reason
-        self.send(ws_encode_frames(8, [ws_close_payload(code)], mask_key=os.urandom(4)))
+        try:
+            payload = ws_close_payload(code)
+        except ValueError:  # a code that may not be sent back
+            payload = ws_close_payload(1000)
+        self.send(ws_encode_frames(8, [payload], mask_key=os.urandom(4)))
         if self.transport is not None:
             self.transport.close()
 
@@ -630,6 +634,7 @@ class Feed:
                     self._final = True
                     log.warning("taken over by another client: %s", reason)
                     self._enqueue_notice(TakenOver(time.time(), reason))
+                # Echo the server's code (RFC 6455 §5.5.1); 1000 if it sent none.
                 conn.close(code if code is not None else 1000, "closing")
 
     def _on_acks(self, acks: list[tuple[int | None, str, str | None]]) -> None:
