@@ -9,14 +9,12 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import uvloop
 
 from fastfeed import __version__
-from fastfeed.record import add_record_arguments, run_record
 from fastfeed.server import DEFAULT_PORT, ServerConfig, ServerConfigError, serve
-from fastfeed.tail import add_tail_arguments, run_tail
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -118,8 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_client_commands(commands: argparse._SubParsersAction[Any]) -> None:
+def _add_client_commands(commands: argparse._SubParsersAction[_OneLineParser]) -> None:
     """The client SDK's commands (kept apart from ``serve``)."""
+    from fastfeed.record import add_record_arguments
+    from fastfeed.tail import add_tail_arguments
+
     add_tail_arguments(
         commands.add_parser(
             "tail",
@@ -179,8 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _run_serve(args)
-    if args.command == "tail":
-        return run_tail(args)
-    if args.command == "record":
-        return run_record(args)
+    if args.command in ("tail", "record"):
+        from fastfeed.record import run_record
+        from fastfeed.tail import run_tail
+
+        return run_tail(args) if args.command == "tail" else run_record(args)
     return 2

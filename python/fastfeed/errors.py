@@ -75,10 +75,6 @@ class JsonStreamError(FastfeedError, ValueError):
         self.objects = objects
 
 
-class BarsError(FastfeedError, ValueError):
-    """Bad arguments to the bar aggregator."""
-
-
 # --- client SDK ------------------------------------------------------------------------------
 
 __all__ += ["FeedClosedError", "FeedConnectionError", "MaxStreamsError", "SubscriptionError"]
@@ -107,3 +103,7 @@ class SubscriptionError(FastfeedError):
 
 class MaxStreamsError(SubscriptionError):
     """The server answered ``MAX_STREAMS_REACHED``."""
+
+
+class BarsError(FastfeedError, ValueError):
+    """Bad arguments to the bar aggregator."""

@@ -19,7 +19,7 @@ from fastfeed.client.events import (
     TakenOver,
     Trade,
 )
-from fastfeed.client.feed import Backoff, Feed, Subscription, connect, parse_interval
+from fastfeed.client.feed import Backoff, Feed, Subscription, connect
 
 __all__ = [
     "Backoff",
@@ -44,5 +44,4 @@ __all__ = [
     "TakenOver",
     "Trade",
     "connect",
-    "parse_interval",
 ]

@@ -67,7 +67,6 @@ __all__ = [
     "ReqType",
     "Subscription",
     "connect",
-    "parse_interval",
 ]
 
 log = logging.getLogger("fastfeed.client")
@@ -101,7 +100,7 @@ _INTERVAL: Final = re.compile(r"(\d+)(ms|s|m|h)")
 _UNIT_MS: Final = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 
 
-def parse_interval(interval: str | int) -> int:
+def _interval_ms(interval: str | int) -> int:
     """``"1s"`` → 1000, ``"1m"`` → 60000, ``"250ms"`` → 250; an int is milliseconds."""
     if isinstance(interval, int):
         return interval
@@ -319,7 +318,7 @@ class Feed:
         self.max_queue_events = max_queue_events
         self.overflow: OverflowPolicy = overflow
         self._rng = random.Random(seed)
-        self._book = BarBook([parse_interval(i) for i in bar_intervals], bar_capacity)
+        self._book = BarBook([_interval_ms(i) for i in bar_intervals], bar_capacity)
 
         self._conn: _Connection | None = None
         self._connected = False
@@ -945,7 +944,7 @@ class Feed:
         return self._book.open_bar(contract_id, interval_ms)
 
     def _interval(self, interval: str | int) -> int:
-        interval_ms = parse_interval(interval)
+        interval_ms = _interval_ms(interval)
         if interval_ms not in self._book.intervals_ms:
             configured = ", ".join(f"{ms} ms" for ms in self._book.intervals_ms)
             raise ValueError(
