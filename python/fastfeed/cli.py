@@ -116,29 +116,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_client_commands(commands: argparse._SubParsersAction[_OneLineParser]) -> None:
-    """The client SDK's commands (kept apart from ``serve``)."""
-    from fastfeed.record import add_record_arguments
-    from fastfeed.tail import add_tail_arguments
-
-    add_tail_arguments(
-        commands.add_parser(
-            "tail",
-            help="print a live stream (table or JSON lines)",
-            description="Subscribe and print events as a table (or --json lines) on stdout; "
-            "a periodic summary (rates, drops, gaps) and connection events go to stderr.",
-        )
-    )
-    add_record_arguments(
-        commands.add_parser(
-            "record",
-            help="write a stream to JSON Lines (replay format)",
-            description="Subscribe and write every data event as one line of SPEC §3.3 JSON "
-            "(gzip when FILE ends in .gz); the file replays with serve --source replay:FILE.",
-        )
-    )
-
-
 async def _serve_until_signal(config: ServerConfig) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -186,3 +163,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_tail(args) if args.command == "tail" else run_record(args)
     return 2
+
+
+def _add_client_commands(commands: argparse._SubParsersAction[_OneLineParser]) -> None:
+    """The client SDK's commands (kept apart from ``serve``)."""
+    from fastfeed.record import add_record_arguments
+    from fastfeed.tail import add_tail_arguments
+
+    add_tail_arguments(
+        commands.add_parser(
+            "tail",
+            help="print a live stream (table or JSON lines)",
+            description="Subscribe and print events as a table (or --json lines) on stdout; "
+            "a periodic summary (rates, drops, gaps) and connection events go to stderr.",
+        )
+    )
+    add_record_arguments(
+        commands.add_parser(
+            "record",
+            help="write a stream to JSON Lines (replay format)",
+            description="Subscribe and write every data event as one line of SPEC §3.3 JSON "
+            "(gzip when FILE ends in .gz); the file replays with serve --source replay:FILE.",
+        )
+    )
