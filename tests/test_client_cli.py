@@ -246,3 +246,32 @@ def test_record_plain_jsonl_to_a_bad_directory_fails_cleanly(tmp_path: Path) -> 
             assert b"cannot write" in stderr
 
     run(body)
+
+
+def test_record_until_sigint_flushes_the_file(tmp_path: Path) -> None:
+    out = tmp_path / "tape.jsonl"
+
+    async def body() -> None:
+        source = QueueSource()
+        async with started(source, status_interval=0.05) as server:
+            proc = await spawn(
+                "record", "--url", url(server), "--out", str(out), "stock.AAPL@trade"
+            )
+            await wait_subscribed(server, 1)
+            encoder = EventEncoder()
+            aapl = encoder.add_contract("STOCK", "AAPL")
+            source.put(encode_trades(encoder, [aapl] * 5, [1, 2, 3, 4, 5], [1.5] * 5, [1] * 5), 5)
+            conn = server.client
+            assert conn is not None
+            async with asyncio.timeout(5):
+                while conn.sent < 5:
+                    await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)  # the STATUS after them has reached the recorder
+            proc.send_signal(2)  # SIGINT
+            _, stderr = await asyncio.wait_for(proc.communicate(), 10)
+            assert proc.returncode == 0, stderr
+            assert b"wrote 5 events" in stderr
+        lines = out.read_bytes().splitlines()
+        assert [json.loads(line)["trade"]["ms_of_day"] for line in lines] == [1, 2, 3, 4, 5]
+
+    run(body)
