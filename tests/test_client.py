@@ -619,3 +619,22 @@ def test_reconnect_gives_up_after_max_attempts() -> None:
             await feed.close()
 
     run(body)
+
+
+def test_token_in_the_query_or_a_header_and_refusals_fail_fast() -> None:
+    async def body() -> None:
+        async with started(token="s3cret") as server:
+            async with fastfeed.connect(url(server, "?token=s3cret")) as feed:
+                await feed.subscribe("TRADE", Stock("AAPL"))
+            async with fastfeed.connect(
+                url(server), headers=[("Authorization", "Bearer s3cret")]
+            ) as feed:
+                await feed.subscribe("TRADE", Stock("AAPL"))
+            with pytest.raises(fastfeed.FeedConnectionError, match="401"):
+                async with fastfeed.connect(url(server)):
+                    pass
+        with pytest.raises(fastfeed.FeedConnectionError, match="cannot connect"):
+            async with fastfeed.connect(url(server), connect_timeout=1):
+                pass
+
+    run(body)
