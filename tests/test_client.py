@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import fastfeed
 import numpy as np
@@ -636,5 +636,74 @@ def test_token_in_the_query_or_a_header_and_refusals_fail_fast() -> None:
         with pytest.raises(fastfeed.FeedConnectionError, match="cannot connect"):
             async with fastfeed.connect(url(server), connect_timeout=1):
                 pass
+
+    run(body)
+
+
+def test_protocol_violation_by_the_server_closes_1002_and_reconnects() -> None:
+    """A peer that is not our server: answers the handshake, then sends a masked frame
+    (illegal from a server); a later connection gets a valid stream."""
+
+    class Peer(asyncio.Protocol):
+        connections = 0
+        received: ClassVar[list[bytes]] = []
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport: Any = transport
+            self.head = b""
+            Peer.connections += 1
+            self.nth = Peer.connections
+
+        def data_received(self, data: bytes) -> None:
+            if self.head is None:
+                Peer.received.append(data)
+                return
+            self.head += data
+            if b"\r\n\r\n" not in self.head:
+                return
+            key = next(
+                line.split(b":", 1)[1].strip().decode()
+                for line in self.head.split(b"\r\n")
+                if line.lower().startswith(b"sec-websocket-key")
+            )
+            self.head = None  # type: ignore[assignment]
+            self.transport.write(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
+                + fastfeed.ws_accept_key(key).encode()
+                + b"\r\n\r\n"
+            )
+            status = (
+                b'{"header":{"type":"STATUS","status":"CONNECTED"},"stats":{"sent":0,"dropped":0}}'
+            )
+            if self.nth == 1:
+                self.transport.write(fastfeed.ws_encode_frames(1, [status], mask_key=b"abcd"))
+            else:
+                self.transport.write(fastfeed.ws_encode_frames(1, [status]))
+
+    async def body() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Peer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            async with fastfeed.connect(
+                f"ws://127.0.0.1:{port}/v1/events", reconnect=fastfeed.Backoff(initial=0.01)
+            ) as feed:
+                events = []
+                async for event in feed:
+                    events.append(event)
+                    if isinstance(event, Status):
+                        break
+                assert isinstance(events[0], fastfeed.Disconnected)
+                assert "protocol error" in events[0].reason
+                assert isinstance(events[1], fastfeed.Reconnected)
+                assert events[2] == Status(0, 0, 0)
+        finally:
+            server.close()
+        # The client told the first peer why: Close 1002.
+        decoder = fastfeed.WSFrameDecoder("server")
+        frames = [f for chunk in Peer.received for f in decoder.feed(chunk)]
+        assert frames[0][0] == 8
+        assert fastfeed.ws_parse_close_payload(frames[0][1])[0] == 1002
 
     run(body)
