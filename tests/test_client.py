@@ -257,6 +257,11 @@ def test_batches_events_and_bars_agree_with_what_the_server_sent(loop_kind: str)
                     np.testing.assert_array_equal(got["vwap"], expected["vwap"])
                     assert len(ring) == len(expected["open"]) - 1
             assert len(feed.bars(Stock("NOPE"))) == 0
+            # Closing the open bars by the clock (time passed in).
+            closed = feed.flush_bars(20250321, 57_600_000)  # 16:00, after the last trade
+            assert closed == 2 * len(tape.contracts)
+            for contract in tape.contracts:
+                assert feed.open_bar(contract, "1s") is None
             with pytest.raises(ValueError, match="not configured"):
                 feed.bars(Stock("AAPL"), "5s")
 

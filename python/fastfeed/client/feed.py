@@ -943,6 +943,12 @@ class Feed:
             return None
         return self._book.open_bar(contract_id, interval_ms)
 
+    def flush_bars(self, date: int, ms_of_day: int) -> int:
+        """Closes every open bar that ends at or before ``(date, ms_of_day)`` (time is passed
+        in, e.g. the strategy's clock in America/New_York); returns how many closed. A trade
+        arriving later for a flushed bucket is late (``bar_book.late_trades``)."""
+        return self._book.flush(date, ms_of_day)
+
     def _interval(self, interval: str | int) -> int:
         interval_ms = _interval_ms(interval)
         if interval_ms not in self._book.intervals_ms:
