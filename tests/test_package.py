@@ -25,3 +25,30 @@ def test_one_base_class() -> None:
         assert issubclass(cls, errors.FastfeedError), name
     for cls in (errors.EnvelopeError, errors.JsonStreamError, errors.EventDecodeError):
         assert issubclass(cls, ValueError)
+
+
+def test_client_sdk_is_exported() -> None:
+    for name in (
+        "connect",
+        "Feed",
+        "Batch",
+        "Backoff",
+        "Stock",
+        "Option",
+        "Index",
+        "Trade",
+        "Quote",
+        "Ohlc",
+        "OpenInterest",
+        "Status",
+        "Disconnected",
+        "Reconnected",
+        "Gap",
+        "TakenOver",
+        "FeedStats",
+        "SubscriptionError",
+        "MaxStreamsError",
+    ):
+        assert name in fastfeed.__all__, name
+    assert issubclass(errors.MaxStreamsError, errors.SubscriptionError)
+    assert issubclass(errors.FeedConnectionError, ConnectionError)

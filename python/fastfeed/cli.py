@@ -205,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=str.upper,
         help="logging level (default INFO)",
     )
+    _add_client_commands(commands)
     return parser
 
 
@@ -263,4 +264,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _run_serve(args)
+    if args.command in ("tail", "record"):
+        from fastfeed.record import run_record
+        from fastfeed.tail import run_tail
+
+        return run_tail(args) if args.command == "tail" else run_record(args)
     return 2
+
+
+def _add_client_commands(commands: argparse._SubParsersAction[_OneLineParser]) -> None:
+    """The client SDK's commands (kept apart from ``serve``)."""
+    from fastfeed.record import add_record_arguments
+    from fastfeed.tail import add_tail_arguments
+
+    add_tail_arguments(
+        commands.add_parser(
+            "tail",
+            help="print a live stream (table or JSON lines)",
+            description="Subscribe and print events as a table (or --json lines) on stdout; "
+            "a periodic summary (rates, drops, gaps) and connection events go to stderr.",
+        )
+    )
+    add_record_arguments(
+        commands.add_parser(
+            "record",
+            help="write a stream to JSON Lines (replay format)",
+            description="Subscribe and write every data event as one line of SPEC §3.3 JSON "
+            "(gzip when FILE ends in .gz); the file replays with serve --source replay:FILE.",
+        )
+    )

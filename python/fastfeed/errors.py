@@ -76,6 +76,36 @@ class JsonStreamError(FastfeedError, ValueError):
         self.objects = objects
 
 
+# --- client SDK ------------------------------------------------------------------------------
+
+__all__ += ["FeedClosedError", "FeedConnectionError", "MaxStreamsError", "SubscriptionError"]
+
+
+class FeedConnectionError(FastfeedError, ConnectionError):
+    """The client could not connect (refused, handshake failed, timed out)."""
+
+
+class FeedClosedError(FastfeedError):
+    """The feed is closed (by the user, by a takeover, or after reconnects gave up)."""
+
+
+class SubscriptionError(FastfeedError):
+    """The server refused a command: :attr:`response` is ``ERROR`` or ``MAX_STREAMS_REACHED``
+    and the exception's message is the server's ``message`` (SPEC §3.2)."""
+
+    response: str
+    req_id: int | None
+
+    def __init__(self, message: str, response: str, req_id: int | None) -> None:
+        super().__init__(message)
+        self.response = response
+        self.req_id = req_id
+
+
+class MaxStreamsError(SubscriptionError):
+    """The server answered ``MAX_STREAMS_REACHED``."""
+
+
 class BarsError(FastfeedError, ValueError):
     """Bad arguments to the bar aggregator."""
 

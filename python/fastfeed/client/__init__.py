@@ -1,0 +1,47 @@
+"""The fastfeed client SDK (SPEC §8): ``async with fastfeed.connect(url) as feed: …``."""
+
+from __future__ import annotations
+
+from fastfeed.client.batch import Batch
+from fastfeed.client.contracts import Contract, Index, Option, Stock
+from fastfeed.client.events import (
+    ControlEvent,
+    Disconnected,
+    Event,
+    FeedStats,
+    Gap,
+    MarketEvent,
+    Ohlc,
+    OpenInterest,
+    Quote,
+    Reconnected,
+    Status,
+    TakenOver,
+    Trade,
+)
+from fastfeed.client.feed import Backoff, Feed, Subscription, connect
+
+__all__ = [
+    "Backoff",
+    "Batch",
+    "Contract",
+    "ControlEvent",
+    "Disconnected",
+    "Event",
+    "Feed",
+    "FeedStats",
+    "Gap",
+    "Index",
+    "MarketEvent",
+    "Ohlc",
+    "OpenInterest",
+    "Option",
+    "Quote",
+    "Reconnected",
+    "Status",
+    "Stock",
+    "Subscription",
+    "TakenOver",
+    "Trade",
+    "connect",
+]
