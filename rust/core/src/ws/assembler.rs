@@ -43,6 +43,9 @@ impl Utf8Stream {
             }
             bytes = &bytes[take..];
         }
+        if simdutf8::basic::from_utf8(bytes).is_ok() {
+            return true;
+        }
         match std::str::from_utf8(bytes) {
             Ok(_) => true,
             Err(e) if e.error_len().is_none() => {
@@ -345,7 +348,9 @@ impl MessageAssembler {
 /// A complete data message, checking UTF-8 for text.
 pub(crate) fn data_message(opcode: Opcode, payload: &[u8]) -> Result<Message<'_>, ProtocolError> {
     if opcode == Opcode::Text {
-        std::str::from_utf8(payload)
+        // simdutf8's validation is several times faster than std's on mostly-ASCII text (the
+        // whole of a JSON feed), with the same result; it only loses the error position.
+        simdutf8::basic::from_utf8(payload)
             .map(Message::Text)
             .map_err(|_| ProtocolError::invalid_text())
     } else {
