@@ -84,7 +84,6 @@ class Batch:
         "_gaps",
         "_raw",
         "_registry",
-        "_remap",
         "events_count",
         "notices",
     )
@@ -93,19 +92,14 @@ class Batch:
         self,
         raw: _EventBatch | None,
         counts: Sequence[int],
-        remap: npt.NDArray[np.uint32] | None,
         registry: Sequence[Contract],
         notices: list[ControlEvent] | None = None,
         gaps: list[tuple[int, Gap]] | None = None,
-        trades: dict[str, npt.NDArray[Any]] | None = None,
     ) -> None:
         self._raw = raw
         self._counts = counts
-        self._remap = remap
         self._registry = registry
         self._cache: dict[str, dict[str, npt.NDArray[Any]]] = {}
-        if trades is not None:
-            self._cache["trades"] = trades
         self._gaps = gaps if gaps is not None else []
         self.notices: list[ControlEvent] = notices if notices is not None else []
         self.events_count = counts[_TRADE] + counts[_QUOTE] + counts[_OHLC] + counts[_OI]
@@ -128,8 +122,6 @@ class Batch:
             columns = dict(_EMPTY[name])
         else:
             columns = columns_dict(getattr(self._raw, name))
-            if self._remap is not None and "contract_id" in columns:
-                columns["contract_id"] = self._remap[columns["contract_id"]]
         self._cache[name] = columns
         return columns
 

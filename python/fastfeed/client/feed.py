@@ -37,7 +37,7 @@ from fastfeed._core import (
     ws_parse_close_payload,
 )
 from fastfeed.bars import BAR_DTYPE, BarBook, parse_interval
-from fastfeed.client.batch import Batch, columns_dict, kind_counts
+from fastfeed.client.batch import Batch, kind_counts
 from fastfeed.client.contracts import Contract, contract_from_tuple
 from fastfeed.client.events import (
     ControlEvent,
@@ -175,15 +175,11 @@ class _Connection(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         self.feed = feed
         self.handshake = handshake
-        self.decoder = EventDecoder()
         self.transport: asyncio.Transport | None = None
         self.opened: asyncio.Future[None] = loop.create_future()
         self.closed: asyncio.Future[None] = loop.create_future()
         self.close_code: int | None = None
         self.close_reason = ""
-        #: Decoder contract id → feed contract id; ``None`` while the two are equal.
-        self.remap: npt.NDArray[np.uint32] | None = None
-        self.remap_list: list[int] = []
         self.last_dropped = 0
         self.last_missing = 0
         #: Whether data events carry header ids (``--pace ack``); unknown until the first.
@@ -208,13 +204,17 @@ class _Connection(asyncio.Protocol):
                 return
             if rest is None:
                 return
+            feed._decoder.new_connection()
             feed._on_open(self)
             if not self.opened.done():
                 self.opened.set_result(None)
             if not rest:
                 return
             data = rest
-        feed._on_batch(self, self.decoder.feed(data))
+        elif self is not feed._conn:
+            return  # a replaced connection's last bytes must not reach the shared decoder
+        # One Rust call per read: frames, events, and the trades into the bar rings.
+        feed._on_batch(self, feed._decoder.feed(data, feed._book._book))
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.close_reason:
@@ -310,6 +310,8 @@ class Feed:
         self.overflow: OverflowPolicy = overflow
         self._rng = random.Random(seed)
         self._book = BarBook([_interval_ms(i) for i in bar_intervals], bar_capacity)
+        #: One decoder for every connection of the feed: contract ids stay stable.
+        self._decoder = EventDecoder()
 
         self._conn: _Connection | None = None
         self._connected = False
@@ -544,24 +546,12 @@ class Feed:
             self._on_control(conn, batch.control)
         if counts[_ACK]:
             self._on_acks(batch.acks)
-        trades: dict[str, npt.NDArray[Any]] | None = None
-        if counts[_TRADE]:
-            trades = columns_dict(batch.trades)
-            if conn.remap is not None:
-                trades["contract_id"] = conn.remap[trades["contract_id"]]
-            self._book.update(
-                trades["contract_id"],
-                trades["date"].astype(np.int32),
-                trades["ms_of_day"].astype(np.int32),
-                trades["price"],
-                trades["size"].astype(np.int64),
-            )
         data = counts[_TRADE] + counts[_QUOTE] + counts[_OHLC] + counts[_OI]
         if data:
             self._received += data
             self._last_event = time.monotonic()
             if conn.pace_ack is None:
-                conn.pace_ack = self._has_ids(batch, counts, trades)
+                conn.pace_ack = self._has_ids(batch, counts)
         gaps = self._account(conn, batch.status) if counts[_STATUS] else None
         if counts[_ERROR]:
             self._decode_errors += counts[_ERROR]
@@ -570,7 +560,7 @@ class Feed:
         if data or counts[_STATUS]:
             notices: list[ControlEvent] = [g for _, g in gaps] if gaps else []
             self._enqueue(
-                Batch(batch, counts, conn.remap, self._contracts, notices, gaps, trades),
+                Batch(batch, counts, self._contracts, notices, gaps),
                 data,
                 conn,
             )
@@ -581,13 +571,10 @@ class Feed:
             conn.close(code, f"protocol error: {message}")
 
     @staticmethod
-    def _has_ids(
-        batch: EventBatch, counts: Sequence[int], trades: dict[str, npt.NDArray[Any]] | None
-    ) -> bool:
+    def _has_ids(batch: EventBatch, counts: Sequence[int]) -> bool:
         for name, kind in _DATA_COLUMNS:
             if counts[kind]:
-                columns = trades if kind == _TRADE and trades is not None else getattr(batch, name)
-                return bool(columns["id"][0] != 0)
+                return bool(getattr(batch, name)["id"][0] != 0)
         return False
 
     def _register(
@@ -595,19 +582,12 @@ class Feed:
         conn: _Connection,
         new: list[tuple[int, str, str, int | None, int | None, str | None]],
     ) -> None:
-        identity = conn.remap is None
+        # One decoder serves every connection of the feed, so its ids are the feed's ids.
         for decoder_id, sec_type, symbol, expiration, strike, right in new:
             contract = contract_from_tuple(sec_type, symbol, expiration, strike, right)
-            feed_id = self._contract_ids.get(contract)
-            if feed_id is None:
-                feed_id = len(self._contracts)
-                self._contracts.append(contract)
-                self._contract_ids[contract] = feed_id
-            assert decoder_id == len(conn.remap_list)
-            conn.remap_list.append(feed_id)
-            identity = identity and feed_id == decoder_id
-        if not identity:
-            conn.remap = np.array(conn.remap_list, dtype=np.uint32)
+            assert decoder_id == len(self._contracts)
+            self._contracts.append(contract)
+            self._contract_ids[contract] = decoder_id
 
     def _on_control(self, conn: _Connection, frames: list[tuple[int, bytes]]) -> None:
         for opcode, payload in frames:
@@ -688,7 +668,7 @@ class Feed:
     # --- queue --------------------------------------------------------------------------------
 
     def _enqueue_notice(self, notice: ControlEvent) -> None:
-        self._queue.append((Batch(None, _NO_COUNTS, None, self._contracts, [notice]), None))
+        self._queue.append((Batch(None, _NO_COUNTS, self._contracts, [notice]), None))
         self._ready.set()
 
     def _enqueue(self, batch: Batch, events: int, conn: _Connection) -> None:
@@ -721,7 +701,7 @@ class Feed:
             self._lost += dropped
             kept.append(Gap(dropped, "local_overflow"))
         if kept:
-            self._queue.appendleft((Batch(None, _NO_COUNTS, None, self._contracts, kept), None))
+            self._queue.appendleft((Batch(None, _NO_COUNTS, self._contracts, kept), None))
 
     async def _get(self) -> tuple[Batch, _Connection | None] | None:
         while not self._queue:

@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
+use crate::bars::PyBarBook;
 use crate::errors::event_encode_error;
 
 /// `(sec_type, symbol, expiration, strike, right)`, option fields `None` for stocks and indices.
@@ -670,6 +671,7 @@ pub(crate) fn contract_key(
 #[pyclass(name = "EventDecoder", module = "fastfeed._core")]
 pub struct PyEventDecoder {
     inner: EventDecoder,
+    bars_skipped: u64,
 }
 
 /// Socket reads at least this large are decoded with the GIL released.
@@ -685,18 +687,50 @@ impl PyEventDecoder {
     fn new(max_message_size: usize) -> Self {
         PyEventDecoder {
             inner: EventDecoder::with_max_message_size(max_message_size),
+            bars_skipped: 0,
         }
     }
 
-    /// Decodes one socket read (any chunking) and returns what it completed.
-    fn feed(&mut self, py: Python<'_>, data: &[u8]) -> PyEventBatch {
+    /// Decodes one socket read (any chunking) and returns what it completed. With `bars`,
+    /// the batch's trades are applied to that `BarBook` in the same call (contract ids are
+    /// this decoder's); the GIL is held while the rings change.
+    #[pyo3(signature = (data, bars=None))]
+    fn feed(
+        &mut self,
+        py: Python<'_>,
+        data: &[u8],
+        bars: Option<&Bound<'_, PyBarBook>>,
+    ) -> PyResult<PyEventBatch> {
         let batch = if data.len() >= DETACH_THRESHOLD {
             let inner = &mut self.inner;
             py.detach(|| inner.feed(data))
         } else {
             self.inner.feed(data)
         };
-        PyEventBatch::new(batch)
+        if let Some(bars) = bars {
+            let t = &batch.trades;
+            self.bars_skipped += bars.try_borrow_mut()?.inner.update_decoded(
+                &t.contract_id,
+                &t.date,
+                &t.ms_of_day,
+                &t.price,
+                &t.size,
+            );
+        }
+        Ok(PyEventBatch::new(batch))
+    }
+
+    /// Starts a new connection: fresh frame state, `received` from zero, the same contract
+    /// ids (stable across reconnects); anything pending is discarded.
+    fn new_connection(&mut self) {
+        self.inner.new_connection();
+    }
+
+    /// Trades `feed(..., bars=)` could not apply (a time beyond 2^31 or a contract id beyond
+    /// the book's limit).
+    #[getter]
+    fn bars_skipped(&self) -> u64 {
+        self.bars_skipped
     }
 
     /// Decodes one unframed event payload (a Redis message, a JSON Lines record) into the

@@ -17,6 +17,7 @@
 
 mod batch;
 mod book;
+mod events;
 mod interval;
 mod ring;
 mod session;

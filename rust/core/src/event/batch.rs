@@ -289,6 +289,12 @@ impl BatchDecoder {
         self.received
     }
 
+    /// Starts counting `received` from zero again (a new connection: the server's `sent`
+    /// restarts too). Contract ids are kept.
+    pub fn reset_received(&mut self) {
+        self.received = 0;
+    }
+
     /// The batch accumulated so far.
     pub fn batch(&self) -> &EventBatch {
         &self.batch

@@ -69,6 +69,16 @@ impl EventDecoder {
         events.take_batch()
     }
 
+    /// Starts a new connection: fresh frame state and `received` count, the same contract
+    /// ids (so ids stay stable across reconnects).
+    /// Anything pending from the old connection is discarded.
+    pub fn new_connection(&mut self) {
+        let max = self.frames.max_message_size();
+        self.frames = FrameDecoder::new(Role::Client).with_max_message_size(max);
+        self.events.take_batch();
+        self.events.reset_received();
+    }
+
     /// True once a close frame was received.
     pub fn is_closed(&self) -> bool {
         self.frames.is_closed()
