@@ -33,6 +33,11 @@ macro_rules! columns {
             pub fn is_empty(&self) -> bool {
                 self.$rows.is_empty()
             }
+
+            /// Empty columns with room for `rows` rows.
+            fn with_capacity(rows: usize) -> Self {
+                Self { $($field: Vec::with_capacity(rows),)* }
+            }
         }
     };
 }
@@ -300,9 +305,21 @@ impl BatchDecoder {
         &self.batch
     }
 
-    /// Returns the accumulated batch and starts an empty one.
+    /// Returns the accumulated batch and starts an empty one, with room for as many rows of
+    /// each kind as the one returned (reads of a stream are alike: the columns then grow
+    /// without reallocating as they fill).
     pub fn take_batch(&mut self) -> EventBatch {
-        std::mem::take(&mut self.batch)
+        let b = &self.batch;
+        let next = EventBatch {
+            kinds: Vec::with_capacity(b.kinds.len()),
+            trades: TradeColumns::with_capacity(b.trades.len()),
+            quotes: QuoteColumns::with_capacity(b.quotes.len()),
+            ohlc: OhlcColumns::with_capacity(b.ohlc.len()),
+            open_interest: OpenInterestColumns::with_capacity(b.open_interest.len()),
+            status: StatusColumns::with_capacity(b.status.len()),
+            ..EventBatch::default()
+        };
+        std::mem::replace(&mut self.batch, next)
     }
 
     /// Records a control frame in arrival order.

@@ -215,7 +215,55 @@ fn header_type(name: &[u8]) -> HeaderType {
     })
 }
 
+/// Event headers exactly as compact JSON spells them (§3.3), without the closing brace.
+const COMPACT_HEADERS: [(&[u8], EventKind); 5] = [
+    (br#"{"type":"TRADE","status":"CONNECTED""#, EventKind::Trade),
+    (br#"{"type":"QUOTE","status":"CONNECTED""#, EventKind::Quote),
+    (br#"{"type":"OHLC","status":"CONNECTED""#, EventKind::Ohlc),
+    (
+        br#"{"type":"OPEN_INTEREST","status":"CONNECTED""#,
+        EventKind::OpenInterest,
+    ),
+    (
+        br#"{"type":"STATUS","status":"CONNECTED""#,
+        EventKind::Status,
+    ),
+];
+
+/// The header of nearly every event, recognised in one compare (plus an optional `id`);
+/// `None`, with nothing consumed, sends anything else to the general parse.
+#[inline]
+fn compact_header(c: &mut Cursor<'_>) -> Option<EventKind> {
+    let start = c.pos;
+    // `{"type":"` is 9 bytes; the next one or two tell the types apart.
+    let candidate = match (c.peek_at(9), c.peek_at(10)) {
+        (Some(b'T'), _) => 0,
+        (Some(b'Q'), _) => 1,
+        (Some(b'O'), Some(b'H')) => 2,
+        (Some(b'O'), _) => 3,
+        (Some(b'S'), _) => 4,
+        _ => return None,
+    };
+    let (literal, kind) = COMPACT_HEADERS[candidate];
+    if c.try_literal(literal) && c.try_literal(b"}") {
+        return Some(kind);
+    }
+    c.pos = start;
+    None
+}
+
 fn parse_header<'a>(c: &mut Cursor<'a>) -> ScanResult<Header<'a>> {
+    c.skip_ws();
+    if let Some(kind) = compact_header(c) {
+        return Ok(Header {
+            kind: HeaderType::Known(kind),
+            id: None,
+            response: None,
+            req_id: None,
+            message: None,
+            error: None,
+        });
+    }
     let mut h = Header {
         kind: HeaderType::Missing,
         id: None,
@@ -302,104 +350,75 @@ enum FieldType {
     Price,
 }
 
-/// Wire layout of one body: key names with their quotes (in encoding order, which is the order
-/// tried first), full paths for errors, and value types.
+/// The fields of one body object, in the order §3.3 writes them.
 struct BodySpec {
     object: &'static str,
+    /// Each key with its quotes, for matching a key read from the input.
     quoted: &'static [&'static [u8]],
+    /// Each key as compact JSON writes it after the previous value: `"ms_of_day":`, then
+    /// `,"sequence":`, … (the fast path for the canonical layout).
+    compact: &'static [&'static [u8]],
     paths: &'static [&'static str],
     types: &'static [FieldType],
 }
 
 use FieldType::{Price, I64, U32, U64};
 
-const TRADE_SPEC: BodySpec = BodySpec {
-    object: "trade",
-    quoted: &[
-        q!("ms_of_day"),
-        q!("sequence"),
-        q!("size"),
-        q!("condition"),
-        q!("price"),
-        q!("exchange"),
-        q!("date"),
-    ],
-    paths: &[
-        "trade.ms_of_day",
-        "trade.sequence",
-        "trade.size",
-        "trade.condition",
-        "trade.price",
-        "trade.exchange",
-        "trade.date",
-    ],
-    types: &[U32, I64, U32, U32, Price, U32, U32],
-};
+/// A [`BodySpec`] from one list of `"key": type` pairs.
+macro_rules! body_spec {
+    ($object:literal { $first:literal: $first_type:ident $(, $key:literal: $type:ident)* $(,)? }) => {
+        BodySpec {
+            object: $object,
+            quoted: &[q!($first) $(, q!($key))*],
+            compact: &[
+                concat!("\"", $first, "\":").as_bytes()
+                $(, concat!(",\"", $key, "\":").as_bytes())*
+            ],
+            paths: &[concat!($object, ".", $first) $(, concat!($object, ".", $key))*],
+            types: &[$first_type $(, $type)*],
+        }
+    };
+}
 
-const QUOTE_SPEC: BodySpec = BodySpec {
-    object: "quote",
-    quoted: &[
-        q!("ms_of_day"),
-        q!("bid_size"),
-        q!("bid_exchange"),
-        q!("bid"),
-        q!("bid_condition"),
-        q!("ask_size"),
-        q!("ask_exchange"),
-        q!("ask"),
-        q!("ask_condition"),
-        q!("date"),
-    ],
-    paths: &[
-        "quote.ms_of_day",
-        "quote.bid_size",
-        "quote.bid_exchange",
-        "quote.bid",
-        "quote.bid_condition",
-        "quote.ask_size",
-        "quote.ask_exchange",
-        "quote.ask",
-        "quote.ask_condition",
-        "quote.date",
-    ],
-    types: &[U32, U32, U32, Price, U32, U32, U32, Price, U32, U32],
-};
+const TRADE_SPEC: BodySpec = body_spec!("trade" {
+    "ms_of_day": U32,
+    "sequence": I64,
+    "size": U32,
+    "condition": U32,
+    "price": Price,
+    "exchange": U32,
+    "date": U32,
+});
 
-const OHLC_SPEC: BodySpec = BodySpec {
-    object: "ohlc",
-    quoted: &[
-        q!("ms_of_day"),
-        q!("open"),
-        q!("high"),
-        q!("low"),
-        q!("close"),
-        q!("volume"),
-        q!("count"),
-        q!("date"),
-    ],
-    paths: &[
-        "ohlc.ms_of_day",
-        "ohlc.open",
-        "ohlc.high",
-        "ohlc.low",
-        "ohlc.close",
-        "ohlc.volume",
-        "ohlc.count",
-        "ohlc.date",
-    ],
-    types: &[U32, Price, Price, Price, Price, U64, U64, U32],
-};
+const QUOTE_SPEC: BodySpec = body_spec!("quote" {
+    "ms_of_day": U32,
+    "bid_size": U32,
+    "bid_exchange": U32,
+    "bid": Price,
+    "bid_condition": U32,
+    "ask_size": U32,
+    "ask_exchange": U32,
+    "ask": Price,
+    "ask_condition": U32,
+    "date": U32,
+});
 
-const OPEN_INTEREST_SPEC: BodySpec = BodySpec {
-    object: "open_interest",
-    quoted: &[q!("ms_of_day"), q!("open_interest"), q!("date")],
-    paths: &[
-        "open_interest.ms_of_day",
-        "open_interest.open_interest",
-        "open_interest.date",
-    ],
-    types: &[U32, U64, U32],
-};
+const OHLC_SPEC: BodySpec = body_spec!("ohlc" {
+    "ms_of_day": U32,
+    "open": Price,
+    "high": Price,
+    "low": Price,
+    "close": Price,
+    "volume": U64,
+    "count": U64,
+    "date": U32,
+});
+
+const OPEN_INTEREST_SPEC: BodySpec = body_spec!("open_interest" {
+    "ms_of_day": U32,
+    "open_interest": U64,
+    "date": U32,
+});
 
 /// Reads the fields of one body object into raw 64-bit slots (integers as their two's
 /// complement bits, prices as `f64` bits).
@@ -409,32 +428,37 @@ fn parse_fields(c: &mut Cursor<'_>, spec: &BodySpec) -> ScanResult<[u64; 10]> {
     let mut seen: u32 = 0;
     let mut next = 0usize;
     if c.object_start(spec.object)? {
-        loop {
-            let index = match spec.quoted.get(next) {
-                Some(expected) if c.try_key(expected) => Some(next),
-                _ => {
-                    let key = c.key()?;
-                    spec.quoted
-                        .iter()
-                        .position(|q| q.get(1..q.len() - 1) == Some(key.as_ref()))
+        // Fast path: the keys in their canonical order and compact spelling, each matched with
+        // its separator in one compare. The first difference (whitespace, another order, an
+        // unknown field) hands over to the general loop below, where it left off.
+        while next < spec.compact.len() && c.try_literal(spec.compact[next]) {
+            values[next] = read_field(c, spec, next)?;
+            seen |= 1 << next;
+            next += 1;
+        }
+        let more = next == 0 || c.object_next()?;
+        if more {
+            loop {
+                let index = match spec.quoted.get(next) {
+                    Some(expected) if c.try_key(expected) => Some(next),
+                    _ => {
+                        let key = c.key()?;
+                        spec.quoted
+                            .iter()
+                            .position(|q| q.get(1..q.len() - 1) == Some(key.as_ref()))
+                    }
+                };
+                match index {
+                    Some(i) => {
+                        values[i] = read_field(c, spec, i)?;
+                        seen |= 1 << i;
+                        next = i + 1;
+                    }
+                    None => c.skip_value()?,
                 }
-            };
-            match index {
-                Some(i) => {
-                    let path = spec.paths[i];
-                    values[i] = match spec.types[i] {
-                        U32 => u64::from(c.u32(path)?),
-                        U64 => c.u64(path)?,
-                        I64 => c.i64(path)? as u64,
-                        Price => c.f64(path)?.to_bits(),
-                    };
-                    seen |= 1 << i;
-                    next = i + 1;
+                if !c.object_next()? {
+                    break;
                 }
-                None => c.skip_value()?,
-            }
-            if !c.object_next()? {
-                break;
             }
         }
     }
@@ -447,6 +471,18 @@ fn parse_fields(c: &mut Cursor<'_>, spec: &BodySpec) -> ScanResult<[u64; 10]> {
         ));
     }
     Ok(values)
+}
+
+/// Reads the value of field `i` into its raw 64-bit slot.
+#[inline]
+fn read_field(c: &mut Cursor<'_>, spec: &BodySpec, i: usize) -> ScanResult<u64> {
+    let path = spec.paths[i];
+    Ok(match spec.types[i] {
+        U32 => u64::from(c.u32(path)?),
+        U64 => c.u64(path)?,
+        I64 => c.i64(path)? as u64,
+        Price => c.f64(path)?.to_bits(),
+    })
 }
 
 fn parse_body(c: &mut Cursor<'_>, kind: EventKind) -> ScanResult<EventBody> {

@@ -158,6 +158,12 @@ impl<'a> Cursor<'a> {
         self.buf.get(self.pos).copied()
     }
 
+    /// The byte `offset` bytes after the cursor.
+    #[inline]
+    pub(crate) fn peek_at(&self, offset: usize) -> Option<u8> {
+        self.buf.get(self.pos + offset).copied()
+    }
+
     /// After whitespace, requires the end of input.
     pub(crate) fn finish(&mut self) -> ScanResult<()> {
         self.skip_ws();
@@ -257,6 +263,18 @@ impl<'a> Cursor<'a> {
                 .ok_or_else(|| DecodeError::at("json", Problem::InvalidString, start - 1))
         } else {
             Ok(Cow::Borrowed(raw))
+        }
+    }
+
+    /// Consumes `literal` if the input continues with exactly it (no whitespace skipped).
+    #[inline]
+    pub(crate) fn try_literal(&mut self, literal: &[u8]) -> bool {
+        match self.buf.get(self.pos..self.pos + literal.len()) {
+            Some(candidate) if short_eq(candidate, literal) => {
+                self.pos += literal.len();
+                true
+            }
+            _ => false,
         }
     }
 
@@ -443,6 +461,14 @@ impl<'a> Cursor<'a> {
     #[inline]
     pub(crate) fn int(&mut self, path: &'static str, min: i64, max: u64) -> ScanResult<i128> {
         let start = self.pos;
+        // Nearly every integer on the wire is a plain run of digits: read it without the
+        // general number grammar; anything else (sign, fraction, range error) goes the long way.
+        if let Some(v) = self.plain_digits() {
+            if v <= max && (min <= 0 || v >= min as u64) {
+                return Ok(i128::from(v));
+            }
+            self.pos = start;
+        }
         let bad = |pos| DecodeError::at(path, Problem::ExpectedInteger { min, max }, pos);
         let Some(n) = self.number() else {
             return Err(self.value_error(path, Problem::ExpectedInteger { min, max }));
@@ -459,6 +485,33 @@ impl<'a> Cursor<'a> {
             return Err(bad(start));
         }
         Ok(v)
+    }
+
+    /// A non-negative integer of 1 to 19 digits without leading zeros, fraction or exponent,
+    /// consumed; `None` (nothing consumed) for anything else.
+    #[inline]
+    fn plain_digits(&mut self) -> Option<u64> {
+        let b = self.buf;
+        let start = self.pos;
+        let mut i = start;
+        let mut value: u64 = 0;
+        while let Some(&d) = b.get(i) {
+            let digit = d.wrapping_sub(b'0');
+            if digit > 9 {
+                break;
+            }
+            value = value.wrapping_mul(10).wrapping_add(u64::from(digit));
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 || digits > 19 || (digits > 1 && b[start] == b'0') {
+            return None;
+        }
+        if matches!(b.get(i), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        self.pos = i;
+        Some(value)
     }
 
     /// Reads an unsigned 32-bit integer.
