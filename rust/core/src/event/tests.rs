@@ -292,3 +292,62 @@ fn contracts_interned_across_batches() {
     assert_eq!(second.new_contracts.len(), 1);
     assert_eq!(second.new_contracts[0].0, 1);
 }
+
+/// The compact fast paths hand over to the general parser wherever the layout departs from
+/// the canonical one: the result never depends on where that happens.
+#[test]
+fn fast_path_fallback_at_every_field_gives_the_same_event() {
+    let body_start = SPEC_TRADE.find("\"trade\":{").unwrap() + "\"trade\":{".len();
+    let commas: Vec<usize> = SPEC_TRADE[body_start..]
+        .match_indices(',')
+        .map(|(i, _)| body_start + i)
+        .collect();
+    assert_eq!(commas.len(), 6);
+    let reference = decode_all(&[SPEC_TRADE]);
+    let mut variants = vec![
+        SPEC_TRADE.replace("\"CONNECTED\"}", "\"CONNECTED\" }"),
+        SPEC_TRADE.replace(
+            r#""type":"TRADE","status":"CONNECTED""#,
+            r#""status":"CONNECTED","type":"TRADE""#,
+        ),
+        SPEC_TRADE.replace("\"trade\":{", "\"trade\":{\"x\":[1],"),
+        SPEC_TRADE.replace("\"trade\":{", "\"trade\":{ "),
+        SPEC_TRADE.replace(",\"date\":20250321}}", ",\"date\":20250321,\"more\":{}}}"),
+    ];
+    for &at in &commas {
+        variants.push(format!("{} {}", &SPEC_TRADE[..at], &SPEC_TRADE[at..]));
+        variants.push(format!(
+            "{}, \"unknown\":\"}}\"{}",
+            &SPEC_TRADE[..at],
+            &SPEC_TRADE[at..]
+        ));
+        variants.push(format!(
+            "{}{}",
+            &SPEC_TRADE[..=at],
+            &SPEC_TRADE[at + 1..].replacen('"', " \"", 1)
+        ));
+    }
+    for variant in &variants {
+        let b = decode_all(&[variant]);
+        assert!(b.errors.is_empty(), "{variant}: {:?}", b.errors);
+        assert_eq!(b.trades, reference.trades, "{variant}");
+    }
+    // A header id (`--pace ack`) takes the general path and is read.
+    let with_id = SPEC_TRADE.replace("\"CONNECTED\"}", "\"CONNECTED\",\"id\":42}");
+    assert_eq!(decode_all(&[&with_id]).trades.id, vec![42]);
+    // Integers that are not plain digit runs still get the general rules and messages.
+    let at = SPEC_TRADE.find("\"size\":").unwrap() + "\"size\":".len();
+    let not_u32 = format!("trade.size: expected an integer in 0..=4294967295 at byte {at}");
+    for (bad, message) in [
+        (
+            "\"size\":03",
+            format!("json: expected ',' or '}}' at byte {}", at + 1),
+        ),
+        ("\"size\":3e0", not_u32.clone()),
+        ("\"size\":-3", not_u32.clone()),
+        ("\"size\":4294967296", not_u32.clone()),
+    ] {
+        let b = decode_all(&[&SPEC_TRADE.replace("\"size\":3", bad)]);
+        assert_eq!(errors(&b), vec![(0, message.as_str())], "{bad}");
+    }
+}
