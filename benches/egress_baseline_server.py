@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import uvloop
 from egress_support import everything_router
-from fastfeed import EventDecoder
+from fastfeed import WSFrameDecoder
 from fastfeed.server import SyntheticSpec
 from fastfeed.server.synthetic import new_york_clock
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_create_server
@@ -26,24 +26,13 @@ N_EVENTS = 200_000
 
 
 def market_events() -> list[Any]:
-    """``N_EVENTS`` synthetic events (everything subscribed) as dicts."""
+    """The events of ``N_EVENTS`` synthetic draws (everything subscribed, OHLC included) as
+    dicts."""
     date, ms = new_york_clock()
     router, market = everything_router(SyntheticSpec(), date)
-    wire, _ = market.generate(router, N_EVENTS, date, ms, ms + 60_000)
-    decoder = EventDecoder(max_message_size=1 << 20)
-    payloads: list[bytes] = []
-    # The decoder validates; the baseline needs the raw payloads to parse into dicts.
-    batch = decoder.feed(wire)
-    assert not batch.errors and len(batch) > 0
-    pos = 0
-    while pos < len(wire):
-        n = wire[pos + 1] & 0x7F
-        pos += 2
-        if n == 126:
-            n = int.from_bytes(wire[pos : pos + 2], "big")
-            pos += 2
-        payloads.append(wire[pos : pos + n])
-        pos += n
+    wire, count = market.generate(router, N_EVENTS, date, ms, ms + 60_000)
+    payloads = [p for _, p in WSFrameDecoder("client", max_message_size=1 << 20).feed(wire)]
+    assert len(payloads) == count
     return [orjson.loads(p) for p in payloads]
 
 

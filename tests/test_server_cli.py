@@ -12,7 +12,7 @@ import time
 
 import pytest
 from server_support import run
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 SERVE = [sys.executable, "-m", "fastfeed", "serve"]
@@ -22,6 +22,18 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+async def _connect_when_up(port: int) -> ClientConnection:
+    """Connects to a server that is still starting (retrying for up to 20 s)."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            return await connect(f"ws://127.0.0.1:{port}/v1/events", open_timeout=5)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
 
 
 def test_help_documents_every_flag() -> None:
@@ -139,15 +151,7 @@ def test_sigterm_closes_the_client_with_1001_and_exits_0() -> None:
     try:
 
         async def body() -> None:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    ws = await connect(f"ws://127.0.0.1:{port}/v1/events", open_timeout=5)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    await asyncio.sleep(0.1)
+            ws = await _connect_when_up(port)
             async with ws:
                 await ws.send('{"msg_type":"STOP","id":1}')
                 assert '"req_id":1' in str(await asyncio.wait_for(ws.recv(), 5))
@@ -181,15 +185,7 @@ def test_serve_streams_the_synthetic_market_with_status_every_second() -> None:
     try:
 
         async def body() -> None:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    ws = await connect(f"ws://127.0.0.1:{port}/v1/events", open_timeout=5)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    await asyncio.sleep(0.1)
+            ws = await _connect_when_up(port)
             async with ws:
                 await ws.send(
                     '{"msg_type":"STREAM","sec_type":"OPTION","req_type":"FULL_TRADES",'

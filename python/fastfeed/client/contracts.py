@@ -19,18 +19,17 @@ def _check_symbol(symbol: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class Stock:
-    """A stock, e.g. ``Stock("AAPL")``."""
+class _Named:
+    """A contract identified by its symbol alone (stocks and indices)."""
 
     symbol: str
-    sec_type: ClassVar[SecType] = "STOCK"
 
     def __post_init__(self) -> None:
         _check_symbol(self.symbol)
 
     @property
     def key(self) -> str:
-        """The contract key: ``AAPL``."""
+        """The contract key: the symbol."""
         return self.symbol
 
     def to_json(self) -> dict[str, Any]:
@@ -42,26 +41,17 @@ class Stock:
 
 
 @dataclass(frozen=True, slots=True)
-class Index:
+class Stock(_Named):
+    """A stock, e.g. ``Stock("AAPL")``."""
+
+    sec_type: ClassVar[SecType] = "STOCK"
+
+
+@dataclass(frozen=True, slots=True)
+class Index(_Named):
     """An index, e.g. ``Index("SPX")``."""
 
-    symbol: str
     sec_type: ClassVar[SecType] = "INDEX"
-
-    def __post_init__(self) -> None:
-        _check_symbol(self.symbol)
-
-    @property
-    def key(self) -> str:
-        """The contract key: ``SPX``."""
-        return self.symbol
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``contract`` object of a STREAM command."""
-        return {"symbol": self.symbol}
-
-    def __str__(self) -> str:
-        return self.symbol
 
 
 @dataclass(frozen=True, slots=True)
