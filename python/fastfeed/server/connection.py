@@ -53,6 +53,8 @@ _OPCODE_CLOSE = 8
 _OPCODE_PONG = 10
 #: Part of ``max_pending_bytes`` that data may not use, so STATUS and acks fit behind it.
 _CONTROL_RESERVE = 16 * 1024
+#: The largest Close frame: 2 header bytes and 125 of payload.
+_MAX_CLOSE_FRAME = 127
 
 
 class EventsConnection(WSListener):
@@ -244,7 +246,9 @@ class EventsConnection(WSListener):
     def _send_control(self, payload: bytes) -> None:
         if self._transport is None or self._closing:
             return
-        if self.pending_bytes + len(payload) > self._config.max_pending_bytes:
+        # The frame (header included) and, behind it, a Close frame must still fit.
+        frame = len(payload) + (2 if len(payload) < 126 else 4)
+        if self.pending_bytes + frame + _MAX_CLOSE_FRAME > self._config.max_pending_bytes:
             log.warning(
                 "client %s reads nothing: its control frames exceed %d pending bytes, closing",
                 self.peer,
