@@ -91,7 +91,13 @@ impl Trade {
     /// `(date, ms_of_day)` packed so that integer order is time order (both are `>= 0`).
     #[inline]
     pub(crate) fn time_key(&self) -> u64 {
-        (u64::from(self.date as u32) << 32) | u64::from(self.ms_of_day as u32)
+        Self::key_of(self.date, self.ms_of_day)
+    }
+
+    /// The [`time_key`](Self::time_key) of `(date, ms_of_day)` (both `>= 0`).
+    #[inline]
+    pub(crate) fn key_of(date: i32, ms_of_day: i32) -> u64 {
+        (u64::from(date as u32) << 32) | u64::from(ms_of_day as u32)
     }
 }
 
@@ -149,6 +155,22 @@ impl<'a> TradeColumns<'a> {
     /// `true` when there are no trades.
     pub fn is_empty(&self) -> bool {
         self.date.is_empty()
+    }
+
+    /// The trades in row order (no per-row bounds checks).
+    #[inline]
+    pub fn iter(&self) -> impl Iterator<Item = Trade> + 'a {
+        self.date
+            .iter()
+            .zip(self.ms_of_day)
+            .zip(self.price)
+            .zip(self.size)
+            .map(|(((&date, &ms_of_day), &price), &size)| Trade {
+                date,
+                ms_of_day,
+                price,
+                size,
+            })
     }
 
     /// The trade at `row` (`row < len()`).
