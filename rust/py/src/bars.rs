@@ -168,26 +168,29 @@ impl PyBarBook {
         let (d, m, p, s) = arrays.slices()?;
         let trades = TradeColumns::new(d, m, p, s).map_err(|e| map_err(&e))?;
         let rows = trades.len();
-        let mut out_date = vec![0_i32; rows];
-        let mut out_ms = vec![0_i32; rows];
-        let mut open = vec![0.0_f64; rows];
-        let mut high = vec![0.0_f64; rows];
-        let mut low = vec![0.0_f64; rows];
-        let mut close = vec![0.0_f64; rows];
-        let mut volume = vec![0_i64; rows];
-        let mut count = vec![0_i64; rows];
+        // Filled by `push` in row order (the callback runs once per row, in order): no zeroing
+        // pass and no bounds checks.
+        let mut out_date = Vec::with_capacity(rows);
+        let mut out_ms = Vec::with_capacity(rows);
+        let mut open = Vec::with_capacity(rows);
+        let mut high = Vec::with_capacity(rows);
+        let mut low = Vec::with_capacity(rows);
+        let mut close = Vec::with_capacity(rows);
+        let mut volume = Vec::with_capacity(rows);
+        let mut count = Vec::with_capacity(rows);
         self.inner
-            .update_each(slice(&ids, "contract_id")?, &trades, |row, session| {
-                out_date[row] = session.date;
-                out_ms[row] = session.close_ms;
-                open[row] = session.open;
-                high[row] = session.high;
-                low[row] = session.low;
-                close[row] = session.close;
-                volume[row] = session.volume;
-                count[row] = session.count;
+            .update_each(slice(&ids, "contract_id")?, &trades, |_, session| {
+                out_date.push(session.date);
+                out_ms.push(session.close_ms);
+                open.push(session.open);
+                high.push(session.high);
+                low.push(session.low);
+                close.push(session.close);
+                volume.push(session.volume);
+                count.push(session.count);
             })
             .map_err(|e| map_err(&e))?;
+        debug_assert_eq!(out_date.len(), rows);
         let dict = PyDict::new(py);
         dict.set_item("date", PyArray1::from_vec(py, out_date))?;
         dict.set_item("ms_of_day", PyArray1::from_vec(py, out_ms))?;

@@ -126,12 +126,10 @@ impl IntervalBuilder {
         let bar = &mut self.bar;
         let (price, ms) = (trade.price, trade.ms_of_day);
         // Prices are finite (validated), so plain compares are `max`/`min` without NaN cases.
-        if price > bar.high {
-            bar.high = price;
-        }
-        if price < bar.low {
-            bar.low = price;
-        }
+        // Selects, not conditional stores: they compile to `maxsd`/`minsd`, where a branch would
+        // be mispredicted about every other trade of a young bar.
+        bar.high = if price > bar.high { price } else { bar.high };
+        bar.low = if price < bar.low { price } else { bar.low };
         if ms < self.open_ms {
             bar.open = price;
             self.open_ms = ms;

@@ -85,12 +85,10 @@ impl SessionBar {
         }
         let (price, ms) = (trade.price, trade.ms_of_day);
         // Prices are finite (validated), so plain compares are `max`/`min` without NaN cases.
-        if price > self.high {
-            self.high = price;
-        }
-        if price < self.low {
-            self.low = price;
-        }
+        // Selects, not conditional stores: they compile to `maxsd`/`minsd`, where a branch would
+        // be mispredicted about every other trade of a young bar.
+        self.high = if price > self.high { price } else { self.high };
+        self.low = if price < self.low { price } else { self.low };
         self.volume = self.volume.saturating_add(trade.size);
         self.count += 1;
         // Strict `<` keeps the first arrival among equal times as open, `>=` makes the last
