@@ -132,10 +132,15 @@ impl<'a> TradeColumns<'a> {
                 });
             }
         }
-        // Cheap branch-free scans first; the exact offending row is searched only on failure.
-        let times_ok = date.iter().zip(ms_of_day).all(|(&d, &m)| (d | m) >= 0);
-        let prices_ok = price.iter().all(|p| p.is_finite());
-        let sizes_ok = size.iter().all(|&s| s >= 0);
+        // Cheap branch-free scans first (folds, not `all`, so that they vectorize: an OR of
+        // values is negative iff one is); the offending row is searched only on failure.
+        let times_ok = date
+            .iter()
+            .zip(ms_of_day)
+            .fold(0, |acc, (&d, &m)| acc | d | m)
+            >= 0;
+        let prices_ok = price.iter().fold(true, |ok, p| ok & p.is_finite());
+        let sizes_ok = size.iter().fold(0, |acc, &s| acc | s) >= 0;
         if !(times_ok && prices_ok && sizes_ok) {
             return Err(first_invalid_row(date, ms_of_day, price, size));
         }
