@@ -143,8 +143,9 @@ impl IntervalBuilder {
         self.notional += price * trade.size as f64;
     }
 
-    /// A trade outside the open bar (or with no bar open): close, open or reject.
-    #[inline]
+    /// A trade outside the open bar (or with no bar open): close, open or reject. Kept out of
+    /// line so that the per-trade loop stays compact.
+    #[inline(never)]
     fn on_other_bucket(&mut self, trade: &Trade, on_close: impl FnOnce(&Bar)) -> bool {
         let start_ms = bucket_start(trade.ms_of_day, self.interval_ms);
         let start_key = Trade::key_of(trade.date, start_ms);
