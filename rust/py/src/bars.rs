@@ -168,8 +168,7 @@ impl PyBarBook {
         let (d, m, p, s) = arrays.slices()?;
         let trades = TradeColumns::new(d, m, p, s).map_err(|e| map_err(&e))?;
         let rows = trades.len();
-        // Filled by `push` in row order (the callback runs once per row, in order): no zeroing
-        // pass and no bounds checks.
+        // Filled chunk by chunk in row order (see `update_sessions`): no zeroing pass.
         let mut out_date = Vec::with_capacity(rows);
         let mut out_ms = Vec::with_capacity(rows);
         let mut open = Vec::with_capacity(rows);
@@ -179,15 +178,15 @@ impl PyBarBook {
         let mut volume = Vec::with_capacity(rows);
         let mut count = Vec::with_capacity(rows);
         self.inner
-            .update_each(slice(&ids, "contract_id")?, &trades, |_, session| {
-                out_date.push(session.date);
-                out_ms.push(session.close_ms);
-                open.push(session.open);
-                high.push(session.high);
-                low.push(session.low);
-                close.push(session.close);
-                volume.push(session.volume);
-                count.push(session.count);
+            .update_sessions(slice(&ids, "contract_id")?, &trades, |chunk| {
+                out_date.extend(chunk.iter().map(|s| s.date));
+                out_ms.extend(chunk.iter().map(|s| s.close_ms));
+                open.extend(chunk.iter().map(|s| s.open));
+                high.extend(chunk.iter().map(|s| s.high));
+                low.extend(chunk.iter().map(|s| s.low));
+                close.extend(chunk.iter().map(|s| s.close));
+                volume.extend(chunk.iter().map(|s| s.volume));
+                count.extend(chunk.iter().map(|s| s.count));
             })
             .map_err(|e| map_err(&e))?;
         debug_assert_eq!(out_date.len(), rows);

@@ -162,6 +162,16 @@ impl<'a> TradeColumns<'a> {
         self.date.is_empty()
     }
 
+    /// The rows in `range` (already validated).
+    pub(crate) fn rows(&self, range: std::ops::Range<usize>) -> Self {
+        Self {
+            date: &self.date[range.clone()],
+            ms_of_day: &self.ms_of_day[range.clone()],
+            price: &self.price[range.clone()],
+            size: &self.size[range],
+        }
+    }
+
     /// The trades in row order (no per-row bounds checks).
     #[inline]
     pub fn iter(&self) -> impl Iterator<Item = Trade> + 'a {
