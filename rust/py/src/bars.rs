@@ -291,10 +291,11 @@ impl BarRingBuffer {
             .map_err(|_| bars_error("ring too large to export"))?;
         // SAFETY: soundness of sharing the ring memory with Python readers:
         // * Lifetime: `PyBuffer_FillInfo` stores a new reference to `slf` in `view.obj`; `slf`
-        //   holds the `BarBook`, whose rings are created once per contract and never dropped,
-        //   shrunk or moved while it lives. The storage is a `Vec` reserved once at its final
-        //   capacity and only ever grown within it (`BarRing::push`), so the pointed-to bytes
-        //   stay allocated and in place for as long as any view exists.
+        //   holds the `BarBook`, whose rings are created once per contract and never dropped
+        //   while it lives (a `BarRing` value may move inside the book's arrays, its storage
+        //   never does). The storage is a `Vec` reserved once at its final capacity and only
+        //   ever grown within it (`BarRing::push`), so the pointed-to bytes stay allocated and
+        //   in place for as long as any view exists.
         // * Aliasing: the buffer is exported read-only (`readonly = 1`; a writable request
         //   fails with `BufferError`), so foreign code never writes to memory Rust owns.
         // * No data race: Rust writes the rings only inside `BarBook` methods taking `&mut self`
