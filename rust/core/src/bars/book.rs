@@ -323,7 +323,11 @@ impl BarBook {
 
     /// The contract's session-to-date bar.
     pub fn session(&self, contract_id: u32) -> Option<SessionBar> {
-        self.slot(contract_id).map(|slot| self.sessions[slot])
+        // (A slot always has a trade applied, so never `BEFORE_FIRST_TRADE`; the filter is cheap
+        // insurance.)
+        self.slot(contract_id)
+            .map(|slot| self.sessions[slot])
+            .filter(|s| s.date >= 0)
     }
 
     fn slot(&self, contract_id: u32) -> Option<usize> {
