@@ -129,11 +129,13 @@ impl IntervalBuilder {
         // Selects, not conditional stores: they compile to `maxsd`/`minsd`, where a branch would
         // be mispredicted about every other trade of a young bar.
         bar.high = if price > bar.high { price } else { bar.high };
-        bar.low = if price < bar.low { price } else { bar.low };
         if ms < self.open_ms {
             bar.open = price;
             self.open_ms = ms;
         }
+        // After the branch above on purpose: in another basic block the two selects are not
+        // merged into one packed compare-and-blend (twice the instructions of `maxsd`+`minsd`).
+        bar.low = if price < bar.low { price } else { bar.low };
         if ms >= self.close_ms {
             bar.close = price;
             self.close_ms = ms;

@@ -88,7 +88,6 @@ impl SessionBar {
         // Selects, not conditional stores: they compile to `maxsd`/`minsd`, where a branch would
         // be mispredicted about every other trade of a young bar.
         self.high = if price > self.high { price } else { self.high };
-        self.low = if price < self.low { price } else { self.low };
         self.volume = self.volume.saturating_add(trade.size);
         self.count += 1;
         // Strict `<` keeps the first arrival among equal times as open, `>=` makes the last
@@ -97,6 +96,8 @@ impl SessionBar {
             self.open = price;
             self.open_ms = ms;
         }
+        // After the branch on purpose (see `IntervalBuilder::apply`).
+        self.low = if price < self.low { price } else { self.low };
         if ms >= self.close_ms {
             self.close = price;
             self.close_ms = ms;
