@@ -322,6 +322,33 @@ mod tests {
     }
 
     #[test]
+    fn open_bucket_test_on_the_packed_key() {
+        // No bar open: even the smallest key (date 0, ms 0) opens one rather than applying.
+        let mut b = IntervalBuilder::new(86_400_000).unwrap();
+        assert_eq!(b.on_trade(&trade(0, 0, 1.0, 1)), Step::Opened);
+        assert_eq!(b.on_trade(&trade(0, 86_399_999, 2.0, 1)), Step::Applied);
+        // The same time of day on the next date is a new bar, the largest key too.
+        assert!(matches!(b.on_trade(&trade(1, 0, 3.0, 1)), Step::Closed(_)));
+        assert!(matches!(
+            b.on_trade(&trade(i32::MAX, 5, 4.0, 1)),
+            Step::Closed(_)
+        ));
+        assert_eq!(
+            b.on_trade(&trade(i32::MAX, 86_399_999, 5.0, 1)),
+            Step::Applied
+        );
+        assert_eq!(b.on_trade(&trade(i32::MAX - 1, 5, 6.0, 1)), Step::Late);
+        let mut b = IntervalBuilder::new(1000).unwrap();
+        b.on_trade(&trade(7, 1000, 1.0, 1));
+        assert_eq!(b.on_trade(&trade(7, 999, 1.0, 1)), Step::Late);
+        assert_eq!(b.on_trade(&trade(7, 1999, 1.0, 1)), Step::Applied);
+        assert!(matches!(
+            b.on_trade(&trade(7, 2000, 1.0, 1)),
+            Step::Closed(_)
+        ));
+    }
+
+    #[test]
     fn zero_volume_bar_has_nan_vwap() {
         let mut b = IntervalBuilder::new(1000).unwrap();
         b.on_trade(&trade(7, 0, 10.0, 0));
