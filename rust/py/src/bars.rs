@@ -168,26 +168,28 @@ impl PyBarBook {
         let (d, m, p, s) = arrays.slices()?;
         let trades = TradeColumns::new(d, m, p, s).map_err(|e| map_err(&e))?;
         let rows = trades.len();
-        let mut out_date = vec![0_i32; rows];
-        let mut out_ms = vec![0_i32; rows];
-        let mut open = vec![0.0_f64; rows];
-        let mut high = vec![0.0_f64; rows];
-        let mut low = vec![0.0_f64; rows];
-        let mut close = vec![0.0_f64; rows];
-        let mut volume = vec![0_i64; rows];
-        let mut count = vec![0_i64; rows];
+        // Filled chunk by chunk in row order (see `update_sessions`): no zeroing pass.
+        let mut out_date = Vec::with_capacity(rows);
+        let mut out_ms = Vec::with_capacity(rows);
+        let mut open = Vec::with_capacity(rows);
+        let mut high = Vec::with_capacity(rows);
+        let mut low = Vec::with_capacity(rows);
+        let mut close = Vec::with_capacity(rows);
+        let mut volume = Vec::with_capacity(rows);
+        let mut count = Vec::with_capacity(rows);
         self.inner
-            .update_each(slice(&ids, "contract_id")?, &trades, |row, session| {
-                out_date[row] = session.date;
-                out_ms[row] = session.close_ms;
-                open[row] = session.open;
-                high[row] = session.high;
-                low[row] = session.low;
-                close[row] = session.close;
-                volume[row] = session.volume;
-                count[row] = session.count;
+            .update_sessions(slice(&ids, "contract_id")?, &trades, |chunk| {
+                out_date.extend(chunk.iter().map(|s| s.date));
+                out_ms.extend(chunk.iter().map(|s| s.close_ms));
+                open.extend(chunk.iter().map(|s| s.open));
+                high.extend(chunk.iter().map(|s| s.high));
+                low.extend(chunk.iter().map(|s| s.low));
+                close.extend(chunk.iter().map(|s| s.close));
+                volume.extend(chunk.iter().map(|s| s.volume));
+                count.extend(chunk.iter().map(|s| s.count));
             })
             .map_err(|e| map_err(&e))?;
+        debug_assert_eq!(out_date.len(), rows);
         let dict = PyDict::new(py);
         dict.set_item("date", PyArray1::from_vec(py, out_date))?;
         dict.set_item("ms_of_day", PyArray1::from_vec(py, out_ms))?;
@@ -289,10 +291,11 @@ impl BarRingBuffer {
             .map_err(|_| bars_error("ring too large to export"))?;
         // SAFETY: soundness of sharing the ring memory with Python readers:
         // * Lifetime: `PyBuffer_FillInfo` stores a new reference to `slf` in `view.obj`; `slf`
-        //   holds the `BarBook`, whose rings are created once per contract and never dropped,
-        //   shrunk or moved while it lives. The storage is a `Vec` reserved once at its final
-        //   capacity and only ever grown within it (`BarRing::push`), so the pointed-to bytes
-        //   stay allocated and in place for as long as any view exists.
+        //   holds the `BarBook`, whose rings are created once per contract and never dropped
+        //   while it lives (a `BarRing` value may move inside the book's arrays, its storage
+        //   never does). The storage is a `Vec` reserved once at its final capacity and only
+        //   ever grown within it (`BarRing::push`), so the pointed-to bytes stay allocated and
+        //   in place for as long as any view exists.
         // * Aliasing: the buffer is exported read-only (`readonly = 1`; a writable request
         //   fails with `BufferError`), so foreign code never writes to memory Rust owns.
         // * No data race: Rust writes the rings only inside `BarBook` methods taking `&mut self`

@@ -1,35 +1,73 @@
 //! The streaming aggregator: per-contract session bars and interval rings, fed in batches.
 
 use super::{
-    check_interval, Bar, BarRing, BarsError, IntervalBuilder, SessionBar, Step, Trade, TradeColumns,
+    check_interval, Bar, BarRing, BarsError, IntervalBuilder, SessionBar, Trade, TradeColumns,
 };
 
 /// Largest contract id a [`BarBook`] accepts. Ids are small dense integers interned by the event
 /// decoder; per-contract state lives in a `Vec` indexed by id, so the bound caps that index.
 pub const MAX_CONTRACT_ID: u32 = (1 << 22) - 1;
 
-/// One contract's bars: its session and, per configured interval, the builder and the ring.
+/// A `slot_of` entry for an id that has not traded.
+const NO_SLOT: u32 = u32::MAX;
+
+/// Rows per chunk of [`BarBook::update_sessions`]: 512 session copies are 28 KiB.
+const SESSION_CHUNK: usize = 512;
+
+/// Checks that `contract_id` matches the trades in length and that every id is in range.
+fn check_ids(contract_id: &[u32], trades: &TradeColumns<'_>) -> Result<(), BarsError> {
+    if contract_id.len() != trades.len() {
+        return Err(BarsError::LengthMismatch {
+            column: "contract_id",
+            len: contract_id.len(),
+            expected: trades.len(),
+        });
+    }
+    // A branch-free (vectorized) scan first; the offending row is searched only on failure.
+    if contract_id.iter().fold(0, |max, &id| max.max(id)) > MAX_CONTRACT_ID {
+        let row = contract_id
+            .iter()
+            .position(|&id| id > MAX_CONTRACT_ID)
+            .expect("found above");
+        return Err(BarsError::ContractIdTooLarge {
+            row,
+            contract_id: contract_id[row],
+        });
+    }
+    Ok(())
+}
+
+/// One interval of one contract: the bar being built and the ring of closed bars.
 #[derive(Debug)]
-struct ContractBars {
-    session: Option<SessionBar>,
-    series: Vec<(IntervalBuilder, BarRing)>,
+struct Series {
+    builder: IntervalBuilder,
+    ring: BarRing,
 }
 
 /// Streaming bars for many contracts: a session bar and, per configured interval, a bar builder
 /// and a fixed-capacity [`BarRing`] of closed bars.
 ///
 /// State for a contract is created on its first trade (rings reserve their storage then); a
-/// contract's rings are never dropped or moved while the book lives, so views of them stay
+/// contract's ring storage is never dropped or moved while the book lives, so views of it stay
 /// valid. Trades of each contract must arrive in time order per bucket; a trade for an
 /// already-closed bucket is counted in [`late_trades`](Self::late_trades) and not applied to
 /// that interval (the session bar still counts it when it is of the session's date).
+///
+/// Layout (for the per-trade path): contracts get dense slots in first-trade order; sessions
+/// and series are flat arrays indexed by slot (series: `slot * intervals + k`), so a trade
+/// costs one lookup of its id's slot and no pointer chasing.
 #[derive(Debug)]
 pub struct BarBook {
     intervals_ms: Vec<i32>,
     capacity: usize,
-    contracts: Vec<Option<Box<ContractBars>>>,
-    /// Ids with state, in first-trade order, so `flush` does not scan the sparse index.
+    /// Slot of each contract id, `NO_SLOT` before its first trade.
+    slot_of: Vec<u32>,
+    /// Contract id of each slot: the ids with state, in first-trade order.
     active: Vec<u32>,
+    /// Session bar per slot.
+    sessions: Vec<SessionBar>,
+    /// Builder and ring per slot and interval, at `slot * intervals_ms.len() + k`.
+    series: Vec<Series>,
     late_trades: Vec<u64>,
 }
 
@@ -58,8 +96,10 @@ impl BarBook {
             late_trades: vec![0; checked.len()],
             intervals_ms: checked,
             capacity,
-            contracts: Vec::new(),
+            slot_of: Vec::new(),
             active: Vec::new(),
+            sessions: Vec::new(),
+            series: Vec::new(),
         })
     }
 
@@ -107,48 +147,110 @@ impl BarBook {
         &mut self,
         contract_id: &[u32],
         trades: &TradeColumns<'_>,
-        mut after_trade: impl FnMut(usize, &SessionBar),
+        after_trade: impl FnMut(usize, &SessionBar),
     ) -> Result<(), BarsError> {
-        if contract_id.len() != trades.len() {
-            return Err(BarsError::LengthMismatch {
-                column: "contract_id",
-                len: contract_id.len(),
-                expected: trades.len(),
-            });
-        }
-        if let Some(row) = contract_id.iter().position(|&id| id > MAX_CONTRACT_ID) {
-            return Err(BarsError::ContractIdTooLarge {
-                row,
-                contract_id: contract_id[row],
-            });
-        }
-        for (row, &id) in contract_id.iter().enumerate() {
-            if let Some(session) = self.apply(id, &trades.get(row)) {
-                after_trade(row, session);
-            }
+        check_ids(contract_id, trades)?;
+        self.apply_validated(contract_id, trades, after_trade);
+        Ok(())
+    }
+
+    /// Like [`update_each`](Self::update_each), handing over the sessions after each row in
+    /// row-order chunks: `on_chunk(sessions)` gets a copy of the session after each row of the
+    /// next (up to) `SESSION_CHUNK` rows. Meant for turning them into columns: the chunk is
+    /// still in cache when it is read, where eight column writes per row inside the loop
+    /// would not be (measured: about 12% faster for 10,000-row batches).
+    pub fn update_sessions(
+        &mut self,
+        contract_id: &[u32],
+        trades: &TradeColumns<'_>,
+        mut on_chunk: impl FnMut(&[SessionBar]),
+    ) -> Result<(), BarsError> {
+        check_ids(contract_id, trades)?;
+        let rows = trades.len();
+        let mut sessions = Vec::with_capacity(SESSION_CHUNK.min(rows));
+        for start in (0..rows).step_by(SESSION_CHUNK) {
+            let end = (start + SESSION_CHUNK).min(rows);
+            sessions.clear();
+            self.apply_validated(
+                &contract_id[start..end],
+                &trades.rows(start..end),
+                |_, session| sessions.push(*session),
+            );
+            on_chunk(&sessions);
         }
         Ok(())
     }
 
-    /// Applies one validated trade; returns the contract's session bar afterwards.
-    #[inline]
-    fn apply(&mut self, id: u32, trade: &Trade) -> Option<&SessionBar> {
-        let contract = contract_mut(
-            &mut self.contracts,
-            &mut self.active,
-            &self.intervals_ms,
-            self.capacity,
-            id,
-        );
-        SessionBar::apply(&mut contract.session, trade);
-        for (k, (builder, ring)) in contract.series.iter_mut().enumerate() {
-            match builder.on_trade(trade) {
-                Step::Applied | Step::Opened => {}
-                Step::Closed(bar) => ring.push(bar),
-                Step::Late => self.late_trades[k] += 1,
+    /// Applies rows whose ids passed `check_ids`.
+    fn apply_validated(
+        &mut self,
+        contract_id: &[u32],
+        trades: &TradeColumns<'_>,
+        after_trade: impl FnMut(usize, &SessionBar),
+    ) {
+        // One copy of the row loop per common interval count, so the per-interval loop is
+        // unrolled and its bounds checks go away; `0` is the general case.
+        match self.intervals_ms.len() {
+            1 => self.apply_rows::<1>(contract_id, trades, after_trade),
+            2 => self.apply_rows::<2>(contract_id, trades, after_trade),
+            3 => self.apply_rows::<3>(contract_id, trades, after_trade),
+            _ => self.apply_rows::<0>(contract_id, trades, after_trade),
+        }
+    }
+
+    /// Applies validated rows; `N` is the number of intervals, or `0` for "read it".
+    fn apply_rows<const N: usize>(
+        &mut self,
+        contract_id: &[u32],
+        trades: &TradeColumns<'_>,
+        mut after_trade: impl FnMut(usize, &SessionBar),
+    ) {
+        for (row, (&id, trade)) in contract_id.iter().zip(trades.iter()).enumerate() {
+            let slot = self.apply::<N>(id, &trade);
+            after_trade(row, &self.sessions[slot]);
+        }
+    }
+
+    /// Applies one validated trade; returns the contract's slot.
+    // Forced: with a plain `#[inline]` the row loop calls it (about 10% more instructions per
+    // trade, measured with callgrind).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn apply<const N: usize>(&mut self, id: u32, trade: &Trade) -> usize {
+        let slot = match self.slot_of.get(id as usize) {
+            Some(&slot) if slot != NO_SLOT => slot as usize,
+            _ => self.add_contract(id),
+        };
+        self.sessions[slot].apply_trade(trade);
+        let n = if N == 0 { self.intervals_ms.len() } else { N };
+        let series = &mut self.series[slot * n..slot * n + n];
+        for (k, Series { builder, ring }) in series.iter_mut().enumerate() {
+            if !builder.on_trade_with(trade, |bar| ring.push(*bar)) {
+                self.late_trades[k] += 1;
             }
         }
-        contract.session.as_ref()
+        slot
+    }
+
+    /// Creates the state of `contract_id` (`<= MAX_CONTRACT_ID`) on its first trade.
+    #[cold]
+    #[inline(never)]
+    fn add_contract(&mut self, contract_id: u32) -> usize {
+        let index = contract_id as usize;
+        if index >= self.slot_of.len() {
+            self.slot_of.resize(index + 1, NO_SLOT);
+        }
+        let slot = self.active.len();
+        self.slot_of[index] = slot as u32;
+        self.active.push(contract_id);
+        self.sessions.push(SessionBar::BEFORE_FIRST_TRADE);
+        for &ms in &self.intervals_ms {
+            self.series.push(Series {
+                builder: IntervalBuilder::new(i64::from(ms)).expect("validated in BarBook::new"),
+                ring: BarRing::new(self.capacity).expect("validated in BarBook::new"),
+            });
+        }
+        slot
     }
 
     /// Applies one trade and returns the contract's session bar afterwards (`None` only when
@@ -184,21 +286,22 @@ impl BarBook {
         if trade.size < 0 {
             return invalid("size", "must be >= 0");
         }
-        Ok(self.apply(contract_id, &trade).copied())
+        let slot = match self.intervals_ms.len() {
+            1 => self.apply::<1>(contract_id, &trade),
+            2 => self.apply::<2>(contract_id, &trade),
+            _ => self.apply::<0>(contract_id, &trade),
+        };
+        Ok(Some(self.sessions[slot]))
     }
 
     /// Closes every open bar whose end is at or before the clock `(date, ms_of_day)`; returns how
     /// many bars closed.
     pub fn flush(&mut self, date: i32, ms_of_day: i32) -> usize {
         let mut closed = 0;
-        for &id in &self.active {
-            if let Some(Some(contract)) = self.contracts.get_mut(id as usize) {
-                for (builder, ring) in &mut contract.series {
-                    if let Some(bar) = builder.flush(date, ms_of_day) {
-                        ring.push(bar);
-                        closed += 1;
-                    }
-                }
+        for Series { builder, ring } in &mut self.series {
+            if let Some(bar) = builder.flush(date, ms_of_day) {
+                ring.push(bar);
+                closed += 1;
             }
         }
         closed
@@ -207,60 +310,37 @@ impl BarBook {
     /// The ring of closed bars, `None` if the contract never traded.
     pub fn ring(&self, contract_id: u32, interval_ms: i64) -> Result<Option<&BarRing>, BarsError> {
         let k = self.interval_index(interval_ms)?;
-        Ok(self.contract(contract_id).map(|c| &c.series[k].1))
+        Ok(self.series_of(contract_id, k).map(|s| &s.ring))
     }
 
     /// The contract's bar still open for `interval_ms`, with its vwap so far.
     pub fn open_bar(&self, contract_id: u32, interval_ms: i64) -> Result<Option<Bar>, BarsError> {
         let k = self.interval_index(interval_ms)?;
         Ok(self
-            .contract(contract_id)
-            .and_then(|c| c.series[k].0.open_bar()))
+            .series_of(contract_id, k)
+            .and_then(|s| s.builder.open_bar()))
     }
 
     /// The contract's session-to-date bar.
     pub fn session(&self, contract_id: u32) -> Option<SessionBar> {
-        self.contract(contract_id).and_then(|c| c.session)
+        // (A slot always has a trade applied, so never `BEFORE_FIRST_TRADE`; the filter is cheap
+        // insurance.)
+        self.slot(contract_id)
+            .map(|slot| self.sessions[slot])
+            .filter(|s| s.date >= 0)
     }
 
-    fn contract(&self, contract_id: u32) -> Option<&ContractBars> {
-        self.contracts.get(contract_id as usize)?.as_deref()
+    fn slot(&self, contract_id: u32) -> Option<usize> {
+        match self.slot_of.get(contract_id as usize) {
+            Some(&slot) if slot != NO_SLOT => Some(slot as usize),
+            _ => None,
+        }
     }
-}
 
-/// The state of `contract_id`, created on first use. (A free function so that the caller can
-/// keep borrowing the book's other fields.)
-#[inline]
-fn contract_mut<'a>(
-    contracts: &'a mut Vec<Option<Box<ContractBars>>>,
-    active: &mut Vec<u32>,
-    intervals_ms: &[i32],
-    capacity: usize,
-    contract_id: u32,
-) -> &'a mut ContractBars {
-    let index = contract_id as usize;
-    if index >= contracts.len() {
-        contracts.resize_with(index + 1, || None);
+    fn series_of(&self, contract_id: u32, k: usize) -> Option<&Series> {
+        let slot = self.slot(contract_id)?;
+        Some(&self.series[slot * self.intervals_ms.len() + k])
     }
-    let slot = &mut contracts[index];
-    if slot.is_none() {
-        active.push(contract_id);
-    }
-    slot.get_or_insert_with(|| {
-        let series = intervals_ms
-            .iter()
-            .map(|&ms| {
-                (
-                    IntervalBuilder::new(i64::from(ms)).expect("validated in BarBook::new"),
-                    BarRing::new(capacity).expect("validated in BarBook::new"),
-                )
-            })
-            .collect();
-        Box::new(ContractBars {
-            session: None,
-            series,
-        })
-    })
 }
 
 #[cfg(test)]
@@ -406,6 +486,45 @@ mod tests {
         assert_eq!(
             BarBook::new(&[1000], -3).unwrap_err(),
             BarsError::InvalidCapacity(-3)
+        );
+    }
+
+    #[test]
+    fn update_sessions_matches_update_each_across_chunks() {
+        let rows = 2 * SESSION_CHUNK + 7;
+        let ids: Vec<u32> = (0..rows).map(|r| (r % 3) as u32).collect();
+        let d: Vec<i32> = (0..rows)
+            .map(|r| 1 + i32::from(r > SESSION_CHUNK))
+            .collect();
+        let m: Vec<i32> = (0..rows).map(|r| (r * 37 % 5000) as i32).collect();
+        let p: Vec<f64> = (0..rows).map(|r| (r % 11) as f64).collect();
+        let s: Vec<i64> = (0..rows).map(|r| (r % 4) as i64).collect();
+        let trades = TradeColumns::new(&d, &m, &p, &s).unwrap();
+        let mut each = BarBook::new(&[1000, 60_000], 8).unwrap();
+        let mut expected = Vec::new();
+        each.update_each(&ids, &trades, |_, s| expected.push(*s))
+            .unwrap();
+        let mut chunked = BarBook::new(&[1000, 60_000], 8).unwrap();
+        let mut got = Vec::new();
+        let mut chunks = 0;
+        chunked
+            .update_sessions(&ids, &trades, |chunk| {
+                chunks += 1;
+                got.extend_from_slice(chunk);
+            })
+            .unwrap();
+        assert_eq!((got, chunks), (expected, 3));
+        assert_eq!(chunked.late_trades(), each.late_trades());
+        for id in 0..3 {
+            assert_eq!(starts(&chunked, id, 1000), starts(&each, id, 1000));
+        }
+        assert_eq!(
+            chunked.update_sessions(&[1], &trades, |_| {}).unwrap_err(),
+            BarsError::LengthMismatch {
+                column: "contract_id",
+                len: 1,
+                expected: rows
+            }
         );
     }
 

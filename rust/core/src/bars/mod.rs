@@ -92,7 +92,13 @@ impl Trade {
     /// `(date, ms_of_day)` packed so that integer order is time order (both are `>= 0`).
     #[inline]
     pub(crate) fn time_key(&self) -> u64 {
-        (u64::from(self.date as u32) << 32) | u64::from(self.ms_of_day as u32)
+        Self::key_of(self.date, self.ms_of_day)
+    }
+
+    /// The [`time_key`](Self::time_key) of `(date, ms_of_day)` (both `>= 0`).
+    #[inline]
+    pub(crate) fn key_of(date: i32, ms_of_day: i32) -> u64 {
+        (u64::from(date as u32) << 32) | u64::from(ms_of_day as u32)
     }
 }
 
@@ -127,10 +133,15 @@ impl<'a> TradeColumns<'a> {
                 });
             }
         }
-        // Cheap branch-free scans first; the exact offending row is searched only on failure.
-        let times_ok = date.iter().zip(ms_of_day).all(|(&d, &m)| (d | m) >= 0);
-        let prices_ok = price.iter().all(|p| p.is_finite());
-        let sizes_ok = size.iter().all(|&s| s >= 0);
+        // Cheap branch-free scans first (folds, not `all`, so that they vectorize: an OR of
+        // values is negative iff one is); the offending row is searched only on failure.
+        let times_ok = date
+            .iter()
+            .zip(ms_of_day)
+            .fold(0, |acc, (&d, &m)| acc | d | m)
+            >= 0;
+        let prices_ok = price.iter().fold(true, |ok, p| ok & p.is_finite());
+        let sizes_ok = size.iter().fold(0, |acc, &s| acc | s) >= 0;
         if !(times_ok && prices_ok && sizes_ok) {
             return Err(first_invalid_row(date, ms_of_day, price, size));
         }
@@ -150,6 +161,32 @@ impl<'a> TradeColumns<'a> {
     /// `true` when there are no trades.
     pub fn is_empty(&self) -> bool {
         self.date.is_empty()
+    }
+
+    /// The rows in `range` (already validated).
+    pub(crate) fn rows(&self, range: std::ops::Range<usize>) -> Self {
+        Self {
+            date: &self.date[range.clone()],
+            ms_of_day: &self.ms_of_day[range.clone()],
+            price: &self.price[range.clone()],
+            size: &self.size[range],
+        }
+    }
+
+    /// The trades in row order (no per-row bounds checks).
+    #[inline]
+    pub fn iter(&self) -> impl Iterator<Item = Trade> + 'a {
+        self.date
+            .iter()
+            .zip(self.ms_of_day)
+            .zip(self.price)
+            .zip(self.size)
+            .map(|(((&date, &ms_of_day), &price), &size)| Trade {
+                date,
+                ms_of_day,
+                price,
+                size,
+            })
     }
 
     /// The trade at `row` (`row < len()`).

@@ -42,6 +42,7 @@ impl BarRing {
     }
 
     /// Appends a bar, overwriting the oldest when full.
+    #[inline]
     pub fn push(&mut self, bar: Bar) {
         let slot = self.head;
         if self.slots.len() < self.capacity {
@@ -58,13 +59,19 @@ impl BarRing {
             }
         }
         debug_assert!(self.slots.len() <= 2 * self.capacity);
-        self.head = if slot + 1 == self.capacity {
+        let next = if slot + 1 == self.capacity {
             0
         } else {
             slot + 1
         };
+        self.head = next;
         self.len = (self.len + 1).min(self.capacity);
         self.pushed += 1;
+        // The next push writes slot `next` and its mirror: ask for those cache lines now, so
+        // that write does not wait for memory (see `prefetch_bar`).
+        let base = self.slots.as_ptr();
+        prefetch_bar(base.wrapping_add(next));
+        prefetch_bar(base.wrapping_add(next + self.capacity));
     }
 
     /// The bars held, oldest → newest, as one contiguous slice.
@@ -101,6 +108,41 @@ impl BarRing {
     pub fn last(&self) -> Option<&Bar> {
         self.as_slice().last()
     }
+}
+
+/// Hints the CPU to fetch, for writing, the cache line holding the end of the bar at `at`.
+/// Only a hint: `at` may point anywhere, and nothing is read or written.
+///
+/// Why: a ring's next slot is written one bar later, long after its lines left the cache (the
+/// rings of all contracts together are far larger than the caches). Without the hint every
+/// closed bar waits at the store for line fills from memory, which stalls the whole pipeline
+/// once the store buffer is full; with it the fills overlap the work on the trades in between
+/// (2 M trades over 50 contracts, 1 s + 1 min rings: 110 → 80 ms). Bars are written in order,
+/// so the line holding the start of the next bar is the one the last bar ended in (already
+/// cached) unless the storage is line-aligned, in which case the bar is that one line.
+#[inline]
+fn prefetch_bar(at: *const Bar) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
+    {
+        let last = at.cast::<i8>().wrapping_add(size_of::<Bar>() - 1);
+        #[allow(unsafe_code)]
+        // SAFETY: `prefetch_sse` only needs SSE, which this cfg proves is enabled for the whole
+        // compilation. A prefetch never faults and neither reads nor writes memory in the
+        // abstract machine, so any pointer value is sound.
+        unsafe {
+            prefetch_sse(last);
+        }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse")))]
+    let _ = at;
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
+#[target_feature(enable = "sse")]
+#[inline]
+fn prefetch_sse(at: *const i8) {
+    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0};
+    _mm_prefetch::<_MM_HINT_ET0>(at);
 }
 
 #[cfg(test)]

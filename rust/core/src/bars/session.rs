@@ -31,6 +31,7 @@ pub struct SessionBar {
 
 impl SessionBar {
     /// A session opened by `trade`.
+    #[inline]
     pub fn new(trade: &Trade) -> Self {
         Self {
             date: trade.date,
@@ -48,30 +49,60 @@ impl SessionBar {
     /// Applies `trade` to `session`, starting a new session on a later date. Returns `false`
     /// (and changes nothing) for a trade of an earlier date.
     pub fn apply(session: &mut Option<SessionBar>, trade: &Trade) -> bool {
-        match session {
-            Some(s) if trade.date == s.date => {
-                s.high = s.high.max(trade.price);
-                s.low = s.low.min(trade.price);
-                s.volume = s.volume.saturating_add(trade.size);
-                s.count += 1;
-                // Strict `<` keeps the first arrival among equal times as open, `>=` makes the
-                // last arrival the close: the same tie rule as the interval bars.
-                if trade.ms_of_day < s.open_ms {
-                    s.open = trade.price;
-                    s.open_ms = trade.ms_of_day;
-                }
-                if trade.ms_of_day >= s.close_ms {
-                    s.close = trade.price;
-                    s.close_ms = trade.ms_of_day;
-                }
-                true
-            }
-            Some(s) if trade.date < s.date => false,
-            _ => {
-                *session = Some(SessionBar::new(trade));
-                true
-            }
+        if let Some(s) = session {
+            s.apply_trade(trade)
+        } else {
+            *session = Some(SessionBar::new(trade));
+            true
         }
+    }
+
+    /// A session before any trade: its date (`-1`) is before every trade's (dates are `>= 0`),
+    /// so the first trade starts the real session. Lets the book keep sessions without an
+    /// `Option`.
+    pub(crate) const BEFORE_FIRST_TRADE: SessionBar = SessionBar {
+        date: -1,
+        open_ms: 0,
+        close_ms: 0,
+        open: 0.0,
+        high: 0.0,
+        low: 0.0,
+        close: 0.0,
+        volume: 0,
+        count: 0,
+    };
+
+    /// [`apply`](Self::apply) on a session that exists (or is
+    /// [`BEFORE_FIRST_TRADE`](Self::BEFORE_FIRST_TRADE)).
+    #[inline]
+    pub(crate) fn apply_trade(&mut self, trade: &Trade) -> bool {
+        if trade.date != self.date {
+            if trade.date < self.date {
+                return false;
+            }
+            *self = SessionBar::new(trade);
+            return true;
+        }
+        let (price, ms) = (trade.price, trade.ms_of_day);
+        // Prices are finite (validated), so plain compares are `max`/`min` without NaN cases.
+        // Selects, not conditional stores: they compile to `maxsd`/`minsd`, where a branch would
+        // be mispredicted about every other trade of a young bar.
+        self.high = if price > self.high { price } else { self.high };
+        self.volume = self.volume.saturating_add(trade.size);
+        self.count += 1;
+        // Strict `<` keeps the first arrival among equal times as open, `>=` makes the last
+        // arrival the close: the same tie rule as the interval bars.
+        if ms < self.open_ms {
+            self.open = price;
+            self.open_ms = ms;
+        }
+        // After the branch on purpose (see `IntervalBuilder::apply`).
+        self.low = if price < self.low { price } else { self.low };
+        if ms >= self.close_ms {
+            self.close = price;
+            self.close_ms = ms;
+        }
+        true
     }
 }
 
