@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import errno
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -14,6 +12,7 @@ from typing import NoReturn
 import uvloop
 
 from fastfeed import __version__
+from fastfeed._process import stop_on_signals
 from fastfeed.bars import parse_interval
 from fastfeed.errors import BarsError, ConfigError
 from fastfeed.server import DEFAULT_PORT, ServerConfig, serve
@@ -210,11 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _serve_until_signal(config: ServerConfig, source: SyntheticSource) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await serve(config, source, stop=stop)
+    await serve(config, source, stop=stop_on_signals())
 
 
 def _run_serve(args: argparse.Namespace) -> int:

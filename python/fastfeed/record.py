@@ -11,14 +11,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
-import signal
 import sys
 import time
 from typing import BinaryIO
 
-from fastfeed.client import Disconnected, Gap, Reconnected, Subscription, TakenOver, connect
+from fastfeed._process import open_feed, stop_on_signals
+from fastfeed.client import Disconnected, Gap, Reconnected, Subscription, TakenOver
 from fastfeed.client.jsonl import BatchJsonWriter, parse_stream_name
-from fastfeed.errors import FastfeedError, FeedConnectionError, SubscriptionError
+from fastfeed.errors import FastfeedError, SubscriptionError
 from fastfeed.tail import DEFAULT_URL
 
 __all__ = ["add_record_arguments", "run_record"]
@@ -49,15 +49,9 @@ def _open(path: str) -> BinaryIO:
 
 
 async def _record(args: argparse.Namespace, subscriptions: list[Subscription]) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        feed = connect(args.url)
-        await feed.open()
-    except FeedConnectionError as error:
-        print(f"python -m fastfeed record: {error}", file=sys.stderr)
+    stop = stop_on_signals()
+    feed = await open_feed(args.url, "python -m fastfeed record")
+    if feed is None:
         return 1
     writer = BatchJsonWriter()
     written = 0

@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 import time
 from typing import TextIO
 
+from fastfeed._process import open_feed, stop_on_signals
 from fastfeed.client import (
     Contract,
     Disconnected,
@@ -30,11 +30,10 @@ from fastfeed.client import (
     Subscription,
     TakenOver,
     Trade,
-    connect,
 )
 from fastfeed.client.events import Event
 from fastfeed.client.jsonl import event_json
-from fastfeed.errors import FastfeedError, FeedConnectionError, SubscriptionError
+from fastfeed.errors import FastfeedError, SubscriptionError
 
 __all__ = ["VALID_REQ_TYPES", "add_tail_arguments", "format_event", "run_tail", "summary_line"]
 
@@ -163,15 +162,9 @@ def _control_line(event: Event) -> str | None:
 
 
 async def _tail(args: argparse.Namespace, subscriptions: list[Subscription], out: TextIO) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        feed = connect(args.url)
-        await feed.open()
-    except FeedConnectionError as error:
-        print(f"python -m fastfeed tail: {error}", file=sys.stderr)
+    stop = stop_on_signals()
+    feed = await open_feed(args.url, "python -m fastfeed tail")
+    if feed is None:
         return 1
     status = 0
     try:
