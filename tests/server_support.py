@@ -18,11 +18,20 @@ from websockets.asyncio.client import ClientConnection, connect
 PATH = "/v1/events"
 
 
+#: Raw clients of the running test body, closed when it ends (even when it fails, so a failed
+#: test cannot leak a socket into the next one).
+_raw_clients: list[RawClient] = []
+
+
 def run(coro_fn: Callable[[], Awaitable[None]], timeout: float = 30) -> None:
     """Runs one async test body on uvloop, bounded by ``timeout``."""
 
     async def bounded() -> None:
-        await asyncio.wait_for(coro_fn(), timeout)
+        try:
+            await asyncio.wait_for(coro_fn(), timeout)
+        finally:
+            while _raw_clients:
+                await _raw_clients.pop().close()
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(bounded())
@@ -119,6 +128,7 @@ class RawClient:
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
         status = int(head.split(b" ", 2)[1])
         raw = cls(reader, writer)
+        _raw_clients.append(raw)
         if status == 101:
             assert handshake.feed(head) == b""
         return raw, status
