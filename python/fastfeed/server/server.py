@@ -211,3 +211,4 @@ async def serve(
             await asyncio.Future()
         else:
             await stop.wait()
+            log.info("shutting down: closing clients with 1001")
