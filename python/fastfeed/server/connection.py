@@ -143,8 +143,7 @@ class EventsConnection(WSListener):
         elif opcode == _OPCODE_PONG:
             self._last_pong = time.monotonic()
         elif opcode == _OPCODE_CLOSE:
-            self._closing = True
-            self.writable.set()
+            self._begin_closing()
             self._discard_queue()
             code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1000
             try:
@@ -155,8 +154,7 @@ class EventsConnection(WSListener):
             transport.disconnect()
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
-        self._closing = True
-        self.writable.set()
+        self._begin_closing()
         for timer in self._timers:
             timer.cancel()
         self._discard_queue()
@@ -237,6 +235,11 @@ class EventsConnection(WSListener):
             raw.write(frames)
             self.sent += count
 
+    def _begin_closing(self) -> None:
+        """No more data or control frames; wakes sources waiting for this client to drain."""
+        self._closing = True
+        self.writable.set()
+
     def _discard_queue(self) -> None:
         self.dropped += self._queued_events
         self._queue.clear()
@@ -263,8 +266,7 @@ class EventsConnection(WSListener):
         connection; queued data is discarded. Aborted if not flushed within close_timeout."""
         if self._closing or self._transport is None or self._raw is None:
             return
-        self._closing = True
-        self.writable.set()
+        self._begin_closing()
         for timer in self._timers:
             timer.cancel()
         self._discard_queue()

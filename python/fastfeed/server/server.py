@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Collection
 from types import TracebackType
 from typing import Self
 
@@ -18,7 +17,7 @@ from picows import (
     ws_create_server,
 )
 
-from fastfeed._core import Router, StreamCommand
+from fastfeed._core import Router
 from fastfeed.bars import BarBook
 from fastfeed.server.config import ServerConfig
 from fastfeed.server.connection import EventsConnection
@@ -76,10 +75,6 @@ class Server:
         """The connected client, if any."""
         return self._active
 
-    def subscriptions(self) -> Collection[StreamCommand]:
-        """The connected client's active subscriptions (the source's view)."""
-        return self._active.subscriptions.values() if self._active is not None else ()
-
     async def start(self) -> None:
         """Binds and starts serving. Raises ``OSError`` (e.g. EADDRINUSE) if it cannot bind."""
         self._server = await ws_create_server(
@@ -115,8 +110,7 @@ class Server:
                 self._client_arrived.clear()
                 await self._client_arrived.wait()
             elif client.closing:
-                # Deactivation follows on disconnect; give the loop a turn to get there.
-                await asyncio.sleep(0.001)
+                await client.disconnected  # it is deactivated before this resolves
             elif client.writable.is_set():
                 return
             else:
