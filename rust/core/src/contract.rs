@@ -247,6 +247,119 @@ impl ContractKey {
     }
 }
 
+impl SecType {
+    /// The `req_type`s this security type supports (SPEC §3.1), in wire order.
+    pub const fn supported_req_types(self) -> &'static [ReqType] {
+        match self {
+            SecType::Stock => &[
+                ReqType::Quote,
+                ReqType::Trade,
+                ReqType::Ohlc,
+                ReqType::FullTrades,
+            ],
+            SecType::Option => &ReqType::ALL,
+            SecType::Index => &[ReqType::Trade, ReqType::Ohlc],
+        }
+    }
+
+    /// True when `req_type` is a valid stream of this security type.
+    pub fn supports(self, req_type: ReqType) -> bool {
+        self.supported_req_types().contains(&req_type)
+    }
+}
+
+/// One stream a consumer subscribes to: `req_type` of one contract, or a whole-market
+/// `FULL_*` stream of a security type (`contract` is `None` exactly then).
+///
+/// Both endpoints name the same streams: `/v1/events` as a `STREAM` command, `/v1/stream` as a
+/// SPEC §4 name (`stock.AAPL@trade`, `option@full_trades`; [`StreamKey::write_name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamKey {
+    pub sec_type: SecType,
+    pub req_type: ReqType,
+    pub contract: Option<ContractKey>,
+}
+
+impl StreamKey {
+    /// The stream of `req_type` on `contract`.
+    pub fn of_contract(req_type: ReqType, contract: ContractKey) -> Self {
+        StreamKey {
+            sec_type: contract.sec_type,
+            req_type,
+            contract: Some(contract),
+        }
+    }
+
+    /// The whole-market stream `req_type` (`FULL_TRADES`, `FULL_OPEN_INTEREST`) of `sec_type`.
+    pub fn full(sec_type: SecType, req_type: ReqType) -> Self {
+        StreamKey {
+            sec_type,
+            req_type,
+            contract: None,
+        }
+    }
+
+    /// Appends the SPEC §4 name: `<sec>.<SYMBOL>[.<expiration>.<strike>.<right>]@<kind>`, or
+    /// `<sec>@full_trades` for whole-market streams.
+    pub fn write_name(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.sec_type.stream_prefix().as_bytes());
+        if let Some(contract) = &self.contract {
+            out.push(b'.');
+            out.extend_from_slice(contract.symbol.as_str().as_bytes());
+            if let Some(right) = contract.right {
+                let mut buf = itoa::Buffer::new();
+                out.push(b'.');
+                out.extend_from_slice(buf.format(contract.expiration).as_bytes());
+                out.push(b'.');
+                out.extend_from_slice(buf.format(contract.strike).as_bytes());
+                out.push(b'.');
+                out.extend_from_slice(right.as_str().as_bytes());
+            }
+        }
+        out.push(b'@');
+        out.extend_from_slice(self.req_type.stream_suffix().as_bytes());
+    }
+
+    /// The SPEC §4 name as a string.
+    pub fn name(&self) -> String {
+        let mut out = Vec::with_capacity(48);
+        self.write_name(&mut out);
+        // Only ASCII is ever written (symbols are ASCII by construction).
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for StreamKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl SecType {
+    /// The lower-case prefix of SPEC §4 stream names (`stock`, `option`, `index`).
+    pub const fn stream_prefix(self) -> &'static str {
+        match self {
+            SecType::Stock => "stock",
+            SecType::Option => "option",
+            SecType::Index => "index",
+        }
+    }
+}
+
+impl ReqType {
+    /// The kind suffix of SPEC §4 stream names (`trade`, `quote`, …, `full_open_interest`).
+    pub const fn stream_suffix(self) -> &'static str {
+        match self {
+            ReqType::Quote => "quote",
+            ReqType::Trade => "trade",
+            ReqType::Ohlc => "ohlc",
+            ReqType::OpenInterest => "open_interest",
+            ReqType::FullTrades => "full_trades",
+            ReqType::FullOpenInterest => "full_open_interest",
+        }
+    }
+}
+
 /// True when `yyyymmdd` is a real calendar date (Gregorian, years 1900–2999).
 pub fn is_calendar_date(yyyymmdd: u64) -> bool {
     let year = yyyymmdd / 10_000;
@@ -305,6 +418,24 @@ mod tests {
         assert_eq!(ReqType::parse("TRADES"), None);
         let full: Vec<_> = ReqType::ALL.into_iter().filter(|r| r.is_full()).collect();
         assert_eq!(full, [ReqType::FullTrades, ReqType::FullOpenInterest]);
+    }
+
+    #[test]
+    fn stream_names() {
+        let spy = Symbol::new("SPY").unwrap();
+        let call = ContractKey::option(spy, 20250321, 570000, Right::Call);
+        assert_eq!(
+            StreamKey::of_contract(ReqType::Quote, call).name(),
+            "option.SPY.20250321.570000.C@quote"
+        );
+        assert_eq!(
+            StreamKey::of_contract(ReqType::Trade, ContractKey::stock(spy)).name(),
+            "stock.SPY@trade"
+        );
+        assert_eq!(
+            StreamKey::full(SecType::Option, ReqType::FullOpenInterest).name(),
+            "option@full_open_interest"
+        );
     }
 
     #[test]

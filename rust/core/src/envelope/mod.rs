@@ -149,16 +149,7 @@ impl std::error::Error for EnvelopeError {}
 
 /// The `req_type`s a `sec_type` supports (SPEC §3.1), in wire order.
 pub const fn supported_req_types(sec_type: SecType) -> &'static [ReqType] {
-    match sec_type {
-        SecType::Stock => &[
-            ReqType::Quote,
-            ReqType::Trade,
-            ReqType::Ohlc,
-            ReqType::FullTrades,
-        ],
-        SecType::Option => &ReqType::ALL,
-        SecType::Index => &[ReqType::Trade, ReqType::Ohlc],
-    }
+    sec_type.supported_req_types()
 }
 
 /// Validates one inbound frame; see the module docs for the order of checks and the messages.
