@@ -16,6 +16,7 @@
 
 pub mod bars;
 pub mod contract;
+mod echo;
 pub mod envelope;
 pub mod event;
 pub mod json_stream;
