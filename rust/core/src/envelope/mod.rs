@@ -1,4 +1,6 @@
-//! `/v1/events` command validation and acknowledgements (SPEC §3.1–3.2).
+//! `/v1/events` command validation and acknowledgements (SPEC §3.1–3.2); the `/v1/stream`
+//! commands and replies (SPEC §4) are in [`stream`] ([`parse_stream_command`]), re-exported
+//! here.
 //!
 //! [`parse_command`] turns one inbound text frame into a typed [`Command`] or an
 //! [`EnvelopeError`]; [`encode_ack`] writes the §3.2 answer straight into an output buffer.
@@ -47,6 +49,7 @@
 
 mod ack;
 mod json;
+pub mod stream;
 
 use std::fmt;
 
@@ -57,6 +60,10 @@ use crate::contract::{
 
 pub use ack::{encode_ack, write_json_string, AckResponse};
 use json::{key_segment, Json};
+pub use stream::{
+    encode_stream_error, encode_stream_result, parse_stream_command, StreamCommandError,
+    StreamErrorCode, StreamMethod, StreamRequest,
+};
 
 #[cfg(test)]
 use crate::contract::{Right, Symbol};
