@@ -76,7 +76,7 @@ class StreamCommandError(FastfeedError, ValueError):
     code: str
     id: int | None
 
-    def __init__(self, message: str, code: str, id: int | None = None) -> None:  # noqa: A002
+    def __init__(self, message: str, code: str, id: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.id = id

@@ -18,6 +18,7 @@ from fastfeed.events import EventKind
 
 __all__ = ["BatchJsonWriter", "parse_stream_name"]
 
+
 def parse_stream_name(name: str) -> Subscription:
     """``stock.AAPL@trade`` → a :class:`~fastfeed.client.Subscription`. The name is parsed
     by the Rust §4 grammar (:func:`fastfeed.parse_stream_name`); raises
