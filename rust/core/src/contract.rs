@@ -642,6 +642,71 @@ mod tests {
     }
 
     #[test]
+    fn the_contract_validator() {
+        let spy = Symbol::new("SPY").unwrap();
+        assert_eq!(
+            ContractKey::validate(
+                SecType::Option,
+                "SPY",
+                Some(20250321),
+                Some(570000),
+                Some("C")
+            ),
+            Ok(ContractKey::option(spy, 20250321, 570000, Right::Call))
+        );
+        assert_eq!(
+            ContractKey::validate(SecType::Index, "SPX", None, None, None),
+            Ok(ContractKey::index(Symbol::new("SPX").unwrap()))
+        );
+        let message = |sec, sym, exp, strike, right| {
+            ContractKey::validate(sec, sym, exp, strike, right)
+                .unwrap_err()
+                .to_string()
+        };
+        let o = SecType::Option;
+        assert_eq!(
+            message(o, "spy", Some(0), None, None),
+            r#"contract.symbol: must be 1-16 characters of A-Z 0-9 . / ^ -, got "spy""#
+        );
+        assert_eq!(
+            message(o, "SPY", Some(20250230), Some(1), Some("C")),
+            "contract.expiration: not a calendar date: 20250230"
+        );
+        assert_eq!(
+            message(o, "SPY", Some(-20250321), Some(1), Some("C")),
+            "contract.expiration: not a calendar date: -20250321"
+        );
+        assert_eq!(
+            message(o, "SPY", None, Some(1), Some("C")),
+            "contract.expiration: required"
+        );
+        assert_eq!(
+            message(o, "SPY", Some(20250321), Some(-5), Some("C")),
+            "contract.strike: must be a positive integer (thousandths of a dollar), got -5"
+        );
+        assert_eq!(
+            message(o, "SPY", Some(20250321), Some(1 << 32), Some("C")),
+            "contract.strike: must be at most 4294967295 (thousandths of a dollar), got 4294967296"
+        );
+        assert_eq!(
+            message(o, "SPY", Some(20250321), Some(1), Some("c")),
+            r#"contract.right: expected one of C, P, got "c""#
+        );
+        assert_eq!(
+            message(SecType::Stock, "AAPL", None, None, Some("C")),
+            "contract.right: not allowed for STOCK (only an OPTION has expiration, strike, right)"
+        );
+        let e = ContractKey::validate(o, "SPY", Some(20250230), Some(1), Some("C")).unwrap_err();
+        assert_eq!(e.field, ContractField::Expiration);
+        assert_eq!(
+            e.reason,
+            ContractReason::NotACalendarDate {
+                got: "20250230".to_owned()
+            }
+        );
+    }
+
+    #[test]
     fn channel_keys() {
         let spy = Symbol::new("SPY").unwrap();
         assert_eq!(ContractKey::stock(spy).channel_key(), "SPY");
