@@ -235,7 +235,7 @@ def test_rate_max_streams_fast_and_heartbeats_and_acks_do_not_wait() -> None:
         source = SyntheticSource(SyntheticSpec(rate=None))
         # A small receive buffer on the client, so that what may lie between the server's
         # queue and this client is bounded: its own 64 KiB, the server's kernel send buffer
-        # and transport buffer (128 KiB each, ×2 for the kernel's bookkeeping) and one batch.
+        # and transport buffer (128 KiB each, x2 for the kernel's bookkeeping) and one batch.
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
         async with started(source, status_interval=0.2) as server:

@@ -141,8 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=10_000,
         metavar="N",
-        help="streams per connection before MAX_STREAMS_REACHED / TOO_MANY_STREAMS "
-        "(default 10000)",
+        help="streams per connection before MAX_STREAMS_REACHED / TOO_MANY_STREAMS (default 10000)",
     )
     serve_parser.add_argument(
         "--max-clients",

@@ -184,9 +184,7 @@ class Connection(WSListener):
         for timer in self._timers:
             timer.cancel()
         self._discard_queue()
-        log.info(
-            "client %s disconnected (sent=%d dropped=%d)", self.peer, self.sent, self.dropped
-        )
+        log.info("client %s disconnected (sent=%d dropped=%d)", self.peer, self.sent, self.dropped)
         if self.subscriber is not None:
             self.hub.detach(self.subscriber)
         self._endpoint.closed(self)
@@ -343,7 +341,9 @@ class Connection(WSListener):
         """Pauses or resumes reading (never pauses while closing, so that unread input does
         not turn the close into a reset)."""
         raw = self._raw
-        if raw is None or raw.is_closing() or reading == self._reading or (self._closing and not reading):
+        if raw is None or raw.is_closing() or reading == self._reading:
+            return
+        if self._closing and not reading:
             return
         self._reading = reading
         if reading:

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
 use crate::bars::PyBarBook;
-use crate::envelope::PyStreamCommand;
+use crate::envelope::{PyStreamCommand, PyStreamRequest};
 use crate::errors::{config_error, fanout_error, subscribe_error};
 use crate::event::{contract_key, contract_tuple, ContractTuple};
 
@@ -46,8 +46,12 @@ pub struct PyHub {
     first_error: Option<String>,
 }
 
-/// The stream keys of `streams`: a `StreamCommand` or a list of them.
+/// The stream keys of `streams`: a `/v1/stream` `StreamRequest`, a `StreamCommand` or a list
+/// of them.
 fn stream_keys(streams: &Bound<'_, PyAny>) -> PyResult<Vec<StreamKey>> {
+    if let Ok(request) = streams.cast::<PyStreamRequest>() {
+        return Ok(request.borrow().streams().to_vec());
+    }
     let key = |c: &PyStreamCommand| {
         let c = c.command();
         StreamKey {
