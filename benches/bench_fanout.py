@@ -67,7 +67,7 @@ class Mode:
 
 
 QUICK = Mode({1: 2_000, 10: 1_000, 100: 200}, rounds=1, messages=20_000, verify="all")
-FULL = Mode({1: 400_000, 10: 60_000, 100: 6_000}, rounds=5, messages=50_000, verify="sample")
+FULL = Mode({1: 400_000, 10: 60_000, 100: 12_000}, rounds=5, messages=50_000, verify="sample")
 
 
 @dataclass(frozen=True)
