@@ -511,8 +511,9 @@ class Hub:
         """Every subscribed stream and its number of subscribers."""
     @property
     def subscriber_count(self) -> int: ...
-    def publish(self, batch: SourceBatch) -> list[tuple[int, bytes, int]]:
-        """Publishes a batch: ``[(subscriber, frames, count)]`` for each that received data."""
+    def publish(self, batch: SourceBatch) -> list[tuple[list[int], bytes, int]]:
+        """Publishes a batch: ``[(subscribers, frames, count)]``; subscribers that receive the
+        same frames share one ``bytes``."""
     @property
     def rejected(self) -> int: ...
     @property

@@ -70,9 +70,12 @@ class Hub:
         number of data events handed to connections (summed over them)."""
         consumers = self._consumers
         delivered = 0
-        for subscriber, frames, count in self.core.publish(batch):
-            if consumers[subscriber].send_events(frames, count):
-                delivered += count
+        # Subscribers that get the same frames share one bytes object: written many times,
+        # copied by the kernel only.
+        for subscribers, frames, count in self.core.publish(batch):
+            for subscriber in subscribers:
+                if consumers[subscriber].send_events(frames, count):
+                    delivered += count
         return delivered
 
     def broadcast(self, frames: bytes, count: int, wire: Wire = "events") -> None:
