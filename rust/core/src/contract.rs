@@ -126,8 +126,9 @@ impl Right {
     }
 }
 
-/// A validated ticker symbol stored inline: 1–16 bytes of `A-Z 0-9 . / ^ -`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A validated ticker symbol stored inline: 1–16 bytes of `A-Z 0-9 . / ^ -`. Symbols order
+/// alphabetically.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Symbol {
     len: u8,
     bytes: [u8; Symbol::MAX_LEN],
@@ -194,6 +195,18 @@ impl Symbol {
     pub fn as_str(&self) -> &str {
         // Only ASCII bytes are ever stored (checked in `new`), so this cannot fail.
         std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
+    }
+}
+
+impl Ord for Symbol {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for Symbol {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
