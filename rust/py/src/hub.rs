@@ -227,10 +227,21 @@ impl PyHub {
             self.first_error = rejections.first.map(|e| e.to_string());
         }
         let mut out = Vec::new();
-        self.inner.take_output(|ids, frames, count| {
-            out.push((ids.to_vec(), PyBytes::new(py, frames), count));
+        let mut failed = None;
+        self.inner.take_output(|ids, output| {
+            // Gathered straight into the new bytes object: no intermediate buffer.
+            match PyBytes::new_with(py, output.len(), |buf| {
+                output.write_to(buf);
+                Ok(())
+            }) {
+                Ok(frames) => out.push((ids.to_vec(), frames, output.count())),
+                Err(e) => failed = Some(e),
+            }
         });
-        Ok(out)
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
     }
 
     /// Events refused so far (not encodable or not aggregatable).

@@ -16,7 +16,11 @@ use std::fmt;
 use crate::contract::{ContractKey, ReqType, SecType, StreamKey};
 use crate::event::{ContractId, EventHeader};
 use crate::hub::market::{Market, Outgoing, RejectedEvent, Rejections, Route};
-use crate::ws::frame::{encode_frame, Opcode};
+use crate::ws::frame::{encode_frame, write_header, Opcode};
+
+/// The §4 wrapper around an event: `{"stream":"` name `","data":` event `}`.
+const STREAM_PREFIX: &[u8] = b"{\"stream\":\"";
+const DATA_KEY: &[u8] = b"\",\"data\":";
 
 /// A subscriber's handle, handed out by [`Fanout::add_subscriber`]. Ids of removed subscribers
 /// are reused.
@@ -110,13 +114,73 @@ pub struct Fanout {
     seen: Vec<u64>,
     stamp: u64,
     payload: Vec<u8>,
-    wrapped: Vec<u8>,
     /// Every frame of the current batch, back to back; `spans` locates each by id.
     arena: Vec<u8>,
     spans: Vec<(usize, usize)>,
     /// Scratch of [`Fanout::take_output`]: subscribers grouped by identical output.
     groups: HashMap<u64, Vec<Group>>,
-    output: Vec<u8>,
+}
+
+/// The frames one group of subscribers gets from the published batches: scattered in the
+/// batch's arena, gathered by [`GroupOutput::write_to`] (straight into the caller's buffer).
+#[derive(Debug)]
+pub struct GroupOutput<'a> {
+    frames: &'a [u32],
+    spans: &'a [(usize, usize)],
+    arena: &'a [u8],
+}
+
+impl GroupOutput<'_> {
+    /// Number of events (frames).
+    pub fn count(&self) -> u64 {
+        self.frames.len() as u64
+    }
+
+    /// Total bytes of the frames.
+    pub fn len(&self) -> usize {
+        self.runs().map(|(start, end)| end - start).sum()
+    }
+
+    /// True when there is no frame.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Contiguous runs of the arena, in order (adjacent frames copied as one).
+    fn runs(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let mut frames = self
+            .frames
+            .iter()
+            .map(|&f| self.spans[f as usize])
+            .peekable();
+        std::iter::from_fn(move || {
+            let (start, mut end) = frames.next()?;
+            while let Some(&(next_start, next_end)) = frames.peek() {
+                if next_start != end {
+                    break;
+                }
+                end = next_end;
+                frames.next();
+            }
+            Some((start, end))
+        })
+    }
+
+    /// Writes the frames into `out`, which must be exactly [`GroupOutput::len`] bytes.
+    pub fn write_to(&self, out: &mut [u8]) {
+        let mut at = 0;
+        for (start, end) in self.runs() {
+            out[at..at + end - start].copy_from_slice(&self.arena[start..end]);
+            at += end - start;
+        }
+    }
+
+    /// The frames as one new buffer.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = vec![0; self.len()];
+        self.write_to(&mut out);
+        out
+    }
 }
 
 /// Subscribers that get byte-identical output from one batch.
@@ -431,14 +495,20 @@ impl Fanout {
                     if f == 0 {
                         encode_frame(&mut self.arena, Opcode::Text, &self.payload, None);
                     } else {
+                        // `{"stream":"<name>","data":<payload>}`, framed without a scratch copy.
                         let name = &table.names[f - 1];
-                        self.wrapped.clear();
-                        self.wrapped.extend_from_slice(b"{\"stream\":\"");
-                        self.wrapped.extend_from_slice(name);
-                        self.wrapped.extend_from_slice(b"\",\"data\":");
-                        self.wrapped.extend_from_slice(&self.payload);
-                        self.wrapped.push(b'}');
-                        encode_frame(&mut self.arena, Opcode::Text, &self.wrapped, None);
+                        let len = STREAM_PREFIX.len()
+                            + name.len()
+                            + DATA_KEY.len()
+                            + self.payload.len()
+                            + 1;
+                        self.arena.reserve(len + 10);
+                        write_header(&mut self.arena, true, Opcode::Text, len, None);
+                        self.arena.extend_from_slice(STREAM_PREFIX);
+                        self.arena.extend_from_slice(name);
+                        self.arena.extend_from_slice(DATA_KEY);
+                        self.arena.extend_from_slice(&self.payload);
+                        self.arena.push(b'}');
                     }
                     let id = self.spans.len() as u32;
                     self.spans.push((start, self.arena.len()));
@@ -519,9 +589,9 @@ impl Fanout {
 
     /// Hands the gathered output of the published batches to `deliver`: subscribers that get
     /// byte-identical output (the same frames in the same order) are grouped, so their frames
-    /// are concatenated once; `deliver(subscribers, frames, count)` is called once per group,
-    /// in the order the groups first received something. Then the output is emptied.
-    pub fn take_output(&mut self, mut deliver: impl FnMut(&[SubscriberId], &[u8], u64)) {
+    /// are gathered once; `deliver(subscribers, output)` is called once per group, in the order
+    /// the groups first received something. Then the output is emptied.
+    pub fn take_output(&mut self, mut deliver: impl FnMut(&[SubscriberId], &GroupOutput<'_>)) {
         let mut order: Vec<(u64, usize)> = Vec::new();
         for &id in &self.with_output {
             let Some(s) = self.subscribers[id as usize].as_ref() else {
@@ -530,13 +600,13 @@ impl Fanout {
             let hash = frames_hash(&s.pending);
             let groups = self.groups.entry(hash).or_default();
             let subscribers = &self.subscribers;
-            let same = groups.iter_mut().enumerate().find(|(_, g)| {
+            let same = groups.iter_mut().find(|g| {
                 let first = subscribers[g.members[0] as usize]
                     .as_ref()
                     .expect("grouped subscribers are live");
                 first.pending == s.pending
             });
-            if let Some((_, group)) = same {
+            if let Some(group) = same {
                 group.members.push(id);
             } else {
                 order.push((hash, groups.len()));
@@ -548,12 +618,12 @@ impl Fanout {
             let first = self.subscribers[group.members[0] as usize]
                 .as_ref()
                 .expect("grouped subscribers are live");
-            self.output.clear();
-            for &frame in &first.pending {
-                let (start, end) = self.spans[frame as usize];
-                self.output.extend_from_slice(&self.arena[start..end]);
-            }
-            deliver(&group.members, &self.output, first.pending.len() as u64);
+            let output = GroupOutput {
+                frames: &first.pending,
+                spans: &self.spans,
+                arena: &self.arena,
+            };
+            deliver(&group.members, &output);
         }
         self.groups.clear();
         for id in std::mem::take(&mut self.with_output) {

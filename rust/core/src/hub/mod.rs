@@ -13,7 +13,7 @@ pub mod universe;
 
 use std::fmt;
 
-pub use fanout::{Fanout, FanoutError, InterestChange, SubscriberId, Wire};
+pub use fanout::{Fanout, FanoutError, GroupOutput, InterestChange, SubscriberId, Wire};
 pub use market::{Event, Market, Outgoing, RejectedEvent, Rejections, Route};
 pub use universe::{Universe, UniverseError};
 
@@ -169,7 +169,7 @@ impl Hub {
     }
 
     /// See [`Fanout::take_output`].
-    pub fn take_output(&mut self, deliver: impl FnMut(&[SubscriberId], &[u8], u64)) {
+    pub fn take_output(&mut self, deliver: impl FnMut(&[SubscriberId], &GroupOutput<'_>)) {
         self.fanout.take_output(deliver);
     }
 }

@@ -95,8 +95,9 @@ fn run(
     let rejections = hub.publish(bars, events);
     assert_eq!(rejections.count, 0, "{:?}", rejections.first);
     let mut out = Vec::new();
-    hub.take_output(|ids, frames, count| {
-        let p = payloads(frames);
+    hub.take_output(|ids, output| {
+        let (frames, count) = (output.to_vec(), output.count());
+        let p = payloads(&frames);
         assert_eq!(p.len() as u64, count);
         for &id in ids {
             out.push((id, p.iter().map(|s| summary(s)).collect(), count));
@@ -177,9 +178,9 @@ fn ohlc_follows_each_subscribed_trade_with_the_whole_session() {
         &[ev(aapl, trade(2, 12.0, 1)), ev(msft, trade(3, 7.5, 2))],
     );
     let mut frames = Vec::new();
-    hub.take_output(|_, f, n| {
-        assert_eq!(n, 3);
-        frames.extend_from_slice(f);
+    hub.take_output(|_, output| {
+        assert_eq!(output.count(), 3);
+        frames.extend_from_slice(&output.to_vec());
     });
     let p = payloads(&frames);
     let kinds: Vec<String> = p.iter().map(|s| summary(s)).collect();
@@ -487,7 +488,7 @@ fn bad_events_are_skipped_and_reported() {
         "trade.price: must be finite"
     );
     let mut count = 0;
-    hub.take_output(|ids, _, n| count += n * ids.len() as u64);
+    hub.take_output(|ids, output| count += output.count() * ids.len() as u64);
     assert_eq!(count, 2);
     assert_eq!(bars.session(aapl).unwrap().count, 1);
 }
@@ -528,11 +529,17 @@ fn subscribers_with_identical_output_share_one_buffer() {
     hub.subscribe(d, &quotes, 10).unwrap();
     hub.publish(&mut bars, &[ev(aapl, quote(1)), ev(msft, quote(2))]);
     let mut groups = Vec::new();
-    hub.take_output(|ids, frames, n| groups.push((ids.to_vec(), payloads(frames).len(), n)));
+    hub.take_output(|ids, output| {
+        groups.push((
+            ids.to_vec(),
+            payloads(&output.to_vec()).len(),
+            output.count(),
+        ));
+    });
     assert_eq!(
         groups,
         [(vec![a, b], 2, 2), (vec![c], 1, 1), (vec![d], 2, 2)]
     );
     // Output is emptied once taken.
-    hub.take_output(|_, _, _| panic!("nothing published"));
+    hub.take_output(|_, _| panic!("nothing published"));
 }
