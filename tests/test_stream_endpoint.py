@@ -188,6 +188,7 @@ class Recorder:
     async def connect(cls, port: int) -> Recorder:
         raw, status = await RawClient.connect(port, path="/v1/stream")
         assert status == 101
+        raw.decoder = WSFrameDecoder("client", max_message_size=1 << 22)
         return cls(raw)
 
     @property
@@ -568,3 +569,23 @@ def test_200_clients_with_random_streams_get_exactly_their_messages() -> None:
             assert server.hub.interest == []
 
     run(body, timeout=120)
+
+
+def test_ten_thousand_streams_one_command_each() -> None:
+    async def body() -> None:
+        async with started() as server:  # no source: no universe, any valid contract
+            rec = await Recorder.connect(server.port)
+            names = [f"stock.S{i}@trade" for i in range(10_000)]
+            for i, name in enumerate(names):
+                rec.send(sub(i, name))
+            assert await rec.reply(10_000) == {"result": None, "id": 9_999}
+            rec.send(sub(10_000, "stock.ONEMORE@trade"))
+            assert await rec.reply(10_001) == error(
+                10_000, "TOO_MANY_STREAMS", "params: more than 10000 streams on one connection"
+            )
+            rec.send(listing(10_001))
+            assert (await rec.reply(10_002))["result"] == names
+            assert len(server.hub.interest) == 10_000
+            await rec.close()
+
+    run(body, timeout=60)
