@@ -68,10 +68,12 @@ class Endpoint(Protocol):
 
 class Connection(WSListener):
     """The server side of one client; subclasses handle the endpoint's commands
-    (:meth:`on_text`) and STATUS shape (:meth:`status_payload`)."""
+    (:meth:`on_command`) and give its STATUS shape (:attr:`status_template`)."""
 
     #: The wire format this connection's subscriber receives from the hub.
     wire: Wire
+    #: The STATUS message, formatted with ``(sent, dropped)``.
+    status_template: bytes
 
     def __init__(self, hub: Hub, config: ServerConfig, endpoint: Endpoint) -> None:
         super().__init__()
@@ -106,13 +108,14 @@ class Connection(WSListener):
 
     # --- what an endpoint defines ------------------------------------------------------------
 
-    def on_text(self, payload: bytes) -> None:
-        """A complete text message (a command) arrived."""
+    def on_command(self, subscriber: int, payload: bytes) -> None:
+        """A complete text message (a command) arrived from the hub's ``subscriber``."""
         raise NotImplementedError
 
-    def status_payload(self) -> bytes:
-        """The STATUS message of this endpoint."""
-        raise NotImplementedError
+    @property
+    def subscriptions(self) -> list[str]:
+        """This client's streams (SPEC §4 names), in subscription order."""
+        return [] if self.subscriber is None else self.hub.subscriptions(self.subscriber)
 
     # --- picows callbacks --------------------------------------------------------------------
 
@@ -163,7 +166,8 @@ class Connection(WSListener):
             return
         opcode, payload = message
         if opcode == _OPCODE_TEXT:
-            self.on_text(payload)
+            assert self.subscriber is not None
+            self.on_command(self.subscriber, payload)
         elif opcode == _OPCODE_PING:
             self._send_control(WSMsgType.PONG, payload)
         elif opcode == _OPCODE_PONG:
@@ -363,7 +367,7 @@ class Connection(WSListener):
     def _status_tick(self) -> None:
         if self._closing:
             return
-        self.send_text(self.status_payload())
+        self.send_text(self.status_template % (self.sent, self.dropped))
         self._timers[0] = self._loop.call_later(self.config.status_interval, self._status_tick)
 
     def _ping_tick(self) -> None:

@@ -38,17 +38,9 @@ class EventsConnection(Connection):
     last_event_ack: EventAck | None = None
     event_acks = 0
 
-    @property
-    def subscriptions(self) -> list[str]:
-        """This client's streams (SPEC §4 names), in subscription order."""
-        return [] if self.subscriber is None else self.hub.subscriptions(self.subscriber)
+    status_template = _STATUS
 
-    def status_payload(self) -> bytes:
-        return _STATUS % (self.sent, self.dropped)
-
-    def on_text(self, payload: bytes) -> None:
-        subscriber = self.subscriber
-        assert subscriber is not None
+    def on_command(self, subscriber: int, payload: bytes) -> None:
         try:
             command = parse_command(payload)
         except EnvelopeError as error:

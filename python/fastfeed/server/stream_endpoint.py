@@ -35,17 +35,9 @@ class StreamConnection(Connection):
 
     wire: Wire = "stream"
 
-    @property
-    def subscriptions(self) -> list[str]:
-        """This client's streams, in subscription order."""
-        return [] if self.subscriber is None else self.hub.subscriptions(self.subscriber)
+    status_template = _STATUS
 
-    def status_payload(self) -> bytes:
-        return _STATUS % (self.sent, self.dropped)
-
-    def on_text(self, payload: bytes) -> None:
-        subscriber = self.subscriber
-        assert subscriber is not None
+    def on_command(self, subscriber: int, payload: bytes) -> None:
         try:
             request = parse_stream_command(payload)
         except StreamCommandError as error:
