@@ -936,7 +936,7 @@ impl PyEventBatch {
     /// have `result` `None`; a §4 reply has `response` `OK` or its error code, and a non-null
     /// `result` as raw JSON text.
     #[getter]
-    fn acks(&self) -> Vec<(Option<u64>, String, Option<String>, Option<String>)> {
+    fn acks(&self) -> Vec<AckTuple> {
         self.pending
             .batch
             .acks
@@ -1007,6 +1007,9 @@ impl PyEventBatch {
         self.pending.batch.protocol_error.clone()
     }
 }
+
+/// An ack as Python sees it: `(req_id, response, message, result)`.
+type AckTuple = (Option<u64>, String, Option<String>, Option<String>);
 
 /// Returns the dict in `slot`, building it on first use.
 fn cached(

@@ -363,10 +363,14 @@ const STREAM_STATUS: &str = r#"{"stream":"@status","data":{"header":{"type":"STA
 
 #[test]
 fn stream_wrapper_decodes_into_the_same_columns() {
-    let plain = decode_all(&[SPEC_TRADE, r#"{"header":{"type":"STATUS","status":"CONNECTED"},"stats":{"sent":7,"dropped":2}}"#]);
+    let plain = decode_all(&[
+        SPEC_TRADE,
+        r#"{"header":{"type":"STATUS","status":"CONNECTED"},"stats":{"sent":7,"dropped":2}}"#,
+    ]);
     let spy = wrapped("option.SPY.20250321.570000.C@trade", SPEC_TRADE);
     // Any key order and whitespace; the stream name is not needed (nor checked) for data.
-    let reordered = format!(r#"{{ "data" : {SPEC_TRADE} , "stream" : "whatever" , "x":[1,{{}}] }}"#);
+    let reordered =
+        format!(r#"{{ "data" : {SPEC_TRADE} , "stream" : "whatever" , "x":[1,{{}}] }}"#);
     let b = decode_all(&[&spy, STREAM_STATUS, &reordered]);
     assert!(b.errors.is_empty(), "{:?}", b.errors);
     assert_eq!(b.kinds, vec![0, 4, 0]);
@@ -419,7 +423,10 @@ fn stream_wrapper_decodes_into_the_same_columns() {
             pseq: None,
         };
         write_event_json(&mut json, header, &aapl, &body).unwrap();
-        payloads.push(wrapped("stock.AAPL@quote", std::str::from_utf8(&json).unwrap()));
+        payloads.push(wrapped(
+            "stock.AAPL@quote",
+            std::str::from_utf8(&json).unwrap(),
+        ));
     }
     let refs: Vec<&str> = payloads.iter().map(String::as_str).collect();
     let b = decode_all(&refs);
@@ -504,11 +511,17 @@ fn malformed_stream_messages_are_listed_and_neighbours_decode() {
     assert_eq!(
         errors(&b),
         vec![
-            (1, format!("trade.price: expected a number at byte {price_at}").as_str()),
+            (
+                1,
+                format!("trade.price: expected a number at byte {price_at}").as_str()
+            ),
             (2, "data: expected an object at byte 36"),
             (3, "contract: required object is missing"),
             (4, "json: unexpected end of input at byte 46"),
-            (5, "id: expected an integer in 0..=18446744073709551615 or null at byte 20"),
+            (
+                5,
+                "id: expected an integer in 0..=18446744073709551615 or null at byte 20"
+            ),
             (6, "error.code: required field is missing"),
             (7, "error: expected an object at byte 9"),
             (8, "error.code: expected a string at byte 17"),
