@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 import uvloop
-from egress_support import everything_router
+from egress_support import everything_frames
 from fastfeed import WSFrameDecoder
 from fastfeed.server import SyntheticSpec
 from fastfeed.server.synthetic import new_york_clock
@@ -29,8 +29,7 @@ def market_events() -> list[Any]:
     """The events of ``N_EVENTS`` synthetic draws (everything subscribed, OHLC included) as
     dicts."""
     date, ms = new_york_clock()
-    router, market = everything_router(SyntheticSpec(), date)
-    wire, count = market.generate(router, N_EVENTS, date, ms, ms + 60_000)
+    wire, count = everything_frames(SyntheticSpec(), date, ms, N_EVENTS)
     payloads = [p for _, p in WSFrameDecoder("client", max_message_size=1 << 20).feed(wire)]
     assert len(payloads) == count
     return [orjson.loads(p) for p in payloads]

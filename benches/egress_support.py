@@ -18,7 +18,7 @@ from fastfeed import (
     parse_command,
     ws_encode_frames,
 )
-from fastfeed._core import Router, SyntheticMarket
+from fastfeed._core import Hub
 from fastfeed.server import SyntheticSpec
 from fastfeed.server.synthetic import new_york_clock
 
@@ -26,8 +26,8 @@ from fastfeed.server.synthetic import new_york_clock
 def everything_commands(spec: SyntheticSpec) -> list[dict[str, Any]]:
     """STREAM commands that together select every event the market draws."""
     date, _ = new_york_clock()
-    router = Router(BarBook()._book)
-    market = spec.build(router, date)
+    hub = Hub(BarBook()._book)
+    market = spec.build(hub, date)
     commands: list[dict[str, Any]] = [
         {"msg_type": "STREAM", "sec_type": sec, "req_type": req, "add": True, "id": i}
         for i, (sec, req) in enumerate(
@@ -35,7 +35,7 @@ def everything_commands(spec: SyntheticSpec) -> list[dict[str, Any]]:
         )
     ]
     for cid in market.contracts:
-        sec, symbol, expiration, strike, right = router.contract(cid)
+        sec, symbol, expiration, strike, right = hub.contract(cid)
         contract: dict[str, Any] = {"symbol": symbol}
         if sec == "OPTION":
             contract |= {"expiration": expiration, "strike": strike, "right": right}
@@ -53,13 +53,17 @@ def everything_commands(spec: SyntheticSpec) -> list[dict[str, Any]]:
     return commands
 
 
-def everything_router(spec: SyntheticSpec, date: int) -> tuple[Router, SyntheticMarket]:
-    """A router subscribed to every event of ``spec``'s market, and the market."""
-    router = Router(BarBook()._book)
-    market = spec.build(router, date)
+def everything_frames(spec: SyntheticSpec, date: int, ms: int, n: int) -> tuple[bytes, int]:
+    """The frames of ``n`` draws of ``spec``'s market for a ``/v1/events`` client subscribed
+    to everything (OHLC included), and how many events they hold."""
+    hub = Hub(BarBook()._book)
+    market = spec.build(hub, date)
     parsed = [parse_command(json.dumps(c)) for c in everything_commands(spec)]
-    router.set_subscriptions([c for c in parsed if isinstance(c, StreamCommand)])
-    return router, market
+    subscriber = hub.add_subscriber("events")
+    commands = [c for c in parsed if isinstance(c, StreamCommand)]
+    hub.subscribe(subscriber, commands, len(commands))
+    ((_, frames, count),) = hub.publish(market.draw(n, date, ms, ms + 60_000))
+    return frames, count
 
 
 class CountingClient(asyncio.Protocol):

@@ -48,7 +48,7 @@ class Feeder:
     def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
         self.process = process
         self.port = port
-        self.subs: list[list[Any]] = []
+        self.subs: list[str] = []
 
     @classmethod
     async def start(cls, port: int = 0, *flags: str) -> Feeder:
@@ -70,7 +70,7 @@ class Feeder:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/v1/events"
 
-    async def wait_subs(self, count: int, timeout: float = 5) -> list[list[Any]]:
+    async def wait_subs(self, count: int, timeout: float = 5) -> list[str]:
         """Reads ``SUBS`` lines until the server reports ``count`` subscriptions."""
         assert self.process.stdout is not None
         async with asyncio.timeout(timeout):

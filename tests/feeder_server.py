@@ -1,9 +1,9 @@
 """A test server process: a real :class:`fastfeed.server.Server` on 127.0.0.1 that sends a
-steady stream of TRADE events for every subscribed TRADE contract (through a QueueSource, so it
-depends only on ``QueueSource.put`` and ``server.client.subscriptions``).
+steady stream of TRADE events for every subscribed TRADE contract (a source that follows the
+hub's interest changes and puts encoded frames through ``Hub.broadcast``).
 
-Prints ``PORT <n>`` once listening, then ``SUBS <json>`` (the active subscriptions with the
-command ids that created them) whenever they change. Used by the client tests that need to
+Prints ``PORT <n>`` once listening, then ``SUBS <json>`` (the subscribed streams, sorted SPEC
+§4 names) whenever they change. Used by the client tests that need to
 kill, restart or freeze (SIGSTOP) the server.
 
     python tests/feeder_server.py [--port N] [--interval S] [--per-tick N] [--status-interval S]
@@ -21,8 +21,8 @@ from collections.abc import Iterable
 
 import numpy as np
 import uvloop
-from fastfeed import EventEncoder, StreamCommand
-from fastfeed.server import QueueSource, Server, ServerConfig
+from fastfeed import EventEncoder
+from fastfeed.server import Hub, Server, ServerConfig
 
 
 class SteadyTrades:
@@ -47,14 +47,8 @@ class SteadyTrades:
             self.ids[(sec_type, key)] = cid
         return cid
 
-    def tick(self, subscriptions: Iterable[StreamCommand]) -> tuple[bytes, int] | None:
-        wanted = sorted(
-            {
-                (s.sec_type, s.contract_key)
-                for s in subscriptions
-                if s.req_type == "TRADE" and s.contract_key is not None
-            }
-        )
+    def tick(self, streams: Iterable[str]) -> tuple[bytes, int] | None:
+        wanted = sorted(_trade_contract(name) for name in streams if name.endswith("@trade"))
         if not wanted:
             return None
         ids = np.repeat([self._contract(sec, key) for sec, key in wanted], self.per_tick)
@@ -75,28 +69,51 @@ class SteadyTrades:
         return frames, n
 
 
+def _trade_contract(name: str) -> tuple[str, str]:
+    """``("OPTION", "SPY:20250321:570000:C")`` from ``option.SPY.20250321.570000.C@trade``."""
+    sec, _, rest = name.removesuffix("@trade").partition(".")
+    if sec == "option":
+        symbol, expiration, strike, right = rest.rsplit(".", 3)
+        return "OPTION", f"{symbol}:{expiration}:{strike}:{right}"
+    return sec.upper(), rest
+
+
+class InterestSource:
+    """Follows the hub's union of streams and sends steady trades for its TRADE streams."""
+
+    def __init__(self, trades: SteadyTrades, interval: float) -> None:
+        self.trades = trades
+        self.interval = interval
+        self.streams: set[str] = set()
+
+    def _changed(self, gained: list[str], lost: list[str]) -> None:
+        self.streams.update(gained)
+        self.streams.difference_update(lost)
+
+    async def run(self, hub: Hub) -> None:
+        hub.on_interest(self._changed)
+        last: list[str] | None = None
+        while True:
+            subs = sorted(self.streams)
+            if subs != last:
+                print(f"SUBS {json.dumps(subs)}", flush=True)
+                last = subs
+            batch = self.trades.tick(subs)
+            if batch is not None:
+                hub.broadcast(*batch)
+            await asyncio.sleep(self.interval)
+
+
 async def main(args: argparse.Namespace) -> None:
     config = dataclasses.replace(ServerConfig(port=args.port), status_interval=args.status_interval)
-    trades = SteadyTrades(args.per_tick)
-    source = QueueSource()
+    source = InterestSource(SteadyTrades(args.per_tick), args.interval)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with Server(config, source) as server:
         print(f"PORT {server.port}", flush=True)
-        last: list[list[object]] | None = None
-        while not stop.is_set():
-            client = server.client
-            active = list(client.subscriptions.values()) if client is not None else []
-            subs = sorted([s.sec_type, s.req_type, s.contract_key, s.id] for s in active)
-            if subs != last:
-                print(f"SUBS {json.dumps(subs)}", flush=True)
-                last = subs
-            batch = trades.tick(active)
-            if batch is not None:
-                source.put(*batch)
-            await asyncio.sleep(args.interval)
+        await stop.wait()
 
 
 if __name__ == "__main__":

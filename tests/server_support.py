@@ -156,7 +156,19 @@ class RawClient:
                         return messages, code, reason
                     messages.append((opcode, payload))
 
+    async def read_until_quiet(self, quiet: float = 0.3) -> list[tuple[int, bytes]]:
+        """Every message until nothing arrived for ``quiet`` seconds (or the connection ended)."""
+        messages: list[tuple[int, bytes]] = []
+        while True:
+            try:
+                data = await asyncio.wait_for(self.reader.read(65536), quiet)
+            except (TimeoutError, ConnectionError):
+                return messages
+            if not data:
+                return messages
+            messages.extend(self.decoder.feed(data))
+
     async def close(self) -> None:
-        self.writer.close()
         with contextlib.suppress(ConnectionError):
+            self.writer.close()
             await self.writer.wait_closed()

@@ -144,10 +144,10 @@ def test_tail_json_prints_what_the_server_sent() -> None:
             )  # fmt: skip
             await wait_subscribed(server, 4)
             assert sorted(server.client.subscriptions) == [  # type: ignore[union-attr]
-                ("OPTION", "QUOTE", "SPY:20250321:570000:C"),
-                ("OPTION", "TRADE", "SPY:20250321:570000:C"),
-                ("STOCK", "QUOTE", "AAPL"),
-                ("STOCK", "TRADE", "AAPL"),
+                "option.SPY.20250321.570000.C@quote",
+                "option.SPY.20250321.570000.C@trade",
+                "stock.AAPL@quote",
+                "stock.AAPL@trade",
             ]
             frames, payloads = tape(EventEncoder())
             source.put(frames, 4)
@@ -172,7 +172,7 @@ def test_tail_table() -> None:
             )  # fmt: skip
             # QUOTE is not available for an index: it is skipped, not sent.
             await wait_subscribed(server, 3)
-            assert ("INDEX", "QUOTE", "SPX") not in server.client.subscriptions  # type: ignore[union-attr]
+            assert "index.SPX@quote" not in server.client.subscriptions  # type: ignore[union-attr]
             encoder = EventEncoder()
             aapl = encoder.add_contract("STOCK", "AAPL")
             trades = encode_trades(
@@ -202,7 +202,7 @@ def test_record_writes_the_replay_format_and_replays(tmp_path: Path) -> None:
                 "option.SPY.20250321.570000.C@quote", "option@full_trades",
             )  # fmt: skip
             await wait_subscribed(server, 4)
-            assert ("OPTION", "FULL_TRADES", None) in server.client.subscriptions  # type: ignore[union-attr]
+            assert "option@full_trades" in server.client.subscriptions  # type: ignore[union-attr]
             frames, payloads = tape(EventEncoder())
             source.put(frames, 4)
             _, stderr = await asyncio.wait_for(proc.communicate(), 10)

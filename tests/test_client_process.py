@@ -56,10 +56,8 @@ def test_server_killed_and_restarted_reconnects_and_resubscribes() -> None:
         assert killed_at - 1 < outage.disconnected_at < outage.reconnected_at
         assert outage.outage >= 0.25  # at least the time nothing was listening
         assert outage.subscriptions == 3
-        # The same subscriptions, re-sent with fresh, increasing ids.
-        assert [s[:3] for s in after] == [s[:3] for s in before]
-        assert min(s[3] for s in after) > max(s[3] for s in before)
-        assert sorted(s[3] for s in after) == [4, 5, 6]
+        # The same subscriptions, re-sent (with fresh ids: see the session tests).
+        assert after == before
         # Nothing lost after the reconnect: every STATUS of the new connection agrees.
         tail = after_events[after_events.index(reconnected[0]) :]
         statuses = [e for e in tail if isinstance(e, Status)]

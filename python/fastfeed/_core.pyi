@@ -454,19 +454,26 @@ def aggregate_trades(
     group: npt.NDArray[np.int64] | None = None,
 ) -> dict[str, npt.NDArray[Any]]: ...
 
-# --- router and synthetic market -------------------------------------------------------------
+# --- hub and synthetic market ----------------------------------------------------------------
 
-__all__ += ["Router", "SyntheticMarket"]
+__all__ += ["Hub", "SourceBatch", "SyntheticMarket"]
 
 @final
-class Router:
-    """The connected client's subscriptions, the contract registry and the encoder.
+class SourceBatch:
+    """A batch of a source's events, held in Rust; hand it to :meth:`Hub.publish`."""
 
-    Every trade routed through it is applied to ``bars``; only subscribed events (and the
-    session OHLC after each subscribed trade, when ``ohlcvc``) are encoded.
+    def __len__(self) -> int: ...
+
+@final
+class Hub:
+    """One market, many consumers: the contract registry, the server's bars, subscribers and
+    their streams (SPEC §4).
+
+    Every trade published is applied to ``bars``; each event is encoded once per wire format
+    and gathered for the subscribers that want it.
     """
 
-    def __new__(cls, bars: BarBook, *, ohlcvc: bool = True) -> Router: ...
+    def __new__(cls, bars: BarBook, *, ohlcvc: bool = True) -> Hub: ...
     def add_contract(
         self,
         sec_type: str,
@@ -482,13 +489,30 @@ class Router:
     def ohlcvc(self) -> bool: ...
     @property
     def bars(self) -> BarBook: ...
-    def set_subscriptions(self, commands: list[StreamCommand]) -> None:
-        """Replaces every subscription with these ``STREAM`` commands."""
     @property
-    def next_id(self) -> int | None:
-        """Header id of the next data event (``--pace ack``), ``None`` when not numbering."""
-    @next_id.setter
-    def next_id(self, value: int | None) -> None: ...
+    def universe(self) -> str | None:
+        """The source's universe in one line, if it declared one."""
+    def add_subscriber(self, wire: str) -> int:
+        """A new subscriber receiving ``"events"`` (§3.3) or ``"stream"`` (§4) frames."""
+    def remove_subscriber(self, subscriber: int) -> tuple[list[str], list[str]]:
+        """Removes it and its streams; returns the union's ``(gained, lost)``."""
+    def subscribe(
+        self, subscriber: int, streams: StreamCommand | list[StreamCommand], limit: int
+    ) -> tuple[list[str], list[str]]:
+        """Subscribes, all or none (raises ``SubscribeError``); returns ``(gained, lost)``."""
+    def unsubscribe(
+        self, subscriber: int, streams: StreamCommand | list[StreamCommand]
+    ) -> tuple[list[str], list[str]]: ...
+    def clear(self, subscriber: int) -> tuple[list[str], list[str]]: ...
+    def subscriptions(self, subscriber: int) -> list[str]:
+        """The subscriber's streams (§4 names) in subscription order."""
+    @property
+    def union(self) -> list[tuple[str, int]]:
+        """Every subscribed stream and its number of subscribers."""
+    @property
+    def subscriber_count(self) -> int: ...
+    def publish(self, batch: SourceBatch) -> list[tuple[int, bytes, int]]:
+        """Publishes a batch: ``[(subscriber, frames, count)]`` for each that received data."""
     @property
     def rejected(self) -> int: ...
     @property
@@ -496,11 +520,11 @@ class Router:
 
 @final
 class SyntheticMarket:
-    """The built-in synthetic market; registers its contracts with ``router``."""
+    """The built-in synthetic market; registers its contracts with ``hub`` as its universe."""
 
     def __new__(
         cls,
-        router: Router,
+        hub: Hub,
         *,
         seed: int,
         stocks: list[tuple[str, float]],
@@ -511,7 +535,5 @@ class SyntheticMarket:
     ) -> SyntheticMarket: ...
     @property
     def contracts(self) -> list[int]: ...
-    def generate(
-        self, router: Router, n: int, date: int, from_ms: int, to_ms: int
-    ) -> tuple[bytes, int]:
-        """Draws ``n`` events and routes them: ``(frames, data events in them)``."""
+    def draw(self, n: int, date: int, from_ms: int, to_ms: int) -> SourceBatch:
+        """The next ``n`` events, stamped ``date`` and spread over ``(from_ms, to_ms]``."""

@@ -17,6 +17,7 @@ __all__ = [
     "HandshakeError",
     "JsonStreamError",
     "ProtocolError",
+    "SubscribeError",
 ]
 
 
@@ -119,3 +120,20 @@ class BarsError(FastfeedError, ValueError):
 class ConfigError(FastfeedError, ValueError):
     """An invalid setting (a server flag, a source or market specification); the message is
     one line naming the setting."""
+
+
+class SubscribeError(FastfeedError, ValueError):
+    """The hub refused a valid subscription command, applying none of it.
+
+    :attr:`reason` is ``"too_many_streams"`` (past ``--max-subscriptions``) or
+    ``"not_in_universe"`` (a contract the source does not have; the message names what it
+    has, and :attr:`index` is the position of the refused stream in the command).
+    """
+
+    reason: str
+    index: int | None
+
+    def __init__(self, message: str, reason: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.index = index

@@ -31,7 +31,7 @@ def is_loopback_host(host: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
-    """Settings of a ``/v1/events`` server. Times are seconds, sizes bytes.
+    """Settings of a server (both endpoints). Times are seconds, sizes bytes.
 
     The heartbeat intervals are settings (not constants) so tests can run them fast; the
     defaults are the SPEC's: STATUS every 1 s, ping every 10 s, Close 1011 after 30 s
@@ -40,10 +40,11 @@ class ServerConfig:
 
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
-    path: str = "/v1/events"
     allow_origins: tuple[str, ...] = ()
     token: str | None = None
     max_subscriptions: int = 10_000
+    #: Connections ``/v1/stream`` accepts at once; beyond them the handshake gets HTTP 503.
+    max_clients: int = 1000
     slow_consumer: SlowConsumerPolicy = "drop"
     max_pending_bytes: int = 8 * 1024 * 1024
     #: Transport buffer high-water mark: data stays in the application queue above it, so
@@ -69,8 +70,8 @@ class ServerConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ServerConfigError(f"port must be 0-65535, got {self.port}")
-        if not self.path.startswith("/"):
-            raise ServerConfigError(f"path must start with '/', got {self.path!r}")
+        if self.max_clients < 1:
+            raise ServerConfigError(f"max-clients must be at least 1, got {self.max_clients}")
         if self.slow_consumer not in ("drop", "disconnect"):
             raise ServerConfigError(
                 f"slow-consumer must be 'drop' or 'disconnect', got {self.slow_consumer!r}"

@@ -1,4 +1,5 @@
-"""One client connection of the ``/v1/events`` server: commands, heartbeats, egress.
+"""What every client connection of the server shares, whatever its endpoint: the inbound
+checks, the egress budget, heartbeats and closing.
 
 Egress keeps two levels of buffering so control frames are never stuck behind data:
 
@@ -7,14 +8,21 @@ Egress keeps two levels of buffering so control frames are never stuck behind da
   ``pause_writing``/``resume_writing``);
 * an application queue of whole data batches, written out on ``resume_writing``.
 
-STATUS, acks, pings and Close are written straight to the transport, so they wait behind at
+STATUS, replies, pongs, pings and Close go straight to the transport, so they wait behind at
 most the transport buffer, never behind the application queue. ``sent`` counts events handed
 to the transport, so a STATUS reports exactly the events that precede it on the wire.
-Pending bytes (queue + transport buffer) never exceed ``max_pending_bytes``. Data may fill it
-up to a small reserve kept for control frames; beyond that the slow-consumer policy drops the
-new batch (counted in ``dropped``) or closes with 1008. A client that reads nothing, not even
-its acks and STATUS, until the reserve is used up too is closed with 1008 whatever the policy:
-nothing a client does makes the server hold more than ``max_pending_bytes`` for it.
+
+Every byte queued for a connection counts against ``max_pending_bytes``: the queue, the
+transport buffer, and the control frames in it (pongs included: the server answers pings
+itself instead of letting picows do it outside the budget). Data may fill the budget up to a
+small reserve kept for control frames; beyond that the slow-consumer policy drops the new
+batch (counted in ``dropped``) or closes with 1008. A control frame that would not fit closes
+the connection with 1008 whatever the policy. While its writes are paused the connection is not
+read, so a client that sends without reading (a ping flood) is throttled by its own socket.
+A replaced connection (``/v1/events`` takeover) whose transport still holds more than the
+high-water mark is aborted at once, even if it was already closing: it is not reading, and its
+buffer is released now rather than after ``close_timeout``, so clients taking over one after
+another cannot pile up buffers.
 """
 
 from __future__ import annotations
@@ -24,64 +32,68 @@ import logging
 import socket
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
-from fastfeed._core import (
-    EventAck,
-    StopCommand,
-    StreamCommand,
-    WSMessageAssembler,
-    encode_ack,
-    parse_command,
-)
-from fastfeed.errors import EnvelopeError, ProtocolError
+from fastfeed._core import WSMessageAssembler
+from fastfeed.errors import ProtocolError
+from fastfeed.server.config import ServerConfig
 
 if TYPE_CHECKING:
-    from fastfeed.server.server import Server
+    from fastfeed.server.hub import Hub, Wire
 
-__all__ = ["EventsConnection", "SubscriptionKey"]
+__all__ = ["Connection", "Endpoint"]
 
 log = logging.getLogger("fastfeed.server")
 
-#: ``(sec_type, req_type, contract_key)``; ``contract_key`` is ``None`` for ``FULL_*``.
-SubscriptionKey = tuple[str, str, str | None]
-
 _OPCODE_TEXT = 1
 _OPCODE_CLOSE = 8
+_OPCODE_PING = 9
 _OPCODE_PONG = 10
-#: Part of ``max_pending_bytes`` that data may not use, so STATUS and acks fit behind it.
+#: Part of ``max_pending_bytes`` that data may not use, so STATUS and replies fit behind it.
 _CONTROL_RESERVE = 16 * 1024
 #: The largest Close frame: 2 header bytes and 125 of payload.
 _MAX_CLOSE_FRAME = 127
 
 
-class EventsConnection(WSListener):
-    """The server side of one ``/v1/events`` client (created by :class:`Server`)."""
+class Endpoint(Protocol):
+    """The policy of one endpoint, told when its connections open and close."""
 
-    def __init__(self, server: Server) -> None:
+    def opened(self, connection: Connection) -> None: ...
+
+    def closed(self, connection: Connection) -> None: ...
+
+
+class Connection(WSListener):
+    """The server side of one client; subclasses handle the endpoint's commands
+    (:meth:`on_text`) and STATUS shape (:meth:`status_payload`)."""
+
+    #: The wire format this connection's subscriber receives from the hub.
+    wire: Wire
+
+    def __init__(self, hub: Hub, config: ServerConfig, endpoint: Endpoint) -> None:
         super().__init__()
-        self._server = server
-        self._config = server.config
-        budget = self._config.max_pending_bytes
+        self.hub = hub
+        self.config = config
+        self._endpoint = endpoint
+        budget = config.max_pending_bytes
         self._data_budget = budget - min(_CONTROL_RESERVE, budget // 8)
         self._assembler = WSMessageAssembler(
-            max_message_size=self._config.max_message_size, reject_binary=True
+            max_message_size=config.max_message_size, reject_binary=True
         )
         self.peer = "?"
-        self.subscriptions: dict[SubscriptionKey, StreamCommand] = {}
+        #: The hub's id of this connection (set once connected).
+        self.subscriber: int | None = None
         #: Data events handed to the transport (reported in STATUS).
         self.sent = 0
         #: Data events discarded by the slow-consumer policy (reported in STATUS).
         self.dropped = 0
-        #: The latest seed-004 ``event_ack`` received (``--pace ack`` uses it).
-        self.last_event_ack: EventAck | None = None
-        self.event_acks = 0
         self._queue: deque[tuple[bytes, int]] = deque()
         self._queued_bytes = 0
         self._queued_events = 0
         self._paused = False
+        self._reading = True
         self._closing = False
         self._transport: WSTransport | None = None
         self._raw: asyncio.Transport | None = None
@@ -90,10 +102,16 @@ class EventsConnection(WSListener):
         self._last_pong = time.monotonic()
         self._slow_logged = False
         self.disconnected: asyncio.Future[None] = self._loop.create_future()
-        #: Set while data written now would go straight to the transport (not paused, nothing
-        #: queued), and once the connection is closing (so that waiters wake up and move on).
-        #: Paced sources (synthetic at ``--rate max``, replay) wait for it instead of dropping.
-        self.writable = asyncio.Event()
+
+    # --- what an endpoint defines ------------------------------------------------------------
+
+    def on_text(self, payload: bytes) -> None:
+        """A complete text message (a command) arrived."""
+        raise NotImplementedError
+
+    def status_payload(self) -> bytes:
+        """The STATUS message of this endpoint."""
+        raise NotImplementedError
 
     # --- picows callbacks --------------------------------------------------------------------
 
@@ -103,19 +121,24 @@ class EventsConnection(WSListener):
         peer = self._raw.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self.peer = f"{peer[0]}:{peer[1]}"
-        self._raw.set_write_buffer_limits(high=self._config.write_buffer_high)
+        self._raw.set_write_buffer_limits(high=self.config.write_buffer_high)
         sock = self._raw.get_extra_info("socket")
         if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._config.socket_send_buffer)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.config.socket_send_buffer)
         self._last_pong = time.monotonic()
         self._timers = [
-            self._loop.call_later(self._config.status_interval, self._status_tick),
-            self._loop.call_later(self._config.ping_interval, self._ping_tick),
-            self._loop.call_later(self._config.pong_timeout, self._watchdog_tick),
+            self._loop.call_later(self.config.status_interval, self._status_tick),
+            self._loop.call_later(self.config.ping_interval, self._ping_tick),
+            self._loop.call_later(self.config.pong_timeout, self._watchdog_tick),
         ]
-        log.info("client %s connected", self.peer)
-        self.writable.set()
-        self._server._activate(self)
+        self.subscriber = self.hub.attach(self, self.wire)
+        log.info("client %s connected to %s", self.peer, self.config_path)
+        self._endpoint.opened(self)
+
+    @property
+    def config_path(self) -> str:
+        """The endpoint's path, for logs."""
+        return "/v1/stream" if self.wire == "stream" else "/v1/events"
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         if self._closing:
@@ -139,7 +162,9 @@ class EventsConnection(WSListener):
             return
         opcode, payload = message
         if opcode == _OPCODE_TEXT:
-            self._command(payload)
+            self.on_text(payload)
+        elif opcode == _OPCODE_PING:
+            self._send_control(WSMsgType.PONG, payload)
         elif opcode == _OPCODE_PONG:
             self._last_pong = time.monotonic()
         elif opcode == _OPCODE_CLOSE:
@@ -158,26 +183,33 @@ class EventsConnection(WSListener):
         for timer in self._timers:
             timer.cancel()
         self._discard_queue()
-        log.info("client %s disconnected (sent=%d dropped=%d)", self.peer, self.sent, self.dropped)
-        self._server._deactivate(self)
+        log.info(
+            "client %s disconnected (sent=%d dropped=%d)", self.peer, self.sent, self.dropped
+        )
+        if self.subscriber is not None:
+            self.hub.detach(self.subscriber)
+        self._endpoint.closed(self)
         if not self.disconnected.done():
             self.disconnected.set_result(None)
 
     def pause_writing(self) -> None:
         self._paused = True
-        self.writable.clear()
+        self._set_reading(False)
+        if self.subscriber is not None:
+            self.hub.blocked(self.subscriber)
 
     def resume_writing(self) -> None:
         self._paused = False
+        self._set_reading(True)
         self._drain()
-        if not self._paused and not self._queue:
-            self.writable.set()
+        if not self._paused and not self._queue and self.subscriber is not None:
+            self.hub.unblocked(self.subscriber)
 
     # --- egress ------------------------------------------------------------------------------
 
     @property
     def pending_bytes(self) -> int:
-        """Data waiting to reach the socket: application queue plus transport buffer."""
+        """Bytes waiting to reach the socket: application queue plus transport buffer."""
         buffered = self._raw.get_write_buffer_size() if self._raw is not None else 0
         return self._queued_bytes + buffered
 
@@ -199,11 +231,11 @@ class EventsConnection(WSListener):
             return False
         if self.pending_bytes + len(frames) > self._data_budget:
             self.dropped += count
-            if self._config.slow_consumer == "disconnect":
+            if self.config.slow_consumer == "disconnect":
                 log.warning(
                     "client %s: more than %d bytes pending, disconnecting",
                     self.peer,
-                    self._config.max_pending_bytes,
+                    self.config.max_pending_bytes,
                 )
                 self.close(WSCloseCode.POLICY_VIOLATION.value, "too much backpressure")
             elif not self._slow_logged:
@@ -211,7 +243,7 @@ class EventsConnection(WSListener):
                 log.warning(
                     "client %s is not keeping up: more than %d bytes pending, dropping events",
                     self.peer,
-                    self._config.max_pending_bytes,
+                    self.config.max_pending_bytes,
                 )
             return False
         if self._paused or self._queue:
@@ -236,9 +268,10 @@ class EventsConnection(WSListener):
             self.sent += count
 
     def _begin_closing(self) -> None:
-        """No more data or control frames; wakes sources waiting for this client to drain."""
+        """No more data or control frames; the hub stops waiting for this connection."""
         self._closing = True
-        self.writable.set()
+        if self.subscriber is not None:
+            self.hub.unblocked(self.subscriber)
 
     def _discard_queue(self) -> None:
         self.dropped += self._queued_events
@@ -246,90 +279,93 @@ class EventsConnection(WSListener):
         self._queued_bytes = 0
         self._queued_events = 0
 
-    def _send_control(self, payload: bytes) -> None:
+    def send_text(self, payload: bytes) -> None:
+        """Sends a reply or notice straight to the transport (see :meth:`_send_control`)."""
+        self._send_control(WSMsgType.TEXT, payload)
+
+    def _send_control(self, msg_type: WSMsgType, payload: bytes) -> None:
         if self._transport is None or self._closing:
             return
         # The frame (header included) and, behind it, a Close frame must still fit.
         frame = len(payload) + (2 if len(payload) < 126 else 4)
-        if self.pending_bytes + frame + _MAX_CLOSE_FRAME > self._config.max_pending_bytes:
+        if self.pending_bytes + frame + _MAX_CLOSE_FRAME > self.config.max_pending_bytes:
             log.warning(
                 "client %s reads nothing: its control frames exceed %d pending bytes, closing",
                 self.peer,
-                self._config.max_pending_bytes,
+                self.config.max_pending_bytes,
             )
             self.close(WSCloseCode.POLICY_VIOLATION.value, "too much backpressure")
             return
-        self._transport.send(WSMsgType.TEXT, payload)
+        self._transport.send(msg_type, payload)
 
-    def close(self, code: int, reason: str) -> None:
+    def close(self, code: int, reason: str, *, abort_if_unread: bool = False) -> None:
         """Sends Close ``code``/``reason`` (after at most the transport buffer) and drops the
-        connection; queued data is discarded. Aborted if not flushed within close_timeout."""
-        if self._closing or self._transport is None or self._raw is None:
+        connection; queued data is discarded; aborted after close_timeout if the Close is not
+        flushed by then. With ``abort_if_unread``, a peer that is not reading (more than the
+        high-water mark still buffered) is aborted at once, even if it is already closing,
+        releasing its buffer now."""
+        raw = self._raw
+        if self._transport is None or raw is None:
             return
+        if abort_if_unread and raw.get_write_buffer_size() > self.config.write_buffer_high:
+            self._stop()
+            log.info("client %s is not reading: dropped without waiting for its Close", self.peer)
+            raw.abort()
+            return
+        if self._closing:
+            return
+        self._stop()
+        self._transport.send_close(WSCloseCode(code), reason.encode())
+        # Half-close after the Close frame and keep reading (discarding) until the peer closes:
+        # closing a socket with unread input would reset the connection, and the peer might
+        # lose the Close frame and its reason.
+        if raw.can_write_eof():
+            raw.write_eof()
+        else:
+            self._transport.disconnect(graceful=True)
+        self._timers = [self._loop.call_later(self.config.close_timeout, raw.abort)]
+
+    def _set_reading(self, reading: bool) -> None:
+        """Reads the peer only while writes to it are not paused (and while closing, so that
+        unread input does not turn the close into a reset)."""
+        raw = self._raw
+        if raw is None or raw.is_closing() or reading == self._reading or (self._closing and not reading):
+            return
+        self._reading = reading
+        if reading:
+            raw.resume_reading()
+        else:
+            raw.pause_reading()
+
+    def _stop(self) -> None:
+        self._set_reading(True)
         self._begin_closing()
         for timer in self._timers:
             timer.cancel()
         self._discard_queue()
-        self._transport.send_close(WSCloseCode(code), reason.encode())
-        self._transport.disconnect(graceful=True)
-        self._timers = [self._loop.call_later(self._config.close_timeout, self._raw.abort)]
-
-    # --- commands ----------------------------------------------------------------------------
-
-    def _command(self, payload: bytes) -> None:
-        try:
-            command = parse_command(payload)
-        except EnvelopeError as error:
-            log.info("client %s: bad command: %s", self.peer, error)
-            self._send_control(encode_ack(error.req_id, "ERROR", str(error)))
-            return
-        if isinstance(command, StreamCommand):
-            key: SubscriptionKey = (command.sec_type, command.req_type, command.contract_key)
-            if command.add:
-                if (
-                    key not in self.subscriptions
-                    and len(self.subscriptions) >= self._config.max_subscriptions
-                ):
-                    self._send_control(encode_ack(command.id, "MAX_STREAMS_REACHED"))
-                    return
-                self.subscriptions[key] = command
-            else:
-                self.subscriptions.pop(key, None)
-            self._server._subscriptions_changed(self)
-            self._send_control(encode_ack(command.id, "OK"))
-        elif isinstance(command, StopCommand):
-            self.subscriptions.clear()
-            self._server._subscriptions_changed(self)
-            self._send_control(encode_ack(command.id, "OK"))
-        else:
-            self.last_event_ack = command
-            self.event_acks += 1
 
     # --- heartbeats --------------------------------------------------------------------------
 
     def _status_tick(self) -> None:
         if self._closing:
             return
-        self._send_control(
-            b'{"header":{"type":"STATUS","status":"CONNECTED"},"stats":{"sent":%d,"dropped":%d}}'
-            % (self.sent, self.dropped)
-        )
-        self._timers[0] = self._loop.call_later(self._config.status_interval, self._status_tick)
+        self.send_text(self.status_payload())
+        self._timers[0] = self._loop.call_later(self.config.status_interval, self._status_tick)
 
     def _ping_tick(self) -> None:
         if self._closing or self._transport is None:
             return
-        self._transport.send_ping()
-        self._timers[1] = self._loop.call_later(self._config.ping_interval, self._ping_tick)
+        self._send_control(WSMsgType.PING, b"")
+        self._timers[1] = self._loop.call_later(self.config.ping_interval, self._ping_tick)
 
     def _watchdog_tick(self) -> None:
         if self._closing:
             return
         silent_for = time.monotonic() - self._last_pong
-        if silent_for >= self._config.pong_timeout:
+        if silent_for >= self.config.pong_timeout:
             log.warning("client %s: no pong for %.1f s, closing", self.peer, silent_for)
             self.close(WSCloseCode.INTERNAL_ERROR.value, "heartbeat timeout")
             return
         self._timers[2] = self._loop.call_later(
-            self._config.pong_timeout - silent_for, self._watchdog_tick
+            self.config.pong_timeout - silent_for, self._watchdog_tick
         )

@@ -1,4 +1,4 @@
-"""Opening-handshake checks of the ``/v1/events`` server (SPEC §3.4).
+"""Opening-handshake checks of the server, on both endpoints (SPEC §3.4, §4).
 
 Browsers can reach loopback servers, so a page on any site could open a WebSocket to the
 feed. The guards: an ``Origin`` (sent by every browser) must be explicitly allowed; the
@@ -9,6 +9,7 @@ feed. The guards: an ``Origin`` (sent by every browser) must be explicitly allow
 from __future__ import annotations
 
 import hmac
+from collections.abc import Container
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from fastfeed.server.config import ServerConfig
 if TYPE_CHECKING:
     from multidict import CIMultiDict
 
-__all__ = ["HandshakeRejection", "check_handshake", "split_host_header"]
+__all__ = ["HandshakeRejection", "check_handshake", "split_host_header", "split_target"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +56,23 @@ def split_host_header(value: str) -> tuple[str, int | None]:
     return host, int(port_text)
 
 
+def split_target(path: bytes) -> tuple[str, str]:
+    """``("/v1/events", "token=x")`` from the request target ``/v1/events?token=x``."""
+    route, _, query = path.decode("latin-1").partition("?")
+    return route, query
+
+
 def check_handshake(
-    path: bytes, headers: CIMultiDict[str], config: ServerConfig, bound_port: int
+    path: bytes,
+    headers: CIMultiDict[str],
+    config: ServerConfig,
+    bound_port: int,
+    endpoints: Container[str],
 ) -> HandshakeRejection | None:
-    """``None`` to accept the upgrade request, else the rejection to answer with."""
-    target = path.decode("latin-1")
-    route, _, query = target.partition("?")
-    if route != config.path:
+    """``None`` to accept the upgrade request, else the rejection to answer with. ``endpoints``
+    are the paths served."""
+    route, query = split_target(path)
+    if route not in endpoints:
         return HandshakeRejection(HTTPStatus.NOT_FOUND, f"no such endpoint {route}")
 
     host_header = headers.get("Host")

@@ -1,14 +1,17 @@
-"""What the server sends: a :class:`Source` runs against the server's :class:`Egress`.
+"""What the server sends: a :class:`Source` runs against the server's
+:class:`~fastfeed.server.hub.Hub`.
 
-A source registers its contracts with the egress's :class:`~fastfeed._core.Router` and routes
-its events through it: the router applies every trade to the server's bars, keeps the events
-the client subscribed to (adding the session OHLC event after each trade) and encodes them into
-one buffer of WebSocket frames, which :meth:`Egress.send` hands to the client in one write. The
-server never touches individual events in Python.
+A source registers its contracts with the hub (``hub.core.add_contract``, or a Rust market
+that registers its own) and hands every batch of events to :meth:`Hub.publish
+<fastfeed.server.hub.Hub.publish>` in one call: the hub applies every trade to the server's
+bars, adds the session OHLC event after each trade, encodes each event once and writes each
+connection's share in one write. The server never touches individual events in Python.
 
 Paced sources (the synthetic market at ``--rate max``, replays) await
-:meth:`Egress.wait_writable` so they go exactly as fast as the client reads; live sources just
-send, and the slow-consumer policy bounds what a slow client can hold up.
+:meth:`Hub.wait_ready <fastfeed.server.hub.Hub.wait_ready>` so they go as fast as their
+consumers read; live sources just publish, and the slow-consumer policy bounds what a slow
+client can hold up. A source that subscribes upstream on demand follows
+:meth:`Hub.on_interest <fastfeed.server.hub.Hub.on_interest>`.
 """
 
 from __future__ import annotations
@@ -17,33 +20,15 @@ import asyncio
 from dataclasses import dataclass
 from typing import Protocol
 
-from fastfeed._core import Router
+from fastfeed.server.hub import Hub
 
-__all__ = ["Egress", "EventBatch", "QueueSource", "Source"]
-
-
-class Egress(Protocol):
-    """The server side a source talks to (implemented by :class:`~fastfeed.server.Server`)."""
-
-    @property
-    def router(self) -> Router:
-        """Contract registry, subscription filter, bars and encoder."""
-        ...
-
-    def send(self, frames: bytes, count: int) -> bool:
-        """Sends ``count`` data events encoded as server frames to the connected client (one
-        write, or queued whole). False if there is no client or the batch was dropped."""
-        ...
-
-    async def wait_writable(self) -> None:
-        """Returns once a client is connected and its transport takes data without queueing."""
-        ...
+__all__ = ["EventBatch", "QueueSource", "Source"]
 
 
 class Source(Protocol):
     """A producer of events; :meth:`run` lasts as long as the server (it is cancelled)."""
 
-    async def run(self, egress: Egress) -> None: ...
+    async def run(self, hub: Hub) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +40,9 @@ class EventBatch:
 
 
 class QueueSource:
-    """A source fed by hand: every :meth:`put` batch is sent as is, in order, bypassing the
-    subscription filter (the frames are already encoded).
+    """A source fed by hand: every :meth:`put` batch goes as is, in order, to every
+    ``/v1/events`` client, bypassing subscriptions (the frames are already encoded, e.g. with
+    :class:`fastfeed.EventEncoder`).
 
     Deterministic, for tests and for embedding a server behind another producer. ``put``
     never blocks; the server's slow-consumer policy bounds what a client can hold up.
@@ -69,7 +55,7 @@ class QueueSource:
         """Queues ``count`` events already encoded as server frames in ``frames``."""
         self._queue.put_nowait(EventBatch(frames, count))
 
-    async def run(self, egress: Egress) -> None:
+    async def run(self, hub: Hub) -> None:
         while True:
             batch = await self._queue.get()
-            egress.send(batch.frames, batch.count)
+            hub.broadcast(batch.frames, batch.count)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,9 +18,9 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from fastfeed import _core
-from fastfeed._core import Router, SyntheticMarket
+from fastfeed._core import SyntheticMarket
 from fastfeed.errors import ConfigError
-from fastfeed.server.source import Egress
+from fastfeed.server.hub import Hub
 
 __all__ = [
     "DEFAULT_INDEX",
@@ -30,6 +31,8 @@ __all__ = [
     "new_york_clock",
     "next_expirations",
 ]
+
+log = logging.getLogger("fastfeed.server")
 
 NEW_YORK: Final = ZoneInfo("America/New_York")
 DEFAULT_SYMBOLS: Final = ("SPY", "AAPL", "MSFT", "QQQ", "TSLA")
@@ -109,16 +112,16 @@ class SyntheticSpec:
             raise ConfigError("expirations must be >= 0 and strikes 1-200")
         # The market checks symbols and prices itself: build one to validate (it is cheap).
         date, _ = new_york_clock()
-        self.build(Router(_core.BarBook([1000], 1)), date)
+        self.build(_core.Hub(_core.BarBook([1000], 1)), date)
 
-    def build(self, router: Router, date: int) -> SyntheticMarket:
+    def build(self, hub: _core.Hub, date: int) -> SyntheticMarket:
         """The market of this spec on ``date`` (YYYYMMDD), its contracts registered with
-        ``router``. Raises :class:`~fastfeed.ConfigError` for a symbol the protocol cannot
+        ``hub`` (and declared its universe). Raises :class:`~fastfeed.ConfigError` for a symbol the protocol cannot
         carry."""
         today = dt.date(date // 10000, date // 100 % 100, date % 100)
         chain = bool(self.symbols) and self.expirations > 0
         return SyntheticMarket(
-            router,
+            hub,
             seed=self.seed,
             stocks=[(s, starting_price(s)) for s in self.symbols],
             index=None if self.index is None else (self.index, starting_price(self.index)),
@@ -141,17 +144,17 @@ class SyntheticSource:
         #: Events drawn so far (sent to the client or not).
         self.drawn = 0
 
-    async def run(self, egress: Egress) -> None:
+    async def run(self, hub: Hub) -> None:
         date, last_ms = self._clock()
-        router = egress.router
-        market = self.spec.build(router, date)
-        bars = router.bars
+        market = self.spec.build(hub.core, date)
+        log.info("universe: %s", hub.core.universe)
+        bars = hub.bars
         loop = asyncio.get_running_loop()
         rate = self.spec.rate
         started = loop.time()
         while True:
             if rate is None:
-                await egress.wait_writable()
+                await hub.wait_ready()
                 await asyncio.sleep(0)  # let timers and commands run between batches
                 n = _MAX_BATCH
             else:
@@ -168,9 +171,8 @@ class SyntheticSource:
             if today != date:
                 date, last_ms = today, 0
             now_ms = max(now_ms, last_ms)  # a clock stepped back must not make trades late
-            frames, count = market.generate(router, n, date, last_ms, now_ms)
+            batch = market.draw(n, date, last_ms, now_ms)
             self.drawn += n
             last_ms = now_ms
+            hub.publish(batch)
             bars.flush(date, now_ms)
-            if count:
-                egress.send(frames, count)

@@ -11,14 +11,14 @@
 //! | [`event`] | event encode/decode and columnar batches (SPEC §3.3) |
 //! | [`json_stream`] | splitting a chunked byte stream into top-level JSON objects (seed 002) |
 //! | [`bars`] | trade-to-OHLC aggregation into fixed-capacity rings (SPEC §6) |
-//! | [`router`] | source events → subscribed frames, session OHLC, server bars (SPEC §3.3) |
+//! | [`hub`] | one market, many consumers: bars and session OHLC once, fan-out per subscriber (SPEC §4) |
 //! | [`synthetic`] | the built-in deterministic market (SPEC §5) |
 
 pub mod bars;
 pub mod contract;
 pub mod envelope;
 pub mod event;
+pub mod hub;
 pub mod json_stream;
-pub mod router;
 pub mod synthetic;
 pub mod ws;

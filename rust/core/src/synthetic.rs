@@ -18,7 +18,7 @@ use rand_pcg::Pcg64Mcg;
 
 use crate::contract::{is_calendar_date, ContractKey, Right, Symbol};
 use crate::event::{ContractId, EventBody, OpenInterest, Quote, Trade};
-use crate::router::Event;
+use crate::hub::Event;
 
 /// A stock or index of the market and its starting price in dollars.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,7 +120,7 @@ pub struct SyntheticMarket {
 
 impl SyntheticMarket {
     /// Builds the market, registering every contract through `register` (e.g.
-    /// [`Router::add_contract`](crate::router::Router::add_contract)) to learn its id.
+    /// [`Hub::add_contract`](crate::hub::Hub::add_contract)) to learn its id.
     pub fn new(
         spec: &MarketSpec,
         mut register: impl FnMut(ContractKey) -> ContractId,

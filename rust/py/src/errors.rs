@@ -18,6 +18,7 @@ pyo3::import_exception!(fastfeed.errors, EventEncodeError);
 pyo3::import_exception!(fastfeed.errors, JsonStreamError);
 pyo3::import_exception!(fastfeed.errors, BarsError);
 pyo3::import_exception!(fastfeed.errors, ConfigError);
+pyo3::import_exception!(fastfeed.errors, SubscribeError);
 
 /// A WebSocket protocol violation: `close_code` is the code to close the connection with.
 pub fn protocol_error(message: impl Into<String>, close_code: u16) -> PyErr {
@@ -63,4 +64,31 @@ pub fn event_encode_error(message: impl Into<String>) -> PyErr {
 /// An invalid setting (e.g. a synthetic market specification).
 pub fn config_error(message: impl Into<String>) -> PyErr {
     ConfigError::new_err(message.into())
+}
+
+/// A subscription the hub refused: `reason` is `too_many_streams` or `not_in_universe`;
+/// `index` is the position of the refused stream in the command.
+pub fn subscribe_error(error: &fastfeed_core::hub::SubscribeError) -> PyErr {
+    use fastfeed_core::hub::SubscribeError as E;
+    let message = error.to_string();
+    match error {
+        E::TooManyStreams { .. } => {
+            SubscribeError::new_err((message, "too_many_streams", None::<usize>))
+        }
+        E::NotInUniverse { index, .. } => {
+            SubscribeError::new_err((message, "not_in_universe", Some(*index)))
+        }
+        E::UnknownSubscriber(_) => config_error(message),
+    }
+}
+
+/// A fan-out call on a subscriber that does not exist (a bug of the caller).
+pub fn fanout_error(error: fastfeed_core::hub::FanoutError) -> PyErr {
+    use fastfeed_core::hub::FanoutError as E;
+    match error {
+        E::TooManyStreams { .. } => {
+            subscribe_error(&fastfeed_core::hub::SubscribeError::from(error))
+        }
+        E::UnknownSubscriber(_) => config_error(error.to_string()),
+    }
 }

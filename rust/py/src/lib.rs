@@ -9,8 +9,8 @@ mod bars;
 mod envelope;
 mod errors;
 mod event;
+mod hub;
 mod json_stream;
-mod router;
 mod ws;
 
 #[pymodule]
@@ -21,6 +21,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     event::register(m)?;
     json_stream::register(m)?;
     bars::register(m)?;
-    router::register(m)?;
+    hub::register(m)?;
     Ok(())
 }

@@ -1,0 +1,183 @@
+"""The hub: one source, any number of consumers on either endpoint (SPEC §4).
+
+A source hands its events to :meth:`Hub.publish` in one call per batch. The Rust hub
+(:class:`fastfeed._core.Hub`) applies every trade to the server's bars once, makes the session
+OHLC event once, encodes each event once per wire format and gathers the frames of each
+subscriber; this module hands each subscriber's frames to its connection in one write. Python
+never touches individual events.
+
+Connections talk to the hub through :meth:`attach`, :meth:`detach`, :meth:`subscribe`,
+:meth:`unsubscribe`, :meth:`clear` and :meth:`blocked`/:meth:`unblocked` (their transport
+stopped or resumed taking data). Sources use :meth:`publish`, :meth:`wait_ready` (pacing) and
+:meth:`on_interest` (the union of streams gained its first or lost its last subscriber: a relay
+or a Redis edge subscribes upstream on demand).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Literal, Protocol
+
+from fastfeed._core import Hub as CoreHub
+from fastfeed._core import SourceBatch, StreamCommand
+from fastfeed.bars import BarBook
+
+__all__ = ["Consumer", "Hub", "InterestListener", "Wire"]
+
+log = logging.getLogger("fastfeed.server")
+
+Wire = Literal["events", "stream"]
+
+#: ``(gained, lost)``: SPEC §4 names of the streams that got their first / lost their last
+#: subscriber.
+InterestListener = Callable[[list[str], list[str]], None]
+
+#: A consumer whose transport has not taken data for this long no longer holds back paced
+#: sources (``--rate max``): it is lagging, its data queues up to its pending budget and then
+#: the slow-consumer policy applies to it alone. It rejoins once it has drained.
+LAG_GRACE = 0.5
+
+
+class Consumer(Protocol):
+    """What the hub needs of a connection."""
+
+    def send_events(self, frames: bytes, count: int) -> bool:
+        """Hands ``count`` data events, encoded as ready frames, to the connection."""
+        ...
+
+
+class Hub:
+    """The server side shared by every connection and the source."""
+
+    def __init__(self, bars: BarBook, *, ohlcvc: bool = True) -> None:
+        #: The server's bars: every trade of the source, per contract and interval.
+        self.bars = bars
+        #: The Rust hub: contract registry, subscribers, union, encoding.
+        self.core = CoreHub(bars._book, ohlcvc=ohlcvc)
+        self._consumers: dict[int, Consumer] = {}
+        self._wires: dict[int, Wire] = {}
+        self._blocked: set[int] = set()
+        self._lagging: set[int] = set()
+        self._changed = asyncio.Event()
+        self._listeners: list[InterestListener] = []
+
+    # --- sources -----------------------------------------------------------------------------
+
+    def publish(self, batch: SourceBatch) -> int:
+        """Publishes a source's batch to every subscriber that wants its events; returns the
+        number of data events handed to connections (summed over them)."""
+        consumers = self._consumers
+        delivered = 0
+        for subscriber, frames, count in self.core.publish(batch):
+            if consumers[subscriber].send_events(frames, count):
+                delivered += count
+        return delivered
+
+    def broadcast(self, frames: bytes, count: int, wire: Wire = "events") -> None:
+        """Sends already-encoded frames to every consumer of ``wire``, bypassing
+        subscriptions (:class:`~fastfeed.server.QueueSource`)."""
+        for subscriber, consumer in list(self._consumers.items()):
+            if self._wires[subscriber] == wire:
+                consumer.send_events(frames, count)
+
+    async def wait_ready(self) -> None:
+        """Returns once a consumer is attached and none that keeps up is blocked: paced
+        sources go as fast as their consumers read. A consumer blocked for longer than
+        :data:`LAG_GRACE` stops holding the source back until it drains (see there)."""
+        while True:
+            if not self._consumers:
+                await self._wait_change(None)
+                continue
+            holding = self._blocked - self._lagging
+            if not holding:
+                return
+            if not await self._wait_change(LAG_GRACE):
+                still = self._blocked - self._lagging
+                if still:
+                    log.info(
+                        "%d consumer(s) took no data for %.1f s: no longer waiting for them",
+                        len(still),
+                        LAG_GRACE,
+                    )
+                self._lagging |= still
+
+    async def _wait_change(self, timeout: float | None) -> bool:
+        self._changed.clear()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def on_interest(self, listener: InterestListener) -> None:
+        """Calls ``listener(gained, lost)`` whenever the union of subscribed streams changes."""
+        self._listeners.append(listener)
+
+    @property
+    def interest(self) -> list[tuple[str, int]]:
+        """Every stream somebody subscribed to (SPEC §4 name) and its number of subscribers."""
+        return self.core.union
+
+    # --- connections -------------------------------------------------------------------------
+
+    def attach(self, consumer: Consumer, wire: Wire) -> int:
+        """Registers a connection; returns its subscriber id."""
+        subscriber = self.core.add_subscriber(wire)
+        self._consumers[subscriber] = consumer
+        self._wires[subscriber] = wire
+        self._changed.set()
+        return subscriber
+
+    def detach(self, subscriber: int) -> None:
+        """Forgets a connection and its subscriptions."""
+        if self._consumers.pop(subscriber, None) is None:
+            return
+        del self._wires[subscriber]
+        self._blocked.discard(subscriber)
+        self._lagging.discard(subscriber)
+        self._changed.set()
+        self._notify(self.core.remove_subscriber(subscriber))
+
+    def subscribe(
+        self, subscriber: int, streams: StreamCommand | Sequence[StreamCommand], limit: int
+    ) -> None:
+        """Subscribes, all or none; raises :class:`~fastfeed.errors.SubscribeError`."""
+        self._notify(self.core.subscribe(subscriber, streams, limit))
+
+    def unsubscribe(
+        self, subscriber: int, streams: StreamCommand | Sequence[StreamCommand]
+    ) -> None:
+        """Unsubscribes (streams not subscribed are ignored)."""
+        self._notify(self.core.unsubscribe(subscriber, streams))
+
+    def clear(self, subscriber: int) -> None:
+        """Unsubscribes from everything."""
+        self._notify(self.core.clear(subscriber))
+
+    def subscriptions(self, subscriber: int) -> list[str]:
+        """The subscriber's streams (SPEC §4 names) in subscription order."""
+        return self.core.subscriptions(subscriber)
+
+    def blocked(self, subscriber: int) -> None:
+        """The connection's transport stopped taking data."""
+        self._blocked.add(subscriber)
+
+    def unblocked(self, subscriber: int) -> None:
+        """The connection's transport takes data again (and it has nothing queued)."""
+        self._blocked.discard(subscriber)
+        self._lagging.discard(subscriber)
+        self._changed.set()
+
+    def _notify(self, change: tuple[list[str], list[str]]) -> None:
+        gained, lost = change
+        if not (gained or lost):
+            return
+        for listener in self._listeners:
+            try:
+                listener(gained, lost)
+            except Exception:
+                log.exception("interest listener failed")
+

@@ -1,0 +1,110 @@
+"""``/v1/stream`` (SPEC §4): any number of clients (up to ``--max-clients``), each with its
+own streams, SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS.
+
+Commands are validated in Rust (``parse_stream_command``, stream names included);
+subscriptions live in the hub. A command is applied whole or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+
+try:  # TEMP until the §4 parser lands
+    from fastfeed._core import encode_stream_error, encode_stream_result, parse_stream_command
+    from fastfeed.errors import StreamCommandError
+except ImportError:
+    pass
+from fastfeed.errors import SubscribeError
+from fastfeed.server.config import ServerConfig
+from fastfeed.server.connection import Connection
+from fastfeed.server.guard import HandshakeRejection
+
+if TYPE_CHECKING:
+    from fastfeed.server.hub import Hub, Wire
+
+__all__ = ["StreamConnection", "StreamEndpoint"]
+
+log = logging.getLogger("fastfeed.server")
+
+_STATUS = (
+    b'{"stream":"@status","data":{"header":{"type":"STATUS","status":"CONNECTED"},'
+    b'"stats":{"sent":%d,"dropped":%d}}}'
+)
+
+
+class StreamConnection(Connection):
+    """One ``/v1/stream`` client."""
+
+    wire: Wire = "stream"
+
+    @property
+    def subscriptions(self) -> list[str]:
+        """This client's streams, in subscription order."""
+        return [] if self.subscriber is None else self.hub.subscriptions(self.subscriber)
+
+    def status_payload(self) -> bytes:
+        return _STATUS % (self.sent, self.dropped)
+
+    def on_text(self, payload: bytes) -> None:
+        subscriber = self.subscriber
+        assert subscriber is not None
+        try:
+            request = parse_stream_command(payload)
+        except StreamCommandError as error:
+            log.info("client %s: bad command: %s", self.peer, error)
+            self.send_text(encode_stream_error(error.id, error.code, str(error)))
+            return
+        method = request.method
+        if method == "SUBSCRIBE":
+            try:
+                self.hub.subscribe(subscriber, request, self.config.max_subscriptions)
+            except SubscribeError as error:
+                if error.reason == "too_many_streams":
+                    code = "TOO_MANY_STREAMS"
+                    message = (
+                        f"params: more than {self.config.max_subscriptions} streams "
+                        "on one connection"
+                    )
+                else:
+                    code = "INVALID_PARAM"
+                    message = f"params[{error.index}]: {error}"
+                log.info("client %s: refused: %s", self.peer, message)
+                self.send_text(encode_stream_error(request.id, code, message))
+                return
+            self.send_text(encode_stream_result(request.id, None))
+        elif method == "UNSUBSCRIBE":
+            self.hub.unsubscribe(subscriber, request)
+            self.send_text(encode_stream_result(request.id, None))
+        else:
+            self.send_text(encode_stream_result(request.id, self.subscriptions))
+
+
+class StreamEndpoint:
+    """The many-client policy of ``/v1/stream``: at most ``max_clients`` connections."""
+
+    path = "/v1/stream"
+
+    def __init__(self, hub: Hub, config: ServerConfig) -> None:
+        self._hub = hub
+        self._config = config
+        self.connections: set[Connection] = set()
+
+    def admit(self) -> HandshakeRejection | None:
+        """Refused with 503 at ``max_clients`` connections."""
+        if len(self.connections) >= self._config.max_clients:
+            return HandshakeRejection(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                f"too many clients: at most {self._config.max_clients} on /v1/stream",
+            )
+        return None
+
+    def connection(self) -> StreamConnection:
+        return StreamConnection(self._hub, self._config, self)
+
+    def opened(self, connection: Connection) -> None:
+        self.connections.add(connection)
+
+    def closed(self, connection: Connection) -> None:
+        self.connections.discard(connection)

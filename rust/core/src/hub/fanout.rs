@@ -1,0 +1,507 @@
+//! The work done per consumer: who subscribed to what, the reference-counted union of every
+//! stream anybody wants, and the gathering of each event's frames into each subscriber's
+//! output buffer (SPEC §4, "one market, many consumers").
+//!
+//! An event is encoded once as §3.3 JSON, framed once for `/v1/events` and once per matching
+//! §4 stream name for `/v1/stream` (at most three names can match one event); per subscriber
+//! only a copy of ready bytes remains. Which subscribers get an event of a contract, and under
+//! which name, is kept per (contract, route) and recomputed only after a subscription touching
+//! that contract (or that security type's whole-market stream) changed, so subscribing costs
+//! the same at 10 streams as at 10,000.
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::contract::{ContractKey, ReqType, SecType, StreamKey};
+use crate::event::{ContractId, EventHeader};
+use crate::hub::market::{Market, Outgoing, RejectedEvent, Rejections, Route};
+use crate::ws::frame::{encode_frame, Opcode};
+
+/// A subscriber's handle, handed out by [`Fanout::add_subscriber`]. Ids of removed subscribers
+/// are reused.
+pub type SubscriberId = u32;
+
+/// The wire format a subscriber receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Wire {
+    /// `/v1/events`: each event as its §3.3 frame.
+    Events,
+    /// `/v1/stream`: `{"stream":"<name>","data":<§3.3 event>}` under the first matching stream
+    /// of the subscriber's subscription order.
+    Stream,
+}
+
+/// Why a subscription command was refused; nothing of it was applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FanoutError {
+    /// The command would leave the subscriber with more than `limit` streams.
+    TooManyStreams { limit: usize },
+    /// No subscriber has this id.
+    UnknownSubscriber(SubscriberId),
+}
+
+impl fmt::Display for FanoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FanoutError::TooManyStreams { limit } => {
+                write!(f, "more than {limit} streams on one connection")
+            }
+            FanoutError::UnknownSubscriber(id) => write!(f, "unknown subscriber {id}"),
+        }
+    }
+}
+
+impl std::error::Error for FanoutError {}
+
+/// Streams of the union that gained their first or lost their last subscriber.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InterestChange {
+    pub gained: Vec<StreamKey>,
+    pub lost: Vec<StreamKey>,
+}
+
+impl InterestChange {
+    /// True when the union did not change.
+    pub fn is_empty(&self) -> bool {
+        self.gained.is_empty() && self.lost.is_empty()
+    }
+}
+
+#[derive(Debug)]
+struct Subscriber {
+    wire: Wire,
+    /// Each stream and its place in the subscription order (a counter: a stream subscribed
+    /// again after being unsubscribed moves to the end).
+    streams: HashMap<StreamKey, u64>,
+    /// How many of `streams` name each contract.
+    per_contract: HashMap<ContractId, u32>,
+    out: Vec<u8>,
+    count: u64,
+}
+
+/// Which subscribers get the events of one (contract, route), and as which frame.
+#[derive(Debug, Default)]
+struct RouteTable {
+    /// The generations it was computed at: (contract's, its security type's whole-market).
+    computed_at: Option<(u64, u64)>,
+    /// `(subscriber, frame)`: frame 0 is the §3.3 frame, `k > 0` the §4 wrapper named
+    /// `names[k - 1]`.
+    targets: Vec<(SubscriberId, u8)>,
+    names: Vec<Vec<u8>>,
+}
+
+/// Subscribers, their streams, the union, and per-subscriber output.
+#[derive(Debug, Default)]
+pub struct Fanout {
+    subscribers: Vec<Option<Subscriber>>,
+    free: Vec<SubscriberId>,
+    next_order: u64,
+    union: HashMap<StreamKey, u32>,
+    /// By contract id: subscribers with at least one stream on the contract.
+    contract_subscribers: Vec<Vec<SubscriberId>>,
+    /// By security type: subscribers of its `FULL_TRADES` and `FULL_OPEN_INTEREST` streams.
+    full_subscribers: [[Vec<SubscriberId>; 2]; 3],
+    contract_generation: Vec<u64>,
+    full_generation: [u64; 3],
+    routes: Vec<[RouteTable; Route::COUNT]>,
+    /// Subscribers with output since the last [`Fanout::take_output`].
+    with_output: Vec<SubscriberId>,
+    seen: Vec<u64>,
+    stamp: u64,
+    payload: Vec<u8>,
+    frames: [Vec<u8>; 4],
+    frame_ready: [bool; 4],
+}
+
+fn sec_index(sec_type: SecType) -> usize {
+    match sec_type {
+        SecType::Stock => 0,
+        SecType::Option => 1,
+        SecType::Index => 2,
+    }
+}
+
+fn full_index(req_type: ReqType) -> Option<usize> {
+    match req_type {
+        ReqType::FullTrades => Some(0),
+        ReqType::FullOpenInterest => Some(1),
+        _ => None,
+    }
+}
+
+/// The streams an event of `route` on `contract` matches, in the order of SPEC §4's rules.
+fn candidates(route: Route, contract: &ContractKey) -> ([Option<StreamKey>; 3], usize) {
+    let own = |req| Some(StreamKey::of_contract(req, *contract));
+    let full = |req| Some(StreamKey::full(contract.sec_type, req));
+    match route {
+        Route::Trade => ([own(ReqType::Trade), full(ReqType::FullTrades), None], 2),
+        Route::SessionOhlc => (
+            [
+                own(ReqType::Trade),
+                full(ReqType::FullTrades),
+                own(ReqType::Ohlc),
+            ],
+            3,
+        ),
+        Route::SourceOhlc => ([own(ReqType::Ohlc), None, None], 1),
+        Route::Quote => ([own(ReqType::Quote), None, None], 1),
+        Route::OpenInterest => (
+            [
+                own(ReqType::OpenInterest),
+                full(ReqType::FullOpenInterest),
+                None,
+            ],
+            2,
+        ),
+    }
+}
+
+impl Fanout {
+    /// A fan-out with no subscribers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a subscriber with no streams.
+    pub fn add_subscriber(&mut self, wire: Wire) -> SubscriberId {
+        let subscriber = Subscriber {
+            wire,
+            streams: HashMap::new(),
+            per_contract: HashMap::new(),
+            out: Vec::new(),
+            count: 0,
+        };
+        if let Some(id) = self.free.pop() {
+            self.subscribers[id as usize] = Some(subscriber);
+            id
+        } else {
+            self.subscribers.push(Some(subscriber));
+            self.seen.push(0);
+            (self.subscribers.len() - 1) as SubscriberId
+        }
+    }
+
+    /// Removes a subscriber and all its streams; output not yet taken is discarded.
+    pub fn remove_subscriber(
+        &mut self,
+        id: SubscriberId,
+        contract_of: impl Fn(&ContractKey) -> ContractId,
+    ) -> Result<InterestChange, FanoutError> {
+        let change = self.clear(id, contract_of)?;
+        self.subscribers[id as usize] = None;
+        self.with_output.retain(|&s| s != id);
+        self.free.push(id);
+        Ok(change)
+    }
+
+    /// Number of subscribers.
+    pub fn subscriber_count(&self) -> usize {
+        self.subscribers.len() - self.free.len()
+    }
+
+    fn subscriber(&self, id: SubscriberId) -> Result<&Subscriber, FanoutError> {
+        self.subscribers
+            .get(id as usize)
+            .and_then(Option::as_ref)
+            .ok_or(FanoutError::UnknownSubscriber(id))
+    }
+
+    fn subscriber_mut(&mut self, id: SubscriberId) -> Result<&mut Subscriber, FanoutError> {
+        self.subscribers
+            .get_mut(id as usize)
+            .and_then(Option::as_mut)
+            .ok_or(FanoutError::UnknownSubscriber(id))
+    }
+
+    /// The subscriber's streams in subscription order.
+    pub fn subscriptions(&self, id: SubscriberId) -> Result<Vec<StreamKey>, FanoutError> {
+        let subscriber = self.subscriber(id)?;
+        let mut streams: Vec<(u64, StreamKey)> =
+            subscriber.streams.iter().map(|(k, &o)| (o, *k)).collect();
+        streams.sort_unstable();
+        Ok(streams.into_iter().map(|(_, k)| k).collect())
+    }
+
+    /// Every stream somebody subscribed to, with its number of subscribers.
+    pub fn union(&self) -> impl Iterator<Item = (&StreamKey, u32)> + '_ {
+        self.union.iter().map(|(k, &n)| (k, n))
+    }
+
+    /// Subscribes `id` to `streams` (already subscribed ones keep their place), all or none:
+    /// refused when the subscriber would have more than `limit` streams. `contract_of` gives
+    /// the id of a stream's contract (registering it).
+    pub fn subscribe(
+        &mut self,
+        id: SubscriberId,
+        streams: &[StreamKey],
+        limit: usize,
+        mut contract_of: impl FnMut(&ContractKey) -> ContractId,
+    ) -> Result<InterestChange, FanoutError> {
+        let subscriber = self.subscriber(id)?;
+        let mut new = 0;
+        for (i, stream) in streams.iter().enumerate() {
+            if !subscriber.streams.contains_key(stream) && !streams[..i].contains(stream) {
+                new += 1;
+            }
+        }
+        if subscriber.streams.len() + new > limit {
+            return Err(FanoutError::TooManyStreams { limit });
+        }
+        let mut change = InterestChange::default();
+        for stream in streams {
+            let order = self.next_order;
+            let subscriber = self.subscriber_mut(id)?;
+            let Entry::Vacant(slot) = subscriber.streams.entry(*stream) else {
+                continue;
+            };
+            slot.insert(order);
+            self.next_order += 1;
+            let contract = stream.contract.as_ref().map(&mut contract_of);
+            self.attach(id, stream, contract);
+            let holders = self.union.entry(*stream).or_insert(0);
+            *holders += 1;
+            if *holders == 1 {
+                change.gained.push(*stream);
+            }
+        }
+        Ok(change)
+    }
+
+    /// Unsubscribes `id` from `streams`; streams it does not have are ignored.
+    pub fn unsubscribe(
+        &mut self,
+        id: SubscriberId,
+        streams: &[StreamKey],
+        contract_of: impl Fn(&ContractKey) -> ContractId,
+    ) -> Result<InterestChange, FanoutError> {
+        self.subscriber(id)?;
+        let mut change = InterestChange::default();
+        for stream in streams {
+            if self.subscriber_mut(id)?.streams.remove(stream).is_none() {
+                continue;
+            }
+            let contract = stream.contract.as_ref().map(&contract_of);
+            self.detach(id, stream, contract);
+            if let Entry::Occupied(mut holders) = self.union.entry(*stream) {
+                *holders.get_mut() -= 1;
+                if *holders.get() == 0 {
+                    holders.remove();
+                    change.lost.push(*stream);
+                }
+            }
+        }
+        Ok(change)
+    }
+
+    /// Unsubscribes `id` from every stream (`STOP`, or a closed connection).
+    pub fn clear(
+        &mut self,
+        id: SubscriberId,
+        contract_of: impl Fn(&ContractKey) -> ContractId,
+    ) -> Result<InterestChange, FanoutError> {
+        let streams = self.subscriptions(id)?;
+        self.unsubscribe(id, &streams, contract_of)
+    }
+
+    fn attach(&mut self, id: SubscriberId, stream: &StreamKey, contract: Option<ContractId>) {
+        let sec = sec_index(stream.sec_type);
+        if let Some(contract) = contract {
+            self.grow(contract);
+            let subscriber = self.subscribers[id as usize].as_mut().expect("checked");
+            let n = subscriber.per_contract.entry(contract).or_insert(0);
+            *n += 1;
+            if *n == 1 {
+                self.contract_subscribers[contract as usize].push(id);
+            }
+            self.contract_generation[contract as usize] += 1;
+        } else if let Some(full) = full_index(stream.req_type) {
+            self.full_subscribers[sec][full].push(id);
+            self.full_generation[sec] += 1;
+        }
+    }
+
+    fn detach(&mut self, id: SubscriberId, stream: &StreamKey, contract: Option<ContractId>) {
+        let sec = sec_index(stream.sec_type);
+        if let Some(contract) = contract {
+            let subscriber = self.subscribers[id as usize].as_mut().expect("checked");
+            if let Entry::Occupied(mut n) = subscriber.per_contract.entry(contract) {
+                *n.get_mut() -= 1;
+                if *n.get() == 0 {
+                    n.remove();
+                    let list = &mut self.contract_subscribers[contract as usize];
+                    if let Some(at) = list.iter().position(|&s| s == id) {
+                        list.swap_remove(at);
+                    }
+                }
+            }
+            if let Some(generation) = self.contract_generation.get_mut(contract as usize) {
+                *generation += 1;
+            }
+        } else if let Some(full) = full_index(stream.req_type) {
+            let list = &mut self.full_subscribers[sec][full];
+            if let Some(at) = list.iter().position(|&s| s == id) {
+                list.swap_remove(at);
+            }
+            self.full_generation[sec] += 1;
+        }
+    }
+
+    fn grow(&mut self, contract: ContractId) {
+        let needed = contract as usize + 1;
+        if self.contract_subscribers.len() < needed {
+            self.contract_subscribers.resize_with(needed, Vec::new);
+            self.contract_generation.resize(needed, 0);
+            self.routes.resize_with(needed, Default::default);
+        }
+    }
+
+    /// Gathers every event of `events` into the output of each subscriber that wants it.
+    /// Events that cannot be encoded are refused (counted; nobody receives them).
+    pub fn publish(&mut self, market: &Market, events: &[Outgoing]) -> Rejections {
+        let mut rejections = Rejections::default();
+        for event in events {
+            let Some(contract) = market.contract(event.contract) else {
+                rejections.count += 1;
+                rejections
+                    .first
+                    .get_or_insert(RejectedEvent::UnknownContract(event.contract));
+                continue;
+            };
+            let id = event.contract as usize;
+            if id >= self.routes.len() {
+                self.grow(event.contract);
+            }
+            let route = event.route as usize;
+            let current = (
+                self.contract_generation[id],
+                self.full_generation[sec_index(contract.sec_type)],
+            );
+            if self.routes[id][route].computed_at != Some(current) {
+                self.compute_route(event.contract, contract, event.route, current);
+            }
+            if self.routes[id][route].targets.is_empty() {
+                continue;
+            }
+            self.payload.clear();
+            if let Err(e) = market.encoder().write_json(
+                &mut self.payload,
+                event.contract,
+                EventHeader::default(),
+                &event.body,
+            ) {
+                rejections.count += 1;
+                rejections.first.get_or_insert(RejectedEvent::Encode(e));
+                continue;
+            }
+            self.deliver(id, route);
+        }
+        rejections
+    }
+
+    fn deliver(&mut self, contract: usize, route: usize) {
+        self.frame_ready = [false; 4];
+        let table = &self.routes[contract][route];
+        for &(subscriber, frame) in &table.targets {
+            let f = frame as usize;
+            if !self.frame_ready[f] {
+                let out = &mut self.frames[f];
+                out.clear();
+                if f == 0 {
+                    encode_frame(out, Opcode::Text, &self.payload, None);
+                } else {
+                    let name = &table.names[f - 1];
+                    let mut wrapped = Vec::with_capacity(self.payload.len() + name.len() + 22);
+                    wrapped.extend_from_slice(b"{\"stream\":\"");
+                    wrapped.extend_from_slice(name);
+                    wrapped.extend_from_slice(b"\",\"data\":");
+                    wrapped.extend_from_slice(&self.payload);
+                    wrapped.push(b'}');
+                    encode_frame(out, Opcode::Text, &wrapped, None);
+                }
+                self.frame_ready[f] = true;
+            }
+            let s = self.subscribers[subscriber as usize]
+                .as_mut()
+                .expect("routes only name live subscribers");
+            s.out.extend_from_slice(&self.frames[f]);
+            s.count += 1;
+            if s.count == 1 {
+                self.with_output.push(subscriber);
+            }
+        }
+    }
+
+    fn compute_route(
+        &mut self,
+        id: ContractId,
+        contract: &ContractKey,
+        route: Route,
+        generation: (u64, u64),
+    ) {
+        let (keys, n) = candidates(route, contract);
+        let keys = &keys[..n];
+        let sec = sec_index(contract.sec_type);
+        self.stamp += 1;
+        let stamp = self.stamp;
+        let mut table = std::mem::take(&mut self.routes[id as usize][route as usize]);
+        table.targets.clear();
+        table.names.clear();
+        for key in keys.iter().flatten() {
+            let mut name = Vec::new();
+            key.write_name(&mut name);
+            table.names.push(name);
+        }
+        let fulls: Vec<usize> = keys
+            .iter()
+            .flatten()
+            .filter_map(|k| {
+                if k.contract.is_none() {
+                    full_index(k.req_type)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let candidates = self.contract_subscribers[id as usize].iter().chain(
+            fulls
+                .iter()
+                .flat_map(|&f| self.full_subscribers[sec][f].iter()),
+        );
+        for &subscriber in candidates {
+            if self.seen[subscriber as usize] == stamp {
+                continue;
+            }
+            self.seen[subscriber as usize] = stamp;
+            let s = self.subscribers[subscriber as usize]
+                .as_ref()
+                .expect("lists only name live subscribers");
+            let first = keys
+                .iter()
+                .enumerate()
+                .filter_map(|(k, key)| key.and_then(|key| s.streams.get(&key).map(|&o| (o, k))))
+                .min();
+            if let Some((_, k)) = first {
+                let frame = match s.wire {
+                    Wire::Events => 0,
+                    Wire::Stream => k as u8 + 1,
+                };
+                table.targets.push((subscriber, frame));
+            }
+        }
+        table.computed_at = Some(generation);
+        self.routes[id as usize][route as usize] = table;
+    }
+
+    /// Hands each subscriber's gathered output (frames and event count) to `deliver`, in the
+    /// order subscribers first received something, and empties it.
+    pub fn take_output(&mut self, mut deliver: impl FnMut(SubscriberId, &[u8], u64)) {
+        for id in std::mem::take(&mut self.with_output) {
+            if let Some(s) = self.subscribers[id as usize].as_mut() {
+                deliver(id, &s.out, s.count);
+                s.out.clear();
+                s.count = 0;
+            }
+        }
+    }
+}

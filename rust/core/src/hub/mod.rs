@@ -1,0 +1,178 @@
+//! One market, many consumers (SPEC §4): a source's events go through the [`Market`] once
+//! (contract registry, bars, session OHLC) and through the [`Fanout`] once (encoded once per
+//! wire format, gathered per subscriber). [`Hub`] ties them together with the source's
+//! [`Universe`], when it has one.
+//!
+//! * [`market`]: once per event.
+//! * [`fanout`]: subscribers, the reference-counted union, per-subscriber output.
+//! * [`universe`]: the contracts a source can serve, for refusing the others with a message.
+
+pub mod fanout;
+pub mod market;
+pub mod universe;
+
+use std::fmt;
+
+pub use fanout::{Fanout, FanoutError, InterestChange, SubscriberId, Wire};
+pub use market::{Event, Market, Outgoing, RejectedEvent, Rejections, Route};
+pub use universe::{Universe, UniverseError};
+
+use crate::bars::BarBook;
+use crate::contract::{ContractKey, StreamKey};
+use crate::event::ContractId;
+
+/// Why a subscription command was refused; nothing of it was applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubscribeError {
+    /// The subscriber would have more than `limit` streams.
+    TooManyStreams { limit: usize },
+    /// The stream at `index` of the command names a contract the source does not have.
+    NotInUniverse { index: usize, error: UniverseError },
+    /// No subscriber has this id.
+    UnknownSubscriber(SubscriberId),
+}
+
+impl fmt::Display for SubscribeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SubscribeError::TooManyStreams { limit } => {
+                write!(f, "more than {limit} streams on one connection")
+            }
+            SubscribeError::NotInUniverse { error, .. } => write!(f, "{error}"),
+            SubscribeError::UnknownSubscriber(id) => write!(f, "unknown subscriber {id}"),
+        }
+    }
+}
+
+impl std::error::Error for SubscribeError {}
+
+impl From<FanoutError> for SubscribeError {
+    fn from(e: FanoutError) -> Self {
+        match e {
+            FanoutError::TooManyStreams { limit } => SubscribeError::TooManyStreams { limit },
+            FanoutError::UnknownSubscriber(id) => SubscribeError::UnknownSubscriber(id),
+        }
+    }
+}
+
+/// The market, the fan-out and the source's universe.
+#[derive(Debug)]
+pub struct Hub {
+    market: Market,
+    fanout: Fanout,
+    universe: Option<Universe>,
+    outgoing: Vec<Outgoing>,
+}
+
+impl Hub {
+    /// A hub with no contracts and no subscribers; `ohlcvc` as in [`Market::new`].
+    pub fn new(ohlcvc: bool) -> Self {
+        Self {
+            market: Market::new(ohlcvc),
+            fanout: Fanout::new(),
+            universe: None,
+            outgoing: Vec::new(),
+        }
+    }
+
+    /// The contract registry.
+    pub fn market(&self) -> &Market {
+        &self.market
+    }
+
+    /// Registers a contract (see [`Market::add_contract`]).
+    pub fn add_contract(&mut self, contract: ContractKey) -> ContractId {
+        self.market.add_contract(contract)
+    }
+
+    /// Declares the source's universe: from now on, a subscription to a contract outside it is
+    /// refused. A source that declares nothing accepts every valid contract.
+    pub fn set_universe(&mut self, universe: Universe) {
+        self.universe = Some(universe);
+    }
+
+    /// The declared universe.
+    pub fn universe(&self) -> Option<&Universe> {
+        self.universe.as_ref()
+    }
+
+    /// The subscribers.
+    pub fn fanout(&self) -> &Fanout {
+        &self.fanout
+    }
+
+    /// Adds a subscriber receiving `wire`.
+    pub fn add_subscriber(&mut self, wire: Wire) -> SubscriberId {
+        self.fanout.add_subscriber(wire)
+    }
+
+    /// Removes a subscriber and its streams.
+    pub fn remove_subscriber(&mut self, id: SubscriberId) -> Result<InterestChange, FanoutError> {
+        let market = &mut self.market;
+        self.fanout.remove_subscriber(id, |c| market.contract_id(c))
+    }
+
+    /// Subscribes `id` to `streams`, all or none (see [`Fanout::subscribe`]); contracts
+    /// outside the universe are refused, naming the first such stream.
+    pub fn subscribe(
+        &mut self,
+        id: SubscriberId,
+        streams: &[StreamKey],
+        limit: usize,
+    ) -> Result<InterestChange, SubscribeError> {
+        if let Some(universe) = &self.universe {
+            for (index, stream) in streams.iter().enumerate() {
+                if let Some(contract) = &stream.contract {
+                    universe
+                        .check(contract)
+                        .map_err(|error| SubscribeError::NotInUniverse { index, error })?;
+                }
+            }
+        }
+        let market = &mut self.market;
+        Ok(self
+            .fanout
+            .subscribe(id, streams, limit, |c| market.add_contract(*c))?)
+    }
+
+    /// Unsubscribes `id` from `streams` (streams it does not have are ignored).
+    pub fn unsubscribe(
+        &mut self,
+        id: SubscriberId,
+        streams: &[StreamKey],
+    ) -> Result<InterestChange, FanoutError> {
+        let market = &mut self.market;
+        self.fanout
+            .unsubscribe(id, streams, |c| market.contract_id(c))
+    }
+
+    /// Unsubscribes `id` from everything.
+    pub fn clear(&mut self, id: SubscriberId) -> Result<InterestChange, FanoutError> {
+        let market = &mut self.market;
+        self.fanout.clear(id, |c| market.contract_id(c))
+    }
+
+    /// Publishes a source's batch: every trade into `bars`, the session OHLC after each trade,
+    /// each event encoded once and gathered for its subscribers (collect with
+    /// [`Hub::take_output`]). Refused events are skipped and reported.
+    pub fn publish(&mut self, bars: &mut BarBook, events: &[Event]) -> Rejections {
+        let mut outgoing = std::mem::take(&mut self.outgoing);
+        outgoing.clear();
+        let mut rejections = self.market.process(bars, events, &mut outgoing);
+        let encode = self.fanout.publish(&self.market, &outgoing);
+        rejections.count += encode.count;
+        if rejections.first.is_none() {
+            rejections.first = encode.first;
+        }
+        self.outgoing = outgoing;
+        rejections
+    }
+
+    /// See [`Fanout::take_output`].
+    pub fn take_output(&mut self, deliver: impl FnMut(SubscriberId, &[u8], u64)) {
+        self.fanout.take_output(deliver);
+    }
+}
+
+#[cfg(test)]
+mod tests;

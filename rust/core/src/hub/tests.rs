@@ -1,0 +1,503 @@
+use super::*;
+use crate::bars::BarBook;
+use crate::contract::{ReqType, Right, SecType, Symbol};
+use crate::event::{EventBody, OpenInterest, Quote, Trade};
+use crate::ws::decoder::{FrameDecoder, Message, ProtocolError};
+use crate::ws::frame::Role;
+
+fn stock(s: &str) -> ContractKey {
+    ContractKey::stock(Symbol::new(s).unwrap())
+}
+
+fn call() -> ContractKey {
+    ContractKey::option(Symbol::new("SPY").unwrap(), 20250321, 570000, Right::Call)
+}
+
+fn trade(ms: u32, price: f64, size: u32) -> EventBody {
+    EventBody::Trade(Trade {
+        ms_of_day: ms,
+        sequence: i64::from(ms),
+        size,
+        condition: 0,
+        price,
+        exchange: 1,
+        date: 20250321,
+    })
+}
+
+fn quote(ms: u32) -> EventBody {
+    EventBody::Quote(Quote {
+        ms_of_day: ms,
+        bid_size: 1,
+        bid_exchange: 1,
+        bid: 1.0,
+        bid_condition: 0,
+        ask_size: 1,
+        ask_exchange: 1,
+        ask: 1.01,
+        ask_condition: 0,
+        date: 20250321,
+    })
+}
+
+fn oi(ms: u32) -> EventBody {
+    EventBody::OpenInterest(OpenInterest {
+        ms_of_day: ms,
+        open_interest: 5,
+        date: 20250321,
+    })
+}
+
+fn ev(contract: ContractId, body: EventBody) -> Event {
+    Event { contract, body }
+}
+
+fn on(req: ReqType, c: ContractKey) -> StreamKey {
+    StreamKey::of_contract(req, c)
+}
+
+/// The JSON payloads of the frames in `out`.
+fn payloads(out: &[u8]) -> Vec<String> {
+    let mut decoder = FrameDecoder::new(Role::Client).with_max_message_size(1 << 20);
+    let mut messages = Vec::new();
+    decoder
+        .feed::<ProtocolError, _>(out, |m| {
+            if let Message::Text(text) = m {
+                messages.push(text.to_owned());
+            }
+            Ok(())
+        })
+        .unwrap();
+    messages
+}
+
+/// `TYPE:SYMBOL` of each event frame, prefixed with `stream=` for §4 frames.
+fn summary(p: &str) -> String {
+    let field = |key: &str| {
+        let at = p.find(key).unwrap() + key.len();
+        let end = at + p[at..].find('"').unwrap();
+        p[at..end].to_owned()
+    };
+    let kind = format!("{}:{}", field("\"type\":\""), field("\"symbol\":\""));
+    if p.starts_with("{\"stream\":") {
+        format!("{}={kind}", field("\"stream\":\""))
+    } else {
+        kind
+    }
+}
+
+/// Publishes `events` and returns each subscriber's summaries and counts.
+fn run(
+    hub: &mut Hub,
+    bars: &mut BarBook,
+    events: &[Event],
+) -> Vec<(SubscriberId, Vec<String>, u64)> {
+    let rejections = hub.publish(bars, events);
+    assert_eq!(rejections.count, 0, "{:?}", rejections.first);
+    let mut out = Vec::new();
+    hub.take_output(|id, frames, count| {
+        let p = payloads(frames);
+        assert_eq!(p.len() as u64, count);
+        out.push((id, p.iter().map(|s| summary(s)).collect(), count));
+    });
+    out.sort();
+    out
+}
+
+struct Setup {
+    hub: Hub,
+    bars: BarBook,
+    aapl: ContractId,
+    msft: ContractId,
+    spy: ContractId,
+}
+
+fn setup() -> Setup {
+    let mut hub = Hub::new(true);
+    let aapl = hub.add_contract(stock("AAPL"));
+    let msft = hub.add_contract(stock("MSFT"));
+    let spy = hub.add_contract(call());
+    Setup {
+        hub,
+        bars: BarBook::new(&[1000], 16).unwrap(),
+        aapl,
+        msft,
+        spy,
+    }
+}
+
+#[test]
+fn only_subscribed_events_go_out_but_every_trade_makes_bars() {
+    let Setup {
+        mut hub,
+        mut bars,
+        aapl,
+        msft,
+        spy,
+    } = setup();
+    let a = hub.add_subscriber(Wire::Events);
+    hub.subscribe(a, &[on(ReqType::Quote, stock("AAPL"))], 10)
+        .unwrap();
+    let events = [
+        ev(aapl, quote(1)),
+        ev(msft, quote(2)),
+        ev(aapl, trade(3, 10.0, 5)),
+        ev(spy, oi(4)),
+    ];
+    let out = run(&mut hub, &mut bars, &events);
+    assert_eq!(out, [(a, vec!["QUOTE:AAPL".to_owned()], 1)]);
+    assert_eq!(bars.session(aapl).unwrap().count, 1);
+}
+
+#[test]
+fn ohlc_follows_each_subscribed_trade_with_the_whole_session() {
+    let Setup {
+        mut hub,
+        mut bars,
+        aapl,
+        msft,
+        ..
+    } = setup();
+    let a = hub.add_subscriber(Wire::Events);
+    // Trades before the subscription still count in the session.
+    assert!(run(&mut hub, &mut bars, &[ev(aapl, trade(1, 10.0, 5))]).is_empty());
+    hub.subscribe(
+        a,
+        &[
+            on(ReqType::Trade, stock("AAPL")),
+            on(ReqType::Ohlc, stock("MSFT")),
+        ],
+        10,
+    )
+    .unwrap();
+    hub.publish(
+        &mut bars,
+        &[ev(aapl, trade(2, 12.0, 1)), ev(msft, trade(3, 7.5, 2))],
+    );
+    let mut frames = Vec::new();
+    hub.take_output(|_, f, n| {
+        assert_eq!(n, 3);
+        frames.extend_from_slice(f);
+    });
+    let p = payloads(&frames);
+    let kinds: Vec<String> = p.iter().map(|s| summary(s)).collect();
+    assert_eq!(kinds, ["TRADE:AAPL", "OHLC:AAPL", "OHLC:MSFT"]);
+    assert!(p[1].ends_with(r#""ohlc":{"ms_of_day":2,"open":10.0,"high":12.0,"low":10.0,"close":12.0,"volume":6,"count":2,"date":20250321}}"#), "{}", p[1]);
+}
+
+#[test]
+fn no_ohlcvc_sends_trades_only() {
+    let mut hub = Hub::new(false);
+    let aapl = hub.add_contract(stock("AAPL"));
+    let mut bars = BarBook::new(&[1000], 16).unwrap();
+    let a = hub.add_subscriber(Wire::Events);
+    hub.subscribe(
+        a,
+        &[
+            on(ReqType::Trade, stock("AAPL")),
+            on(ReqType::Ohlc, stock("AAPL")),
+        ],
+        10,
+    )
+    .unwrap();
+    let out = run(&mut hub, &mut bars, &[ev(aapl, trade(2, 12.0, 1))]);
+    assert_eq!(out, [(a, vec!["TRADE:AAPL".to_owned()], 1)]);
+}
+
+#[test]
+fn full_streams_match_their_security_type() {
+    let Setup {
+        mut hub,
+        mut bars,
+        aapl,
+        spy,
+        ..
+    } = setup();
+    let a = hub.add_subscriber(Wire::Events);
+    hub.subscribe(
+        a,
+        &[
+            StreamKey::full(SecType::Option, ReqType::FullTrades),
+            StreamKey::full(SecType::Option, ReqType::FullOpenInterest),
+        ],
+        10,
+    )
+    .unwrap();
+    let events = [
+        ev(aapl, trade(1, 10.0, 5)),
+        ev(spy, trade(2, 4.15, 3)),
+        ev(spy, oi(3)),
+        ev(spy, quote(4)),
+    ];
+    let out = run(&mut hub, &mut bars, &events);
+    let want: Vec<String> = ["TRADE:SPY", "OHLC:SPY", "OPEN_INTEREST:SPY"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(out, [(a, want, 3)]);
+    let change = hub.clear(a).unwrap();
+    assert_eq!(change.lost.len(), 2);
+    assert!(run(&mut hub, &mut bars, &events).is_empty());
+}
+
+#[test]
+fn stream_wire_names_the_first_matching_stream_in_subscription_order() {
+    let Setup {
+        mut hub,
+        mut bars,
+        aapl,
+        ..
+    } = setup();
+    let full = StreamKey::full(SecType::Stock, ReqType::FullTrades);
+    let own = on(ReqType::Trade, stock("AAPL"));
+    let ohlc = on(ReqType::Ohlc, stock("AAPL"));
+    let s = hub.add_subscriber(Wire::Stream);
+    hub.subscribe(s, &[ohlc, full, own], 10).unwrap();
+    let out = run(&mut hub, &mut bars, &[ev(aapl, trade(1, 10.0, 5))]);
+    // The TRADE matches stock@full_trades (before stock.AAPL@trade); the OHLC matches
+    // stock.AAPL@ohlc first. Each is sent once.
+    assert_eq!(
+        out[0].1,
+        ["stock@full_trades=TRADE:AAPL", "stock.AAPL@ohlc=OHLC:AAPL"]
+    );
+    // Subscribed again after unsubscribing: it moves to the end of the order.
+    hub.unsubscribe(s, &[ohlc]).unwrap();
+    hub.subscribe(s, &[ohlc], 10).unwrap();
+    let out = run(&mut hub, &mut bars, &[ev(aapl, trade(2, 10.0, 5))]);
+    assert_eq!(
+        out[0].1,
+        [
+            "stock@full_trades=TRADE:AAPL",
+            "stock@full_trades=OHLC:AAPL"
+        ]
+    );
+    assert_eq!(hub.fanout().subscriptions(s).unwrap(), [full, own, ohlc]);
+}
+
+#[test]
+fn each_subscriber_gets_its_own_selection_encoded_once() {
+    let Setup {
+        mut hub,
+        mut bars,
+        aapl,
+        msft,
+        ..
+    } = setup();
+    let e = hub.add_subscriber(Wire::Events);
+    let s1 = hub.add_subscriber(Wire::Stream);
+    let s2 = hub.add_subscriber(Wire::Stream);
+    hub.subscribe(e, &[on(ReqType::Quote, stock("MSFT"))], 10)
+        .unwrap();
+    hub.subscribe(s1, &[on(ReqType::Quote, stock("AAPL"))], 10)
+        .unwrap();
+    hub.subscribe(
+        s2,
+        &[
+            on(ReqType::Quote, stock("AAPL")),
+            on(ReqType::Quote, stock("MSFT")),
+        ],
+        10,
+    )
+    .unwrap();
+    let out = run(
+        &mut hub,
+        &mut bars,
+        &[ev(aapl, quote(1)), ev(msft, quote(2)), ev(aapl, quote(3))],
+    );
+    assert_eq!(
+        out,
+        [
+            (e, vec!["QUOTE:MSFT".to_owned()], 1),
+            (s1, vec!["stock.AAPL@quote=QUOTE:AAPL".to_owned(); 2], 2),
+            (
+                s2,
+                vec![
+                    "stock.AAPL@quote=QUOTE:AAPL".to_owned(),
+                    "stock.MSFT@quote=QUOTE:MSFT".to_owned(),
+                    "stock.AAPL@quote=QUOTE:AAPL".to_owned()
+                ],
+                3
+            ),
+        ]
+    );
+}
+
+#[test]
+fn the_union_reports_first_and_last_subscribers() {
+    let mut hub = Hub::new(true);
+    let a = hub.add_subscriber(Wire::Stream);
+    let b = hub.add_subscriber(Wire::Events);
+    let t = on(ReqType::Trade, stock("AAPL"));
+    let q = on(ReqType::Quote, stock("AAPL"));
+    let change = hub.subscribe(a, &[t, q, t], 10).unwrap();
+    assert_eq!(change.gained, [t, q]);
+    assert!(hub.subscribe(b, &[t], 10).unwrap().is_empty());
+    assert!(hub.unsubscribe(a, &[t]).unwrap().is_empty());
+    assert_eq!(hub.unsubscribe(a, &[q, q]).unwrap().lost, [q]);
+    assert_eq!(hub.remove_subscriber(b).unwrap().lost, [t]);
+    assert_eq!(hub.fanout().union().count(), 0);
+    // The removed subscriber's id is reused by the next one.
+    assert_eq!(hub.add_subscriber(Wire::Events), b);
+    assert_eq!(hub.clear(99), Err(FanoutError::UnknownSubscriber(99)));
+}
+
+#[test]
+fn too_many_streams_applies_nothing() {
+    let mut hub = Hub::new(true);
+    let a = hub.add_subscriber(Wire::Stream);
+    let t = on(ReqType::Trade, stock("AAPL"));
+    let q = on(ReqType::Quote, stock("AAPL"));
+    let m = on(ReqType::Quote, stock("MSFT"));
+    hub.subscribe(a, &[t], 2).unwrap();
+    // Already subscribed and repeated streams do not count twice.
+    hub.subscribe(a, &[t, q, q], 2).unwrap();
+    assert_eq!(
+        hub.subscribe(a, &[m], 2),
+        Err(SubscribeError::TooManyStreams { limit: 2 })
+    );
+    assert_eq!(hub.fanout().subscriptions(a).unwrap(), [t, q]);
+}
+
+#[test]
+fn the_universe_refuses_what_the_source_does_not_have() {
+    let mut hub = Hub::new(true);
+    let mut universe = Universe::new();
+    universe.insert(&stock("AAPL"));
+    universe.insert(&stock("MSFT"));
+    universe.insert(&call());
+    universe.insert(&ContractKey::option(
+        Symbol::new("SPY").unwrap(),
+        20250321,
+        575000,
+        Right::Call,
+    ));
+    hub.set_universe(universe);
+    let a = hub.add_subscriber(Wire::Events);
+    assert_eq!(
+        message(
+            &mut hub,
+            a,
+            &[
+                on(ReqType::Trade, stock("AAPL")),
+                on(ReqType::Trade, stock("XYZ"))
+            ]
+        ),
+        "1: contract.symbol: no STOCK XYZ in this market; STOCK: AAPL, MSFT"
+    );
+    let spy = Symbol::new("SPY").unwrap();
+    let aapl = Symbol::new("AAPL").unwrap();
+    assert_eq!(
+        message(
+            &mut hub,
+            a,
+            &[on(
+                ReqType::Quote,
+                ContractKey::option(aapl, 20250321, 570000, Right::Call)
+            )]
+        ),
+        "0: contract.symbol: no options on AAPL in this market; option chains: SPY"
+    );
+    assert_eq!(
+        message(
+            &mut hub,
+            a,
+            &[on(
+                ReqType::Quote,
+                ContractKey::option(spy, 20250328, 570000, Right::Call)
+            )]
+        ),
+        "0: contract.expiration: SPY options have no expiration 20250328; expirations: 20250321"
+    );
+    assert_eq!(
+        message(
+            &mut hub,
+            a,
+            &[on(
+                ReqType::Quote,
+                ContractKey::option(spy, 20250321, 1000, Right::Call)
+            )]
+        ),
+        "0: contract.strike: SPY 20250321 has no call strike 1000; strikes: 570000, 575000"
+    );
+    assert_eq!(
+        message(
+            &mut hub,
+            a,
+            &[on(
+                ReqType::Trade,
+                ContractKey::index(Symbol::new("SPX").unwrap())
+            )]
+        ),
+        "0: contract.symbol: no INDEX SPX in this market (it has no INDEX)"
+    );
+    // Nothing of a refused command was applied; whole-market streams are always fine.
+    assert!(hub.fanout().subscriptions(a).unwrap().is_empty());
+    hub.subscribe(
+        a,
+        &[StreamKey::full(SecType::Option, ReqType::FullTrades)],
+        10,
+    )
+    .unwrap();
+    assert_eq!(
+        hub.universe().unwrap().describe(),
+        "stock AAPL,MSFT; options on SPY: expirations 20250321, 2 strikes 570000-575000, C/P"
+    );
+}
+
+fn message(hub: &mut Hub, id: SubscriberId, streams: &[StreamKey]) -> String {
+    match hub.subscribe(id, streams, 100) {
+        Err(SubscribeError::NotInUniverse { index, error }) => format!("{index}: {error}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn bad_events_are_skipped_and_reported() {
+    let Setup {
+        mut hub,
+        mut bars,
+        aapl,
+        ..
+    } = setup();
+    let a = hub.add_subscriber(Wire::Events);
+    hub.subscribe(
+        a,
+        &[
+            on(ReqType::Trade, stock("AAPL")),
+            on(ReqType::Quote, stock("AAPL")),
+        ],
+        10,
+    )
+    .unwrap();
+    let mut bad_quote = quote(3);
+    if let EventBody::Quote(q) = &mut bad_quote {
+        q.bid = f64::INFINITY;
+    }
+    let events = [
+        ev(aapl, trade(1, f64::NAN, 5)),
+        ev(99, trade(1, 1.0, 5)),
+        ev(aapl, bad_quote),
+        ev(aapl, trade(2, 10.0, 5)),
+    ];
+    let rejections = hub.publish(&mut bars, &events);
+    assert_eq!(rejections.count, 3);
+    assert_eq!(
+        rejections.first.unwrap().to_string(),
+        "trade.price: must be finite"
+    );
+    let mut count = 0;
+    hub.take_output(|_, _, n| count += n);
+    assert_eq!(count, 2);
+    assert_eq!(bars.session(aapl).unwrap().count, 1);
+}
+
+#[test]
+fn subscribing_registers_the_contract_so_later_events_match() {
+    let mut hub = Hub::new(true);
+    let mut bars = BarBook::new(&[1000], 16).unwrap();
+    let a = hub.add_subscriber(Wire::Events);
+    hub.subscribe(a, &[on(ReqType::Quote, stock("NEW"))], 10)
+        .unwrap();
+    let id = hub.add_contract(stock("NEW"));
+    let out = run(&mut hub, &mut bars, &[ev(id, quote(1))]);
+    assert_eq!(out[0].2, 1);
+}

@@ -1,0 +1,314 @@
+//! Binding of the hub and the synthetic market: a source's batch goes through the market once
+//! and comes back as each subscriber's frames (`Hub.publish`), one call per batch.
+
+use fastfeed_core::contract::{StreamKey, Symbol};
+use fastfeed_core::hub::{Event, Hub, InterestChange, SubscriberId, Universe, Wire};
+use fastfeed_core::synthetic::{Chain, Expiration, MarketSpec, SyntheticMarket, Underlying};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+use crate::bars::PyBarBook;
+use crate::envelope::PyStreamCommand;
+use crate::errors::{config_error, fanout_error, subscribe_error};
+use crate::event::{contract_key, contract_tuple, ContractTuple};
+
+/// Streams that gained their first / lost their last subscriber, as SPEC §4 names.
+type Interest = (Vec<String>, Vec<String>);
+
+fn interest(change: &InterestChange) -> Interest {
+    let names = |keys: &[StreamKey]| keys.iter().map(StreamKey::name).collect();
+    (names(&change.gained), names(&change.lost))
+}
+
+/// A batch of a source's events, held in Rust (opaque to Python).
+#[pyclass(name = "SourceBatch", module = "fastfeed._core")]
+pub struct PySourceBatch {
+    events: Vec<Event>,
+}
+
+#[pymethods]
+impl PySourceBatch {
+    fn __len__(&self) -> usize {
+        self.events.len()
+    }
+}
+
+/// One market, many consumers: the contract registry, the server's bars, subscribers and
+/// their streams. See `fastfeed_core::hub`.
+#[pyclass(name = "Hub", module = "fastfeed._core")]
+pub struct PyHub {
+    inner: Hub,
+    bars: Py<PyBarBook>,
+    rejected: u64,
+    first_error: Option<String>,
+}
+
+/// The stream keys of `streams`: a `StreamCommand` or a list of them.
+fn stream_keys(streams: &Bound<'_, PyAny>) -> PyResult<Vec<StreamKey>> {
+    let key = |c: &PyStreamCommand| {
+        let c = c.command();
+        StreamKey {
+            sec_type: c.sec_type,
+            req_type: c.req_type,
+            contract: c.contract,
+        }
+    };
+    if let Ok(command) = streams.cast::<PyStreamCommand>() {
+        return Ok(vec![key(&command.borrow())]);
+    }
+    let list = streams.cast::<PyList>()?;
+    list.iter()
+        .map(|item| Ok(key(&item.cast::<PyStreamCommand>()?.borrow())))
+        .collect()
+}
+
+#[pymethods]
+impl PyHub {
+    #[new]
+    #[pyo3(signature = (bars, *, ohlcvc = true))]
+    fn new(bars: Py<PyBarBook>, ohlcvc: bool) -> Self {
+        Self {
+            inner: Hub::new(ohlcvc),
+            bars,
+            rejected: 0,
+            first_error: None,
+        }
+    }
+
+    #[pyo3(signature = (sec_type, symbol, expiration=None, strike=None, right=None))]
+    fn add_contract(
+        &mut self,
+        sec_type: &str,
+        symbol: &str,
+        expiration: Option<u32>,
+        strike: Option<u32>,
+        right: Option<&str>,
+    ) -> PyResult<u32> {
+        let key = contract_key(sec_type, symbol, expiration, strike, right)?;
+        Ok(self.inner.add_contract(key))
+    }
+
+    fn contract(&self, contract_id: u32) -> PyResult<ContractTuple> {
+        self.inner
+            .market()
+            .contract(contract_id)
+            .map(contract_tuple)
+            .ok_or_else(|| config_error(format!("contract_id: unknown contract id {contract_id}")))
+    }
+
+    #[getter]
+    fn contract_count(&self) -> usize {
+        self.inner.market().contract_count()
+    }
+
+    #[getter]
+    fn ohlcvc(&self) -> bool {
+        self.inner.market().ohlcvc()
+    }
+
+    #[getter]
+    fn bars(&self, py: Python<'_>) -> Py<PyBarBook> {
+        self.bars.clone_ref(py)
+    }
+
+    /// The source's universe in one line, if it declared one.
+    #[getter]
+    fn universe(&self) -> Option<String> {
+        self.inner.universe().map(Universe::describe)
+    }
+
+    /// Adds a subscriber receiving `wire` (`"events"`: §3.3 frames; `"stream"`: §4 frames).
+    fn add_subscriber(&mut self, wire: &str) -> PyResult<SubscriberId> {
+        let wire = match wire {
+            "events" => Wire::Events,
+            "stream" => Wire::Stream,
+            other => {
+                return Err(config_error(format!(
+                    "wire: expected \"events\" or \"stream\", got {other:?}"
+                )))
+            }
+        };
+        Ok(self.inner.add_subscriber(wire))
+    }
+
+    /// Removes a subscriber and its streams; returns the union's change.
+    fn remove_subscriber(&mut self, subscriber: SubscriberId) -> PyResult<Interest> {
+        let change = self
+            .inner
+            .remove_subscriber(subscriber)
+            .map_err(fanout_error)?;
+        Ok(interest(&change))
+    }
+
+    /// Subscribes to `streams` (a `StreamCommand` or a list of them), all or none; returns
+    /// the union's change. Raises `SubscribeError`.
+    fn subscribe(
+        &mut self,
+        subscriber: SubscriberId,
+        streams: &Bound<'_, PyAny>,
+        limit: usize,
+    ) -> PyResult<Interest> {
+        let keys = stream_keys(streams)?;
+        let change = self
+            .inner
+            .subscribe(subscriber, &keys, limit)
+            .map_err(|e| subscribe_error(&e))?;
+        Ok(interest(&change))
+    }
+
+    /// Unsubscribes from `streams` (those not subscribed are ignored).
+    fn unsubscribe(
+        &mut self,
+        subscriber: SubscriberId,
+        streams: &Bound<'_, PyAny>,
+    ) -> PyResult<Interest> {
+        let keys = stream_keys(streams)?;
+        let change = self
+            .inner
+            .unsubscribe(subscriber, &keys)
+            .map_err(fanout_error)?;
+        Ok(interest(&change))
+    }
+
+    /// Unsubscribes from every stream.
+    fn clear(&mut self, subscriber: SubscriberId) -> PyResult<Interest> {
+        let change = self.inner.clear(subscriber).map_err(fanout_error)?;
+        Ok(interest(&change))
+    }
+
+    /// The subscriber's streams as SPEC §4 names, in subscription order.
+    fn subscriptions(&self, subscriber: SubscriberId) -> PyResult<Vec<String>> {
+        let streams = self
+            .inner
+            .fanout()
+            .subscriptions(subscriber)
+            .map_err(fanout_error)?;
+        Ok(streams.iter().map(StreamKey::name).collect())
+    }
+
+    /// Every stream somebody subscribed to (§4 names) and its number of subscribers.
+    #[getter]
+    fn union(&self) -> Vec<(String, u32)> {
+        let mut union: Vec<(String, u32)> = self
+            .inner
+            .fanout()
+            .union()
+            .map(|(k, n)| (k.name(), n))
+            .collect();
+        union.sort();
+        union
+    }
+
+    #[getter]
+    fn subscriber_count(&self) -> usize {
+        self.inner.fanout().subscriber_count()
+    }
+
+    /// Publishes a source's batch: trades into the bars, session OHLC events, and each event
+    /// to its subscribers. Returns `[(subscriber, frames, count)]` for every subscriber that
+    /// received something.
+    #[allow(clippy::needless_pass_by_value)] // PyO3 extracts the batch as an owned PyRef
+    fn publish<'py>(
+        &mut self,
+        py: Python<'py>,
+        batch: PyRef<'_, PySourceBatch>,
+    ) -> PyResult<Vec<(SubscriberId, Bound<'py, PyBytes>, u64)>> {
+        let mut bars = self.bars.bind(py).try_borrow_mut()?;
+        let rejections = self.inner.publish(&mut bars.inner, &batch.events);
+        self.rejected += rejections.count;
+        if self.first_error.is_none() {
+            self.first_error = rejections.first.map(|e| e.to_string());
+        }
+        let mut out = Vec::new();
+        self.inner.take_output(|id, frames, count| {
+            out.push((id, PyBytes::new(py, frames), count));
+        });
+        Ok(out)
+    }
+
+    /// Events refused so far (not encodable or not aggregatable).
+    #[getter]
+    fn rejected(&self) -> u64 {
+        self.rejected
+    }
+
+    /// Why the first refused event was refused.
+    #[getter]
+    fn first_error(&self) -> Option<String> {
+        self.first_error.clone()
+    }
+}
+
+/// The built-in synthetic market (see `fastfeed_core::synthetic`).
+#[pyclass(name = "SyntheticMarket", module = "fastfeed._core")]
+pub struct PySyntheticMarket {
+    inner: SyntheticMarket,
+}
+
+fn underlying(field: &str, (symbol, price): (String, f64)) -> PyResult<Underlying> {
+    let symbol =
+        Symbol::new(&symbol).map_err(|e| config_error(format!("{field} {symbol:?}: {e}")))?;
+    Ok(Underlying { symbol, price })
+}
+
+#[pymethods]
+impl PySyntheticMarket {
+    /// Registers the market's contracts with `hub` and declares them its universe.
+    #[new]
+    #[pyo3(signature = (hub, *, seed, stocks, index=None, chain_underlying=None, expirations=vec![], strikes=10))]
+    #[allow(clippy::needless_pass_by_value, clippy::too_many_arguments)]
+    fn new(
+        mut hub: PyRefMut<'_, PyHub>,
+        seed: u64,
+        stocks: Vec<(String, f64)>,
+        index: Option<(String, f64)>,
+        chain_underlying: Option<usize>,
+        expirations: Vec<(u32, f64)>,
+        strikes: usize,
+    ) -> PyResult<Self> {
+        let spec = MarketSpec {
+            seed,
+            stocks: stocks
+                .into_iter()
+                .map(|s| underlying("symbols", s))
+                .collect::<PyResult<_>>()?,
+            index: index.map(|i| underlying("index", i)).transpose()?,
+            chain: chain_underlying.map(|underlying| Chain {
+                underlying,
+                expirations: expirations
+                    .iter()
+                    .map(|&(date, years)| Expiration { date, years })
+                    .collect(),
+                strikes,
+            }),
+        };
+        let mut universe = Universe::new();
+        let inner = SyntheticMarket::new(&spec, |key| {
+            universe.insert(&key);
+            hub.inner.add_contract(key)
+        })
+        .map_err(|e| config_error(e.to_string()))?;
+        hub.inner.set_universe(universe);
+        Ok(Self { inner })
+    }
+
+    /// Ids of the market's contracts, in registration order.
+    #[getter]
+    fn contracts(&self) -> Vec<u32> {
+        self.inner.contracts().collect()
+    }
+
+    /// Draws the next `n` events, stamped `date` and spread over `(from_ms, to_ms]`.
+    fn draw(&mut self, n: usize, date: u32, from_ms: u32, to_ms: u32) -> PySourceBatch {
+        let mut events = Vec::with_capacity(n);
+        self.inner.generate(date, from_ms, to_ms, n, &mut events);
+        PySourceBatch { events }
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyHub>()?;
+    m.add_class::<PySourceBatch>()?;
+    m.add_class::<PySyntheticMarket>()?;
+    Ok(())
+}
