@@ -262,3 +262,59 @@ def test_stream_endpoint_reconnects_resubscribes_and_reports_gaps() -> None:
             assert feed.stats.reconnects == 1 and feed.stats.gaps == 2
 
     run(body)
+
+
+@pytest.mark.skipif(
+    not hasattr(fastfeed._core, "parse_stream_command"),
+    reason="the server's /v1/stream command parser has not landed in _core yet",
+)
+def test_against_the_real_stream_endpoint() -> None:
+    """The same SDK calls against ``fastfeed.server`` on ``/v1/stream``."""
+    from client_support import encode_trades
+    from fastfeed.server import QueueSource
+    from server_support import started
+
+    async def body() -> None:
+        source = QueueSource()
+        async with started(source, status_interval=0.05) as server:
+            stream_url = f"ws://127.0.0.1:{server.port}/v1/stream"
+            async with fastfeed.connect(stream_url) as feed:
+                assert feed.endpoint == "stream"
+                await feed.subscribe("TRADE", Stock("AAPL"))
+                await feed.subscribe("stock.MSFT@trade")
+                with pytest.raises(SubscriptionError) as error:
+                    await feed.subscribe("stock.aapl@trade")
+                assert error.value.code == "INVALID_PARAM"
+                assert str(error.value).startswith("params[0]")
+                assert await feed.list_subscriptions() == ["stock.AAPL@trade", "stock.MSFT@trade"]
+                enc = EventEncoder()
+                aapl, msft = enc.add_contract("STOCK", "AAPL"), enc.add_contract("STOCK", "MSFT")
+                source.put(
+                    encode_trades(
+                        enc,
+                        [aapl, msft, aapl],
+                        [34_200_000, 34_200_001, 34_201_000],
+                        [10.0, 400.0, 11.0],
+                        [1, 2, 3],
+                    ),
+                    3,
+                )
+                trades: list[Trade] = []
+                async with asyncio.timeout(5):
+                    async for event in feed:
+                        if isinstance(event, Trade):
+                            trades.append(event)
+                        if isinstance(event, Status) and event.received >= 3 and trades:
+                            assert event.sent == event.received
+                            break
+                assert [(t.contract, t.price) for t in trades] == [
+                    (Stock("AAPL"), 10.0),
+                    (Stock("MSFT"), 400.0),
+                    (Stock("AAPL"), 11.0),
+                ]
+                assert feed.bars(Stock("AAPL"), "1s")["close"].tolist() == [10.0]
+                assert feed.stats.gaps == 0
+                await feed.stop()
+                assert await feed.list_subscriptions() == []
+
+    run(body)
