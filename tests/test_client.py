@@ -83,12 +83,54 @@ def test_subscribe_unsubscribe_stop(loop_kind: str) -> None:
     run_on(loop_kind, body)
 
 
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: Option("SPY", 20250321, -5, "C"),
+            "contract.strike: must be a positive integer (thousandths of a dollar), got -5",
+        ),
+        (
+            lambda: Option("SPY", 20250321, True, "C"),
+            "contract.strike: must be a positive integer (thousandths of a dollar), got True",
+        ),
+        (
+            lambda: Option("SPY", 20250321, 2**32, "C"),
+            "contract.strike: must be at most 4294967295 (thousandths of a dollar), got 4294967296",
+        ),
+        (
+            lambda: Option("SPY", 20250230, 570000, "C"),
+            "contract.expiration: not a calendar date: 20250230",
+        ),
+        (
+            lambda: Option("SPY", 20250321, 570000, "X"),  # type: ignore[arg-type]
+            'contract.right: expected one of C, P, got "X"',
+        ),
+        (
+            lambda: Stock("aapl"),
+            'contract.symbol: must be 1-16 characters of A-Z 0-9 . / ^ -, got "aapl"',
+        ),
+        (
+            lambda: Index("ABCDEFGHIJKLMNOPQ"),
+            "contract.symbol: must be 1-16 characters of A-Z 0-9 . / ^ -, "
+            'got "ABCDEFGHIJKLMNOPQ" (17 characters)',
+        ),
+        (
+            lambda: Option.parse("SPY:20250431:570000:P"),
+            "contract.expiration: not a calendar date: 20250431",
+        ),
+    ],
+)
+def test_contracts_are_checked_by_the_servers_validator(make: Any, message: str) -> None:
+    with pytest.raises(fastfeed.ContractError) as error:
+        make()
+    assert str(error.value) == message
+    assert isinstance(error.value, ValueError)
+
+
 def test_bad_arguments_are_refused_before_sending() -> None:
-    with pytest.raises(ValueError, match="strike"):
-        Option("SPY", 20250321, -5, "C")
-    with pytest.raises(ValueError, match="symbol"):
-        Stock("aapl")
     assert Option.parse("SPY:20250321:570000:P") == Option("SPY", 20250321, 570000, "P")
+    assert Stock("BRK.B").symbol == "BRK.B"
     with pytest.raises(ValueError, match="url"):
         fastfeed.connect("http://127.0.0.1:1/v1/events")
 
@@ -108,14 +150,11 @@ def test_bad_arguments_are_refused_before_sending() -> None:
 def test_error_raises_with_the_servers_message() -> None:
     async def body() -> None:
         async with started(max_subscriptions=2) as server, fastfeed.connect(url(server)) as feed:
-            bad_date = Option("SPY", 20250230, 570000, "C")
-            with pytest.raises(SubscriptionError) as error:
-                await feed.subscribe("TRADE", bad_date)
+            # The SDK refuses the contract before sending, with the server's own message.
             expected = "contract.expiration: not a calendar date: 20250230"
-            assert str(error.value) == expected
-            assert error.value.response == "ERROR"
-            assert error.value.req_id == 1
-            # The same message the server's validator gives for that exact command.
+            with pytest.raises(fastfeed.ContractError) as refused:
+                Option("SPY", 20250230, 570000, "C")
+            assert str(refused.value) == expected
             with pytest.raises(fastfeed.EnvelopeError) as local:
                 fastfeed.parse_command(
                     json.dumps(
@@ -125,7 +164,12 @@ def test_error_raises_with_the_servers_message() -> None:
                             "req_type": "TRADE",
                             "add": True,
                             "id": 1,
-                            "contract": bad_date.to_json(),
+                            "contract": {
+                                "symbol": "SPY",
+                                "expiration": 20250230,
+                                "strike": 570000,
+                                "right": "C",
+                            },
                         }
                     )
                 )
@@ -135,6 +179,8 @@ def test_error_raises_with_the_servers_message() -> None:
             assert str(error.value) == (
                 "req_type: QUOTE is not available for INDEX (INDEX supports TRADE, OHLC)"
             )
+            assert error.value.response == "ERROR"
+            assert error.value.req_id == 1
             assert feed.subscriptions == []
             await feed.subscribe("TRADE", Stock("AAPL"))
             await feed.subscribe("TRADE", Stock("MSFT"))

@@ -33,13 +33,36 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
         (["tail"], "give at least one --stock, --option or --index"),
         (["tail", "--stock", "AAPL", "--req", "TRADE,BOOK"], "--req: unknown request type 'BOOK'"),
         (["tail", "--option", "SPY:20250321:570000"], "expected SYMBOL:YYYYMMDD:STRIKE:C|P"),
-        (["tail", "--stock", "aapl"], "symbol: expected 1-16 characters"),
+        (
+            ["tail", "--stock", "aapl"],
+            'contract.symbol: must be 1-16 characters of A-Z 0-9 . / ^ -, got "aapl"',
+        ),
+        (
+            ["tail", "--option", "SPY:20250230:570000:C"],
+            "contract.expiration: not a calendar date: 20250230",
+        ),
         (["tail", "--stock", "AAPL", "--count", "0"], "--count: expected a positive integer"),
         (["tail", "--stock", "AAPL", "--bogus"], "unrecognized arguments: --bogus"),
         (["record", "stock.AAPL@trade"], "the following arguments are required: --out"),
-        (["record", "--out", "x.jsonl", "stock.AAPL@book"], "'stock.AAPL@book': expected"),
-        (["record", "--out", "x.jsonl", "option@full_trades.X"], "expected"),
-        (["record", "--out", "x.jsonl", "stock@trade"], "missing the contract"),
+        (
+            ["record", "--out", "x.jsonl", "stock.AAPL@book"],
+            "'stock.AAPL@book': kind: expected one of trade, quote, ohlc, open_interest, "
+            'full_trades, full_open_interest, got "book"',
+        ),
+        (
+            ["record", "--out", "x.jsonl", "stock.AAPL@trade", "option.SPY@full_trades"],
+            "'option.SPY@full_trades': option@full_trades takes no contract, "
+            'got "option.SPY@full_trades"',
+        ),
+        (
+            ["record", "--out", "x.jsonl", "stock@trade"],
+            "'stock@trade': expected stock.<SYMBOL>@trade, got \"stock@trade\"",
+        ),
+        (
+            ["record", "--out", "x.jsonl", "option.SPY.20250230.570000.C@quote"],
+            "'option.SPY.20250230.570000.C@quote': contract.expiration: not a calendar date: "
+            "20250230",
+        ),
     ],
 )
 def test_bad_flags_exit_2_with_one_line(args: list[str], message: str, tmp_path: Path) -> None:

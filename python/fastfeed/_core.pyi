@@ -149,8 +149,6 @@ class WSClientHandshake:
 
 # --- envelope: commands and acknowledgements -------------------------------------------------
 
-# --- envelope: commands and acknowledgements -------------------------------------------------
-
 __all__ += ["EventAck", "StopCommand", "StreamCommand", "encode_ack", "parse_command"]
 
 _SecTypeName: TypeAlias = Literal["STOCK", "OPTION", "INDEX"]
@@ -220,6 +218,98 @@ def encode_ack(
     message: str | None = None,
 ) -> bytes:
     """Encode a SPEC §3.2 acknowledgement; ``message`` is required for ERROR, refused otherwise."""
+
+# --- stream names, the contract validator, /v1/stream commands (SPEC §4) ---------------------
+
+__all__ += [
+    "StreamRequest",
+    "StreamSpec",
+    "check_contract",
+    "encode_stream_error",
+    "encode_stream_result",
+    "parse_stream_command",
+    "parse_stream_name",
+    "stream_name",
+]
+
+_StreamErrorCode: TypeAlias = Literal[
+    "INVALID_JSON", "INVALID_METHOD", "INVALID_PARAM", "TOO_MANY_STREAMS"
+]
+
+@final
+class StreamSpec:
+    """A valid SPEC §4 stream (``stock.AAPL@trade``); the contract is flattened into fields."""
+
+    @property
+    def name(self) -> str:
+        """The canonical §4 name."""
+    @property
+    def sec_type(self) -> _SecTypeName: ...
+    @property
+    def req_type(self) -> _ReqTypeName: ...
+    @property
+    def symbol(self) -> str | None:
+        """``None`` exactly for the whole-market streams (``option@full_trades``)."""
+    @property
+    def expiration(self) -> int | None:
+        """YYYYMMDD, options only."""
+    @property
+    def strike(self) -> int | None:
+        """Thousandths of a dollar, options only."""
+    @property
+    def right(self) -> Literal["C", "P"] | None:
+        """Options only."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+def parse_stream_name(name: str) -> StreamSpec:
+    """Parse a §4 stream name; raise :class:`fastfeed.StreamNameError` if it is invalid."""
+
+def stream_name(
+    sec_type: str,
+    req_type: str,
+    symbol: str | None = None,
+    expiration: int | None = None,
+    strike: int | None = None,
+    right: str | None = None,
+) -> str:
+    """The §4 name of a stream (``stream_name("STOCK", "TRADE", "AAPL")`` →
+    ``"stock.AAPL@trade"``); raise :class:`fastfeed.StreamNameError` if it is invalid."""
+
+def check_contract(
+    sec_type: str,
+    symbol: str,
+    expiration: int | None = None,
+    strike: int | None = None,
+    right: str | None = None,
+) -> None:
+    """Check a contract against SPEC §3.1 (the server's own validator); raise
+    :class:`fastfeed.ContractError` with ``contract.<field>: <reason>``."""
+
+@final
+class StreamRequest:
+    """A validated ``/v1/stream`` command (SPEC §4)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def method(self) -> Literal["SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS"]: ...
+    @property
+    def streams(self) -> list[str]:
+        """Canonical stream names in command order, duplicates collapsed; empty for
+        ``LIST_SUBSCRIPTIONS``."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+def parse_stream_command(frame: bytes | str) -> StreamRequest:
+    """Validate one ``/v1/stream`` frame; raise :class:`fastfeed.StreamCommandError` (with
+    ``code`` and ``id``) if it is invalid."""
+
+def encode_stream_result(id: int, streams: list[str] | None = None) -> bytes:
+    """``{"result":null,"id":N}``, or with ``streams`` ``{"result":[…],"id":N}``."""
+
+def encode_stream_error(id: int | None, code: str, msg: str) -> bytes:
+    """``{"error":{"code":…,"msg":…},"id":N}`` (``"id":null`` for ``None``)."""
 
 # --- event: event codec and columnar batches -------------------------------------------------
 
@@ -497,11 +587,14 @@ class Hub:
     def remove_subscriber(self, subscriber: int) -> tuple[list[str], list[str]]:
         """Removes it and its streams; returns the union's ``(gained, lost)``."""
     def subscribe(
-        self, subscriber: int, streams: StreamCommand | list[StreamCommand], limit: int
+        self,
+        subscriber: int,
+        streams: StreamRequest | StreamCommand | list[StreamCommand],
+        limit: int,
     ) -> tuple[list[str], list[str]]:
         """Subscribes, all or none (raises ``SubscribeError``); returns ``(gained, lost)``."""
     def unsubscribe(
-        self, subscriber: int, streams: StreamCommand | list[StreamCommand]
+        self, subscriber: int, streams: StreamRequest | StreamCommand | list[StreamCommand]
     ) -> tuple[list[str], list[str]]: ...
     def clear(self, subscriber: int) -> tuple[list[str], list[str]]: ...
     def subscriptions(self, subscriber: int) -> list[str]:
@@ -511,8 +604,9 @@ class Hub:
         """Every subscribed stream and its number of subscribers."""
     @property
     def subscriber_count(self) -> int: ...
-    def publish(self, batch: SourceBatch) -> list[tuple[int, bytes, int]]:
-        """Publishes a batch: ``[(subscriber, frames, count)]`` for each that received data."""
+    def publish(self, batch: SourceBatch) -> list[tuple[list[int], bytes, int]]:
+        """Publishes a batch: ``[(subscribers, frames, count)]``; subscribers that receive the
+        same frames share one ``bytes``."""
     @property
     def rejected(self) -> int: ...
     @property

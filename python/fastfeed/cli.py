@@ -105,12 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve_parser = commands.add_parser(
         "serve",
-        help="run the /v1/events WebSocket server",
+        help="run the WebSocket server (/v1/events and /v1/stream)",
         description=(
-            "Run the /v1/events WebSocket server (one client at a time; a new connection "
-            "takes over) on the built-in synthetic market: stocks, an index and an option "
-            "chain with quotes, trades and open interest, stamped with the wall clock in "
-            "America/New_York."
+            "Run the WebSocket server on the built-in synthetic market: stocks, an index and "
+            "an option chain with quotes, trades and open interest, stamped with the wall "
+            "clock in America/New_York. /v1/events serves one client at a time (a new "
+            "connection takes over); /v1/stream serves up to --max-clients clients, each "
+            "with its own SUBSCRIBE/UNSUBSCRIBE streams. Both share one market: every event "
+            "is aggregated and encoded once, however many clients want it."
         ),
     )
     serve_parser.add_argument(
@@ -139,7 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=10_000,
         metavar="N",
-        help="subscriptions per client before MAX_STREAMS_REACHED (default 10000)",
+        help="streams per connection before MAX_STREAMS_REACHED / TOO_MANY_STREAMS (default 10000)",
+    )
+    serve_parser.add_argument(
+        "--max-clients",
+        type=_positive_int,
+        default=1000,
+        metavar="N",
+        help="concurrent /v1/stream connections; more get HTTP 503 (default 1000)",
     )
     serve_parser.add_argument(
         "--slow-consumer",
@@ -167,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_rate,
         default=2000.0,
         metavar="N|max",
-        help="synthetic events per second (default 2000); 'max' sends as fast as the client reads",
+        help="synthetic events per second (default 2000); 'max' sends as fast as the "
+        "clients read (a client that takes nothing for 0.5 s stops holding the others back)",
     )
     serve_parser.add_argument(
         "--seed",
@@ -225,6 +235,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             allow_origins=tuple(args.allow_origin),
             token=args.token,
             max_subscriptions=args.max_subscriptions,
+            max_clients=args.max_clients,
             slow_consumer=args.slow_consumer,
             max_pending_bytes=args.max_pending_bytes,
             ohlcvc=args.ohlcvc,

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "BarsError",
     "ConfigError",
+    "ContractError",
     "EnvelopeError",
     "EventDecodeError",
     "EventEncodeError",
@@ -17,6 +18,8 @@ __all__ = [
     "HandshakeError",
     "JsonStreamError",
     "ProtocolError",
+    "StreamCommandError",
+    "StreamNameError",
     "SubscribeError",
 ]
 
@@ -52,6 +55,32 @@ class EnvelopeError(FastfeedError, ValueError):
         super().__init__(message)
         self.path = path
         self.req_id = req_id
+
+
+class ContractError(FastfeedError, ValueError):
+    """A contract breaks a rule of SPEC §3.1; the message is ``contract.<field>: <reason>``,
+    the same text the server answers (``contract.expiration: not a calendar date: 20250230``)."""
+
+
+class StreamNameError(FastfeedError, ValueError):
+    """A string is not a valid SPEC §4 stream name (``stock.AAPL@trade``); the message is one
+    line saying what was expected."""
+
+
+class StreamCommandError(FastfeedError, ValueError):
+    """A ``/v1/stream`` command is not valid (SPEC §4).
+
+    :attr:`code` is the reply's error code (``INVALID_JSON``, ``INVALID_METHOD``,
+    ``INVALID_PARAM``); :attr:`id` is the command's ``id`` when it could be read, else ``None``.
+    """
+
+    code: str
+    id: int | None
+
+    def __init__(self, message: str, code: str, id: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.id = id
 
 
 class EventDecodeError(FastfeedError, ValueError):

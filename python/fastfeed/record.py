@@ -111,11 +111,13 @@ def run_record(args: argparse.Namespace) -> int:
     """Runs ``record``; returns the exit status (2 for bad arguments, 1 for errors)."""
     import uvloop
 
-    try:
-        subscriptions = [parse_stream_name(name) for name in args.subscriptions]
-    except ValueError as error:
-        print(f"python -m fastfeed record: error: {error}", file=sys.stderr)
-        return 2
+    subscriptions = []
+    for name in args.subscriptions:
+        try:
+            subscriptions.append(parse_stream_name(name))
+        except ValueError as error:
+            print(f"python -m fastfeed record: error: {name!r}: {error}", file=sys.stderr)
+            return 2
     if args.count is not None and args.count < 1:
         print(
             "python -m fastfeed record: error: --count: expected a positive integer, "

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 from typing import TextIO
@@ -32,7 +31,7 @@ from fastfeed.client import (
     Trade,
 )
 from fastfeed.client.events import Event
-from fastfeed.client.jsonl import event_json
+from fastfeed.client.jsonl import BatchJsonWriter
 from fastfeed.errors import FastfeedError, SubscriptionError
 
 __all__ = ["VALID_REQ_TYPES", "add_tail_arguments", "format_event", "run_tail", "summary_line"]
@@ -174,8 +173,11 @@ async def _tail(args: argparse.Namespace, subscriptions: list[Subscription], out
         events = since = 0
         interval = args.summary_interval
         stopping = asyncio.ensure_future(stop.wait())
+        # --json: the Rust encoder writes each batch's data events as §3.3 JSON Lines, in
+        # arrival order, so the n-th data event of a batch is its n-th line.
+        writer = BatchJsonWriter() if args.json else None
         while args.count is None or events < args.count:
-            nxt = asyncio.ensure_future(anext(feed))
+            nxt = asyncio.ensure_future(feed.next_batch())
             done, _ = await asyncio.wait(
                 {nxt, stopping},
                 timeout=interval if interval > 0 else None,
@@ -190,23 +192,30 @@ async def _tail(args: argparse.Namespace, subscriptions: list[Subscription], out
                 if stopping in done:
                     break
                 continue
-            try:
-                event = nxt.result()
-            except StopAsyncIteration:
+            batch = nxt.result()
+            if batch is None:
                 status = 0 if feed.ended else 1
                 break
-            if isinstance(event, Trade | Quote | Ohlc | OpenInterest):
-                events += 1
-                since += 1
-                if args.json:
-                    out.write(json.dumps(event_json(event), separators=(",", ":")) + "\n")
-                else:
-                    out.write(format_event(event) + "\n")
-                out.flush()
-            elif not isinstance(event, Status):
-                line = _control_line(event)
-                if line is not None:
-                    print(line, file=sys.stderr)
+            lines = (
+                line.decode()
+                for line in (
+                    writer.encode(batch, feed.contracts).splitlines()
+                    if writer is not None and len(batch)
+                    else ()
+                )
+            )
+            for event in batch:
+                if isinstance(event, Trade | Quote | Ohlc | OpenInterest):
+                    if args.count is not None and events >= args.count:
+                        break
+                    out.write((next(lines) if writer is not None else format_event(event)) + "\n")
+                    events += 1
+                    since += 1
+                elif not isinstance(event, Status):
+                    control = _control_line(event)
+                    if control is not None:
+                        print(control, file=sys.stderr)
+            out.flush()
         stopping.cancel()
         now = time.monotonic()
         print(

@@ -1,21 +1,21 @@
-"""Contracts a client subscribes to: :class:`Stock`, :class:`Option`, :class:`Index` (SPEC §3.1)."""
+"""Contracts a client subscribes to: :class:`Stock`, :class:`Option`, :class:`Index` (SPEC §3.1).
+
+Every contract is checked on construction by the Rust validator the server itself uses
+(:func:`fastfeed.check_contract`), so a contract the server would refuse is refused here, with
+the same message (``contract.expiration: not a calendar date: 20250230``), as a
+:class:`~fastfeed.ContractError` (a ``ValueError``).
+"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, Literal, TypeAlias
+from typing import Any, ClassVar, Literal, TypeAlias
+
+from fastfeed._core import check_contract
 
 __all__ = ["Contract", "Index", "Option", "SecType", "Stock", "contract_from_tuple"]
 
 SecType: TypeAlias = Literal["STOCK", "OPTION", "INDEX"]
-
-_SYMBOL: Final = re.compile(r"[A-Z0-9./^-]{1,16}")
-
-
-def _check_symbol(symbol: str) -> None:
-    if not isinstance(symbol, str) or _SYMBOL.fullmatch(symbol) is None:
-        raise ValueError(f"symbol: expected 1-16 characters of A-Z 0-9 . / ^ -, got {symbol!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,9 +23,10 @@ class _Named:
     """A contract identified by its symbol alone (stocks and indices)."""
 
     symbol: str
+    sec_type: ClassVar[SecType]
 
     def __post_init__(self) -> None:
-        _check_symbol(self.symbol)
+        check_contract(self.sec_type, self.symbol)
 
     @property
     def key(self) -> str:
@@ -69,20 +70,12 @@ class Option:
     sec_type: ClassVar[SecType] = "OPTION"
 
     def __post_init__(self) -> None:
-        _check_symbol(self.symbol)
-        if not isinstance(self.expiration, int) or not 10_000_101 <= self.expiration <= 99_991_231:
-            raise ValueError(f"expiration: expected YYYYMMDD, got {self.expiration!r}")
-        if not isinstance(self.strike, int) or isinstance(self.strike, bool) or self.strike <= 0:
-            raise ValueError(
-                "strike: expected a positive integer (thousandths of a dollar), "
-                f"got {self.strike!r}"
-            )
-        if self.right not in ("C", "P"):
-            raise ValueError(f'right: expected "C" or "P", got {self.right!r}')
+        check_contract("OPTION", self.symbol, self.expiration, self.strike, self.right)
 
     @classmethod
     def parse(cls, text: str) -> Option:
-        """``SPY:20250321:570000:C`` → ``Option("SPY", 20250321, 570000, "C")``."""
+        """``SPY:20250321:570000:C`` → ``Option("SPY", 20250321, 570000, "C")``; the contract
+        is checked like any other (:class:`~fastfeed.ContractError`)."""
         parts = text.split(":")
         if len(parts) != 4:
             raise ValueError(f"expected SYMBOL:YYYYMMDD:STRIKE:C|P, got {text!r}")
@@ -91,11 +84,7 @@ class Option:
             exp, k = int(expiration), int(strike)
         except ValueError:
             raise ValueError(f"expected SYMBOL:YYYYMMDD:STRIKE:C|P, got {text!r}") from None
-        if right == "C":
-            return cls(symbol, exp, k, "C")
-        if right == "P":
-            return cls(symbol, exp, k, "P")
-        raise ValueError(f'right: expected "C" or "P", got {right!r}')
+        return cls(symbol, exp, k, right)  # type: ignore[arg-type]  # checked on construction
 
     @property
     def key(self) -> str:

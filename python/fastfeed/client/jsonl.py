@@ -1,6 +1,6 @@
-"""Events as SPEC §3.3 JSON (``tail --json``, ``record``) and stream names (``record``'s
-subscriptions, the §4 spelling: ``stock.AAPL@trade``, ``option.SPY.20250321.570000.C@quote``,
-``option@full_trades``)."""
+"""Batches as SPEC §3.3 JSON Lines, encoded by the Rust ``EventEncoder`` (``tail --json``,
+``record``), and stream names (``record``'s subscriptions, the §4 spelling:
+``stock.AAPL@trade``, ``option.SPY.20250321.570000.C@quote``, ``option@full_trades``)."""
 
 from __future__ import annotations
 
@@ -9,120 +9,32 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from fastfeed import _core
 from fastfeed._core import EventEncoder
 from fastfeed.client.batch import Batch
 from fastfeed.client.contracts import Contract, Index, Option, Stock
-from fastfeed.client.events import MarketEvent, Ohlc, OpenInterest, Quote, Trade
-from fastfeed.client.feed import ReqType, Subscription
+from fastfeed.client.feed import Subscription
 from fastfeed.events import EventKind
 
-__all__ = ["BatchJsonWriter", "contract_json", "event_json", "parse_stream_name"]
-
-_KINDS: Final = {
-    "trade": "TRADE",
-    "quote": "QUOTE",
-    "ohlc": "OHLC",
-    "open_interest": "OPEN_INTEREST",
-    "full_trades": "FULL_TRADES",
-    "full_open_interest": "FULL_OPEN_INTEREST",
-}
+__all__ = ["BatchJsonWriter", "parse_stream_name"]
 
 
 def parse_stream_name(name: str) -> Subscription:
-    """``stock.AAPL@trade`` → a :class:`~fastfeed.client.Subscription`; raises ``ValueError``
-    with a one-line reason."""
-    target, at, kind = name.partition("@")
-    req_type = _KINDS.get(kind)
-    if not at or req_type is None:
-        raise ValueError(
-            f"{name!r}: expected <sec>.<SYMBOL>[.<exp>.<strike>.<right>]@<kind> with kind in "
-            f"{', '.join(_KINDS)}"
-        )
-    sec, dot, rest = target.partition(".")
-    sec_type = sec.upper()
-    if sec_type not in ("STOCK", "OPTION", "INDEX"):
-        raise ValueError(f"{name!r}: sec must be stock, option or index, got {sec!r}")
-    typed_req: ReqType = req_type  # type: ignore[assignment]
-    if req_type.startswith("FULL_"):
-        if dot:
-            raise ValueError(f"{name!r}: a {kind} stream takes no contract ({sec}@{kind})")
-        return Subscription(typed_req, sec_type, None)
-    if not rest:
-        raise ValueError(f"{name!r}: missing the contract after {sec}.")
-    contract: Contract
-    if sec_type == "OPTION":
-        parts = rest.rsplit(".", 3)
-        if len(parts) != 4:
-            raise ValueError(f"{name!r}: expected option.<SYMBOL>.<exp>.<strike>.<right>@{kind}")
-        contract = Option.parse(":".join(parts))
-    elif sec_type == "INDEX":
-        contract = Index(rest)
+    """``stock.AAPL@trade`` → a :class:`~fastfeed.client.Subscription`. The name is parsed
+    by the Rust §4 grammar (:func:`fastfeed.parse_stream_name`); raises
+    :class:`~fastfeed.StreamNameError` (a ``ValueError``) with a one-line reason."""
+    spec = _core.parse_stream_name(name)
+    contract: Contract | None
+    if spec.symbol is None:
+        contract = None
+    elif spec.sec_type == "OPTION":
+        assert spec.expiration is not None and spec.strike is not None and spec.right is not None
+        contract = Option(spec.symbol, spec.expiration, spec.strike, spec.right)
+    elif spec.sec_type == "INDEX":
+        contract = Index(spec.symbol)
     else:
-        contract = Stock(rest)
-    return Subscription(typed_req, sec_type, contract)
-
-
-def contract_json(contract: Contract) -> dict[str, Any]:
-    """The ``contract`` object of an event (with ``security_type``)."""
-    return {"security_type": contract.sec_type, **contract.to_json()}
-
-
-def event_json(event: MarketEvent) -> dict[str, Any]:
-    """The SPEC §3.3 JSON object of a market event."""
-    header: dict[str, Any] = {"status": "CONNECTED"}
-    body: dict[str, Any]
-    if isinstance(event, Trade):
-        header = {"type": "TRADE", **header}
-        key = "trade"
-        body = {
-            "ms_of_day": event.ms_of_day,
-            "sequence": event.sequence,
-            "size": event.size,
-            "condition": event.condition,
-            "price": event.price,
-            "exchange": event.exchange,
-            "date": event.date,
-        }
-    elif isinstance(event, Quote):
-        header = {"type": "QUOTE", **header}
-        key = "quote"
-        body = {
-            "ms_of_day": event.ms_of_day,
-            "bid_size": event.bid_size,
-            "bid_exchange": event.bid_exchange,
-            "bid": event.bid,
-            "bid_condition": event.bid_condition,
-            "ask_size": event.ask_size,
-            "ask_exchange": event.ask_exchange,
-            "ask": event.ask,
-            "ask_condition": event.ask_condition,
-            "date": event.date,
-        }
-    elif isinstance(event, Ohlc):
-        header = {"type": "OHLC", **header}
-        key = "ohlc"
-        body = {
-            "ms_of_day": event.ms_of_day,
-            "open": event.open,
-            "high": event.high,
-            "low": event.low,
-            "close": event.close,
-            "volume": event.volume,
-            "count": event.count,
-            "date": event.date,
-        }
-    else:
-        assert isinstance(event, OpenInterest)
-        header = {"type": "OPEN_INTEREST", **header}
-        key = "open_interest"
-        body = {
-            "ms_of_day": event.ms_of_day,
-            "open_interest": event.open_interest,
-            "date": event.date,
-        }
-    if event.id:
-        header["id"] = event.id
-    return {"header": header, "contract": contract_json(event.contract), key: body}
+        contract = Stock(spec.symbol)
+    return Subscription(spec.req_type, spec.sec_type, contract)
 
 
 _DATA_KINDS: Final = (

@@ -17,8 +17,9 @@ transport buffer, and the control frames in it (pongs included: the server answe
 itself instead of letting picows do it outside the budget). Data may fill the budget up to a
 small reserve kept for control frames; beyond that the slow-consumer policy drops the new
 batch (counted in ``dropped``) or closes with 1008. A control frame that would not fit closes
-the connection with 1008 whatever the policy. While its writes are paused the connection is not
-read, so a client that sends without reading (a ping flood) is throttled by its own socket.
+the connection with 1008 whatever the policy. While more than half the budget waits for a
+client it is not read (until at most a quarter does), so a client that sends without reading
+(a ping flood) is throttled by its own socket.
 A replaced connection (``/v1/events`` takeover) whose transport still holds more than the
 high-water mark is aborted at once, even if it was already closing: it is not reading, and its
 buffer is released now rather than after ``close_timeout``, so clients taking over one after
@@ -183,9 +184,7 @@ class Connection(WSListener):
         for timer in self._timers:
             timer.cancel()
         self._discard_queue()
-        log.info(
-            "client %s disconnected (sent=%d dropped=%d)", self.peer, self.sent, self.dropped
-        )
+        log.info("client %s disconnected (sent=%d dropped=%d)", self.peer, self.sent, self.dropped)
         if self.subscriber is not None:
             self.hub.detach(self.subscriber)
         self._endpoint.closed(self)
@@ -194,14 +193,14 @@ class Connection(WSListener):
 
     def pause_writing(self) -> None:
         self._paused = True
-        self._set_reading(False)
+        self._throttle_reading()
         if self.subscriber is not None:
             self.hub.blocked(self.subscriber)
 
     def resume_writing(self) -> None:
         self._paused = False
-        self._set_reading(True)
         self._drain()
+        self._throttle_reading()
         if not self._paused and not self._queue and self.subscriber is not None:
             self.hub.unblocked(self.subscriber)
 
@@ -250,6 +249,7 @@ class Connection(WSListener):
             self._queue.append((frames, count))
             self._queued_bytes += len(frames)
             self._queued_events += count
+            self._throttle_reading()
         else:
             self._raw.write(frames)
             self.sent += count
@@ -297,6 +297,7 @@ class Connection(WSListener):
             self.close(WSCloseCode.POLICY_VIOLATION.value, "too much backpressure")
             return
         self._transport.send(msg_type, payload)
+        self._throttle_reading()
 
     def close(self, code: int, reason: str, *, abort_if_unread: bool = False) -> None:
         """Sends Close ``code``/``reason`` (after at most the transport buffer) and drops the
@@ -325,11 +326,24 @@ class Connection(WSListener):
             self._transport.disconnect(graceful=True)
         self._timers = [self._loop.call_later(self.config.close_timeout, raw.abort)]
 
+    def _throttle_reading(self) -> None:
+        """Stops reading the peer while more than half the budget waits for it, and reads again
+        once at most a quarter does: what a client sends (pings, commands) makes the server
+        write, so a client that does not read must not be read either."""
+        pending = self.pending_bytes
+        budget = self.config.max_pending_bytes
+        if pending > budget // 2:
+            self._set_reading(False)
+        elif pending <= budget // 4:
+            self._set_reading(True)
+
     def _set_reading(self, reading: bool) -> None:
-        """Reads the peer only while writes to it are not paused (and while closing, so that
-        unread input does not turn the close into a reset)."""
+        """Pauses or resumes reading (never pauses while closing, so that unread input does
+        not turn the close into a reset)."""
         raw = self._raw
-        if raw is None or raw.is_closing() or reading == self._reading or (self._closing and not reading):
+        if raw is None or raw.is_closing() or reading == self._reading:
+            return
+        if self._closing and not reading:
             return
         self._reading = reading
         if reading:

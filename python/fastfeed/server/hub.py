@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Literal, Protocol
 
 from fastfeed._core import Hub as CoreHub
-from fastfeed._core import SourceBatch, StreamCommand
+from fastfeed._core import SourceBatch, StreamCommand, StreamRequest
 from fastfeed.bars import BarBook
 
 __all__ = ["Consumer", "Hub", "InterestListener", "Wire"]
@@ -70,9 +70,12 @@ class Hub:
         number of data events handed to connections (summed over them)."""
         consumers = self._consumers
         delivered = 0
-        for subscriber, frames, count in self.core.publish(batch):
-            if consumers[subscriber].send_events(frames, count):
-                delivered += count
+        # Subscribers that get the same frames share one bytes object: written many times,
+        # copied by the kernel only.
+        for subscribers, frames, count in self.core.publish(batch):
+            for subscriber in subscribers:
+                if consumers[subscriber].send_events(frames, count):
+                    delivered += count
         return delivered
 
     def broadcast(self, frames: bytes, count: int, wire: Wire = "events") -> None:
@@ -142,13 +145,16 @@ class Hub:
         self._notify(self.core.remove_subscriber(subscriber))
 
     def subscribe(
-        self, subscriber: int, streams: StreamCommand | Sequence[StreamCommand], limit: int
+        self,
+        subscriber: int,
+        streams: StreamRequest | StreamCommand | list[StreamCommand],
+        limit: int,
     ) -> None:
         """Subscribes, all or none; raises :class:`~fastfeed.errors.SubscribeError`."""
         self._notify(self.core.subscribe(subscriber, streams, limit))
 
     def unsubscribe(
-        self, subscriber: int, streams: StreamCommand | Sequence[StreamCommand]
+        self, subscriber: int, streams: StreamRequest | StreamCommand | list[StreamCommand]
     ) -> None:
         """Unsubscribes (streams not subscribed are ignored)."""
         self._notify(self.core.unsubscribe(subscriber, streams))
@@ -180,4 +186,3 @@ class Hub:
                 listener(gained, lost)
             except Exception:
                 log.exception("interest listener failed")
-

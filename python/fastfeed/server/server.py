@@ -147,9 +147,7 @@ class Server:
             rejection = endpoint.admit()
         if rejection is not None or endpoint is None:
             assert rejection is not None
-            log.info(
-                "refused handshake for %s: %d %s", route, rejection.status, rejection.reason
-            )
+            log.info("refused handshake for %s: %d %s", route, rejection.status, rejection.reason)
             response = WSUpgradeResponse.create_error_response(
                 rejection.status, rejection.reason.encode()
             )

@@ -11,12 +11,8 @@ import logging
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
-try:  # TEMP until the §4 parser lands
-    from fastfeed._core import encode_stream_error, encode_stream_result, parse_stream_command
-    from fastfeed.errors import StreamCommandError
-except ImportError:
-    pass
-from fastfeed.errors import SubscribeError
+from fastfeed._core import encode_stream_error, encode_stream_result, parse_stream_command
+from fastfeed.errors import StreamCommandError, SubscribeError
 from fastfeed.server.config import ServerConfig
 from fastfeed.server.connection import Connection
 from fastfeed.server.guard import HandshakeRejection

@@ -116,8 +116,8 @@ class SyntheticSpec:
 
     def build(self, hub: _core.Hub, date: int) -> SyntheticMarket:
         """The market of this spec on ``date`` (YYYYMMDD), its contracts registered with
-        ``hub`` (and declared its universe). Raises :class:`~fastfeed.ConfigError` for a symbol the protocol cannot
-        carry."""
+        ``hub`` and declared its universe. Raises :class:`~fastfeed.ConfigError` for a symbol
+        the protocol cannot carry."""
         today = dt.date(date // 10000, date // 100 % 100, date % 100)
         chain = bool(self.symbols) and self.expirations > 0
         return SyntheticMarket(

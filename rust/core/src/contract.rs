@@ -2,8 +2,29 @@
 //!
 //! A [`ContractKey`] is a small `Copy` value (no heap) so it can be hashed and compared on the hot
 //! path. Symbols are at most [`Symbol::MAX_LEN`] bytes of `A-Z 0-9 . / ^ -` (SPEC §3.1).
+//!
+//! # The one contract validator
+//!
+//! The rules of a contract (SPEC §3.1) live here and nowhere else; the `/v1/events` envelope,
+//! the §4 stream names and the Python SDK all call them:
+//!
+//! * `symbol`: 1–16 characters of `A-Z 0-9 . / ^ -` ([`validate_symbol`]);
+//! * `expiration`: YYYYMMDD of a real Gregorian calendar date, years 1900–2999
+//!   ([`validate_expiration`]);
+//! * `strike`: a positive integer of thousandths of a dollar that fits a `u32`
+//!   ([`validate_strike`]);
+//! * `right`: `C` or `P` ([`validate_right`]);
+//! * `expiration`, `strike` and `right` are required on an OPTION and refused on a STOCK or an
+//!   INDEX ([`ContractKey::validate`] checks symbol, expiration, strike, right in that order).
+//!
+//! A failure is a [`ContractError`]: the [`ContractField`] and the [`ContractReason`]; it
+//! displays as `contract.<field>: <reason>` (`contract.expiration: not a calendar date:
+//! 20250230`), the same text the envelope answers. What a reason echoes of the input is bounded
+//! (strings quoted, escaped and cut after 64 characters).
 
 use std::fmt;
+
+use crate::echo::{quote_bounded, ECHO_LIMIT};
 
 /// Security type of a contract (`sec_type` in commands, `security_type` in events).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -360,6 +381,188 @@ impl ReqType {
     }
 }
 
+/// A field of a contract, named as in the `contract` object of a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContractField {
+    Symbol,
+    Expiration,
+    Strike,
+    Right,
+}
+
+impl ContractField {
+    /// The field name (`symbol`, `expiration`, `strike`, `right`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ContractField::Symbol => "symbol",
+            ContractField::Expiration => "expiration",
+            ContractField::Strike => "strike",
+            ContractField::Right => "right",
+        }
+    }
+}
+
+/// Why a contract field is invalid. `got` strings are bounded renderings of the input (a quoted,
+/// escaped string cut after 64 characters, or a number as written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContractReason {
+    /// The field is missing (`required`).
+    Required,
+    /// Not 1–16 characters of `A-Z 0-9 . / ^ -`.
+    BadSymbol { got: String },
+    /// The expiration is not an integer at all (`must be a YYYYMMDD integer, got …`).
+    ExpirationNotAnInteger { got: String },
+    /// An integer that is not a YYYYMMDD calendar date (`not a calendar date: 20250230`).
+    NotACalendarDate { got: String },
+    /// Zero, negative or not an integer (`must be a positive integer (thousandths of a
+    /// dollar), got …`).
+    StrikeNotPositive { got: String },
+    /// A positive integer above `u32::MAX` thousandths.
+    StrikeTooLarge { got: String },
+    /// Not `C` or `P`.
+    BadRight { got: String },
+    /// An option field (`expiration`, `strike`, `right`) given for a STOCK or an INDEX.
+    OptionFieldOn(SecType),
+}
+
+impl fmt::Display for ContractReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ContractReason::Required => f.write_str("required"),
+            ContractReason::BadSymbol { got } => {
+                write!(f, "must be 1-16 characters of A-Z 0-9 . / ^ -, got {got}")
+            }
+            ContractReason::ExpirationNotAnInteger { got } => {
+                write!(f, "must be a YYYYMMDD integer, got {got}")
+            }
+            ContractReason::NotACalendarDate { got } => write!(f, "not a calendar date: {got}"),
+            ContractReason::StrikeNotPositive { got } => write!(
+                f,
+                "must be a positive integer (thousandths of a dollar), got {got}"
+            ),
+            ContractReason::StrikeTooLarge { got } => write!(
+                f,
+                "must be at most {} (thousandths of a dollar), got {got}",
+                u32::MAX
+            ),
+            ContractReason::BadRight { got } => write!(f, "expected one of C, P, got {got}"),
+            ContractReason::OptionFieldOn(sec_type) => write!(
+                f,
+                "not allowed for {} (only an OPTION has expiration, strike, right)",
+                sec_type.as_str()
+            ),
+        }
+    }
+}
+
+/// A contract that breaks a rule of SPEC §3.1: which field, and why. Displays as
+/// `contract.<field>: <reason>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractError {
+    pub field: ContractField,
+    pub reason: ContractReason,
+}
+
+impl ContractError {
+    /// An error of `field`.
+    pub fn new(field: ContractField, reason: ContractReason) -> Self {
+        ContractError { field, reason }
+    }
+}
+
+impl fmt::Display for ContractError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "contract.{}: {}", self.field.as_str(), self.reason)
+    }
+}
+
+impl std::error::Error for ContractError {}
+
+/// The symbol rule: 1–16 characters of `A-Z 0-9 . / ^ -`. A too-long symbol of at most 64
+/// characters is echoed with its length (`"ABCDEFGHIJKLMNOPQ" (17 characters)`).
+pub fn validate_symbol(s: &str) -> Result<Symbol, ContractReason> {
+    Symbol::new(s).map_err(|e| {
+        let got = match e {
+            SymbolError::TooLong(n) if s.chars().count() <= ECHO_LIMIT => {
+                format!("{} ({n} characters)", quote_bounded(s))
+            }
+            SymbolError::Empty | SymbolError::TooLong(_) | SymbolError::BadChar(_) => {
+                quote_bounded(s)
+            }
+        };
+        ContractReason::BadSymbol { got }
+    })
+}
+
+/// The expiration rule: an integer YYYYMMDD that is a real calendar date (years 1900–2999).
+pub fn validate_expiration(yyyymmdd: i128) -> Result<u32, ContractReason> {
+    match u64::try_from(yyyymmdd) {
+        Ok(n) if is_calendar_date(n) => Ok(n as u32),
+        _ => Err(ContractReason::NotACalendarDate {
+            got: yyyymmdd.to_string(),
+        }),
+    }
+}
+
+/// The strike rule: a positive integer of thousandths of a dollar, at most `u32::MAX`.
+pub fn validate_strike(strike: i128) -> Result<u32, ContractReason> {
+    if strike <= 0 {
+        return Err(ContractReason::StrikeNotPositive {
+            got: strike.to_string(),
+        });
+    }
+    u32::try_from(strike).map_err(|_| ContractReason::StrikeTooLarge {
+        got: strike.to_string(),
+    })
+}
+
+/// The right rule: `C` or `P`.
+pub fn validate_right(s: &str) -> Result<Right, ContractReason> {
+    Right::parse(s).ok_or_else(|| ContractReason::BadRight {
+        got: quote_bounded(s),
+    })
+}
+
+impl ContractKey {
+    /// Validates a contract given as typed values (the Python SDK, SPEC §4 stream names):
+    /// `symbol`, then for an OPTION `expiration`, `strike`, `right` (each required), in that
+    /// order; a STOCK or INDEX refuses the first option field given. The first broken rule is
+    /// the error.
+    pub fn validate(
+        sec_type: SecType,
+        symbol: &str,
+        expiration: Option<i128>,
+        strike: Option<i128>,
+        right: Option<&str>,
+    ) -> Result<Self, ContractError> {
+        let symbol =
+            validate_symbol(symbol).map_err(|r| ContractError::new(ContractField::Symbol, r))?;
+        if sec_type != SecType::Option {
+            let given = [
+                (ContractField::Expiration, expiration.is_some()),
+                (ContractField::Strike, strike.is_some()),
+                (ContractField::Right, right.is_some()),
+            ];
+            if let Some((field, _)) = given.into_iter().find(|(_, present)| *present) {
+                return Err(ContractError::new(
+                    field,
+                    ContractReason::OptionFieldOn(sec_type),
+                ));
+            }
+            return Ok(Self::simple(sec_type, symbol));
+        }
+        let required = |field| ContractError::new(field, ContractReason::Required);
+        let expiration =
+            validate_expiration(expiration.ok_or_else(|| required(ContractField::Expiration))?)
+                .map_err(|r| ContractError::new(ContractField::Expiration, r))?;
+        let strike = validate_strike(strike.ok_or_else(|| required(ContractField::Strike))?)
+            .map_err(|r| ContractError::new(ContractField::Strike, r))?;
+        let right = validate_right(right.ok_or_else(|| required(ContractField::Right))?)
+            .map_err(|r| ContractError::new(ContractField::Right, r))?;
+        Ok(Self::option(symbol, expiration, strike, right))
+    }
+}
+
 /// True when `yyyymmdd` is a real calendar date (Gregorian, years 1900–2999).
 pub fn is_calendar_date(yyyymmdd: u64) -> bool {
     let year = yyyymmdd / 10_000;
@@ -435,6 +638,71 @@ mod tests {
         assert_eq!(
             StreamKey::full(SecType::Option, ReqType::FullOpenInterest).name(),
             "option@full_open_interest"
+        );
+    }
+
+    #[test]
+    fn the_contract_validator() {
+        let spy = Symbol::new("SPY").unwrap();
+        assert_eq!(
+            ContractKey::validate(
+                SecType::Option,
+                "SPY",
+                Some(20250321),
+                Some(570000),
+                Some("C")
+            ),
+            Ok(ContractKey::option(spy, 20250321, 570000, Right::Call))
+        );
+        assert_eq!(
+            ContractKey::validate(SecType::Index, "SPX", None, None, None),
+            Ok(ContractKey::index(Symbol::new("SPX").unwrap()))
+        );
+        let message = |sec, sym, exp, strike, right| {
+            ContractKey::validate(sec, sym, exp, strike, right)
+                .unwrap_err()
+                .to_string()
+        };
+        let o = SecType::Option;
+        assert_eq!(
+            message(o, "spy", Some(0), None, None),
+            r#"contract.symbol: must be 1-16 characters of A-Z 0-9 . / ^ -, got "spy""#
+        );
+        assert_eq!(
+            message(o, "SPY", Some(20250230), Some(1), Some("C")),
+            "contract.expiration: not a calendar date: 20250230"
+        );
+        assert_eq!(
+            message(o, "SPY", Some(-20250321), Some(1), Some("C")),
+            "contract.expiration: not a calendar date: -20250321"
+        );
+        assert_eq!(
+            message(o, "SPY", None, Some(1), Some("C")),
+            "contract.expiration: required"
+        );
+        assert_eq!(
+            message(o, "SPY", Some(20250321), Some(-5), Some("C")),
+            "contract.strike: must be a positive integer (thousandths of a dollar), got -5"
+        );
+        assert_eq!(
+            message(o, "SPY", Some(20250321), Some(1 << 32), Some("C")),
+            "contract.strike: must be at most 4294967295 (thousandths of a dollar), got 4294967296"
+        );
+        assert_eq!(
+            message(o, "SPY", Some(20250321), Some(1), Some("c")),
+            r#"contract.right: expected one of C, P, got "c""#
+        );
+        assert_eq!(
+            message(SecType::Stock, "AAPL", None, None, Some("C")),
+            "contract.right: not allowed for STOCK (only an OPTION has expiration, strike, right)"
+        );
+        let e = ContractKey::validate(o, "SPY", Some(20250230), Some(1), Some("C")).unwrap_err();
+        assert_eq!(e.field, ContractField::Expiration);
+        assert_eq!(
+            e.reason,
+            ContractReason::NotACalendarDate {
+                got: "20250230".to_owned()
+            }
         );
     }
 

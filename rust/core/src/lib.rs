@@ -5,9 +5,10 @@
 //!
 //! | module | concern |
 //! |---|---|
-//! | [`contract`] | contract identity shared by every other module |
+//! | [`contract`] | contract identity shared by every other module; the one contract validator |
+//! | [`stream_name`] | SPEC §4 stream names (`stock.AAPL@trade`) ↔ [`contract::StreamKey`] |
 //! | [`ws`] | RFC 6455 WebSocket codec (frames, decoder, client handshake) |
-//! | [`envelope`] | `/v1/events` command validation and acknowledgements (SPEC §3.1–3.2) |
+//! | [`envelope`] | `/v1/events` and `/v1/stream` commands and their replies (SPEC §3.1–3.2, §4) |
 //! | [`event`] | event encode/decode and columnar batches (SPEC §3.3) |
 //! | [`json_stream`] | splitting a chunked byte stream into top-level JSON objects (seed 002) |
 //! | [`bars`] | trade-to-OHLC aggregation into fixed-capacity rings (SPEC §6) |
@@ -16,9 +17,11 @@
 
 pub mod bars;
 pub mod contract;
+mod echo;
 pub mod envelope;
 pub mod event;
 pub mod hub;
 pub mod json_stream;
+pub mod stream_name;
 pub mod synthetic;
 pub mod ws;

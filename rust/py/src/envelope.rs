@@ -1,15 +1,21 @@
-//! Binding of `fastfeed_core::envelope`: `parse_command` and `encode_ack`.
+//! Binding of `fastfeed_core::envelope` and `fastfeed_core::stream_name`: `/v1/events`
+//! commands (`parse_command`, `encode_ack`), `/v1/stream` commands (`parse_stream_command`,
+//! `encode_stream_result`, `encode_stream_error`), SPEC §4 stream names (`parse_stream_name`,
+//! `stream_name`) and the contract validator (`check_contract`).
 //!
 //! Commands are small frozen, hashable value classes whose attributes are plain Python values
 //! (wire names as `str`, ids as `int`), so server code can compare and log them directly.
 
-use fastfeed_core::contract::{ContractKey, Right};
-use fastfeed_core::envelope::{self, AckResponse, Command};
+use fastfeed_core::contract::{
+    ContractError, ContractField, ContractKey, ContractReason, ReqType, Right, SecType, StreamKey,
+};
+use fastfeed_core::envelope::{self, AckResponse, Command, StreamErrorCode, StreamRequest};
+use fastfeed_core::stream_name::{self as names, StreamNameError};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyBool, PyBytes, PyString};
 
-use crate::errors::envelope_error;
+use crate::errors::{contract_error, envelope_error, stream_command_error, stream_name_error};
 
 /// A validated `STREAM` command. The contract is flattened: `symbol` is `None` exactly for the
 /// `FULL_*` streams, and `expiration`/`strike`/`right` are set only for options.
@@ -158,24 +164,14 @@ impl PyEventAck {
 /// Raises `fastfeed.EnvelopeError` with the message, field path and `req_id`.
 #[pyfunction]
 fn parse_command(py: Python<'_>, frame: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-    let parsed = if let Ok(bytes) = frame.cast::<PyBytes>() {
-        envelope::parse_command(bytes.as_bytes())
-    } else if let Ok(text) = frame.cast::<PyString>() {
-        // A str holding lone surrogates has no UTF-8 encoding: the same answer as bad bytes.
-        let Ok(text) = text.to_str() else {
-            return Err(envelope_error(
-                "json: invalid UTF-8 (lone surrogate in str)",
-                "json",
-                None,
-            ));
-        };
-        envelope::parse_command(text.as_bytes())
-    } else {
-        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
-            "parse_command() expects bytes or str, got {}",
-            frame.get_type().name()?
-        )));
+    let Some(bytes) = frame_bytes(frame, "parse_command")? else {
+        return Err(envelope_error(
+            "json: invalid UTF-8 (lone surrogate in str)",
+            "json",
+            None,
+        ));
     };
+    let parsed = envelope::parse_command(bytes);
     match parsed {
         Ok(Command::Stream(c)) => Ok(Py::new(py, PyStreamCommand(c))?.into_any()),
         Ok(Command::Stop(c)) => Ok(Py::new(py, PyStopCommand(c))?.into_any()),
@@ -218,11 +214,304 @@ fn encode_ack<'py>(
     Ok(PyBytes::new(py, &out))
 }
 
+/// The bytes of a frame given as `bytes`, or as `str` (taken as its UTF-8 encoding); `None`
+/// for a `str` holding lone surrogates, which has no UTF-8 encoding.
+fn frame_bytes<'a>(frame: &'a Bound<'_, PyAny>, function: &str) -> PyResult<Option<&'a [u8]>> {
+    if let Ok(bytes) = frame.cast::<PyBytes>() {
+        Ok(Some(bytes.as_bytes()))
+    } else if let Ok(text) = frame.cast::<PyString>() {
+        Ok(text.to_str().ok().map(str::as_bytes))
+    } else {
+        Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "{function}() expects bytes or str, got {}",
+            frame.get_type().name()?
+        )))
+    }
+}
+
+// --- SPEC §4 stream names and the contract validator ------------------------------------------
+
+/// A valid SPEC §4 stream, e.g. `stock.AAPL@trade`: `sec_type`/`req_type` as wire names
+/// (`STOCK`, `TRADE`), the contract flattened (`symbol` is `None` exactly for the whole-market
+/// streams; `expiration`/`strike`/`right` only for options).
+#[pyclass(name = "StreamSpec", module = "fastfeed._core", frozen, eq, hash)]
+#[derive(PartialEq, Eq, Hash)]
+pub struct PyStreamSpec(pub StreamKey);
+
+impl PyStreamSpec {
+    /// The validated stream.
+    pub fn key(&self) -> &StreamKey {
+        &self.0
+    }
+}
+
+#[pymethods]
+impl PyStreamSpec {
+    /// The canonical SPEC §4 name.
+    #[getter]
+    fn name(&self) -> String {
+        self.0.name()
+    }
+
+    #[getter]
+    fn sec_type(&self) -> &'static str {
+        self.0.sec_type.as_str()
+    }
+
+    #[getter]
+    fn req_type(&self) -> &'static str {
+        self.0.req_type.as_str()
+    }
+
+    #[getter]
+    fn symbol(&self) -> Option<&str> {
+        self.0.contract.as_ref().map(|c| c.symbol.as_str())
+    }
+
+    #[getter]
+    fn expiration(&self) -> Option<u32> {
+        self.option_contract().map(|c| c.expiration)
+    }
+
+    #[getter]
+    fn strike(&self) -> Option<u32> {
+        self.option_contract().map(|c| c.strike)
+    }
+
+    #[getter]
+    fn right(&self) -> Option<&'static str> {
+        self.0.contract.and_then(|c| c.right).map(Right::as_str)
+    }
+
+    fn __str__(&self) -> String {
+        self.0.name()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("StreamSpec('{}')", self.0.name())
+    }
+}
+
+impl PyStreamSpec {
+    fn option_contract(&self) -> Option<&ContractKey> {
+        self.0.contract.as_ref().filter(|c| c.right.is_some())
+    }
+}
+
+/// Parses a SPEC §4 stream name; raises `fastfeed.StreamNameError` with a one-line reason.
+#[pyfunction]
+fn parse_stream_name(name: &str) -> PyResult<PyStreamSpec> {
+    names::parse_stream_name(name)
+        .map(PyStreamSpec)
+        .map_err(|e| stream_name_error(e.to_string()))
+}
+
+/// The SPEC §4 name of a stream given by its fields, validated like `parse_stream_name`.
+#[pyfunction]
+#[pyo3(signature = (sec_type, req_type, symbol = None, expiration = None, strike = None, right = None))]
+fn stream_name(
+    sec_type: &str,
+    req_type: &str,
+    symbol: Option<&str>,
+    expiration: Option<&Bound<'_, PyAny>>,
+    strike: Option<&Bound<'_, PyAny>>,
+    right: Option<&str>,
+) -> PyResult<String> {
+    let sec = parse_sec_type(sec_type).map_err(stream_name_error)?;
+    let req = ReqType::parse(req_type).ok_or_else(|| {
+        stream_name_error(format!(
+            "req_type: expected one of {}, got {req_type:?}",
+            ReqType::ALL.map(ReqType::as_str).join(", ")
+        ))
+    })?;
+    let expiration = int_arg(expiration, ContractField::Expiration)
+        .map_err(|e| stream_name_error(StreamNameError::from(e).to_string()))?;
+    let strike = int_arg(strike, ContractField::Strike)
+        .map_err(|e| stream_name_error(StreamNameError::from(e).to_string()))?;
+    names::stream_key(sec, req, symbol, expiration, strike, right)
+        .map(|k| k.name())
+        .map_err(|e| stream_name_error(e.to_string()))
+}
+
+/// Checks a contract against the rules of SPEC §3.1 (the validator the server uses); raises
+/// `fastfeed.ContractError` (a `ValueError`) with `contract.<field>: <reason>`.
+#[pyfunction]
+#[pyo3(signature = (sec_type, symbol, expiration = None, strike = None, right = None))]
+fn check_contract(
+    sec_type: &str,
+    symbol: &str,
+    expiration: Option<&Bound<'_, PyAny>>,
+    strike: Option<&Bound<'_, PyAny>>,
+    right: Option<&str>,
+) -> PyResult<()> {
+    let sec = parse_sec_type(sec_type).map_err(contract_error)?;
+    let checked = int_arg(expiration, ContractField::Expiration)
+        .and_then(|exp| Ok((exp, int_arg(strike, ContractField::Strike)?)))
+        .and_then(|(exp, strike)| ContractKey::validate(sec, symbol, exp, strike, right));
+    checked
+        .map(|_| ())
+        .map_err(|e| contract_error(e.to_string()))
+}
+
+fn parse_sec_type(sec_type: &str) -> Result<SecType, String> {
+    SecType::parse(sec_type)
+        .ok_or_else(|| format!("sec_type: expected one of STOCK, OPTION, INDEX, got {sec_type:?}"))
+}
+
+/// An integer argument (`None` when absent); a bool or a non-integer is the field's error.
+fn int_arg(
+    value: Option<&Bound<'_, PyAny>>,
+    field: ContractField,
+) -> Result<Option<i128>, ContractError> {
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    if !value.is_instance_of::<PyBool>() {
+        if let Ok(n) = value.extract::<i128>() {
+            return Ok(Some(n));
+        }
+    }
+    let mut got = value
+        .repr()
+        .map_or_else(|_| "?".to_owned(), |r| r.to_string());
+    if let Some((cut, _)) = got.char_indices().nth(64) {
+        got.truncate(cut);
+        got.push_str("...");
+    }
+    let reason = match field {
+        ContractField::Expiration => ContractReason::ExpirationNotAnInteger { got },
+        _ => ContractReason::StrikeNotPositive { got },
+    };
+    Err(ContractError::new(field, reason))
+}
+
+// --- /v1/stream commands ------------------------------------------------------------------------
+
+/// A validated `/v1/stream` command. Other binding modules (the hub) take a
+/// `PyRef<PyStreamRequest>` and read [`PyStreamRequest::streams`] without Python conversions.
+#[pyclass(name = "StreamRequest", module = "fastfeed._core", frozen, eq, hash)]
+#[derive(PartialEq, Eq, Hash)]
+pub struct PyStreamRequest(pub StreamRequest);
+
+impl PyStreamRequest {
+    /// The validated command.
+    pub fn request(&self) -> &StreamRequest {
+        &self.0
+    }
+
+    /// The streams of a `SUBSCRIBE`/`UNSUBSCRIBE` in command order, duplicates collapsed;
+    /// empty for `LIST_SUBSCRIPTIONS`.
+    pub fn streams(&self) -> &[StreamKey] {
+        self.0.streams()
+    }
+}
+
+#[pymethods]
+impl PyStreamRequest {
+    #[getter]
+    fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    #[getter]
+    fn method(&self) -> &'static str {
+        self.0.method.as_str()
+    }
+
+    /// The stream names (canonical spelling), in command order without duplicates.
+    #[getter(streams)]
+    fn py_streams(&self) -> Vec<String> {
+        self.0.streams().iter().map(StreamKey::name).collect()
+    }
+
+    fn __repr__(&self) -> String {
+        let names: Vec<String> = self
+            .0
+            .streams()
+            .iter()
+            .map(|k| format!("'{}'", k.name()))
+            .collect();
+        format!(
+            "StreamRequest(id={}, method='{}', streams=[{}])",
+            self.0.id,
+            self.0.method.as_str(),
+            names.join(", ")
+        )
+    }
+}
+
+/// Validates one `/v1/stream` frame (`bytes`, or `str` taken as its UTF-8 encoding). Raises
+/// `fastfeed.StreamCommandError` with `code`, `id` and the message.
+#[pyfunction]
+fn parse_stream_command(frame: &Bound<'_, PyAny>) -> PyResult<PyStreamRequest> {
+    let Some(bytes) = frame_bytes(frame, "parse_stream_command")? else {
+        return Err(stream_command_error(
+            "json: invalid UTF-8 (lone surrogate in str)",
+            StreamErrorCode::InvalidJson.as_str(),
+            None,
+        ));
+    };
+    envelope::parse_stream_command(bytes)
+        .map(PyStreamRequest)
+        .map_err(|e| stream_command_error(e.message, e.code.as_str(), e.id))
+}
+
+/// Encodes a `/v1/stream` success reply: `{"result":null,"id":N}`, or with `streams` (names,
+/// validated) `{"result":[…],"id":N}`.
+#[pyfunction]
+#[pyo3(signature = (id, streams = None))]
+fn encode_stream_result(
+    py: Python<'_>,
+    id: u64,
+    streams: Option<Vec<String>>,
+) -> PyResult<Bound<'_, PyBytes>> {
+    let keys = streams
+        .map(|names| {
+            names
+                .iter()
+                .map(|n| names::parse_stream_name(n))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()
+        .map_err(|e| stream_name_error(e.to_string()))?;
+    let mut out = Vec::with_capacity(64);
+    envelope::encode_stream_result(&mut out, id, keys.as_deref());
+    Ok(PyBytes::new(py, &out))
+}
+
+/// Encodes a `/v1/stream` error reply; `code` is one of `INVALID_JSON`, `INVALID_METHOD`,
+/// `INVALID_PARAM`, `TOO_MANY_STREAMS`.
+#[pyfunction]
+fn encode_stream_error<'py>(
+    py: Python<'py>,
+    id: Option<u64>,
+    code: &str,
+    msg: &str,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let code = StreamErrorCode::parse(code).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "encode_stream_error(): code must be one of INVALID_JSON, INVALID_METHOD, \
+             INVALID_PARAM, TOO_MANY_STREAMS, got {code:?}"
+        ))
+    })?;
+    let mut out = Vec::with_capacity(64 + msg.len());
+    envelope::encode_stream_error(&mut out, id, code, msg);
+    Ok(PyBytes::new(py, &out))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyStreamCommand>()?;
     m.add_class::<PyStopCommand>()?;
     m.add_class::<PyEventAck>()?;
+    m.add_class::<PyStreamSpec>()?;
+    m.add_class::<PyStreamRequest>()?;
     m.add_function(wrap_pyfunction!(parse_command, m)?)?;
     m.add_function(wrap_pyfunction!(encode_ack, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_stream_name, m)?)?;
+    m.add_function(wrap_pyfunction!(stream_name, m)?)?;
+    m.add_function(wrap_pyfunction!(check_contract, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_stream_command, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_stream_result, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_stream_error, m)?)?;
     Ok(())
 }

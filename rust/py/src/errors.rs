@@ -19,6 +19,9 @@ pyo3::import_exception!(fastfeed.errors, JsonStreamError);
 pyo3::import_exception!(fastfeed.errors, BarsError);
 pyo3::import_exception!(fastfeed.errors, ConfigError);
 pyo3::import_exception!(fastfeed.errors, SubscribeError);
+pyo3::import_exception!(fastfeed.errors, ContractError);
+pyo3::import_exception!(fastfeed.errors, StreamNameError);
+pyo3::import_exception!(fastfeed.errors, StreamCommandError);
 
 /// A WebSocket protocol violation: `close_code` is the code to close the connection with.
 pub fn protocol_error(message: impl Into<String>, close_code: u16) -> PyErr {
@@ -91,4 +94,20 @@ pub fn fanout_error(error: fastfeed_core::hub::FanoutError) -> PyErr {
         }
         E::UnknownSubscriber(_) => config_error(error.to_string()),
     }
+}
+
+/// A contract that breaks a rule of SPEC §3.1 (`contract.<field>: <reason>`).
+pub fn contract_error(message: impl Into<String>) -> PyErr {
+    ContractError::new_err(message.into())
+}
+
+/// A string that is not a valid SPEC §4 stream name (or fields that make none).
+pub fn stream_name_error(message: impl Into<String>) -> PyErr {
+    StreamNameError::new_err(message.into())
+}
+
+/// An invalid `/v1/stream` command: `code` is its wire error code, `id` the command's id when
+/// it could be read.
+pub fn stream_command_error(message: impl Into<String>, code: &str, id: Option<u64>) -> PyErr {
+    StreamCommandError::new_err((message.into(), code.to_owned(), id))
 }

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
 use crate::bars::PyBarBook;
-use crate::envelope::PyStreamCommand;
+use crate::envelope::{PyStreamCommand, PyStreamRequest};
 use crate::errors::{config_error, fanout_error, subscribe_error};
 use crate::event::{contract_key, contract_tuple, ContractTuple};
 
@@ -19,6 +19,9 @@ fn interest(change: &InterestChange) -> Interest {
     let names = |keys: &[StreamKey]| keys.iter().map(StreamKey::name).collect();
     (names(&change.gained), names(&change.lost))
 }
+
+/// Subscribers that receive the same frames, the frames, and how many events they hold.
+type Delivery<'py> = (Vec<SubscriberId>, Bound<'py, PyBytes>, u64);
 
 /// A batch of a source's events, held in Rust (opaque to Python).
 #[pyclass(name = "SourceBatch", module = "fastfeed._core")]
@@ -43,8 +46,12 @@ pub struct PyHub {
     first_error: Option<String>,
 }
 
-/// The stream keys of `streams`: a `StreamCommand` or a list of them.
+/// The stream keys of `streams`: a `/v1/stream` `StreamRequest`, a `StreamCommand` or a list
+/// of them.
 fn stream_keys(streams: &Bound<'_, PyAny>) -> PyResult<Vec<StreamKey>> {
+    if let Ok(request) = streams.cast::<PyStreamRequest>() {
+        return Ok(request.borrow().streams().to_vec());
+    }
     let key = |c: &PyStreamCommand| {
         let c = c.command();
         StreamKey {
@@ -205,14 +212,14 @@ impl PyHub {
     }
 
     /// Publishes a source's batch: trades into the bars, session OHLC events, and each event
-    /// to its subscribers. Returns `[(subscriber, frames, count)]` for every subscriber that
-    /// received something.
+    /// to its subscribers. Returns `[(subscribers, frames, count)]`: subscribers that receive
+    /// the same frames share one `bytes`.
     #[allow(clippy::needless_pass_by_value)] // PyO3 extracts the batch as an owned PyRef
     fn publish<'py>(
         &mut self,
         py: Python<'py>,
         batch: PyRef<'_, PySourceBatch>,
-    ) -> PyResult<Vec<(SubscriberId, Bound<'py, PyBytes>, u64)>> {
+    ) -> PyResult<Vec<Delivery<'py>>> {
         let mut bars = self.bars.bind(py).try_borrow_mut()?;
         let rejections = self.inner.publish(&mut bars.inner, &batch.events);
         self.rejected += rejections.count;
@@ -220,8 +227,8 @@ impl PyHub {
             self.first_error = rejections.first.map(|e| e.to_string());
         }
         let mut out = Vec::new();
-        self.inner.take_output(|id, frames, count| {
-            out.push((id, PyBytes::new(py, frames), count));
+        self.inner.take_output(|ids, frames, count| {
+            out.push((ids.to_vec(), PyBytes::new(py, frames), count));
         });
         Ok(out)
     }

@@ -6,6 +6,8 @@
 //! {"header":{"type":"REQ_RESPONSE","status":"CONNECTED","response":"MAX_STREAMS_REACHED","req_id":7}}
 //! ```
 
+use crate::echo::write_escaped;
+
 /// The answer to one command. Only `Error` carries a message, so an `OK` with a message cannot
 /// be built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,38 +53,6 @@ pub fn write_json_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     write_escaped(out, s);
     out.push(b'"');
-}
-
-/// Appends the JSON escape of `s` without quotes: `"` `\` and the control characters below
-/// U+0020 are escaped (short forms where JSON has them, `\u00XX` otherwise); every other byte,
-/// including the bytes of non-ASCII characters, is copied unchanged.
-pub(crate) fn write_escaped(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bytes = s.as_bytes();
-    let mut copied = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let short: &[u8] = match b {
-            b'"' => br#"\""#,
-            b'\\' => br"\\",
-            b'\n' => br"\n",
-            b'\r' => br"\r",
-            b'\t' => br"\t",
-            0x08 => br"\b",
-            0x0c => br"\f",
-            0x00..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[copied..i]);
-        copied = i + 1;
-        if short.is_empty() {
-            out.extend_from_slice(br"\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xf)]);
-        } else {
-            out.extend_from_slice(short);
-        }
-    }
-    out.extend_from_slice(&bytes[copied..]);
 }
 
 #[cfg(test)]

@@ -5,13 +5,11 @@
 //! this tree instead lets the validator reject duplicates explicitly and report the first
 //! unknown field in document order, so errors are deterministic.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
-/// How many characters of a user-supplied string are echoed back in an error message, so an
-/// error can never be much larger than a fixed bound whatever the input.
-pub(crate) const ECHO_LIMIT: usize = 64;
+pub(crate) use crate::echo::{quote_bounded, ECHO_LIMIT};
 
 /// One parsed JSON value. Non-negative integers are `UInt`, negative ones `NegInt`; anything
 /// with a fraction or exponent (or beyond `u64`) is `Float`, as `serde_json` reports them.
@@ -105,20 +103,6 @@ impl Json {
     }
 }
 
-/// `s` as a JSON string literal, cut after [`ECHO_LIMIT`] characters; a cut string is followed
-/// by `... (N characters)`.
-pub(crate) fn quote_bounded(s: &str) -> String {
-    let mut out = String::with_capacity(s.len().min(4 * ECHO_LIMIT) + 2);
-    let cut = s.char_indices().nth(ECHO_LIMIT).map(|(i, _)| i);
-    out.push('"');
-    escape_into(&mut out, cut.map_or(s, |i| &s[..i]));
-    out.push('"');
-    if cut.is_some() {
-        let _ = write!(out, "... ({} characters)", s.chars().count());
-    }
-    out
-}
-
 /// An object key as a path segment: bare when it is a plain name (`A-Z a-z 0-9 _`, at most
 /// [`ECHO_LIMIT`] characters), otherwise quoted like [`quote_bounded`], so a key holding dots,
 /// quotes or control characters can neither forge a nested path nor inject lines into a log.
@@ -131,13 +115,4 @@ pub(crate) fn key_segment(key: &str) -> String {
     } else {
         quote_bounded(key)
     }
-}
-
-/// Appends the JSON escape of `s` (without quotes), as [`super::ack::write_escaped`] does.
-pub(crate) fn escape_into(out: &mut String, s: &str) {
-    let mut escaped = Vec::with_capacity(s.len());
-    super::ack::write_escaped(&mut escaped, s);
-    // Escaping copies every byte >= 0x80 unchanged, so valid UTF-8 in gives valid UTF-8 out
-    // and the lossy conversion never replaces anything.
-    out.push_str(&String::from_utf8_lossy(&escaped));
 }

@@ -1,4 +1,6 @@
-//! `/v1/events` command validation and acknowledgements (SPEC §3.1–3.2).
+//! `/v1/events` command validation and acknowledgements (SPEC §3.1–3.2); the `/v1/stream`
+//! commands and replies (SPEC §4) are in [`stream`] ([`parse_stream_command`]), re-exported
+//! here.
 //!
 //! [`parse_command`] turns one inbound text frame into a typed [`Command`] or an
 //! [`EnvelopeError`]; [`encode_ack`] writes the §3.2 answer straight into an output buffer.
@@ -47,15 +49,24 @@
 
 mod ack;
 mod json;
+pub mod stream;
 
 use std::fmt;
 
 use crate::contract::{
-    is_calendar_date, ContractKey, ReqType, Right, SecType, Symbol, SymbolError,
+    validate_expiration, validate_right, validate_strike, validate_symbol, ContractKey,
+    ContractReason, ReqType, SecType,
 };
 
 pub use ack::{encode_ack, write_json_string, AckResponse};
-use json::{key_segment, quote_bounded, Json};
+use json::{key_segment, Json};
+pub use stream::{
+    encode_stream_error, encode_stream_result, parse_stream_command, StreamCommandError,
+    StreamErrorCode, StreamMethod, StreamRequest,
+};
+
+#[cfg(test)]
+use crate::contract::{Right, Symbol};
 
 /// One validated inbound frame.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -445,12 +456,14 @@ fn parse_contract(
         (None, Some(v)) => ("root", v),
         (None, None) => return Err(errors.required("symbol")),
     };
-    let symbol = parse_symbol(symbol_value).map_err(|got| {
-        errors.at(
-            symbol_field,
-            format_args!("must be 1-16 characters of A-Z 0-9 . / ^ -, got {got}"),
-        )
-    })?;
+    let domain = |field: &str, reason: ContractReason| errors.at(field, format_args!("{reason}"));
+    let symbol = match symbol_value {
+        Json::Str(s) => validate_symbol(s),
+        other => Err(ContractReason::BadSymbol {
+            got: other.describe(),
+        }),
+    }
+    .map_err(|r| domain(symbol_field, r))?;
     if sec_type != SecType::Option {
         return Ok(ContractKey {
             sec_type,
@@ -460,66 +473,34 @@ fn parse_contract(
             right: None,
         });
     }
+    // The JSON type checks are the envelope's; the domain rules are `contract`'s.
     let expiration = match fields.get("expiration") {
-        None => return Err(errors.required("expiration")),
-        Some(Json::UInt(n)) if is_calendar_date(*n) => *n as u32,
-        Some(Json::UInt(n)) => {
-            return Err(errors.at("expiration", format_args!("not a calendar date: {n}")))
-        }
-        Some(Json::NegInt(n)) => {
-            return Err(errors.at("expiration", format_args!("not a calendar date: {n}")))
-        }
-        Some(other) => {
-            return Err(errors.at(
-                "expiration",
-                format_args!("must be a YYYYMMDD integer, got {}", other.describe()),
-            ))
-        }
-    };
+        None => Err(ContractReason::Required),
+        Some(Json::UInt(n)) => validate_expiration(i128::from(*n)),
+        Some(Json::NegInt(n)) => validate_expiration(i128::from(*n)),
+        Some(other) => Err(ContractReason::ExpirationNotAnInteger {
+            got: other.describe(),
+        }),
+    }
+    .map_err(|r| domain("expiration", r))?;
     let strike = match fields.get("strike") {
-        None => return Err(errors.required("strike")),
-        Some(Json::UInt(n)) if *n > 0 => u32::try_from(*n).map_err(|_| {
-            errors.at(
-                "strike",
-                format_args!(
-                    "must be at most {} (thousandths of a dollar), got {n}",
-                    u32::MAX
-                ),
-            )
-        })?,
-        Some(other) => {
-            return Err(errors.at(
-                "strike",
-                format_args!(
-                    "must be a positive integer (thousandths of a dollar), got {}",
-                    other.describe()
-                ),
-            ))
-        }
-    };
+        None => Err(ContractReason::Required),
+        Some(Json::UInt(n)) => validate_strike(i128::from(*n)),
+        Some(Json::NegInt(n)) => validate_strike(i128::from(*n)),
+        Some(other) => Err(ContractReason::StrikeNotPositive {
+            got: other.describe(),
+        }),
+    }
+    .map_err(|r| domain("strike", r))?;
     let right = match fields.get("right") {
-        None => return Err(errors.required("right")),
-        Some(v) => enum_value(v, Right::parse).ok_or_else(|| {
-            errors.at(
-                "right",
-                format_args!("expected one of C, P, got {}", v.describe()),
-            )
-        })?,
-    };
+        None => Err(ContractReason::Required),
+        Some(Json::Str(s)) => validate_right(s),
+        Some(other) => Err(ContractReason::BadRight {
+            got: other.describe(),
+        }),
+    }
+    .map_err(|r| domain("right", r))?;
     Ok(ContractKey::option(symbol, expiration, strike, right))
-}
-
-/// The symbol, or the rendering of what was found instead.
-fn parse_symbol(value: &Json) -> Result<Symbol, String> {
-    let Json::Str(s) = value else {
-        return Err(value.describe());
-    };
-    Symbol::new(s).map_err(|e| match e {
-        SymbolError::TooLong(n) if s.chars().count() <= json::ECHO_LIMIT => {
-            format!("{} ({n} characters)", quote_bounded(s))
-        }
-        SymbolError::Empty | SymbolError::TooLong(_) | SymbolError::BadChar(_) => quote_bounded(s),
-    })
 }
 
 fn parse_event_ack(members: Members<'_>) -> Result<EventAck, EnvelopeError> {

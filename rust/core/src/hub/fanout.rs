@@ -76,8 +76,8 @@ struct Subscriber {
     streams: HashMap<StreamKey, u64>,
     /// How many of `streams` name each contract.
     per_contract: HashMap<ContractId, u32>,
-    out: Vec<u8>,
-    count: u64,
+    /// The frames (ids into the batch's arena) this subscriber gets from the current batch.
+    pending: Vec<u32>,
 }
 
 /// Which subscribers get the events of one (contract, route), and as which frame.
@@ -110,8 +110,28 @@ pub struct Fanout {
     seen: Vec<u64>,
     stamp: u64,
     payload: Vec<u8>,
-    frames: [Vec<u8>; 4],
-    frame_ready: [bool; 4],
+    wrapped: Vec<u8>,
+    /// Every frame of the current batch, back to back; `spans` locates each by id.
+    arena: Vec<u8>,
+    spans: Vec<(usize, usize)>,
+    /// Scratch of [`Fanout::take_output`]: subscribers grouped by identical output.
+    groups: HashMap<u64, Vec<Group>>,
+    output: Vec<u8>,
+}
+
+/// Subscribers that get byte-identical output from one batch.
+#[derive(Debug)]
+struct Group {
+    members: Vec<SubscriberId>,
+}
+
+/// A fast hash of a frame-id sequence (FNV-1a over the ids), to find equal sequences.
+fn frames_hash(frames: &[u32]) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64 ^ frames.len() as u64;
+    for &f in frames {
+        hash = (hash ^ u64::from(f)).wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
 }
 
 fn sec_index(sec_type: SecType) -> usize {
@@ -169,8 +189,7 @@ impl Fanout {
             wire,
             streams: HashMap::new(),
             per_contract: HashMap::new(),
-            out: Vec::new(),
-            count: 0,
+            pending: Vec::new(),
         };
         if let Some(id) = self.free.pop() {
             self.subscribers[id as usize] = Some(subscriber);
@@ -400,35 +419,40 @@ impl Fanout {
     }
 
     fn deliver(&mut self, contract: usize, route: usize) {
-        self.frame_ready = [false; 4];
+        let mut ids: [Option<u32>; 4] = [None; 4];
         let table = &self.routes[contract][route];
         for &(subscriber, frame) in &table.targets {
             let f = frame as usize;
-            if !self.frame_ready[f] {
-                let out = &mut self.frames[f];
-                out.clear();
-                if f == 0 {
-                    encode_frame(out, Opcode::Text, &self.payload, None);
-                } else {
-                    let name = &table.names[f - 1];
-                    let mut wrapped = Vec::with_capacity(self.payload.len() + name.len() + 22);
-                    wrapped.extend_from_slice(b"{\"stream\":\"");
-                    wrapped.extend_from_slice(name);
-                    wrapped.extend_from_slice(b"\",\"data\":");
-                    wrapped.extend_from_slice(&self.payload);
-                    wrapped.push(b'}');
-                    encode_frame(out, Opcode::Text, &wrapped, None);
+            let id = if let Some(id) = ids[f] {
+                id
+            } else {
+                {
+                    let start = self.arena.len();
+                    if f == 0 {
+                        encode_frame(&mut self.arena, Opcode::Text, &self.payload, None);
+                    } else {
+                        let name = &table.names[f - 1];
+                        self.wrapped.clear();
+                        self.wrapped.extend_from_slice(b"{\"stream\":\"");
+                        self.wrapped.extend_from_slice(name);
+                        self.wrapped.extend_from_slice(b"\",\"data\":");
+                        self.wrapped.extend_from_slice(&self.payload);
+                        self.wrapped.push(b'}');
+                        encode_frame(&mut self.arena, Opcode::Text, &self.wrapped, None);
+                    }
+                    let id = self.spans.len() as u32;
+                    self.spans.push((start, self.arena.len()));
+                    ids[f] = Some(id);
+                    id
                 }
-                self.frame_ready[f] = true;
-            }
+            };
             let s = self.subscribers[subscriber as usize]
                 .as_mut()
                 .expect("routes only name live subscribers");
-            s.out.extend_from_slice(&self.frames[f]);
-            s.count += 1;
-            if s.count == 1 {
+            if s.pending.is_empty() {
                 self.with_output.push(subscriber);
             }
+            s.pending.push(id);
         }
     }
 
@@ -493,15 +517,51 @@ impl Fanout {
         self.routes[id as usize][route as usize] = table;
     }
 
-    /// Hands each subscriber's gathered output (frames and event count) to `deliver`, in the
-    /// order subscribers first received something, and empties it.
-    pub fn take_output(&mut self, mut deliver: impl FnMut(SubscriberId, &[u8], u64)) {
-        for id in std::mem::take(&mut self.with_output) {
-            if let Some(s) = self.subscribers[id as usize].as_mut() {
-                deliver(id, &s.out, s.count);
-                s.out.clear();
-                s.count = 0;
+    /// Hands the gathered output of the published batches to `deliver`: subscribers that get
+    /// byte-identical output (the same frames in the same order) are grouped, so their frames
+    /// are concatenated once; `deliver(subscribers, frames, count)` is called once per group,
+    /// in the order the groups first received something. Then the output is emptied.
+    pub fn take_output(&mut self, mut deliver: impl FnMut(&[SubscriberId], &[u8], u64)) {
+        let mut order: Vec<(u64, usize)> = Vec::new();
+        for &id in &self.with_output {
+            let Some(s) = self.subscribers[id as usize].as_ref() else {
+                continue;
+            };
+            let hash = frames_hash(&s.pending);
+            let groups = self.groups.entry(hash).or_default();
+            let subscribers = &self.subscribers;
+            let same = groups.iter_mut().enumerate().find(|(_, g)| {
+                let first = subscribers[g.members[0] as usize]
+                    .as_ref()
+                    .expect("grouped subscribers are live");
+                first.pending == s.pending
+            });
+            if let Some((_, group)) = same {
+                group.members.push(id);
+            } else {
+                order.push((hash, groups.len()));
+                groups.push(Group { members: vec![id] });
             }
         }
+        for (hash, index) in order {
+            let group = &self.groups[&hash][index];
+            let first = self.subscribers[group.members[0] as usize]
+                .as_ref()
+                .expect("grouped subscribers are live");
+            self.output.clear();
+            for &frame in &first.pending {
+                let (start, end) = self.spans[frame as usize];
+                self.output.extend_from_slice(&self.arena[start..end]);
+            }
+            deliver(&group.members, &self.output, first.pending.len() as u64);
+        }
+        self.groups.clear();
+        for id in std::mem::take(&mut self.with_output) {
+            if let Some(s) = self.subscribers[id as usize].as_mut() {
+                s.pending.clear();
+            }
+        }
+        self.arena.clear();
+        self.spans.clear();
     }
 }

@@ -169,7 +169,7 @@ impl Hub {
     }
 
     /// See [`Fanout::take_output`].
-    pub fn take_output(&mut self, deliver: impl FnMut(SubscriberId, &[u8], u64)) {
+    pub fn take_output(&mut self, deliver: impl FnMut(&[SubscriberId], &[u8], u64)) {
         self.fanout.take_output(deliver);
     }
 }

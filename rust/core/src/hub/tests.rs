@@ -95,10 +95,12 @@ fn run(
     let rejections = hub.publish(bars, events);
     assert_eq!(rejections.count, 0, "{:?}", rejections.first);
     let mut out = Vec::new();
-    hub.take_output(|id, frames, count| {
+    hub.take_output(|ids, frames, count| {
         let p = payloads(frames);
         assert_eq!(p.len() as u64, count);
-        out.push((id, p.iter().map(|s| summary(s)).collect(), count));
+        for &id in ids {
+            out.push((id, p.iter().map(|s| summary(s)).collect(), count));
+        }
     });
     out.sort();
     out
@@ -485,7 +487,7 @@ fn bad_events_are_skipped_and_reported() {
         "trade.price: must be finite"
     );
     let mut count = 0;
-    hub.take_output(|_, _, n| count += n);
+    hub.take_output(|ids, _, n| count += n * ids.len() as u64);
     assert_eq!(count, 2);
     assert_eq!(bars.session(aapl).unwrap().count, 1);
 }
@@ -500,4 +502,37 @@ fn subscribing_registers_the_contract_so_later_events_match() {
     let id = hub.add_contract(stock("NEW"));
     let out = run(&mut hub, &mut bars, &[ev(id, quote(1))]);
     assert_eq!(out[0].2, 1);
+}
+
+#[test]
+fn subscribers_with_identical_output_share_one_buffer() {
+    let Setup {
+        mut hub,
+        mut bars,
+        aapl,
+        msft,
+        ..
+    } = setup();
+    let quotes = [
+        on(ReqType::Quote, stock("AAPL")),
+        on(ReqType::Quote, stock("MSFT")),
+    ];
+    let a = hub.add_subscriber(Wire::Stream);
+    let b = hub.add_subscriber(Wire::Stream);
+    let c = hub.add_subscriber(Wire::Stream);
+    let d = hub.add_subscriber(Wire::Events);
+    hub.subscribe(a, &quotes, 10).unwrap();
+    // The same streams in the other order: the same frames, since no event matches two.
+    hub.subscribe(b, &[quotes[1], quotes[0]], 10).unwrap();
+    hub.subscribe(c, &quotes[..1], 10).unwrap();
+    hub.subscribe(d, &quotes, 10).unwrap();
+    hub.publish(&mut bars, &[ev(aapl, quote(1)), ev(msft, quote(2))]);
+    let mut groups = Vec::new();
+    hub.take_output(|ids, frames, n| groups.push((ids.to_vec(), payloads(frames).len(), n)));
+    assert_eq!(
+        groups,
+        [(vec![a, b], 2, 2), (vec![c], 1, 1), (vec![d], 2, 2)]
+    );
+    // Output is emptied once taken.
+    hub.take_output(|_, _, _| panic!("nothing published"));
 }
