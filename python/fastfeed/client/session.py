@@ -22,9 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias, get_args
 
+from fastfeed import _core
 from fastfeed._core import EventBatch
 from fastfeed.client.batch import kind_counts
-from fastfeed.client.contracts import Contract
+from fastfeed.client.contracts import Contract, Option
 from fastfeed.client.events import Disconnected, Gap, Reconnected
 from fastfeed.errors import FastfeedError, MaxStreamsError, SubscriptionError
 from fastfeed.events import EventKind
@@ -65,14 +66,6 @@ _DATA_COLUMNS: Final = (
     ("ohlc", _OHLC),
     ("open_interest", _OI),
 )
-_STREAM_KINDS: Final[dict[str, str]] = {
-    "QUOTE": "quote",
-    "TRADE": "trade",
-    "OHLC": "ohlc",
-    "OPEN_INTEREST": "open_interest",
-    "FULL_TRADES": "full_trades",
-    "FULL_OPEN_INTEREST": "full_open_interest",
-}
 
 
 def endpoint_of(path: str) -> Endpoint:
@@ -82,17 +75,20 @@ def endpoint_of(path: str) -> Endpoint:
 
 def stream_name(sec_type: str, req_type: str, contract: Contract | None) -> str:
     """The SPEC §4 name of a stream: ``stock.AAPL@trade``,
-    ``option.SPY.20250321.570000.C@quote``, ``option@full_trades``.
-
-    TODO(merge): replace the body with ``fastfeed._core.stream_name`` (the Rust
-    ``StreamKey::name``) once the §4 grammar lands in ``_core``; this is the only place names
-    are written on the client side.
-    """
-    kind = _STREAM_KINDS[req_type]
-    sec = sec_type.lower()
+    ``option.SPY.20250321.570000.C@quote``, ``option@full_trades`` (the Rust
+    ``StreamKey::name``, :func:`fastfeed._core.stream_name`)."""
     if contract is None:
-        return f"{sec}@{kind}"
-    return f"{sec}.{contract.key.replace(':', '.')}@{kind}"
+        return _core.stream_name(sec_type, req_type)
+    if isinstance(contract, Option):
+        return _core.stream_name(
+            sec_type,
+            req_type,
+            contract.symbol,
+            contract.expiration,
+            contract.strike,
+            contract.right,
+        )
+    return _core.stream_name(sec_type, req_type, contract.symbol)
 
 
 @dataclass(frozen=True, slots=True)
