@@ -369,7 +369,10 @@ def test_acks_status_other_and_control() -> None:
         K.STATUS,
         K.CONTROL,
     ]
-    assert batch.acks == [(1, "OK", None), (None, "ERROR", 'json: expected "{" at byte 0 é')]
+    assert batch.acks == [
+        (1, "OK", None, None),
+        (None, "ERROR", 'json: expected "{" at byte 0 é', None),
+    ]
     assert {k: v.tolist() for k, v in batch.status.items()} == {
         "sent": [1, -1, 3],
         "dropped": [0, -1, 1],

@@ -121,7 +121,8 @@ class FeedClosedError(FastfeedError):
 
 class SubscriptionError(FastfeedError):
     """The server refused a command: :attr:`response` is ``ERROR`` or ``MAX_STREAMS_REACHED``
-    and the exception's message is the server's ``message`` (SPEC §3.2)."""
+    (SPEC §3.2), or the error ``code`` of a ``/v1/stream`` reply (``INVALID_PARAM``, …, SPEC §4);
+    the exception's message is the server's ``message`` (``msg``)."""
 
     response: str
     req_id: int | None
@@ -131,9 +132,14 @@ class SubscriptionError(FastfeedError):
         self.response = response
         self.req_id = req_id
 
+    @property
+    def code(self) -> str:
+        """The server's answer code (the same as :attr:`response`)."""
+        return self.response
+
 
 class MaxStreamsError(SubscriptionError):
-    """The server answered ``MAX_STREAMS_REACHED``."""
+    """The server answered ``MAX_STREAMS_REACHED`` (``TOO_MANY_STREAMS`` on ``/v1/stream``)."""
 
 
 class BarsError(FastfeedError, ValueError):

@@ -37,7 +37,8 @@ class EventKind(enum.IntEnum):
     OPEN_INTEREST = 3
     STATUS = 4
     ACK = 5
-    """A ``REQ_RESPONSE`` acknowledgement (in :attr:`EventBatch.acks`)."""
+    """An answer to a command: a ``REQ_RESPONSE`` or a ``/v1/stream`` reply (in
+    :attr:`EventBatch.acks`)."""
     OTHER = 6
     """A message that is not a known event (raw bytes in :attr:`EventBatch.other`)."""
     ERROR = 7

@@ -1,18 +1,19 @@
-"""The client SDK's connection: :func:`connect` and :class:`Feed` (SPEC §8).
+"""The client SDK's asyncio adapter: :func:`connect` and :class:`Feed` (SPEC §8).
 
 One :class:`asyncio.Protocol` per connection; every socket read goes, in one call, into the Rust
-:class:`~fastfeed.EventDecoder` (WebSocket frames → numpy columns), and the received trades go,
-in one call per read, into a :class:`~fastfeed.BarBook`. Python sees batches, never one call per
-frame. Everything else here is lifecycle: subscriptions and their acknowledgements, pings,
-the heartbeat watchdog, reconnects with backoff, drop accounting, lock-step acks and the bounded
-queue between the socket and the consumer.
+:class:`~fastfeed.EventDecoder` (WebSocket frames → numpy columns, on either endpoint), and the
+received trades go, in the same call, into a :class:`~fastfeed.BarBook`. Python sees batches,
+never one call per frame. The protocol itself (commands and their answers, resubscription, drop
+accounting, lock-step acks) is the sans-I/O :class:`~fastfeed.client.session.ClientSession`;
+reconnects and the heartbeat watchdog are the shared
+:class:`~fastfeed.client.reconnect.Reconnector`. What is left here is I/O: the transport, pings
+and closes, the bounded queue between the socket and the consumer, iteration, bars and stats.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import random
@@ -20,9 +21,8 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, Literal, Self, TypeAlias, cast, get_args
+from typing import Final, Literal, Self, TypeAlias, cast, get_args
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -39,23 +39,21 @@ from fastfeed._core import (
 from fastfeed.bars import BAR_DTYPE, BarBook, parse_interval
 from fastfeed.client.batch import Batch, kind_counts
 from fastfeed.client.contracts import Contract, contract_from_tuple
-from fastfeed.client.events import (
-    ControlEvent,
-    Disconnected,
-    Event,
-    FeedStats,
-    Gap,
-    Reconnected,
-    TakenOver,
+from fastfeed.client.events import ControlEvent, Event, FeedStats, Gap, TakenOver
+from fastfeed.client.reconnect import Backoff, Reconnector
+from fastfeed.client.session import (
+    ClientSession,
+    Endpoint,
+    ReqType,
+    Subscription,
+    endpoint_of,
 )
 from fastfeed.errors import (
     FastfeedError,
     FeedClosedError,
     FeedConnectionError,
     HandshakeError,
-    MaxStreamsError,
     ProtocolError,
-    SubscriptionError,
 )
 from fastfeed.events import EventKind
 
@@ -70,102 +68,23 @@ __all__ = [
 
 log = logging.getLogger("fastfeed.client")
 
-ReqType: TypeAlias = Literal[
-    "QUOTE", "TRADE", "OHLC", "OPEN_INTEREST", "FULL_TRADES", "FULL_OPEN_INTEREST"
-]
 OverflowPolicy: TypeAlias = Literal["drop_oldest", "pause"]
 
 REPLACED_REASON: Final = "replaced by a new client connection"
-#: Ids per ``event_ack`` frame, so an ack stays far below the server's 4 KiB frame cap.
-_ACK_IDS_PER_FRAME: Final = 200
 
 _TRADE: Final = int(EventKind.TRADE)
 _QUOTE: Final = int(EventKind.QUOTE)
 _OHLC: Final = int(EventKind.OHLC)
 _OI: Final = int(EventKind.OPEN_INTEREST)
 _STATUS: Final = int(EventKind.STATUS)
-_ACK: Final = int(EventKind.ACK)
 _ERROR: Final = int(EventKind.ERROR)
 _CONTROL: Final = int(EventKind.CONTROL)
 _NO_COUNTS: Final = (0,) * len(EventKind)
-_DATA_COLUMNS: Final = (
-    ("trades", _TRADE),
-    ("quotes", _QUOTE),
-    ("ohlc", _OHLC),
-    ("open_interest", _OI),
-)
 
 
 def _interval_ms(interval: str | int) -> int:
     """``"1s"`` → 1000, ``"1m"`` → 60000, ``"250ms"`` → 250; an int is milliseconds."""
     return interval if isinstance(interval, int) else parse_interval(interval)
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Reconnect delays: exponential backoff with full jitter.
-
-    Attempt ``n`` (0-based) waits ``uniform(0, min(cap, initial * 2**n))`` seconds, so a
-    crowd of clients does not reconnect in lock-step. ``max_attempts=None`` retries forever;
-    after ``max_attempts`` failed attempts the feed ends. The count restarts after each
-    successful connection.
-    """
-
-    initial: float = 0.25
-    cap: float = 30.0
-    max_attempts: int | None = None
-
-    def __post_init__(self) -> None:
-        if not self.initial > 0 or not self.cap >= self.initial:
-            raise ValueError(f"backoff: need 0 < initial <= cap, got {self.initial}, {self.cap}")
-        if self.max_attempts is not None and self.max_attempts < 0:
-            raise ValueError(f"backoff: max_attempts must be >= 0, got {self.max_attempts}")
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """Seconds to wait before attempt ``attempt``."""
-        return rng.uniform(0.0, min(self.cap, self.initial * 2.0 ** min(attempt, 60)))
-
-
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    """One stream: ``req_type`` of ``contract``, or a whole-market ``FULL_*`` stream of
-    ``sec_type`` (``contract`` is ``None``)."""
-
-    req_type: ReqType
-    sec_type: str
-    contract: Contract | None
-
-    def command(self, req_id: int, add: bool) -> bytes:
-        """The STREAM command (SPEC §3.1)."""
-        cmd: dict[str, Any] = {
-            "msg_type": "STREAM",
-            "sec_type": self.sec_type,
-            "req_type": self.req_type,
-            "add": add,
-            "id": req_id,
-        }
-        if self.contract is not None:
-            cmd["contract"] = self.contract.to_json()
-        return json.dumps(cmd, separators=(",", ":")).encode()
-
-    def __str__(self) -> str:
-        target = self.contract.key if self.contract is not None else "*"
-        return f"{self.sec_type} {self.req_type} {target}"
-
-
-@dataclass(slots=True)
-class _Command:
-    """A command waiting for its acknowledgement. ``subscription`` is ``None`` for STOP;
-    ``future`` is ``None`` for the SDK's own resubscriptions."""
-
-    subscription: Subscription | None
-    add: bool
-    future: asyncio.Future[None] | None
-
-    def payload(self, req_id: int) -> bytes:
-        if self.subscription is None:
-            return b'{"msg_type":"STOP","id":%d}' % req_id
-        return self.subscription.command(req_id, self.add)
 
 
 class _Connection(asyncio.Protocol):
@@ -180,10 +99,8 @@ class _Connection(asyncio.Protocol):
         self.closed: asyncio.Future[None] = loop.create_future()
         self.close_code: int | None = None
         self.close_reason = ""
-        self.last_dropped = 0
-        self.last_missing = 0
-        #: Whether data events carry header ids (``--pace ack``); unknown until the first.
-        self.pace_ack: bool | None = None
+        #: The session's connection generation (0 until the handshake is done).
+        self.generation = 0
         self.paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -193,7 +110,7 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         feed = self.feed
-        feed._last_rx = time.monotonic()
+        feed._reconnector.alive()
         if not self.handshake.done:
             try:
                 rest = self.handshake.feed(data)
@@ -227,13 +144,17 @@ class _Connection(asyncio.Protocol):
             self.closed.set_result(None)
         self.feed._on_lost(self)
 
+    async def wait_closed(self) -> None:
+        await self.closed
+
     def send(self, frames: bytes) -> None:
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.write(frames)
 
     def send_text(self, payloads: Sequence[bytes]) -> None:
-        self.send(ws_encode_frames(1, payloads, mask_key=os.urandom(4)))
+        if payloads:
+            self.send(ws_encode_frames(1, payloads, mask_key=os.urandom(4)))
 
     def close(self, code: int, reason: str) -> None:
         """Sends a Close frame and closes the transport (flushing what is buffered)."""
@@ -257,9 +178,16 @@ class _Connection(asyncio.Protocol):
 _EMPTY_RING = np.empty(0, dtype=BAR_DTYPE)
 _EMPTY_RING.flags.writeable = False
 
+#: A queued batch with the connection generation it arrived on and whether that connection
+#: numbers its events (``--pace ack``); notices have generation 0.
+_Item: TypeAlias = tuple[Batch, int, bool]
+
 
 class Feed:
-    """A client connection to a ``/v1/events`` server (SPEC §8); see :func:`connect`.
+    """A client connection to a fastfeed (or compatible) server (SPEC §8); see :func:`connect`.
+
+    The endpoint follows the URL path: ``/v1/stream`` speaks SPEC §4 (stream names, shared
+    with other clients), anything else SPEC §3 (``/v1/events``, one client at a time).
 
     Consume it in one of three ways, all fed by the same decoder:
 
@@ -302,56 +230,52 @@ class Feed:
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._ssl = parts.scheme == "wss"
         self._headers = list(headers)
+        #: ``"stream"`` (SPEC §4) for a ``/v1/stream`` URL, else ``"events"`` (SPEC §3).
+        self.endpoint: Endpoint = endpoint_of(parts.path or "/")
         self.heartbeat_timeout = float(heartbeat_timeout)
         self.backoff = reconnect if isinstance(reconnect, Backoff) else Backoff()
-        self._reconnect_enabled = reconnect is not False
         self.connect_timeout = connect_timeout
         self.max_queue_events = max_queue_events
         self.overflow: OverflowPolicy = overflow
-        self._rng = random.Random(seed)
         self._book = BarBook([_interval_ms(i) for i in bar_intervals], bar_capacity)
         #: One decoder for every connection of the feed: contract ids stay stable.
         self._decoder = EventDecoder()
+        self._session = ClientSession(self.endpoint)
+        self._reconnector: Reconnector[_Connection] = Reconnector(
+            self._connect,
+            backoff=self.backoff if reconnect is not False else None,
+            heartbeat_timeout=self.heartbeat_timeout,
+            rng=random.Random(seed),
+            on_down=self._on_down,
+            name=url,
+        )
 
         self._conn: _Connection | None = None
-        self._connected = False
         self._opened = False
         self._closing = False
         self._final = False
         self._ended = False
         self._supervisor: asyncio.Task[None] | None = None
-        self._watchdog: asyncio.TimerHandle | None = None
-
-        self._next_id = 1
-        self._subscriptions: dict[tuple[str, str, Contract | None], Subscription] = {}
-        self._pending: dict[int, _Command] = {}
-        self._retry: list[_Command] = []
+        #: Callers waiting for their command, by session ticket.
+        self._waiters: dict[int, asyncio.Future[list[str] | None]] = {}
 
         self._contracts: list[Contract] = []
         self._contract_ids: dict[Contract, int] = {}
 
-        self._queue: deque[tuple[Batch, _Connection | None]] = deque()
+        self._queue: deque[_Item] = deque()
         self._queued = 0
         self._ready = asyncio.Event()
         self._iter_events: list[Event] = []
         self._iter_pos = 0
-        self._iter_conn: _Connection | None = None
+        self._iter_generation = 0
+        self._iter_pace = False
         self._unacked: list[int] = []
-        self._unacked_conn: _Connection | None = None
-        self._ack_seq = 0
+        self._unacked_generation = 0
 
-        self._received = 0
-        self._server_sent = 0
-        self._server_dropped = 0
-        self._gaps = 0
-        self._lost = 0
-        self._reconnects = 0
+        self._local_gaps = 0
         self._local_dropped = 0
         self._decode_errors = 0
-        self._last_rx = time.monotonic()
         self._last_event: float | None = None
-        self._disconnected_at: float | None = None
-        self._attempts = 0
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -361,9 +285,8 @@ class Feed:
         if self._opened:
             raise FastfeedError("feed already opened")
         self._opened = True
-        await self._connect()
+        await self._reconnector.start()
         self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
-        self._schedule_watchdog()
 
     async def close(self) -> None:
         """Closes the connection (Close 1000) and ends the feed; queued batches can still be
@@ -371,8 +294,7 @@ class Feed:
         if self._closing:
             return
         self._closing = True
-        if self._watchdog is not None:
-            self._watchdog.cancel()
+        await self._reconnector.stop()
         if self._supervisor is not None:
             self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -402,7 +324,7 @@ class Feed:
     @property
     def connected(self) -> bool:
         """True while a connection is open."""
-        return self._connected
+        return self._session.connected
 
     @property
     def ended(self) -> bool:
@@ -435,152 +357,99 @@ class Feed:
             raise FeedConnectionError(f"cannot connect to {self.url}: {error}") from error
         return conn
 
-    async def _supervise(self) -> None:
-        while True:
-            conn = self._conn
-            assert conn is not None
-            await conn.closed
-            if self._closing or self._final:
-                break
-            if not self._reconnect_enabled:
-                log.info("connection to %s lost; reconnect disabled", self.url)
-                break
-            if not await self._reconnect():
-                break
-        self._fail_pending(FeedClosedError("feed ended"))
-        self._end()
+    def _on_down(self, conn: _Connection) -> bool:
+        if self._closing or self._final:
+            return False
+        if self._reconnector.backoff is None:
+            log.info("connection to %s lost; reconnect disabled", self.url)
+        return True
 
-    async def _reconnect(self) -> bool:
-        attempt = 0
-        limit = self.backoff.max_attempts
-        while not self._closing:
-            if limit is not None and attempt >= limit:
-                log.warning("giving up on %s after %d attempts", self.url, attempt)
-                return False
-            await asyncio.sleep(self.backoff.delay(attempt, self._rng))
-            attempt += 1
-            self._attempts = attempt
-            try:
-                await self._connect()
-            except FeedConnectionError as error:
-                log.info("reconnect attempt %d failed: %s", attempt, error)
-                continue
-            return True
-        return False
+    async def _supervise(self) -> None:
+        await self._reconnector.wait()
+        if not self._closing:
+            self._fail_pending(FeedClosedError("feed ended"))
+            self._end()
 
     def _end(self) -> None:
         self._ended = True
-        self._connected = False
-        if self._watchdog is not None:
-            self._watchdog.cancel()
         self._ready.set()
-
-    # --- watchdog -----------------------------------------------------------------------------
-
-    def _schedule_watchdog(self) -> None:
-        interval = min(0.5, max(0.02, self.heartbeat_timeout / 10))
-        self._watchdog = asyncio.get_running_loop().call_later(interval, self._watchdog_tick)
-
-    def _watchdog_tick(self) -> None:
-        if self._closing or self._ended:
-            return
-        conn = self._conn
-        if self._connected and conn is not None and not conn.paused:
-            silent = time.monotonic() - self._last_rx
-            if silent > self.heartbeat_timeout:
-                log.warning("nothing received for %.1f s: connection dead, reconnecting", silent)
-                conn.abort(f"heartbeat timeout: nothing received for {silent:.1f} s")
-        self._schedule_watchdog()
 
     # --- connection callbacks (synchronous, from the protocol) --------------------------------
 
     def _on_open(self, conn: _Connection) -> None:
+        # Synchronous with the handshake: the resubscriptions precede anything else sent.
         self._conn = conn
-        self._connected = True
-        self._last_rx = time.monotonic()
-        commands: list[_Command] = [
-            _Command(sub, True, None) for sub in self._subscriptions.values()
-        ]
-        resubscribed = len(commands)
-        commands.extend(self._retry)
-        self._retry = []
-        if commands:
-            payloads = []
-            for command in commands:
-                req_id = self._take_id()
-                self._pending[req_id] = command
-                payloads.append(command.payload(req_id))
-            conn.send_text(payloads)
-        if self._disconnected_at is not None:
-            self._reconnects += 1
-            notice = Reconnected(self._disconnected_at, time.time(), self._attempts, resubscribed)
-            self._disconnected_at = None
+        session = self._session
+        notice = session.connection_made(time.time(), self._reconnector.attempts)
+        conn.generation = session.generation
+        self._flush(conn)
+        if notice is not None:
             log.info(
-                "reconnected after %.2f s; %d subscriptions re-sent", notice.outage, resubscribed
+                "reconnected after %.2f s; %d subscriptions re-sent",
+                notice.outage,
+                notice.subscriptions,
             )
             self._enqueue_notice(notice)
 
     def _on_lost(self, conn: _Connection) -> None:
         if conn is not self._conn:
             return
-        self._connected = False
-        # Commands awaiting an answer are sent again on the next connection.
-        self._retry.extend(
-            c for c in self._pending.values() if c.future is not None and not c.future.done()
-        )
-        self._pending.clear()
+        notice = self._session.connection_lost(time.time(), conn.close_reason, conn.close_code)
         if self._closing or self._final or self._ended:
             return
-        self._disconnected_at = time.time()
-        reason = conn.close_reason
-        log.warning("disconnected from %s: %s", self.url, reason)
-        self._enqueue_notice(Disconnected(self._disconnected_at, reason, conn.close_code))
+        log.warning("disconnected from %s: %s", self.url, notice.reason)
+        self._enqueue_notice(notice)
+
+    def _flush(self, conn: _Connection | None = None) -> None:
+        """Sends what the session queued and completes the commands it finished."""
+        session = self._session
+        payloads = session.data_to_send()
+        conn = conn if conn is not None else self._conn
+        if payloads and conn is not None:
+            conn.send_text(payloads)
+        for result in session.results():
+            future = self._waiters.pop(result.ticket, None)
+            if future is None or future.done():
+                continue
+            if result.error is not None:
+                future.set_exception(result.error)
+                future.exception()  # retrieved: a cancelled caller is not an error
+            else:
+                future.set_result(result.value)
 
     def _on_batch(self, conn: _Connection, batch: EventBatch) -> None:
         if conn is not self._conn:
             return
         counts = kind_counts(batch.kinds)
         if batch.new_contracts:
-            self._register(conn, batch.new_contracts)
+            self._register(batch.new_contracts)
         if counts[_CONTROL]:
             self._on_control(conn, batch.control)
-        if counts[_ACK]:
-            self._on_acks(batch.acks)
+        session = self._session
+        gaps = session.receive(batch, counts)
         data = counts[_TRADE] + counts[_QUOTE] + counts[_OHLC] + counts[_OI]
         if data:
-            self._received += data
             self._last_event = time.monotonic()
-            if conn.pace_ack is None:
-                conn.pace_ack = self._has_ids(batch, counts)
-        gaps = self._account(conn, batch.status) if counts[_STATUS] else None
         if counts[_ERROR]:
             self._decode_errors += counts[_ERROR]
             for index, message in batch.errors[:3]:
                 log.warning("malformed event (message %d): %s", index, message)
         if data or counts[_STATUS]:
-            notices: list[ControlEvent] = [g for _, g in gaps] if gaps else []
+            notices: list[ControlEvent] = [g for _, g in gaps]
             self._enqueue(
                 Batch(batch, counts, self._contracts, notices, gaps),
                 data,
                 conn,
             )
+        self._flush(conn)
         error = batch.protocol_error
         if error is not None:
             message, code = error
             log.warning("protocol error from server, closing with %d: %s", code, message)
             conn.close(code, f"protocol error: {message}")
 
-    @staticmethod
-    def _has_ids(batch: EventBatch, counts: Sequence[int]) -> bool:
-        for name, kind in _DATA_COLUMNS:
-            if counts[kind]:
-                return bool(getattr(batch, name)["id"][0] != 0)
-        return False
-
     def _register(
-        self,
-        conn: _Connection,
-        new: list[tuple[int, str, str, int | None, int | None, str | None]],
+        self, new: list[tuple[int, str, str, int | None, int | None, str | None]]
     ) -> None:
         # One decoder serves every connection of the feed, so its ids are the feed's ids.
         for decoder_id, sec_type, symbol, expiration, strike, right in new:
@@ -607,75 +476,17 @@ class Feed:
                 # Echo the server's code (RFC 6455 §5.5.1); 1000 if it sent none.
                 conn.close(code if code is not None else 1000, "closing")
 
-    def _on_acks(self, acks: list[tuple[int | None, str, str | None]]) -> None:
-        for req_id, response, message in acks:
-            command = self._pending.pop(req_id, None) if req_id is not None else None
-            if command is None:
-                log.warning(
-                    "unexpected acknowledgement %s for req_id %s: %s", response, req_id, message
-                )
-                continue
-            sub = command.subscription
-            if response == "OK":
-                if sub is None:
-                    self._subscriptions.clear()
-                elif command.add:
-                    self._subscriptions[(sub.sec_type, sub.req_type, sub.contract)] = sub
-                else:
-                    self._subscriptions.pop((sub.sec_type, sub.req_type, sub.contract), None)
-                if command.future is not None and not command.future.done():
-                    command.future.set_result(None)
-                continue
-            text = message if message is not None else response
-            error: SubscriptionError = (
-                MaxStreamsError(text, response, req_id)
-                if response == "MAX_STREAMS_REACHED"
-                else SubscriptionError(text, response, req_id)
-            )
-            if command.future is not None:
-                if not command.future.done():
-                    command.future.set_exception(error)
-            elif sub is not None:
-                log.warning("resubscribing %s failed: %s", sub, text)
-                self._subscriptions.pop((sub.sec_type, sub.req_type, sub.contract), None)
-
-    def _account(self, conn: _Connection, status: Any) -> list[tuple[int, Gap]]:
-        gaps: list[tuple[int, Gap]] = []
-        rows = zip(
-            status["sent"].tolist(),
-            status["dropped"].tolist(),
-            status["received"].tolist(),
-            strict=True,
-        )
-        for row, (sent, dropped, received) in enumerate(rows):
-            if sent < 0:
-                continue  # a heartbeat without stats
-            if dropped > conn.last_dropped:
-                gaps.append((row, Gap(dropped - conn.last_dropped, "server_dropped")))
-                conn.last_dropped = dropped
-            missing = sent - received
-            if missing > conn.last_missing:
-                gaps.append((row, Gap(missing - conn.last_missing, "missing")))
-                conn.last_missing = missing
-            self._server_sent = sent
-            self._server_dropped = dropped
-        for _, gap in gaps:
-            log.warning("gap: %d events lost (%s)", gap.count, gap.reason)
-            self._gaps += 1
-            self._lost += gap.count
-        return gaps
-
     # --- queue --------------------------------------------------------------------------------
 
     def _enqueue_notice(self, notice: ControlEvent) -> None:
-        self._queue.append((Batch(None, _NO_COUNTS, self._contracts, [notice]), None))
+        self._queue.append((Batch(None, _NO_COUNTS, self._contracts, [notice]), 0, False))
         self._ready.set()
 
     def _enqueue(self, batch: Batch, events: int, conn: _Connection) -> None:
         over = self._queued + events > self.max_queue_events
         if over and self._queue and self.overflow == "drop_oldest":
             self._drop_oldest(self._queued + events - self.max_queue_events)
-        self._queue.append((batch, conn))
+        self._queue.append((batch, conn.generation, bool(self._session.pace_ack)))
         self._queued += events
         self._ready.set()
         if (
@@ -685,25 +496,27 @@ class Feed:
             and conn.transport is not None
         ):
             conn.paused = True
+            if self._reconnector.watchdog is not None:
+                self._reconnector.watchdog.suspend()
             conn.transport.pause_reading()
 
     def _drop_oldest(self, excess: int) -> None:
         dropped = 0
         kept: list[ControlEvent] = []
         while dropped < excess and self._queue:
-            old, _ = self._queue.popleft()
+            old, _, _ = self._queue.popleft()
             dropped += old.events_count
             self._queued -= old.events_count
             kept.extend(old.notices)
         if dropped:
             self._local_dropped += dropped
-            self._gaps += 1
-            self._lost += dropped
+            self._local_gaps += 1
             kept.append(Gap(dropped, "local_overflow"))
         if kept:
-            self._queue.appendleft((Batch(None, _NO_COUNTS, self._contracts, kept), None))
+            notices = Batch(None, _NO_COUNTS, self._contracts, kept)
+            self._queue.appendleft((notices, 0, False))
 
-    async def _get(self) -> tuple[Batch, _Connection | None] | None:
+    async def _get(self) -> _Item | None:
         while not self._queue:
             if self._ended:
                 return None
@@ -719,7 +532,8 @@ class Feed:
             and conn.transport is not None
         ):
             conn.paused = False
-            self._last_rx = time.monotonic()
+            if self._reconnector.watchdog is not None:
+                self._reconnector.watchdog.resume(time.monotonic())
             conn.transport.resume_reading()
         return item
 
@@ -733,9 +547,9 @@ class Feed:
         item = await self._get()
         if item is None:
             return None
-        batch, conn = item
-        if conn is not None and conn.pace_ack:
-            self._set_unacked(conn, batch.event_ids())
+        batch, generation, pace = item
+        if pace:
+            self._set_unacked(generation, batch.event_ids())
         return batch
 
     def __aiter__(self) -> Self:
@@ -749,92 +563,50 @@ class Feed:
             item = await self._get()
             if item is None:
                 raise StopAsyncIteration
-            batch, self._iter_conn = item
+            batch, self._iter_generation, self._iter_pace = item
             self._iter_events = batch.to_events()
             self._iter_pos = 0
         event = self._iter_events[self._iter_pos]
         self._iter_pos += 1
-        conn = self._iter_conn
-        if conn is not None and conn.pace_ack:
+        if self._iter_pace:
             event_id: int = getattr(event, "id", 0)
             if event_id:
-                self._set_unacked(conn, [event_id])
+                self._set_unacked(self._iter_generation, [event_id])
         return event
 
-    def _set_unacked(self, conn: _Connection, ids: list[int]) -> None:
-        if self._unacked_conn is not conn:
+    def _set_unacked(self, generation: int, ids: list[int]) -> None:
+        if self._unacked_generation != generation:
             self._unacked = []
-            self._unacked_conn = conn
+            self._unacked_generation = generation
         self._unacked.extend(ids)
 
     def _flush_acks(self) -> None:
         if not self._unacked:
             return
-        conn = self._unacked_conn
-        ids = self._unacked
-        self._unacked = []
-        if conn is None or conn is not self._conn or not self._connected:
-            return  # the events' connection is gone; a new one numbers events afresh
-        now = int(time.time() * 1000)
-        payloads = []
-        for start in range(0, len(ids), _ACK_IDS_PER_FRAME):
-            self._ack_seq += 1
-            payloads.append(
-                json.dumps(
-                    {
-                        "type": "event_ack",
-                        "correlation_id": f"ff-{self._ack_seq}",
-                        "events_processed": ids[start : start + _ACK_IDS_PER_FRAME],
-                        "timestamp": now,
-                    },
-                    separators=(",", ":"),
-                ).encode()
-            )
-        conn.send_text(payloads)
+        ids, self._unacked = self._unacked, []
+        self._session.event_ack(self._unacked_generation, ids, int(time.time() * 1000))
+        self._flush()
 
     # --- subscriptions ------------------------------------------------------------------------
 
-    def _take_id(self) -> int:
-        req_id = self._next_id
-        self._next_id += 1
-        return req_id
+    async def _command(self, ticket: int) -> list[str] | None:
+        future: asyncio.Future[list[str] | None] = asyncio.get_running_loop().create_future()
+        self._waiters[ticket] = future
+        self._flush()  # sent now if connected, else on the next connection
+        try:
+            return await future
+        except asyncio.CancelledError:
+            self._waiters.pop(ticket, None)
+            self._session.abandon(ticket)
+            raise
 
-    async def _command(self, subscription: Subscription | None, add: bool) -> None:
+    def _check_open(self) -> None:
         if self._ended or self._closing:
             raise FeedClosedError("feed closed")
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        command = _Command(subscription, add, future)
-        conn = self._conn
-        if self._connected and conn is not None:
-            req_id = self._take_id()
-            self._pending[req_id] = command
-            conn.send_text([command.payload(req_id)])
-        else:
-            self._retry.append(command)  # sent as soon as the feed is reconnected
-        await future
-
-    @staticmethod
-    def _subscription(
-        req_type: str, contract: Contract | None, sec_type: str | None
-    ) -> Subscription:
-        if req_type not in get_args(ReqType):
-            raise ValueError(f"req_type: expected one of {', '.join(get_args(ReqType))}")
-        full = req_type.startswith("FULL_")
-        if full:
-            if contract is not None:
-                raise ValueError(f"{req_type} is a whole-market stream: pass sec_type, no contract")
-            if sec_type not in ("STOCK", "OPTION", "INDEX"):
-                raise ValueError(f"{req_type}: sec_type must be STOCK, OPTION or INDEX")
-            return Subscription(req_type, sec_type, None)  # type: ignore[arg-type]
-        if contract is None:
-            raise ValueError(f"{req_type}: a contract is required")
-        if sec_type is not None and sec_type != contract.sec_type:
-            raise ValueError(f"sec_type {sec_type} does not match {contract!r}")
-        return Subscription(req_type, contract.sec_type, contract)  # type: ignore[arg-type]
 
     async def subscribe(
         self,
-        req_type: ReqType,
+        req_type: ReqType | str,
         contract: Contract | None = None,
         *,
         sec_type: Literal["STOCK", "OPTION", "INDEX"] | None = None,
@@ -842,43 +614,52 @@ class Feed:
         """Subscribes and returns once the server answered OK.
 
         ``subscribe("TRADE", Stock("AAPL"))``; whole-market streams take a ``sec_type`` and no
-        contract: ``subscribe("FULL_TRADES", sec_type="OPTION")``. Raises
+        contract: ``subscribe("FULL_TRADES", sec_type="OPTION")``; a SPEC §4 stream name works
+        on both endpoints: ``subscribe("stock.AAPL@trade")``. Raises
         :class:`~fastfeed.SubscriptionError` with the server's message on ERROR
-        (:class:`~fastfeed.MaxStreamsError` on MAX_STREAMS_REACHED), and
+        (:class:`~fastfeed.MaxStreamsError` on MAX_STREAMS_REACHED / TOO_MANY_STREAMS), and
         :class:`~fastfeed.FeedClosedError` when the feed has ended. While reconnecting, the
         command is sent on the next connection. Subscriptions are re-sent after every
         reconnect.
         """
-        subscription = self._subscription(req_type, contract, sec_type)
-        await self._command(subscription, True)
+        subscription = Subscription.of(req_type, contract, sec_type)
+        self._check_open()
+        await self._command(self._session.subscribe(subscription))
         return subscription
 
     async def unsubscribe(
         self,
-        req_type: ReqType,
+        req_type: ReqType | str,
         contract: Contract | None = None,
         *,
         sec_type: Literal["STOCK", "OPTION", "INDEX"] | None = None,
     ) -> None:
-        """Ends one subscription (OK even if it was not subscribed)."""
-        await self._command(self._subscription(req_type, contract, sec_type), False)
+        """Ends one subscription (OK even if it was not subscribed); takes the same arguments
+        as :meth:`subscribe`."""
+        subscription = Subscription.of(req_type, contract, sec_type)
+        self._check_open()
+        await self._command(self._session.unsubscribe(subscription))
 
     async def stop(self) -> None:
-        """Ends every subscription (the STOP command)."""
-        await self._command(None, True)
+        """Ends every subscription (``STOP``; on ``/v1/stream`` an ``UNSUBSCRIBE`` of all)."""
+        self._check_open()
+        await self._command(self._session.stop())
+
+    async def list_subscriptions(self) -> list[str]:
+        """The server's streams of this connection, by name in subscription order
+        (``LIST_SUBSCRIPTIONS``; ``/v1/stream`` only)."""
+        self._check_open()
+        names = await self._command(self._session.list_subscriptions())
+        return names if names is not None else []
 
     @property
     def subscriptions(self) -> list[Subscription]:
         """The subscriptions the server acknowledged (re-sent after a reconnect)."""
-        return list(self._subscriptions.values())
+        return self._session.subscriptions
 
     def _fail_pending(self, error: Exception) -> None:
-        for command in [*self._pending.values(), *self._retry]:
-            if command.future is not None and not command.future.done():
-                command.future.set_exception(error)
-                command.future.exception()  # retrieved: a cancelled caller is not an error
-        self._pending.clear()
-        self._retry = []
+        self._session.fail_all(error)
+        self._flush()
 
     # --- contracts, bars, stats ---------------------------------------------------------------
 
@@ -933,16 +714,17 @@ class Feed:
     def stats(self) -> FeedStats:
         """Counters: received, the server's sent/dropped, gaps, reconnects, local drops."""
         age = None if self._last_event is None else time.monotonic() - self._last_event
+        s = self._session
         return FeedStats(
-            received=self._received,
-            server_sent=self._server_sent,
-            server_dropped=self._server_dropped,
-            gaps=self._gaps,
-            lost=self._lost,
-            reconnects=self._reconnects,
+            received=s.received,
+            server_sent=s.server_sent,
+            server_dropped=s.server_dropped,
+            gaps=s.gaps + self._local_gaps,
+            lost=s.lost + self._local_dropped,
+            reconnects=s.reconnects,
             local_dropped=self._local_dropped,
             queued=self._queued,
-            connected=self._connected,
+            connected=s.connected,
             last_event_age=age,
         )
 
@@ -966,6 +748,9 @@ def connect(
     seed: int | None = None,
 ) -> Feed:
     """A :class:`Feed` to use as ``async with fastfeed.connect(url) as feed:``.
+
+    * ``url``: ``ws://host:port/v1/events`` (SPEC §3) or ``ws://host:port/v1/stream``
+      (SPEC §4, chosen by the path); the same calls, events, batches and bars on both.
 
     * ``heartbeat_timeout``: nothing received for this long (the server sends STATUS every
       second) → the connection is treated as dead and replaced.

@@ -932,14 +932,23 @@ impl PyEventBatch {
         })
     }
 
-    /// `REQ_RESPONSE` acknowledgements: `(req_id, response, message)`.
+    /// Answers to commands: `(req_id, response, message, result)`. §3.2 `REQ_RESPONSE`s
+    /// have `result` `None`; a §4 reply has `response` `OK` or its error code, and a non-null
+    /// `result` as raw JSON text.
     #[getter]
-    fn acks(&self) -> Vec<(Option<u64>, String, Option<String>)> {
+    fn acks(&self) -> Vec<AckTuple> {
         self.pending
             .batch
             .acks
             .iter()
-            .map(|a| (a.req_id, a.response.clone(), a.message.clone()))
+            .map(|a| {
+                (
+                    a.req_id,
+                    a.response.clone(),
+                    a.message.clone(),
+                    a.result.clone(),
+                )
+            })
             .collect()
     }
 
@@ -998,6 +1007,9 @@ impl PyEventBatch {
         self.pending.batch.protocol_error.clone()
     }
 }
+
+/// An ack as Python sees it: `(req_id, response, message, result)`.
+type AckTuple = (Option<u64>, String, Option<String>, Option<String>);
 
 /// Returns the dict in `slot`, building it on first use.
 fn cached(

@@ -72,7 +72,35 @@ pub(crate) fn decode_payload(
     payload: &[u8],
     known_contract: impl Fn(&[u8]) -> Option<u32>,
 ) -> ScanResult<Decoded<'_>> {
-    let mut c = Cursor::new(payload, 0);
+    decode_object(&mut Cursor::new(payload, 0), &known_contract, false)
+}
+
+/// Where the top-level members of a `/v1/stream` message (SPEC §4) were found. Only looked at
+/// when the object has no `header` (a §3.3 event ignores them as unknown fields).
+#[derive(Default)]
+struct Wrapper<'a> {
+    /// The `data` member decoded as a §3.3 event (it was an object).
+    data: Option<Decoded<'a>>,
+    /// Offset of a `data` member that is not an object.
+    bad_data: Option<usize>,
+    /// Offsets of the reply members: `result`, `error`, `id`.
+    result: Option<(usize, usize)>,
+    error: Option<usize>,
+    id: Option<usize>,
+}
+
+/// Decodes the object at the cursor. At the top level (`nested == false`) the input must end
+/// after it, and a `/v1/stream` wrapper is recognised: `{"stream":…,"data":{event}}` decodes as
+/// its inner event (the stream name is not needed: the event names its contract), and
+/// `{"result":…,"id":N}` / `{"error":{"code":…,"msg":…},"id":N}` as an [`Ack`]. Nested (the
+/// `data` value), the object must be a plain §3.3 event.
+fn decode_object<'a, F: Fn(&[u8]) -> Option<u32>>(
+    c: &mut Cursor<'a>,
+    known_contract: &F,
+    nested: bool,
+) -> ScanResult<Decoded<'a>> {
+    let payload = c.buf();
+    let mut wrapper: Option<Wrapper<'a>> = None;
     let mut header: Option<Header<'_>> = None;
     let mut contract: Option<ContractSpan<'_>> = None;
     let mut body: Option<EventBody> = None;
@@ -91,7 +119,7 @@ pub(crate) fn decode_payload(
                 c.key()?
             };
             match key.as_ref() {
-                b"header" => header = Some(parse_header(&mut c)?),
+                b"header" => header = Some(parse_header(c)?),
                 b"contract" => {
                     let offset = c.pos;
                     let candidate = payload
@@ -99,7 +127,7 @@ pub(crate) fn decode_payload(
                         .filter(|rest| rest.first() == Some(&b'{'))
                         .and_then(|rest| memchr::memchr(b'}', rest))
                         .map(|end| &payload[offset..=offset + end]);
-                    let known = candidate.and_then(&known_contract);
+                    let known = candidate.and_then(known_contract);
                     match (known, candidate) {
                         (Some(_), Some(bytes)) => c.pos = offset + bytes.len(),
                         _ => c.skip_value()?,
@@ -110,13 +138,18 @@ pub(crate) fn decode_payload(
                         known,
                     });
                 }
+                key @ (b"stream" | b"data" | b"result" | b"error" | b"id")
+                    if !nested && header.is_none() =>
+                {
+                    wrapper_member(c, known_contract, key, wrapper.get_or_insert_default())?;
+                }
                 other => match body_kind(other) {
                     Some(kind) => match header.as_ref().map(|h| h.kind) {
                         Some(HeaderType::Known(k)) if k == kind => {
                             if kind == EventKind::Status {
-                                stats = Some(parse_stats(&mut c)?);
+                                stats = Some(parse_stats(c)?);
                             } else {
-                                body = Some(parse_body(&mut c, kind)?);
+                                body = Some(parse_body(c, kind)?);
                             }
                         }
                         Some(_) => c.skip_value()?,
@@ -133,10 +166,15 @@ pub(crate) fn decode_payload(
             }
         }
     }
-    c.finish()?;
+    if !nested {
+        c.finish()?;
+    }
 
     let Some(header) = header else {
-        return Ok(Decoded::Other);
+        return match wrapper {
+            Some(w) => unwrap_stream_message(w, payload),
+            None => Ok(Decoded::Other),
+        };
     };
     let kind = match header.kind {
         HeaderType::Known(kind) => kind,
@@ -169,6 +207,7 @@ pub(crate) fn decode_payload(
                 req_id: header.req_id,
                 response,
                 message,
+                result: None,
             }))
         }
         _ => {
@@ -185,6 +224,104 @@ pub(crate) fn decode_payload(
             })
         }
     }
+}
+
+/// Reads one top-level member that matters to a `/v1/stream` message. `data` is decoded at
+/// once (no second pass over the event); the reply members are only located, and read by
+/// [`unwrap_stream_message`] if the object turns out to have no header.
+fn wrapper_member<'a, F: Fn(&[u8]) -> Option<u32>>(
+    c: &mut Cursor<'a>,
+    known_contract: &F,
+    key: &[u8],
+    w: &mut Wrapper<'a>,
+) -> ScanResult<()> {
+    let at = c.pos;
+    match key {
+        b"data" if c.peek() == Some(b'{') => {
+            w.data = Some(decode_object(c, known_contract, true)?);
+            w.bad_data = None;
+        }
+        b"data" => {
+            w.bad_data = Some(at);
+            c.skip_value()?;
+        }
+        b"result" => {
+            c.skip_value()?;
+            w.result = Some((at, c.pos));
+        }
+        b"error" => {
+            w.error = Some(at);
+            c.skip_value()?;
+        }
+        b"id" => {
+            w.id = Some(at);
+            c.skip_value()?;
+        }
+        _ => c.skip_value()?,
+    }
+    Ok(())
+}
+
+/// A headerless object: the event inside `data`, a reply, or something else ([`Decoded::Other`]).
+fn unwrap_stream_message<'a>(w: Wrapper<'a>, payload: &'a [u8]) -> ScanResult<Decoded<'a>> {
+    if let Some(data) = w.data {
+        return Ok(data);
+    }
+    if let Some(at) = w.bad_data {
+        return Err(DecodeError::at("data", Problem::ExpectedObject, at));
+    }
+    if w.result.is_none() && w.error.is_none() {
+        return Ok(Decoded::Other);
+    }
+    let req_id = match w.id {
+        Some(at) => Cursor::new(payload, at).u64_or_null("id")?,
+        None => None,
+    };
+    if let Some(at) = w.error {
+        let (code, message) = parse_reply_error(&mut Cursor::new(payload, at))?;
+        return Ok(Decoded::Ack(Ack {
+            req_id,
+            response: code,
+            message,
+            result: None,
+        }));
+    }
+    let result = match w.result {
+        Some((start, end)) if &payload[start..end] != b"null" => Some(into_string(
+            Cow::Borrowed(&payload[start..end]),
+            "result",
+            start,
+        )?),
+        _ => None,
+    };
+    Ok(Decoded::Ack(Ack {
+        req_id,
+        response: "OK".to_owned(),
+        message: None,
+        result,
+    }))
+}
+
+/// A §4 reply's `{"code": "...", "msg": "..."}`: the code (required) and the message.
+fn parse_reply_error(c: &mut Cursor<'_>) -> ScanResult<(String, Option<String>)> {
+    let mut code = None;
+    let mut msg = None;
+    if c.object_start("error")? {
+        loop {
+            let key = c.key()?;
+            let at = c.pos;
+            match key.as_ref() {
+                b"code" => code = Some(into_string(c.string("error.code")?, "error.code", at)?),
+                b"msg" => msg = Some(into_string(c.string("error.msg")?, "error.msg", at)?),
+                _ => c.skip_value()?,
+            }
+            if !c.object_next()? {
+                break;
+            }
+        }
+    }
+    let code = code.ok_or(DecodeError::missing("error.code", Problem::MissingField))?;
+    Ok((code, msg))
 }
 
 fn into_string(bytes: Cow<'_, [u8]>, path: &'static str, at: usize) -> ScanResult<String> {

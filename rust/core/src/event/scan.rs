@@ -134,6 +134,12 @@ impl<'a> Cursor<'a> {
         Cursor { buf, pos }
     }
 
+    /// The whole payload the cursor walks.
+    #[inline]
+    pub(crate) fn buf(&self) -> &'a [u8] {
+        self.buf
+    }
+
     fn syntax(&self, expected: &'static str) -> DecodeError {
         if self.pos >= self.buf.len() {
             DecodeError::at("json", Problem::UnexpectedEnd, self.buf.len())

@@ -250,12 +250,14 @@ fn acks_status_and_other() {
             Ack {
                 req_id: Some(1),
                 response: "OK".into(),
-                message: None
+                message: None,
+                result: None
             },
             Ack {
                 req_id: None,
                 response: "ERROR".into(),
-                message: Some("json: bad \"x\" at byte 3".into())
+                message: Some("json: bad \"x\" at byte 3".into()),
+                result: None
             },
         ]
     );
@@ -350,4 +352,186 @@ fn fast_path_fallback_at_every_field_gives_the_same_event() {
         let b = decode_all(&[&SPEC_TRADE.replace("\"size\":3", bad)]);
         assert_eq!(errors(&b), vec![(0, message.as_str())], "{bad}");
     }
+}
+
+/// `{"stream":…,"data":{event}}` (SPEC §4) in the server's exact layout.
+fn wrapped(stream: &str, event: &str) -> String {
+    format!(r#"{{"stream":"{stream}","data":{event}}}"#)
+}
+
+const STREAM_STATUS: &str = r#"{"stream":"@status","data":{"header":{"type":"STATUS","status":"CONNECTED"},"stats":{"sent":7,"dropped":2}}}"#;
+
+#[test]
+fn stream_wrapper_decodes_into_the_same_columns() {
+    let plain = decode_all(&[
+        SPEC_TRADE,
+        r#"{"header":{"type":"STATUS","status":"CONNECTED"},"stats":{"sent":7,"dropped":2}}"#,
+    ]);
+    let spy = wrapped("option.SPY.20250321.570000.C@trade", SPEC_TRADE);
+    // Any key order and whitespace; the stream name is not needed (nor checked) for data.
+    let reordered =
+        format!(r#"{{ "data" : {SPEC_TRADE} , "stream" : "whatever" , "x":[1,{{}}] }}"#);
+    let b = decode_all(&[&spy, STREAM_STATUS, &reordered]);
+    assert!(b.errors.is_empty(), "{:?}", b.errors);
+    assert_eq!(b.kinds, vec![0, 4, 0]);
+    assert_eq!(b.trades.price, vec![4.15, 4.15]);
+    assert_eq!(b.trades.contract_id, vec![0, 0]);
+    assert_eq!(b.new_contracts, vec![(0, spy_call())]);
+    assert_eq!(b.status.sent, vec![7]);
+    assert_eq!(b.status.dropped, vec![2]);
+    assert_eq!(b.status.received, vec![1]);
+    // Exactly the columns of the unwrapped frames.
+    let once = decode_all(&[&spy, STREAM_STATUS]);
+    assert_eq!(once.trades, plain.trades);
+    assert_eq!(once.status, plain.status);
+    // Every event type, and header ids, survive the wrapper.
+    let aapl = ContractKey::stock(Symbol::new("AAPL").unwrap());
+    let bodies = [
+        EventBody::Quote(Quote {
+            ms_of_day: 1,
+            bid_size: 2,
+            bid_exchange: 3,
+            bid: 1.5,
+            bid_condition: 4,
+            ask_size: 5,
+            ask_exchange: 6,
+            ask: 1.75,
+            ask_condition: 7,
+            date: 20250321,
+        }),
+        EventBody::Ohlc(Ohlc {
+            ms_of_day: 1,
+            open: 1.0,
+            high: 2.0,
+            low: 0.5,
+            close: 1.5,
+            volume: 10,
+            count: 2,
+            date: 20250321,
+        }),
+        EventBody::OpenInterest(OpenInterest {
+            ms_of_day: 1,
+            open_interest: 99,
+            date: 20250321,
+        }),
+    ];
+    let mut payloads = Vec::new();
+    for body in bodies {
+        let mut json = Vec::new();
+        let header = EventHeader {
+            id: Some(9),
+            pseq: None,
+        };
+        write_event_json(&mut json, header, &aapl, &body).unwrap();
+        payloads.push(wrapped(
+            "stock.AAPL@quote",
+            std::str::from_utf8(&json).unwrap(),
+        ));
+    }
+    let refs: Vec<&str> = payloads.iter().map(String::as_str).collect();
+    let b = decode_all(&refs);
+    assert!(b.errors.is_empty(), "{:?}", b.errors);
+    assert_eq!(b.kinds, vec![1, 2, 3]);
+    assert_eq!(b.quotes.ask, vec![1.75]);
+    assert_eq!(b.ohlc.low, vec![0.5]);
+    assert_eq!(b.open_interest.open_interest, vec![99]);
+    assert_eq!(b.quotes.id, vec![9]);
+}
+
+#[test]
+fn stream_replies_are_acks() {
+    let b = decode_all(&[
+        r#"{"result":null,"id":1}"#,
+        r#"{"result":["stock.AAPL@trade","option@full_trades"],"id":3}"#,
+        r#"{"error":{"code":"INVALID_PARAM","msg":"params[0]: unknown stream \"x\""},"id":1}"#,
+        r#"{"error":{"code":"INVALID_JSON","msg":"json: expected value at byte 0"},"id":null}"#,
+        r#"{ "id" : 4 , "error" : { "msg":"params: too many", "code":"TOO_MANY_STREAMS", "extra": [] } }"#,
+        r#"{"result":[]}"#,
+    ]);
+    assert!(b.errors.is_empty(), "{:?}", b.errors);
+    assert_eq!(b.kinds, vec![5; 6]);
+    let ack = |req_id, response: &str, message: Option<&str>, result: Option<&str>| Ack {
+        req_id,
+        response: response.into(),
+        message: message.map(Into::into),
+        result: result.map(Into::into),
+    };
+    assert_eq!(
+        b.acks,
+        vec![
+            ack(Some(1), "OK", None, None),
+            ack(
+                Some(3),
+                "OK",
+                None,
+                Some(r#"["stock.AAPL@trade","option@full_trades"]"#)
+            ),
+            ack(
+                Some(1),
+                "INVALID_PARAM",
+                Some("params[0]: unknown stream \"x\""),
+                None
+            ),
+            ack(
+                None,
+                "INVALID_JSON",
+                Some("json: expected value at byte 0"),
+                None
+            ),
+            ack(Some(4), "TOO_MANY_STREAMS", Some("params: too many"), None),
+            ack(None, "OK", None, Some("[]")),
+        ]
+    );
+}
+
+#[test]
+fn malformed_stream_messages_are_listed_and_neighbours_decode() {
+    let bad_price = wrapped(
+        "stock.AAPL@trade",
+        &SPEC_TRADE.replace("\"price\":4.15", "\"price\":\"x\""),
+    );
+    let price_at = bad_price.find("\"price\":").unwrap() + "\"price\":".len();
+    let nested = wrapped("a", &wrapped("b", SPEC_TRADE));
+    let b = decode_all(&[
+        SPEC_TRADE,
+        &bad_price,
+        r#"{"stream":"stock.AAPL@trade","data":[1]}"#,
+        r#"{"stream":"stock.AAPL@trade","data":{"header":{"type":"TRADE","status":"CONNECTED"}}}"#,
+        r#"{"stream":"stock.AAPL@trade","data":{"header":"#,
+        r#"{"result":null,"id":-1}"#,
+        r#"{"error":{"msg":"no code"},"id":1}"#,
+        r#"{"error":"oops","id":1}"#,
+        r#"{"error":{"code":7},"id":1}"#,
+        r#"{"stream":"x","data":{"header":{"type":"STATUS"},"stats":{"sent":1}}}"#,
+        &wrapped("stock.AAPL@trade", SPEC_TRADE),
+        r#"{"stream":"x","data":{"news":1}}"#,
+        &nested,
+        r#"{"stream":"x","data":{}} x"#,
+    ]);
+    assert_eq!(
+        errors(&b),
+        vec![
+            (
+                1,
+                format!("trade.price: expected a number at byte {price_at}").as_str()
+            ),
+            (2, "data: expected an object at byte 36"),
+            (3, "contract: required object is missing"),
+            (4, "json: unexpected end of input at byte 46"),
+            (
+                5,
+                "id: expected an integer in 0..=18446744073709551615 or null at byte 20"
+            ),
+            (6, "error.code: required field is missing"),
+            (7, "error: expected an object at byte 9"),
+            (8, "error.code: expected a string at byte 17"),
+            (9, "stats.dropped: required field is missing"),
+            (13, "json: trailing characters after the object at byte 25"),
+        ]
+    );
+    // The good neighbours decode; unknown headerless data (and a wrapper inside a wrapper,
+    // which is no event) is `other`.
+    assert_eq!(b.kinds, vec![0, 7, 7, 7, 7, 7, 7, 7, 7, 7, 0, 6, 6, 7]);
+    assert_eq!(b.trades.len(), 2);
+    assert_eq!(b.other.len(), 2);
 }

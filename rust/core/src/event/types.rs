@@ -145,13 +145,19 @@ impl fmt::Display for EventKind {
     }
 }
 
-/// A decoded `REQ_RESPONSE` acknowledgement (SPEC §3.2).
+/// A decoded answer to a command: a `/v1/events` `REQ_RESPONSE` (SPEC §3.2) or a `/v1/stream`
+/// reply (SPEC §4: `{"result":…,"id":N}` or `{"error":{"code":…,"msg":…},"id":N}`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ack {
-    /// The command's id; `None` when the server answered `"req_id": null` (or sent none).
+    /// The command's id (`req_id` or `id`); `None` when the server answered `null` (or sent
+    /// none).
     pub req_id: Option<u64>,
-    /// `OK`, `ERROR`, `MAX_STREAMS_REACHED`, …
+    /// `OK`, `ERROR`, `MAX_STREAMS_REACHED` (§3.2); `OK` or the error `code` (`INVALID_PARAM`,
+    /// `TOO_MANY_STREAMS`, …) of a §4 reply.
     pub response: String,
-    /// The error message, when the server sent one.
+    /// The error message (`message`, or a §4 error's `msg`), when the server sent one.
     pub message: Option<String>,
+    /// A §4 reply's `result` as its raw JSON text when it is not `null` (the stream names of
+    /// `LIST_SUBSCRIPTIONS`); always `None` for §3.2 acknowledgements.
+    pub result: Option<String>,
 }
