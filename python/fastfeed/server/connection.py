@@ -61,6 +61,9 @@ _MAX_CLOSE_FRAME = 127
 class Endpoint(Protocol):
     """The policy of one endpoint, told when its connections open and close."""
 
+    #: The endpoint's path (``/v1/events``).
+    path: str
+
     def opened(self, connection: Connection) -> None: ...
 
     def closed(self, connection: Connection) -> None: ...
@@ -136,13 +139,8 @@ class Connection(WSListener):
             self._loop.call_later(self.config.pong_timeout, self._watchdog_tick),
         ]
         self.subscriber = self.hub.attach(self, self.wire)
-        log.info("client %s connected to %s", self.peer, self.config_path)
+        log.info("client %s connected to %s", self.peer, self._endpoint.path)
         self._endpoint.opened(self)
-
-    @property
-    def config_path(self) -> str:
-        """The endpoint's path, for logs."""
-        return "/v1/stream" if self.wire == "stream" else "/v1/events"
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         if self._closing:
