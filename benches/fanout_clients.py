@@ -9,7 +9,8 @@ Driven by JSON lines on stdin, answering one JSON line on stdout per command:
 * ``{"op": "go", "subscribe": "…", "streams": […], "count": N, "verify": "all"|"sample"}``
   sends the SUBSCRIBE on every connection at once; each connection then counts ``N`` data
   messages and closes → per connection the ``perf_counter`` (CLOCK_MONOTONIC, the same clock
-  in every process) of its first and ``N``-th message, and its count and errors;
+  in every process) of its first and ``N``-th message, and its count and errors, and the
+  worker's CPU time (user + system) from the subscriptions to the last message;
 * ``{"op": "quit"}``.
 
 Every byte goes through fastfeed's Rust ``WSFrameDecoder`` (framing, masking rules, UTF-8, size
@@ -19,8 +20,8 @@ close — come back as messages), so the clients cost little per message and the
 the clients, are what a round measures. Correctness stays checked:
 
 * ``verify="sample"``: every ``SAMPLE_EVERY``-th read of a connection (and every read until
-  it has checked one data message) is decoded with ``feed`` instead, and every data message of
-  it is parsed and checked;
+  it has checked one data message) is decoded with ``feed`` instead, and the last data message
+  of it is parsed and checked;
 * ``verify="all"``: a second decoder also ``feed``s every read; every data message is parsed
   and checked, and each read's count must equal what ``count`` said.
 
@@ -106,13 +107,13 @@ class CountingClient(asyncio.Protocol):
                 self.shadow is None and (not self.checked or self.reads % SAMPLE_EVERY == 0)
             ):
                 # Before the reply (its place among the messages matters) and on samples.
-                count = self.sort(self.decoder.feed(data))
+                count = self.sort(self.decoder.feed(data), check_all=self.shadow is not None)
                 if self.shadow is not None:
                     self.shadow.feed(data)
             else:
                 count, others = self.decoder.count(data, MIN_DATA)
                 if others:
-                    count += self.sort(others)
+                    count += self.sort(others, check_all=True)
                 if self.shadow is not None:
                     self.verify(data, count)
         except ProtocolError as e:
@@ -129,15 +130,20 @@ class CountingClient(asyncio.Protocol):
             assert self.transport is not None
             self.transport.close()
 
-    def sort(self, messages: list[tuple[int, bytes]]) -> int:
-        """Counts and checks the data messages among ``messages``; answers the rest."""
+    def sort(self, messages: list[tuple[int, bytes]], check_all: bool) -> int:
+        """Counts the data messages among ``messages`` and checks all of them, or the last;
+        answers the rest."""
         count = 0
+        last = None
         for opcode, payload in messages:
             if opcode == TEXT:
                 if not payload.startswith(b"@", NAME_AT):
                     if self.acked:
                         count += 1
-                        self.check(payload)
+                        if check_all:
+                            self.check(payload)
+                        else:
+                            last = payload
                     else:
                         self.on_reply(payload)
             elif opcode == PING:
@@ -146,6 +152,8 @@ class CountingClient(asyncio.Protocol):
             elif opcode == CLOSE:
                 self.fail(f"server closed after {self.count} messages: {payload!r}")
                 return 0
+        if last is not None:
+            self.check(last)
         return count
 
     def verify(self, data: bytes, count: int) -> None:
@@ -209,10 +217,13 @@ async def go(clients: list[CountingClient], command: dict[str, Any]) -> dict[str
     for client in clients:
         client.start(subscribe, streams, command["count"], command["verify"])
     sent = time.perf_counter()
+    cpu = os.times()
     done = asyncio.gather(*(c.done for c in clients), return_exceptions=True)
     await asyncio.wait_for(done, command.get("timeout", 120))
     return {
         "sent": sent,
+        "cpu": os.times().user - cpu.user + os.times().system - cpu.system,
+        "cpu_system": os.times().system - cpu.system,
         "first": [c.first for c in clients],
         "last": [c.last for c in clients],
         "counts": [c.count for c in clients],
