@@ -501,7 +501,11 @@ fn malformed_frames() {
             let mut counter = FrameDecoder::new(role);
             let (_, _, counted) = count_chunks(&mut counter, wire.chunks(chunk_size), 0);
             assert_eq!(counted.as_ref(), Some(&error), "{name}: count");
-            assert_eq!(counter.count(&[0x81, 0x00], 0, |_| {}), Err(error), "{name}");
+            assert_eq!(
+                counter.count(&[0x81, 0x00], 0, |_| {}),
+                Err(error),
+                "{name}"
+            );
         }
     }
 }
@@ -873,13 +877,21 @@ fn counting_and_feeding_share_one_decoder() {
     // A text message split across a `feed` and a `count` call is counted by the call that
     // finishes it, and a caller may switch between the two at any byte.
     let mut wire = Vec::new();
-    encode_frames(&mut wire, Opcode::Text, [&[b'a'; 300][..], &[b'b'; 300]], None);
+    encode_frames(
+        &mut wire,
+        Opcode::Text,
+        [&[b'a'; 300][..], &[b'b'; 300]],
+        None,
+    );
     let mut decoder = FrameDecoder::new(Role::Client);
     let (messages, error) = decode_chunks(&mut decoder, [&wire[..100]]);
     assert_eq!((messages, error), (vec![], None));
     assert_eq!(decoder.count(&wire[100..400], 300, |_| {}), Ok(1));
     let (messages, error) = decode_chunks(&mut decoder, [&wire[400..]]);
-    assert_eq!((messages, error), (vec![(Opcode::Text, vec![b'b'; 300])], None));
+    assert_eq!(
+        (messages, error),
+        (vec![(Opcode::Text, vec![b'b'; 300])], None)
+    );
 }
 
 proptest! {
@@ -904,10 +916,11 @@ proptest! {
         offsets.push(wire.len());
         offsets.sort_unstable();
         let chunks: Vec<&[u8]> = offsets.windows(2).map(|w| &wire[w[0]..w[1]]).collect();
+        let (texts, others) = split_counted(expected.clone(), min_size);
         let mut decoder = FrameDecoder::new(receiver);
         prop_assert_eq!(
             count_chunks(&mut decoder, chunks.iter().copied(), min_size),
-            { let (n, others) = split_counted(expected.clone(), min_size); (n, others, None) }
+            (texts, others, None)
         );
         // Switching between `feed` and `count` from chunk to chunk changes nothing.
         let mut decoder = FrameDecoder::new(receiver);
