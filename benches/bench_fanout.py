@@ -12,10 +12,12 @@ All four send the same messages: ``fastfeed serve``'s events, recorded once over
 ``/v1/events`` and wrapped as ``/v1/stream`` wraps them (``fanout_support``). Every server
 runs in its own process; the clients are spread over two worker processes
 (``fanout_clients``), each running its connections on uvloop, counting messages with the Rust
-``WSFrameDecoder``. A round: every client connects, then all subscribe at once and each counts
-the same ``count`` data messages and disconnects; the round lasts from the subscriptions to
-the last client's last message. Measured: aggregate delivered events/s (sum over clients) and
-the server process's CPU (utime + stime from ``/proc/<pid>/stat``) per delivered event.
+``WSFrameDecoder.count`` (no Python object per message; samples are parsed and checked). A
+round: every client connects, then all subscribe at once and each counts the same ``count``
+data messages and disconnects; the round lasts from the subscriptions to the last client's
+last message. Measured: aggregate delivered events/s (sum over clients), the server
+process's CPU (utime + stime from ``/proc/<pid>/stat``) per delivered event, and the client
+workers' CPU per delivered event (to show the clients are not what limits a round).
 Rounds are interleaved (broadcast, picows, bulk, fastfeed, broadcast, …); medians are
 reported.
 
@@ -76,6 +78,8 @@ class Round:
     count: int
     seconds: float
     cpu_seconds: float
+    #: CPU of the client workers (user + system, both together) over the round.
+    client_cpu_seconds: float
 
     @property
     def events(self) -> int:
@@ -91,6 +95,11 @@ class Round:
         """Server CPU seconds per delivered event."""
         return self.cpu_seconds / self.events
 
+    @property
+    def client_cpu_per_event(self) -> float:
+        """Client CPU seconds per delivered event (both workers)."""
+        return self.client_cpu_seconds / self.events
+
 
 @dataclass
 class Results:
@@ -104,6 +113,9 @@ class Results:
 
     def cpu(self, name: str, clients: int) -> float:
         return statistics.median(r.cpu_per_event for r in self.rounds[name, clients])
+
+    def client_cpu(self, name: str, clients: int) -> float:
+        return statistics.median(r.client_cpu_per_event for r in self.rounds[name, clients])
 
     def has(self, name: str, clients: int) -> bool:
         return (name, clients) in self.rounds
@@ -201,7 +213,8 @@ def _timeline(reply: dict[str, Any], start: float) -> str:
     return (
         f"subscribed +{(reply['sent'] - start) * 1e3:.1f} ms, first +{span(reply['first'])}, "
         f"last +{span(reply['last'])}, {reply['reads']} reads of "
-        f"{reply['bytes'] / max(reply['reads'], 1) / 1024:.0f} KiB"
+        f"{reply['bytes'] / max(reply['reads'], 1) / 1024:.0f} KiB, "
+        f"CPU {reply['cpu'] * 1e3:.0f} ms ({reply['cpu_system'] * 1e3:.0f} ms system)"
     )
 
 
@@ -302,7 +315,8 @@ class FanoutBench:
         if os.environ.get("FANOUT_DEBUG"):
             for reply in replies:
                 print(f"{name} x{clients}: {_timeline(reply, start)}")
-        return Round(clients, count, end - start, cpu)
+        client_cpu = sum(reply["cpu"] for reply in replies)
+        return Round(clients, count, end - start, cpu, client_cpu)
 
     def run(self, sizes: Sequence[int], names: Sequence[str], rounds: int) -> Results:
         """``rounds`` interleaved rounds of every server in ``names`` for each size."""
@@ -352,13 +366,17 @@ def table(results: Results, rounds: int) -> str:
     names = [n for n in VARIANTS if any(k[0] == n for k in results.rounds)]
     sizes = sorted({k[1] for k in results.rounds})
     lines = [f"fan-out: medians of {rounds} interleaved rounds (events/s summed over clients)"]
-    lines.append(f"{'clients':>7}  {'server':<10} {'M events/s':>10} {'CPU µs/event':>13}")
+    lines.append(
+        f"{'clients':>7}  {'server':<10} {'M events/s':>10} {'CPU µs/event':>13}"
+        f" {'client CPU µs/event':>20}"
+    )
     for clients in sizes:
         for name in names:
             if results.has(name, clients):
                 rate = results.rate(name, clients) / 1e6
                 cpu = results.cpu(name, clients) * 1e6
-                lines.append(f"{clients:>7}  {name:<10} {rate:>10.3f} {cpu:>13.3f}")
+                client = results.client_cpu(name, clients) * 1e6
+                lines.append(f"{clients:>7}  {name:<10} {rate:>10.3f} {cpu:>13.3f} {client:>20.3f}")
     for clients in sizes:
         pairs = [("fastfeed", n) for n in BASELINES] + [("bulk", "picows"), ("picows", "broadcast")]
         ratios = [
@@ -378,6 +396,8 @@ def _record(benchmark: Any, results: Results) -> None:
         benchmark.extra_info[f"{name}_{clients}_events_per_s"] = round(results.rate(name, clients))
         cpu = results.cpu(name, clients) * 1e9
         benchmark.extra_info[f"{name}_{clients}_cpu_ns_per_event"] = round(cpu)
+        client = results.client_cpu(name, clients) * 1e9
+        benchmark.extra_info[f"{name}_{clients}_client_cpu_ns_per_event"] = round(client)
     for target in targets(results):
         benchmark.extra_info[target.what] = round(target.value, 2)
         benchmark.extra_info[f"{target.what} met"] = target.met

@@ -433,6 +433,77 @@ def test_any_chunking_decodes_the_same(seed: int, masked: bool, cuts: list[int])
     assert got == expected
 
 
+# --- counting ---------------------------------------------------------------------------------
+
+
+def split_counted(
+    messages: list[tuple[int, bytes]], min_size: int
+) -> tuple[int, list[tuple[int, bytes]]]:
+    """What ``count`` must return for the messages ``feed`` returned."""
+    counted = [m for m in messages if m[0] == TEXT and len(m[1]) >= min_size]
+    return len(counted), [m for m in messages if not (m[0] == TEXT and len(m[1]) >= min_size)]
+
+
+def test_count_returns_what_it_did_not_count() -> None:
+    decoder = WSFrameDecoder("client")
+    wire = ws_encode_frames(TEXT, [b"x" * 300, b"short", b"y" * 200]) + frame(0x89, b"hb")
+    assert decoder.count(wire, 200) == (2, [(TEXT, b"short"), (PING, b"hb")])
+    # min_size defaults to 0: every text message counts, even an empty one.
+    assert decoder.count(frame(0x81, b"") + frame(0x82, b"bin")) == (1, [(BINARY, b"bin")])
+    assert decoder.count(b"") == (0, [])
+    assert decoder.count(frame(0x88, b"\x03\xe8") + frame(0x81, b"after")) == (
+        0,
+        [(CLOSE, b"\x03\xe8")],
+    )
+    assert decoder.closed
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(min_value=1, max_value=2**31 - 1),
+    masked=st.booleans(),
+    min_size=st.integers(min_value=0, max_value=1600),
+    cuts=st.lists(st.integers(min_value=0, max_value=10**9), max_size=40),
+    feeds=st.lists(st.booleans(), min_size=41, max_size=41),
+)
+def test_count_matches_feed_under_any_chunking(
+    seed: int, masked: bool, min_size: int, cuts: list[int], feeds: list[bool]
+) -> None:
+    wire, expected = mixed_stream(150, masked, seed)
+    bounds = sorted({0, len(wire), *(c % (len(wire) + 1) for c in cuts)})
+    decoder = WSFrameDecoder("server" if masked else "client")
+    counted = 0
+    others: list[tuple[int, bytes]] = []
+    # ``feed`` and ``count`` alternate freely on one decoder.
+    for (a, b), use_feed in zip(itertools.pairwise(bounds), feeds, strict=False):
+        if use_feed:
+            n, rest = split_counted(decoder.feed(wire[a:b]), min_size)
+        else:
+            n, rest = decoder.count(wire[a:b], min_size)
+        counted += n
+        others += rest
+    assert (counted, others) == split_counted(expected, min_size)
+
+
+@pytest.mark.parametrize(
+    ("name", "role", "wire", "code", "message"), MALFORMED, ids=[row[0] for row in MALFORMED]
+)
+@pytest.mark.parametrize("chunk", [0, 1], ids=["one-shot", "bytewise"])
+def test_count_fails_as_feed_does(
+    name: str, role: str, wire: bytes, code: int, message: str, chunk: int
+) -> None:
+    decoder = WSFrameDecoder(role)  # type: ignore[arg-type]
+    step = chunk or len(wire)
+    with pytest.raises(ProtocolError) as caught:
+        for i in range(0, len(wire), step):
+            decoder.count(wire[i : i + step], 1)
+    assert (caught.value.close_code, str(caught.value)) == (code, message)
+    for sticky in (decoder.count, decoder.feed):
+        with pytest.raises(ProtocolError) as again:
+            sticky(b"\x81\x00")
+        assert (again.value.close_code, str(again.value)) == (code, message)
+
+
 # --- handshake --------------------------------------------------------------------------------
 
 

@@ -60,6 +60,14 @@ class WSFrameDecoder:
         text is valid UTF-8; a close payload is code + reason, or empty). Raises
         ``fastfeed.ProtocolError`` (``.close_code`` 1002/1003/1007/1009) on a violation;
         messages earlier in the same chunk are then discarded."""
+    def count(self, data: bytes, min_size: int = 0) -> tuple[int, list[tuple[int, bytes]]]:
+        """Decode a chunk exactly as ``feed`` does (same checks, same errors, same state
+        after), but return only how many complete text messages of at least ``min_size``
+        payload bytes it finished, with ``(opcode, payload)`` for every other message and
+        control frame (shorter text, binary, close, ping, pong) in arrival order. No Python
+        object is made per counted message. ``feed`` and ``count`` may alternate on one
+        decoder: a message is counted or returned by the call that finishes it. Raises
+        ``fastfeed.ProtocolError`` as ``feed`` does; the chunk's count is then lost."""
     @property
     def role(self) -> Literal["server", "client"]: ...
     @property

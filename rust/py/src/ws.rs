@@ -1,7 +1,8 @@
 //! Python wrappers of the WebSocket codec (`fastfeed_core::ws`).
 //!
 //! One `feed` call decodes a whole socket read and returns every message as one list, so
-//! Python pays one call per read, not per frame.
+//! Python pays one call per read, not per frame; `count` decodes the same way and returns how
+//! many text messages came, for readers that only count.
 
 use fastfeed_core::ws::frame::{encode_frame, MAX_CONTROL_PAYLOAD};
 use fastfeed_core::ws::{
@@ -66,6 +67,32 @@ impl PyFrameDecoder {
         }
         result.map_err(|error| to_py_protocol_error(&error))?;
         PyList::new(py, messages)
+    }
+
+    /// Decodes `data` as `feed` does, but only counts the text messages of at least
+    /// `min_size` payload bytes: returns that count and `(opcode, payload)` for every other
+    /// message and control frame. No Python object is made per counted message.
+    #[pyo3(signature = (data, min_size = 0))]
+    fn count<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &[u8],
+        min_size: usize,
+    ) -> PyResult<(usize, Bound<'py, PyList>)> {
+        let mut others: Vec<Bound<'py, PyTuple>> = Vec::new();
+        let mut conversion_error = None;
+        let result = self.inner.count(data, min_size, |message| {
+            let payload = message_payload(py, message);
+            match message_tuple(py, message.opcode(), payload) {
+                Ok(tuple) => others.push(tuple),
+                Err(error) => conversion_error = Some(error),
+            }
+        });
+        if let Some(error) = conversion_error {
+            return Err(error);
+        }
+        let counted = result.map_err(|error| to_py_protocol_error(&error))?;
+        Ok((counted, PyList::new(py, others)?))
     }
 
     /// `"server"` or `"client"`: the role of the side that receives.

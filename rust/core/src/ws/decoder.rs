@@ -249,6 +249,33 @@ impl FrameDecoder {
         })
     }
 
+    /// Decodes `data` exactly as [`feed`](Self::feed) does (same framing, masking, size cap
+    /// and UTF-8 checks, same errors), but only counts the complete text messages of at least
+    /// `min_size` payload bytes; every other message and control frame goes to `other`, in
+    /// arrival order. For a reader that needs how many messages came, not what they said.
+    ///
+    /// On a violation the messages before it have been counted or passed to `other`, and the
+    /// count is lost: the decoder's [`ProtocolError`] is returned, as `feed` returns it.
+    pub fn count<F>(
+        &mut self,
+        data: &[u8],
+        min_size: usize,
+        mut other: F,
+    ) -> Result<usize, ProtocolError>
+    where
+        F: FnMut(Message<'_>),
+    {
+        let mut counted = 0;
+        self.feed(data, |message| {
+            match message {
+                Message::Text(text) if text.len() >= min_size => counted += 1,
+                message => other(message),
+            }
+            Ok::<(), ProtocolError>(())
+        })?;
+        Ok(counted)
+    }
+
     /// Decodes `data`; on a stop returns the error and how much of `data` was consumed.
     fn run<E, F>(&mut self, data: &[u8], visit: &mut F) -> Result<(), (E, usize)>
     where

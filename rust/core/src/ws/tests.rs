@@ -496,7 +496,16 @@ fn malformed_frames() {
             assert_eq!(error.reason(), reason, "{name}");
             // The decoder stays failed.
             let again = decoder.feed(&[0x81, 0x00], |_| Ok::<(), ProtocolError>(()));
-            assert_eq!(again, Err(error), "{name}: sticky");
+            assert_eq!(again, Err(error.clone()), "{name}: sticky");
+            // Counting fails with the same error, and stays failed too.
+            let mut counter = FrameDecoder::new(role);
+            let (_, _, counted) = count_chunks(&mut counter, wire.chunks(chunk_size), 0);
+            assert_eq!(counted.as_ref(), Some(&error), "{name}: count");
+            assert_eq!(
+                counter.count(&[0x81, 0x00], 0, |_| {}),
+                Err(error),
+                "{name}"
+            );
         }
     }
 }
@@ -798,6 +807,165 @@ proptest! {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Counting
+
+/// Counts `chunks` in order: the text messages of at least `min_size` bytes, every other
+/// message, and the first error. Like Python, a failing chunk's messages are dropped.
+fn count_chunks<'a>(
+    decoder: &mut FrameDecoder,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+    min_size: usize,
+) -> (usize, Vec<Owned>, Option<ProtocolError>) {
+    let mut counted = 0;
+    let mut others = Vec::new();
+    for chunk in chunks {
+        let mut chunk_others = Vec::new();
+        match decoder.count(chunk, min_size, |message| chunk_others.push(owned(message))) {
+            Ok(n) => {
+                counted += n;
+                others.append(&mut chunk_others);
+            }
+            Err(error) => return (counted, others, Some(error)),
+        }
+    }
+    (counted, others, None)
+}
+
+/// What counting must give for `messages` decoded by `feed`.
+fn split_counted(messages: Vec<Owned>, min_size: usize) -> (usize, Vec<Owned>) {
+    let (texts, others): (Vec<Owned>, Vec<Owned>) = messages
+        .into_iter()
+        .partition(|(opcode, payload)| *opcode == Opcode::Text && payload.len() >= min_size);
+    (texts.len(), others)
+}
+
+/// `feed` per chunk, dropping a failing chunk's messages (the Python binding's contract).
+fn feed_chunks_whole<'a>(
+    decoder: &mut FrameDecoder,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+) -> (Vec<Owned>, Option<ProtocolError>) {
+    let mut out = Vec::new();
+    for chunk in chunks {
+        let (mut messages, error) = decode_chunks(decoder, [chunk]);
+        if error.is_some() {
+            return (out, error);
+        }
+        out.append(&mut messages);
+    }
+    (out, None)
+}
+
+#[test]
+fn counting_a_mixed_stream() {
+    for (receiver, sender) in [(Role::Client, Role::Server), (Role::Server, Role::Client)] {
+        let (wire, expected) = mixed_stream(sender, 3000, 11);
+        for min_size in [0, 1, 60, 200, 1000, usize::MAX] {
+            let (texts, others) = split_counted(expected.clone(), min_size);
+            for chunk in [wire.len(), 1, 7, 4096] {
+                let mut decoder = FrameDecoder::new(receiver);
+                let got = count_chunks(&mut decoder, wire.chunks(chunk), min_size);
+                assert_eq!(got, (texts, others.clone(), None), "{min_size} {chunk}");
+                assert!(decoder.is_closed());
+            }
+        }
+    }
+}
+
+#[test]
+fn counting_and_feeding_share_one_decoder() {
+    // A text message split across a `feed` and a `count` call is counted by the call that
+    // finishes it, and a caller may switch between the two at any byte.
+    let mut wire = Vec::new();
+    encode_frames(
+        &mut wire,
+        Opcode::Text,
+        [&[b'a'; 300][..], &[b'b'; 300]],
+        None,
+    );
+    let mut decoder = FrameDecoder::new(Role::Client);
+    let (messages, error) = decode_chunks(&mut decoder, [&wire[..100]]);
+    assert_eq!((messages, error), (vec![], None));
+    assert_eq!(decoder.count(&wire[100..400], 300, |_| {}), Ok(1));
+    let (messages, error) = decode_chunks(&mut decoder, [&wire[400..]]);
+    assert_eq!(
+        (messages, error),
+        (vec![(Opcode::Text, vec![b'b'; 300])], None)
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn counting_agrees_with_feed_under_any_chunking(
+        seed in any::<u64>(),
+        client_sends in any::<bool>(),
+        min_size in 0usize..700,
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..60),
+        feeds in proptest::collection::vec(any::<bool>(), 61),
+    ) {
+        let (sender, receiver) = if client_sends {
+            (Role::Client, Role::Server)
+        } else {
+            (Role::Server, Role::Client)
+        };
+        let (wire, expected) = mixed_stream(sender, 200, seed);
+        let mut offsets: Vec<usize> = cuts.iter().map(|c| c.index(wire.len() + 1)).collect();
+        offsets.push(0);
+        offsets.push(wire.len());
+        offsets.sort_unstable();
+        let chunks: Vec<&[u8]> = offsets.windows(2).map(|w| &wire[w[0]..w[1]]).collect();
+        let (texts, others) = split_counted(expected.clone(), min_size);
+        let mut decoder = FrameDecoder::new(receiver);
+        prop_assert_eq!(
+            count_chunks(&mut decoder, chunks.iter().copied(), min_size),
+            (texts, others, None)
+        );
+        // Switching between `feed` and `count` from chunk to chunk changes nothing.
+        let mut decoder = FrameDecoder::new(receiver);
+        let mut counted = 0;
+        let mut rest = Vec::new();
+        for (chunk, feed) in chunks.iter().zip(&feeds) {
+            if *feed {
+                let (messages, error) = decode_chunks(&mut decoder, [*chunk]);
+                prop_assert_eq!(error, None);
+                let (n, mut others) = split_counted(messages, min_size);
+                counted += n;
+                rest.append(&mut others);
+            } else {
+                let (n, mut others, error) = count_chunks(&mut decoder, [*chunk], min_size);
+                prop_assert_eq!(error, None);
+                counted += n;
+                rest.append(&mut others);
+            }
+        }
+        prop_assert_eq!((counted, rest), split_counted(expected, min_size));
+    }
+
+    #[test]
+    fn counting_arbitrary_bytes_fails_as_feed_does(
+        bytes in proptest::collection::vec(any::<u8>(), 0..512),
+        server in any::<bool>(),
+        max in 0usize..200,
+        min_size in 0usize..64,
+        chunk in 1usize..40,
+    ) {
+        let role = if server { Role::Server } else { Role::Client };
+        let mut fed = FrameDecoder::new(role).with_max_message_size(max);
+        let (messages, feed_error) = feed_chunks_whole(&mut fed, bytes.chunks(chunk));
+        let (n, others) = split_counted(messages, min_size);
+        let mut counter = FrameDecoder::new(role).with_max_message_size(max);
+        // Same counts, same other messages, same error (or none), same state after.
+        prop_assert_eq!(
+            count_chunks(&mut counter, bytes.chunks(chunk), min_size),
+            (n, others, feed_error)
+        );
+        prop_assert_eq!(counter.error(), fed.error());
+        prop_assert_eq!(counter.is_closed(), fed.is_closed());
+    }
+}
+
 /// Decode throughput on small frames; run with
 /// `cargo test -p fastfeed-core --release -- --ignored --nocapture throughput`.
 #[test]
@@ -828,6 +996,21 @@ fn throughput() {
         assert_eq!(total, 20 * 100_000 * payload.len());
         println!(
             "{name}: {:.0} MB/s, {:.1} M frames/s",
+            20.0 * wire.len() as f64 / seconds / 1e6,
+            2e6 / seconds / 1e6
+        );
+        let mut decoder = FrameDecoder::new(Role::Client);
+        let start = std::time::Instant::now();
+        let mut counted = 0usize;
+        for _ in 0..20 {
+            for part in wire.chunks(chunk) {
+                counted += decoder.count(part, 1, |_| {}).unwrap();
+            }
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        assert_eq!(counted, 20 * 100_000);
+        println!(
+            "{name}, count: {:.0} MB/s, {:.1} M frames/s",
             20.0 * wire.len() as f64 / seconds / 1e6,
             2e6 / seconds / 1e6
         );
