@@ -9,13 +9,14 @@ import json
 import socket
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 from fastfeed import BarBook, ConfigError, aggregate_trades, parse_command
 from fastfeed._core import Hub, StreamCommand
 from fastfeed.server import SyntheticSource, SyntheticSpec
-from fastfeed.server.synthetic import next_expirations
+from fastfeed.server.synthetic import new_york_time, next_expirations
 from server_support import RawClient, ack, assert_served, client, command, run, started
 from websockets.asyncio.client import ClientConnection
 
@@ -340,6 +341,30 @@ def test_same_seed_same_market() -> None:
 
     assert draw(7) == draw(7)
     assert draw(7) != draw(8)
+
+
+@pytest.mark.parametrize(
+    "epoch",
+    [
+        1741503600.0 - 0.001,  # 2025-03-09 01:59:59.999 EST, just before spring forward
+        1741503600.0,  # 03:00:00 EDT
+        1762063200.0 - 0.5,  # 2025-11-02 01:59:59.5 EDT, just before fall back
+        1762063200.0 + 0.5,  # 01:00:00.5 EST
+        1733202000.0 - 0.001,  # 2024-12-02 23:59:59.999 EST
+        1733202000.0,  # 2024-12-03 00:00:00 EST
+        1733245512.345,
+    ],
+)
+def test_new_york_time_matches_the_time_zone_database(epoch: float) -> None:
+    local = dt.datetime.fromtimestamp(epoch, ZoneInfo("America/New_York"))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    want = (
+        local.year * 10000 + local.month * 100 + local.day,
+        (local - midnight) // dt.timedelta(milliseconds=1),
+    )
+    new_york_time(epoch - 7200)  # a cached hour that is not this one
+    assert new_york_time(epoch) == want
+    assert new_york_time(epoch) == want  # from the cache
 
 
 def test_expirations_are_the_next_fridays() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,12 +60,37 @@ _MAX_BATCH: Final = 256
 MarketClock = Callable[[], tuple[int, int]]
 
 
+class _HourCache:
+    """New York's date and ms of day at the start of the current UTC hour. Within one UTC hour
+    neither changes but by elapsed time: New York's offset is whole hours and changes (as does
+    its date) only on the hour."""
+
+    start = 0.0
+    end = 0.0
+    date = 0
+    ms = 0
+
+
+_HOUR = _HourCache()
+
+
+def new_york_time(epoch: float) -> tuple[int, int]:
+    """``epoch`` (seconds since the Unix epoch) in America/New_York as ``(YYYYMMDD, ms since
+    midnight)``. The time zone is looked up once per UTC hour (it is called once per batch)."""
+    hour = _HOUR
+    if not hour.start <= epoch < hour.end:
+        start = epoch - epoch % 3600
+        local = dt.datetime.fromtimestamp(start, NEW_YORK)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        hour.date = local.year * 10000 + local.month * 100 + local.day
+        hour.ms = (local - midnight) // dt.timedelta(milliseconds=1)
+        hour.start, hour.end = start, start + 3600
+    return hour.date, hour.ms + int((epoch - hour.start) * 1000)
+
+
 def new_york_clock() -> tuple[int, int]:
     """The wall clock in America/New_York as ``(YYYYMMDD, ms since midnight)``."""
-    now = dt.datetime.now(NEW_YORK)
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    ms = (now - midnight) // dt.timedelta(milliseconds=1)
-    return now.year * 10000 + now.month * 100 + now.day, ms
+    return new_york_time(time.time())
 
 
 def next_expirations(today: dt.date, count: int) -> list[tuple[int, float]]:
