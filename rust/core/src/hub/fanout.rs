@@ -14,9 +14,9 @@ use std::collections::HashMap;
 use std::fmt;
 
 use crate::contract::{ContractKey, ReqType, SecType, StreamKey};
-use crate::event::{ContractId, EventHeader};
+use crate::event::{ContractId, EncodeError, EventHeader};
 use crate::hub::market::{Market, Outgoing, RejectedEvent, Rejections, Route};
-use crate::ws::frame::{encode_frame, write_header, Opcode};
+use crate::ws::frame::{write_header, Opcode};
 
 /// The §4 wrapper around an event: `{"stream":"` name `","data":` event `}`.
 const STREAM_PREFIX: &[u8] = b"{\"stream\":\"";
@@ -113,7 +113,6 @@ pub struct Fanout {
     with_output: Vec<SubscriberId>,
     seen: Vec<u64>,
     stamp: u64,
-    payload: Vec<u8>,
     /// Every frame of the current batch, back to back; `spans` locates each by id.
     arena: Vec<u8>,
     spans: Vec<(usize, usize)>,
@@ -181,6 +180,13 @@ impl GroupOutput<'_> {
         self.write_to(&mut out);
         out
     }
+}
+
+/// An event's §3.3 frame in the arena: its frame id and the range of its JSON payload.
+#[derive(Debug, Clone, Copy)]
+struct PlainFrame {
+    id: u32,
+    payload: (usize, usize),
 }
 
 /// Subscribers that get byte-identical output from one batch.
@@ -466,55 +472,84 @@ impl Fanout {
             if self.routes[id][route].targets.is_empty() {
                 continue;
             }
-            self.payload.clear();
-            if let Err(e) = market.encoder().write_json(
-                &mut self.payload,
-                event.contract,
-                EventHeader::default(),
-                &event.body,
-            ) {
-                rejections.count += 1;
-                rejections.first.get_or_insert(RejectedEvent::Encode(e));
-                continue;
+            match self.encode_plain_frame(market, event) {
+                Ok(plain) => self.deliver(id, route, plain),
+                Err(e) => {
+                    rejections.count += 1;
+                    rejections.first.get_or_insert(RejectedEvent::Encode(e));
+                }
             }
-            self.deliver(id, route);
         }
         rejections
     }
 
-    fn deliver(&mut self, contract: usize, route: usize) {
-        let mut ids: [Option<u32>; 4] = [None; 4];
+    /// Encodes the event's §3.3 frame straight into the arena (the JSON written after room for
+    /// the usual 4-byte header, which is then filled in); returns its frame id and where its
+    /// payload lies. On error the arena is left as it was.
+    fn encode_plain_frame(
+        &mut self,
+        market: &Market,
+        event: &Outgoing,
+    ) -> Result<PlainFrame, EncodeError> {
+        let start = self.arena.len();
+        self.arena.extend_from_slice(&[0; 4]);
+        if let Err(e) = market.encoder().write_json(
+            &mut self.arena,
+            event.contract,
+            EventHeader::default(),
+            &event.body,
+        ) {
+            self.arena.truncate(start);
+            return Err(e);
+        }
+        let len = self.arena.len() - start - 4;
+        let mut header = Vec::with_capacity(10);
+        write_header(&mut header, true, Opcode::Text, len, None);
+        if header.len() == 4 {
+            self.arena[start..start + 4].copy_from_slice(&header);
+        } else {
+            // Shorter than 126 or longer than 65535 bytes: move the payload to fit the header.
+            let payload = self.arena.split_off(start + 4);
+            self.arena.truncate(start);
+            self.arena.extend_from_slice(&header);
+            self.arena.extend_from_slice(&payload);
+        }
+        let id = self.spans.len() as u32;
+        self.spans.push((start, self.arena.len()));
+        Ok(PlainFrame {
+            id,
+            payload: (start + header.len(), self.arena.len()),
+        })
+    }
+
+    fn deliver(&mut self, contract: usize, route: usize, plain: PlainFrame) {
+        let mut ids: [Option<u32>; 4] = [Some(plain.id), None, None, None];
+        let (payload_start, payload_end) = plain.payload;
         let table = &self.routes[contract][route];
         for &(subscriber, frame) in &table.targets {
             let f = frame as usize;
             let id = if let Some(id) = ids[f] {
                 id
             } else {
-                {
-                    let start = self.arena.len();
-                    if f == 0 {
-                        encode_frame(&mut self.arena, Opcode::Text, &self.payload, None);
-                    } else {
-                        // `{"stream":"<name>","data":<payload>}`, framed without a scratch copy.
-                        let name = &table.names[f - 1];
-                        let len = STREAM_PREFIX.len()
-                            + name.len()
-                            + DATA_KEY.len()
-                            + self.payload.len()
-                            + 1;
-                        self.arena.reserve(len + 10);
-                        write_header(&mut self.arena, true, Opcode::Text, len, None);
-                        self.arena.extend_from_slice(STREAM_PREFIX);
-                        self.arena.extend_from_slice(name);
-                        self.arena.extend_from_slice(DATA_KEY);
-                        self.arena.extend_from_slice(&self.payload);
-                        self.arena.push(b'}');
-                    }
-                    let id = self.spans.len() as u32;
-                    self.spans.push((start, self.arena.len()));
-                    ids[f] = Some(id);
-                    id
-                }
+                // `{"stream":"<name>","data":<payload>}`, framed without a scratch copy.
+                let start = self.arena.len();
+                let name = &table.names[f - 1];
+                let len = STREAM_PREFIX.len()
+                    + name.len()
+                    + DATA_KEY.len()
+                    + (payload_end - payload_start)
+                    + 1;
+                self.arena.reserve(len + 10);
+                write_header(&mut self.arena, true, Opcode::Text, len, None);
+                self.arena.extend_from_slice(STREAM_PREFIX);
+                self.arena.extend_from_slice(name);
+                self.arena.extend_from_slice(DATA_KEY);
+                self.arena.extend_from_within(payload_start..payload_end);
+                self.arena.push(b'}');
+                let id = self.spans.len() as u32;
+                self.spans.push((start, self.arena.len()));
+                ids[f] = Some(id);
+                id
             };
             let s = self.subscribers[subscriber as usize]
                 .as_mut()
