@@ -589,3 +589,22 @@ def test_ten_thousand_streams_one_command_each() -> None:
             await rec.close()
 
     run(body, timeout=60)
+
+
+def test_the_handshake_guards_apply_to_the_stream_endpoint() -> None:
+    async def body() -> None:
+        async with started() as server:
+            _, status = await RawClient.connect(
+                server.port, path="/v1/stream", headers=(("Origin", "https://evil.example"),)
+            )
+            assert status == 403
+            _, status = await RawClient.connect(
+                server.port, host_header="evil.example", path="/v1/stream"
+            )
+            assert status == 403
+            _, status = await RawClient.connect(server.port, path="/v1/streams")
+            assert status == 404
+            async with connect(stream_url(server)) as ws:
+                assert await ask(ws, listing(1)) == {"result": [], "id": 1}
+
+    run(body)
