@@ -11,10 +11,13 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from fastfeed import WSFrameDecoder, parse_stream_command
 from fastfeed._core import Hub as CoreHub
+from fastfeed._core import SourceBatch
 from fastfeed.bars import BarBook
+from fastfeed.errors import EventEncodeError
 from fastfeed.server import Hub, Server, SyntheticSpec
 from server_support import RawClient, assert_served, client, command, run, started
 from websockets.asyncio.client import ClientConnection, connect
@@ -608,3 +611,63 @@ def test_the_handshake_guards_apply_to_the_stream_endpoint() -> None:
                 assert await ask(ws, listing(1)) == {"result": [], "id": 1}
 
     run(body)
+
+
+class ColumnSource:
+    """A source with no Rust market: it builds its batches from numpy columns."""
+
+    def __init__(self) -> None:
+        self.ready = asyncio.Event()
+        self.hub: Hub | None = None
+
+    async def run(self, hub: Hub) -> None:
+        self.hub = hub
+        self.ready.set()
+        await asyncio.Future()
+
+    def publish_trades(self, symbol: str, prices: list[float]) -> None:
+        assert self.hub is not None
+        cid = self.hub.core.add_contract("STOCK", symbol)
+        n = len(prices)
+        batch = SourceBatch()
+        batch.add_trades(
+            np.full(n, cid, dtype=np.uint32), np.arange(1, n + 1, dtype=np.uint32) * 1000,
+            np.arange(n), 10, 0, np.array(prices), 1, DATE,
+        )  # fmt: skip
+        self.hub.publish(batch)
+
+
+def test_a_source_publishes_numpy_columns_through_the_hub() -> None:
+    async def body() -> None:
+        source = ColumnSource()
+        async with started(source, status_interval=0.1) as server:
+            await source.ready.wait()
+            rec = await Recorder.connect(server.port)
+            rec.send(sub(1, "stock.XYZ@ohlc"))
+            assert await rec.reply(1) == {"result": None, "id": 1}
+            source.publish_trades("XYZ", [10.0, 12.5, 9.75])
+            await rec.settled()
+            bars = [m["data"]["ohlc"] for m in rec.data]
+            assert [(b["open"], b["high"], b["low"], b["close"], b["count"]) for b in bars] == [
+                (10.0, 10.0, 10.0, 10.0, 1),
+                (10.0, 12.5, 10.0, 12.5, 2),
+                (10.0, 12.5, 9.75, 9.75, 3),
+            ]
+            assert {m["stream"] for m in rec.data} == {"stock.XYZ@ohlc"}
+            # The server's bars saw every trade.
+            session = server.bars.session(server.contract_id("STOCK", "XYZ"))
+            assert session is not None and session.volume == 30
+            await rec.close()
+
+    run(body)
+
+
+def test_columns_of_unequal_length_add_nothing() -> None:
+    batch = SourceBatch()
+    batch.add_open_interest([0, 0], [1, 2], [5, 6], DATE)
+    with pytest.raises(EventEncodeError) as refused:
+        batch.add_open_interest([0, 0], [1, 2, 3], [5, 6], DATE)
+    assert (
+        str(refused.value) == "columns have different lengths: contract_id has 2, ms_of_day has 3"
+    )
+    assert len(batch) == 2

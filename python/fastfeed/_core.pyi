@@ -558,9 +558,53 @@ __all__ += ["Hub", "SourceBatch", "SyntheticMarket"]
 
 @final
 class SourceBatch:
-    """A batch of a source's events, held in Rust; hand it to :meth:`Hub.publish`."""
+    """A batch of a source's events, held in Rust; hand it to :meth:`Hub.publish`. Drawn by a
+    Rust market, or built from numpy columns (contract ids of the hub it is published to; all
+    the rows of a call or none)."""
 
+    def __new__(cls) -> SourceBatch: ...
     def __len__(self) -> int: ...
+    def add_trades(
+        self,
+        contract_id: _Column,
+        ms_of_day: _Column,
+        sequence: _Column,
+        size: _Column,
+        condition: _Column,
+        price: _Column,
+        exchange: _Column,
+        date: _Column,
+    ) -> None: ...
+    def add_quotes(
+        self,
+        contract_id: _Column,
+        ms_of_day: _Column,
+        bid_size: _Column,
+        bid_exchange: _Column,
+        bid: _Column,
+        bid_condition: _Column,
+        ask_size: _Column,
+        ask_exchange: _Column,
+        ask: _Column,
+        ask_condition: _Column,
+        date: _Column,
+    ) -> None: ...
+    def add_ohlc(
+        self,
+        contract_id: _Column,
+        ms_of_day: _Column,
+        open: _Column,
+        high: _Column,
+        low: _Column,
+        close: _Column,
+        volume: _Column,
+        count: _Column,
+        date: _Column,
+    ) -> None:
+        """A source's own OHLC events: they match ``<contract>@ohlc`` only."""
+    def add_open_interest(
+        self, contract_id: _Column, ms_of_day: _Column, open_interest: _Column, date: _Column
+    ) -> None: ...
 
 @final
 class Hub:

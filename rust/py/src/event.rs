@@ -316,54 +316,19 @@ impl PyEventEncoder {
         framing: &str,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let framing = self::framing(framing)?;
-        let cols = [
-            int_column(contract_id, "contract_id")?,
-            int_column(ms_of_day, "ms_of_day")?,
-            int_column(sequence, "sequence")?,
-            int_column(size, "size")?,
-            int_column(condition, "condition")?,
-            int_column(exchange, "exchange")?,
-            int_column(date, "date")?,
-        ];
-        let price = float_column(price, "price")?;
         let header = HeaderColumns::new(ids, pseqs)?;
-        let names = [
-            "contract_id",
-            "ms_of_day",
-            "sequence",
-            "size",
-            "condition",
-            "exchange",
-            "date",
-        ];
-        let mut lengths: Vec<_> = names
-            .iter()
-            .zip(&cols)
-            .map(|(n, c)| (*n, int_len(c)))
-            .collect();
-        lengths.push(("price", price.len()));
-        lengths.extend(header.lengths());
-        let n = row_count(&lengths)?;
-        let r: Vec<IntReader<'_>> = names
-            .iter()
-            .zip(&cols)
-            .map(|(n, c)| IntReader::new(n, c))
-            .collect();
-        let price = price.slice();
-        self.encode_rows(py, n, &header, framing, |i| {
-            Ok((
-                r[0].get(i)?,
-                EventBody::Trade(Trade {
-                    ms_of_day: r[1].get(i)?,
-                    sequence: r[2].get(i)?,
-                    size: r[3].get(i)?,
-                    condition: r[4].get(i)?,
-                    price: float_at(price, i),
-                    exchange: r[5].get(i)?,
-                    date: r[6].get(i)?,
-                }),
-            ))
-        })
+        trade_rows(
+            contract_id,
+            ms_of_day,
+            sequence,
+            size,
+            condition,
+            price,
+            exchange,
+            date,
+            &header.lengths(),
+            |n, row| self.encode_rows(py, n, &header, framing, row),
+        )
     }
 
     /// QUOTE events from columns (arrays of one length, or scalars).
@@ -388,68 +353,22 @@ impl PyEventEncoder {
         framing: &str,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let framing = self::framing(framing)?;
-        let names = [
-            "contract_id",
-            "ms_of_day",
-            "bid_size",
-            "bid_exchange",
-            "bid_condition",
-            "ask_size",
-            "ask_exchange",
-            "ask_condition",
-            "date",
-        ];
-        let objs = [
+        let header = HeaderColumns::new(ids, pseqs)?;
+        quote_rows(
             contract_id,
             ms_of_day,
             bid_size,
             bid_exchange,
+            bid,
             bid_condition,
             ask_size,
             ask_exchange,
+            ask,
             ask_condition,
             date,
-        ];
-        let cols = names
-            .iter()
-            .zip(objs)
-            .map(|(n, o)| int_column(o, n))
-            .collect::<PyResult<Vec<_>>>()?;
-        let bid = float_column(bid, "bid")?;
-        let ask = float_column(ask, "ask")?;
-        let header = HeaderColumns::new(ids, pseqs)?;
-        let mut lengths: Vec<_> = names
-            .iter()
-            .zip(&cols)
-            .map(|(n, c)| (*n, int_len(c)))
-            .collect();
-        lengths.push(("bid", bid.len()));
-        lengths.push(("ask", ask.len()));
-        lengths.extend(header.lengths());
-        let n = row_count(&lengths)?;
-        let r: Vec<IntReader<'_>> = names
-            .iter()
-            .zip(&cols)
-            .map(|(n, c)| IntReader::new(n, c))
-            .collect();
-        let (bid, ask) = (bid.slice(), ask.slice());
-        self.encode_rows(py, n, &header, framing, |i| {
-            Ok((
-                r[0].get(i)?,
-                EventBody::Quote(Quote {
-                    ms_of_day: r[1].get(i)?,
-                    bid_size: r[2].get(i)?,
-                    bid_exchange: r[3].get(i)?,
-                    bid: float_at(bid, i),
-                    bid_condition: r[4].get(i)?,
-                    ask_size: r[5].get(i)?,
-                    ask_exchange: r[6].get(i)?,
-                    ask: float_at(ask, i),
-                    ask_condition: r[7].get(i)?,
-                    date: r[8].get(i)?,
-                }),
-            ))
-        })
+            &header.lengths(),
+            |n, row| self.encode_rows(py, n, &header, framing, row),
+        )
     }
 
     /// OHLC events from columns (arrays of one length, or scalars).
@@ -472,49 +391,20 @@ impl PyEventEncoder {
         framing: &str,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let framing = self::framing(framing)?;
-        let names = ["contract_id", "ms_of_day", "volume", "count", "date"];
-        let objs = [contract_id, ms_of_day, volume, count, date];
-        let cols = names
-            .iter()
-            .zip(objs)
-            .map(|(n, o)| int_column(o, n))
-            .collect::<PyResult<Vec<_>>>()?;
-        let fnames = ["open", "high", "low", "close"];
-        let fcols = fnames
-            .iter()
-            .zip([open, high, low, close])
-            .map(|(n, o)| float_column(o, n))
-            .collect::<PyResult<Vec<_>>>()?;
         let header = HeaderColumns::new(ids, pseqs)?;
-        let mut lengths: Vec<_> = names
-            .iter()
-            .zip(&cols)
-            .map(|(n, c)| (*n, int_len(c)))
-            .collect();
-        lengths.extend(fnames.iter().zip(&fcols).map(|(n, c)| (*n, c.len())));
-        lengths.extend(header.lengths());
-        let n = row_count(&lengths)?;
-        let r: Vec<IntReader<'_>> = names
-            .iter()
-            .zip(&cols)
-            .map(|(n, c)| IntReader::new(n, c))
-            .collect();
-        let f: Vec<&[f64]> = fcols.iter().map(Column::slice).collect();
-        self.encode_rows(py, n, &header, framing, |i| {
-            Ok((
-                r[0].get(i)?,
-                EventBody::Ohlc(Ohlc {
-                    ms_of_day: r[1].get(i)?,
-                    open: float_at(f[0], i),
-                    high: float_at(f[1], i),
-                    low: float_at(f[2], i),
-                    close: float_at(f[3], i),
-                    volume: r[2].get(i)?,
-                    count: r[3].get(i)?,
-                    date: r[4].get(i)?,
-                }),
-            ))
-        })
+        ohlc_rows(
+            contract_id,
+            ms_of_day,
+            open,
+            high,
+            low,
+            close,
+            volume,
+            count,
+            date,
+            &header.lengths(),
+            |n, row| self.encode_rows(py, n, &header, framing, row),
+        )
     }
 
     /// `OPEN_INTEREST` events from columns (arrays of one length, or scalars).
@@ -532,36 +422,15 @@ impl PyEventEncoder {
         framing: &str,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let framing = self::framing(framing)?;
-        let names = ["contract_id", "ms_of_day", "open_interest", "date"];
-        let objs = [contract_id, ms_of_day, open_interest, date];
-        let cols = names
-            .iter()
-            .zip(objs)
-            .map(|(n, o)| int_column(o, n))
-            .collect::<PyResult<Vec<_>>>()?;
         let header = HeaderColumns::new(ids, pseqs)?;
-        let mut lengths: Vec<_> = names
-            .iter()
-            .zip(&cols)
-            .map(|(n, c)| (*n, int_len(c)))
-            .collect();
-        lengths.extend(header.lengths());
-        let n = row_count(&lengths)?;
-        let r: Vec<IntReader<'_>> = names
-            .iter()
-            .zip(&cols)
-            .map(|(n, c)| IntReader::new(n, c))
-            .collect();
-        self.encode_rows(py, n, &header, framing, |i| {
-            Ok((
-                r[0].get(i)?,
-                EventBody::OpenInterest(OpenInterest {
-                    ms_of_day: r[1].get(i)?,
-                    open_interest: r[2].get(i)?,
-                    date: r[3].get(i)?,
-                }),
-            ))
-        })
+        open_interest_rows(
+            contract_id,
+            ms_of_day,
+            open_interest,
+            date,
+            &header.lengths(),
+            |n, row| self.encode_rows(py, n, &header, framing, row),
+        )
     }
 
     /// One STATUS event.
@@ -1042,4 +911,251 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEventDecoder>()?;
     m.add_class::<PyEventBatch>()?;
     Ok(())
+}
+
+/// TRADE rows from columns (arrays of one length, or scalars): checks the columns (and the
+/// `extra` lengths) and hands `consume` the row count and a reader of row `i`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn trade_rows<'py, R>(
+    contract_id: &Bound<'py, PyAny>,
+    ms_of_day: &Bound<'py, PyAny>,
+    sequence: &Bound<'py, PyAny>,
+    size: &Bound<'py, PyAny>,
+    condition: &Bound<'py, PyAny>,
+    price: &Bound<'py, PyAny>,
+    exchange: &Bound<'py, PyAny>,
+    date: &Bound<'py, PyAny>,
+    extra: &[(&'static str, Option<usize>)],
+    consume: impl FnOnce(usize, &dyn Fn(usize) -> PyResult<(u32, EventBody)>) -> PyResult<R>,
+) -> PyResult<R> {
+    let cols = [
+        int_column(contract_id, "contract_id")?,
+        int_column(ms_of_day, "ms_of_day")?,
+        int_column(sequence, "sequence")?,
+        int_column(size, "size")?,
+        int_column(condition, "condition")?,
+        int_column(exchange, "exchange")?,
+        int_column(date, "date")?,
+    ];
+    let price = float_column(price, "price")?;
+    let names = [
+        "contract_id",
+        "ms_of_day",
+        "sequence",
+        "size",
+        "condition",
+        "exchange",
+        "date",
+    ];
+    let mut lengths: Vec<_> = names
+        .iter()
+        .zip(&cols)
+        .map(|(n, c)| (*n, int_len(c)))
+        .collect();
+    lengths.push(("price", price.len()));
+    lengths.extend_from_slice(extra);
+    let n = row_count(&lengths)?;
+    let r: Vec<IntReader<'_>> = names
+        .iter()
+        .zip(&cols)
+        .map(|(n, c)| IntReader::new(n, c))
+        .collect();
+    let price = price.slice();
+    consume(n, &|i| {
+        Ok((
+            r[0].get(i)?,
+            EventBody::Trade(Trade {
+                ms_of_day: r[1].get(i)?,
+                sequence: r[2].get(i)?,
+                size: r[3].get(i)?,
+                condition: r[4].get(i)?,
+                price: float_at(price, i),
+                exchange: r[5].get(i)?,
+                date: r[6].get(i)?,
+            }),
+        ))
+    })
+}
+
+/// QUOTE rows from columns (arrays of one length, or scalars): checks the columns (and the
+/// `extra` lengths) and hands `consume` the row count and a reader of row `i`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn quote_rows<'py, R>(
+    contract_id: &Bound<'py, PyAny>,
+    ms_of_day: &Bound<'py, PyAny>,
+    bid_size: &Bound<'py, PyAny>,
+    bid_exchange: &Bound<'py, PyAny>,
+    bid: &Bound<'py, PyAny>,
+    bid_condition: &Bound<'py, PyAny>,
+    ask_size: &Bound<'py, PyAny>,
+    ask_exchange: &Bound<'py, PyAny>,
+    ask: &Bound<'py, PyAny>,
+    ask_condition: &Bound<'py, PyAny>,
+    date: &Bound<'py, PyAny>,
+    extra: &[(&'static str, Option<usize>)],
+    consume: impl FnOnce(usize, &dyn Fn(usize) -> PyResult<(u32, EventBody)>) -> PyResult<R>,
+) -> PyResult<R> {
+    let names = [
+        "contract_id",
+        "ms_of_day",
+        "bid_size",
+        "bid_exchange",
+        "bid_condition",
+        "ask_size",
+        "ask_exchange",
+        "ask_condition",
+        "date",
+    ];
+    let objs = [
+        contract_id,
+        ms_of_day,
+        bid_size,
+        bid_exchange,
+        bid_condition,
+        ask_size,
+        ask_exchange,
+        ask_condition,
+        date,
+    ];
+    let cols = names
+        .iter()
+        .zip(objs)
+        .map(|(n, o)| int_column(o, n))
+        .collect::<PyResult<Vec<_>>>()?;
+    let bid = float_column(bid, "bid")?;
+    let ask = float_column(ask, "ask")?;
+    let mut lengths: Vec<_> = names
+        .iter()
+        .zip(&cols)
+        .map(|(n, c)| (*n, int_len(c)))
+        .collect();
+    lengths.push(("bid", bid.len()));
+    lengths.push(("ask", ask.len()));
+    lengths.extend_from_slice(extra);
+    let n = row_count(&lengths)?;
+    let r: Vec<IntReader<'_>> = names
+        .iter()
+        .zip(&cols)
+        .map(|(n, c)| IntReader::new(n, c))
+        .collect();
+    let (bid, ask) = (bid.slice(), ask.slice());
+    consume(n, &|i| {
+        Ok((
+            r[0].get(i)?,
+            EventBody::Quote(Quote {
+                ms_of_day: r[1].get(i)?,
+                bid_size: r[2].get(i)?,
+                bid_exchange: r[3].get(i)?,
+                bid: float_at(bid, i),
+                bid_condition: r[4].get(i)?,
+                ask_size: r[5].get(i)?,
+                ask_exchange: r[6].get(i)?,
+                ask: float_at(ask, i),
+                ask_condition: r[7].get(i)?,
+                date: r[8].get(i)?,
+            }),
+        ))
+    })
+}
+
+/// OHLC rows from columns (arrays of one length, or scalars): checks the columns (and the
+/// `extra` lengths) and hands `consume` the row count and a reader of row `i`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn ohlc_rows<'py, R>(
+    contract_id: &Bound<'py, PyAny>,
+    ms_of_day: &Bound<'py, PyAny>,
+    open: &Bound<'py, PyAny>,
+    high: &Bound<'py, PyAny>,
+    low: &Bound<'py, PyAny>,
+    close: &Bound<'py, PyAny>,
+    volume: &Bound<'py, PyAny>,
+    count: &Bound<'py, PyAny>,
+    date: &Bound<'py, PyAny>,
+    extra: &[(&'static str, Option<usize>)],
+    consume: impl FnOnce(usize, &dyn Fn(usize) -> PyResult<(u32, EventBody)>) -> PyResult<R>,
+) -> PyResult<R> {
+    let names = ["contract_id", "ms_of_day", "volume", "count", "date"];
+    let objs = [contract_id, ms_of_day, volume, count, date];
+    let cols = names
+        .iter()
+        .zip(objs)
+        .map(|(n, o)| int_column(o, n))
+        .collect::<PyResult<Vec<_>>>()?;
+    let fnames = ["open", "high", "low", "close"];
+    let fcols = fnames
+        .iter()
+        .zip([open, high, low, close])
+        .map(|(n, o)| float_column(o, n))
+        .collect::<PyResult<Vec<_>>>()?;
+    let mut lengths: Vec<_> = names
+        .iter()
+        .zip(&cols)
+        .map(|(n, c)| (*n, int_len(c)))
+        .collect();
+    lengths.extend(fnames.iter().zip(&fcols).map(|(n, c)| (*n, c.len())));
+    lengths.extend_from_slice(extra);
+    let n = row_count(&lengths)?;
+    let r: Vec<IntReader<'_>> = names
+        .iter()
+        .zip(&cols)
+        .map(|(n, c)| IntReader::new(n, c))
+        .collect();
+    let f: Vec<&[f64]> = fcols.iter().map(Column::slice).collect();
+    consume(n, &|i| {
+        Ok((
+            r[0].get(i)?,
+            EventBody::Ohlc(Ohlc {
+                ms_of_day: r[1].get(i)?,
+                open: float_at(f[0], i),
+                high: float_at(f[1], i),
+                low: float_at(f[2], i),
+                close: float_at(f[3], i),
+                volume: r[2].get(i)?,
+                count: r[3].get(i)?,
+                date: r[4].get(i)?,
+            }),
+        ))
+    })
+}
+
+/// `OPEN_INTEREST` rows from columns (arrays of one length, or scalars): checks the columns (and the
+/// `extra` lengths) and hands `consume` the row count and a reader of row `i`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn open_interest_rows<'py, R>(
+    contract_id: &Bound<'py, PyAny>,
+    ms_of_day: &Bound<'py, PyAny>,
+    open_interest: &Bound<'py, PyAny>,
+    date: &Bound<'py, PyAny>,
+    extra: &[(&'static str, Option<usize>)],
+    consume: impl FnOnce(usize, &dyn Fn(usize) -> PyResult<(u32, EventBody)>) -> PyResult<R>,
+) -> PyResult<R> {
+    let names = ["contract_id", "ms_of_day", "open_interest", "date"];
+    let objs = [contract_id, ms_of_day, open_interest, date];
+    let cols = names
+        .iter()
+        .zip(objs)
+        .map(|(n, o)| int_column(o, n))
+        .collect::<PyResult<Vec<_>>>()?;
+    let mut lengths: Vec<_> = names
+        .iter()
+        .zip(&cols)
+        .map(|(n, c)| (*n, int_len(c)))
+        .collect();
+    lengths.extend_from_slice(extra);
+    let n = row_count(&lengths)?;
+    let r: Vec<IntReader<'_>> = names
+        .iter()
+        .zip(&cols)
+        .map(|(n, c)| IntReader::new(n, c))
+        .collect();
+    consume(n, &|i| {
+        Ok((
+            r[0].get(i)?,
+            EventBody::OpenInterest(OpenInterest {
+                ms_of_day: r[1].get(i)?,
+                open_interest: r[2].get(i)?,
+                date: r[3].get(i)?,
+            }),
+        ))
+    })
 }

@@ -2,6 +2,7 @@
 //! and comes back as each subscriber's frames (`Hub.publish`), one call per batch.
 
 use fastfeed_core::contract::{StreamKey, Symbol};
+use fastfeed_core::event::EventBody;
 use fastfeed_core::hub::{Event, Hub, InterestChange, SubscriberId, Universe, Wire};
 use fastfeed_core::synthetic::{Chain, Expiration, MarketSpec, SyntheticMarket, Underlying};
 use pyo3::prelude::*;
@@ -10,7 +11,10 @@ use pyo3::types::{PyBytes, PyList};
 use crate::bars::PyBarBook;
 use crate::envelope::{PyStreamCommand, PyStreamRequest};
 use crate::errors::{config_error, fanout_error, subscribe_error};
-use crate::event::{contract_key, contract_tuple, ContractTuple};
+use crate::event::{
+    contract_key, contract_tuple, ohlc_rows, open_interest_rows, quote_rows, trade_rows,
+    ContractTuple,
+};
 
 /// Streams that gained their first / lost their last subscriber, as SPEC §4 names.
 type Interest = (Vec<String>, Vec<String>);
@@ -23,16 +27,151 @@ fn interest(change: &InterestChange) -> Interest {
 /// Subscribers that receive the same frames, the frames, and how many events they hold.
 type Delivery<'py> = (Vec<SubscriberId>, Bound<'py, PyBytes>, u64);
 
-/// A batch of a source's events, held in Rust (opaque to Python).
+/// A batch of a source's events, held in Rust: drawn by a Rust market, or built from numpy
+/// columns (`add_trades`, …: contract ids of the hub they are published to).
 #[pyclass(name = "SourceBatch", module = "fastfeed._core")]
 pub struct PySourceBatch {
     events: Vec<Event>,
 }
 
+impl PySourceBatch {
+    /// Appends the rows a column reader gives.
+    fn extend(
+        &mut self,
+        n: usize,
+        row: &dyn Fn(usize) -> PyResult<(u32, EventBody)>,
+    ) -> PyResult<()> {
+        let before = self.events.len();
+        self.events.reserve(n);
+        for i in 0..n {
+            match row(i) {
+                Ok((contract, body)) => self.events.push(Event { contract, body }),
+                Err(e) => {
+                    self.events.truncate(before); // all the rows or none
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 #[pymethods]
 impl PySourceBatch {
+    #[new]
+    fn new() -> Self {
+        Self { events: Vec::new() }
+    }
+
     fn __len__(&self) -> usize {
         self.events.len()
+    }
+
+    /// Appends TRADE events from columns (arrays of one length, or scalars).
+    #[allow(clippy::too_many_arguments)]
+    fn add_trades(
+        &mut self,
+        contract_id: &Bound<'_, PyAny>,
+        ms_of_day: &Bound<'_, PyAny>,
+        sequence: &Bound<'_, PyAny>,
+        size: &Bound<'_, PyAny>,
+        condition: &Bound<'_, PyAny>,
+        price: &Bound<'_, PyAny>,
+        exchange: &Bound<'_, PyAny>,
+        date: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        trade_rows(
+            contract_id,
+            ms_of_day,
+            sequence,
+            size,
+            condition,
+            price,
+            exchange,
+            date,
+            &[],
+            |n, row| self.extend(n, row),
+        )
+    }
+
+    /// Appends QUOTE events from columns.
+    #[allow(clippy::too_many_arguments)]
+    fn add_quotes(
+        &mut self,
+        contract_id: &Bound<'_, PyAny>,
+        ms_of_day: &Bound<'_, PyAny>,
+        bid_size: &Bound<'_, PyAny>,
+        bid_exchange: &Bound<'_, PyAny>,
+        bid: &Bound<'_, PyAny>,
+        bid_condition: &Bound<'_, PyAny>,
+        ask_size: &Bound<'_, PyAny>,
+        ask_exchange: &Bound<'_, PyAny>,
+        ask: &Bound<'_, PyAny>,
+        ask_condition: &Bound<'_, PyAny>,
+        date: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        quote_rows(
+            contract_id,
+            ms_of_day,
+            bid_size,
+            bid_exchange,
+            bid,
+            bid_condition,
+            ask_size,
+            ask_exchange,
+            ask,
+            ask_condition,
+            date,
+            &[],
+            |n, row| self.extend(n, row),
+        )
+    }
+
+    /// Appends OHLC events from columns (a source's own bars: they match `<c>@ohlc` only).
+    #[allow(clippy::too_many_arguments)]
+    fn add_ohlc(
+        &mut self,
+        contract_id: &Bound<'_, PyAny>,
+        ms_of_day: &Bound<'_, PyAny>,
+        open: &Bound<'_, PyAny>,
+        high: &Bound<'_, PyAny>,
+        low: &Bound<'_, PyAny>,
+        close: &Bound<'_, PyAny>,
+        volume: &Bound<'_, PyAny>,
+        count: &Bound<'_, PyAny>,
+        date: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        ohlc_rows(
+            contract_id,
+            ms_of_day,
+            open,
+            high,
+            low,
+            close,
+            volume,
+            count,
+            date,
+            &[],
+            |n, row| self.extend(n, row),
+        )
+    }
+
+    /// Appends `OPEN_INTEREST` events from columns.
+    fn add_open_interest(
+        &mut self,
+        contract_id: &Bound<'_, PyAny>,
+        ms_of_day: &Bound<'_, PyAny>,
+        open_interest: &Bound<'_, PyAny>,
+        date: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        open_interest_rows(
+            contract_id,
+            ms_of_day,
+            open_interest,
+            date,
+            &[],
+            |n, row| self.extend(n, row),
+        )
     }
 }
 
