@@ -671,3 +671,53 @@ def test_columns_of_unequal_length_add_nothing() -> None:
         str(refused.value) == "columns have different lengths: contract_id has 2, ms_of_day has 3"
     )
     assert len(batch) == 2
+
+
+def test_json_lines_are_forwarded_byte_for_byte_on_both_endpoints() -> None:
+    lines = [
+        b'{"header":{"type":"QUOTE","status":"CONNECTED"},"contract":{"security_type":"STOCK","symbol":"XYZ"},"quote":{"ms_of_day":1,"bid_size":1,"bid_exchange":2,"bid":1.5,"bid_condition":0,"ask_size":3,"ask_exchange":4,"ask":1.51,"ask_condition":0,"date":20250321}}',
+        b'{"header":{"type":"STATUS","status":"CONNECTED"},"stats":{"sent":1,"dropped":0}}',
+        b'{"header":{"type":"QUOTE","status":"CONNECTED"},"contract":{"security_type":"STOCK","symbol":"XYZ"},"quote":{"ms_of_day":2,"bid":"oops"}}',
+        b"",
+        # Another producer's spelling (spaces, key order): forwarded as it is.
+        b'{"quote": {"ms_of_day": 3, "bid_size": 1, "bid_exchange": 2, "bid": 1.5, "bid_condition": 0, "ask_size": 3, "ask_exchange": 4, "ask": 1.52, "ask_condition": 0, "date": 20250321}, "contract": {"symbol": "XYZ", "security_type": "STOCK"}, "header": {"type": "QUOTE", "status": "CONNECTED"}}',
+    ]
+
+    async def body() -> None:
+        source = ColumnSource()
+        async with started(source, status_interval=0.1) as server:
+            await source.ready.wait()
+            assert source.hub is not None
+            rec = await Recorder.connect(server.port)
+            rec.send(sub(1, "stock.XYZ@quote"))
+            assert await rec.reply(1) == {"result": None, "id": 1}
+            async with await client(server, max_size=None) as events:
+                cmd = {
+                    "msg_type": "STREAM",
+                    "sec_type": "STOCK",
+                    "req_type": "QUOTE",
+                    "add": True,
+                    "id": 1,
+                    "contract": {"symbol": "XYZ"},
+                }
+                assert (await command(events, cmd))["header"]["response"] == "OK"
+                batch = SourceBatch()
+                errors = batch.add_json_lines(source.hub.core, b"\n".join(lines))
+                at = lines[2].index(b'"oops"')
+                assert errors == [(2, f"quote.bid: expected a number at byte {at}")]
+                assert len(batch) == 2
+                source.hub.publish(batch)
+                await rec.settled()
+                plain = []
+                while len(plain) < 2:
+                    message = await asyncio.wait_for(events.recv(), 5)
+                    if b'"STATUS"' not in message.encode():
+                        plain.append(message.encode())
+            assert plain == [lines[0], lines[4]]
+            assert rec.payloads == [
+                b'{"stream":"stock.XYZ@quote","data":' + line + b"}"
+                for line in (lines[0], lines[4])
+            ]
+            await rec.close()
+
+    run(body)

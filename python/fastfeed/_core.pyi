@@ -564,6 +564,10 @@ class SourceBatch:
 
     def __new__(cls) -> SourceBatch: ...
     def __len__(self) -> int: ...
+    def add_json_lines(self, hub: Hub, data: bytes) -> list[tuple[int, str]]:
+        """Appends the data events of SPEC §3.3 JSON Lines, registering their contracts with
+        ``hub``; each keeps its line, forwarded as it is. Returns the lines that are not valid
+        events as ``(line index, message)`` (skipped)."""
     def add_trades(
         self,
         contract_id: _Column,

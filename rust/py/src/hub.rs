@@ -2,8 +2,8 @@
 //! and comes back as each subscriber's frames (`Hub.publish`), one call per batch.
 
 use fastfeed_core::contract::{StreamKey, Symbol};
-use fastfeed_core::event::EventBody;
-use fastfeed_core::hub::{Event, Hub, InterestChange, SubscriberId, Universe, Wire};
+use fastfeed_core::event::{decode_event, EventBody};
+use fastfeed_core::hub::{Event, Hub, InterestChange, RawSpan, SubscriberId, Universe, Wire};
 use fastfeed_core::synthetic::{Chain, Expiration, MarketSpec, SyntheticMarket, Underlying};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -32,9 +32,28 @@ type Delivery<'py> = (Vec<SubscriberId>, Bound<'py, PyBytes>, u64);
 #[pyclass(name = "SourceBatch", module = "fastfeed._core")]
 pub struct PySourceBatch {
     events: Vec<Event>,
+    /// Each event's original JSON in `raw`, if it came as JSON (empty: none did).
+    spans: Vec<RawSpan>,
+    raw: Vec<u8>,
 }
 
 impl PySourceBatch {
+    fn of_events(events: Vec<Event>) -> Self {
+        Self {
+            events,
+            spans: Vec::new(),
+            raw: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, event: Event, span: RawSpan) {
+        if span.is_some() || !self.spans.is_empty() {
+            self.spans.resize(self.events.len(), None);
+            self.spans.push(span);
+        }
+        self.events.push(event);
+    }
+
     /// Appends the rows a column reader gives.
     fn extend(
         &mut self,
@@ -45,9 +64,10 @@ impl PySourceBatch {
         self.events.reserve(n);
         for i in 0..n {
             match row(i) {
-                Ok((contract, body)) => self.events.push(Event { contract, body }),
+                Ok((contract, body)) => self.push(Event { contract, body }, None),
                 Err(e) => {
                     self.events.truncate(before); // all the rows or none
+                    self.spans.truncate(before.min(self.spans.len()));
                     return Err(e);
                 }
             }
@@ -60,7 +80,40 @@ impl PySourceBatch {
 impl PySourceBatch {
     #[new]
     fn new() -> Self {
-        Self { events: Vec::new() }
+        Self::of_events(Vec::new())
+    }
+
+    /// Appends the data events of `data`, JSON Lines of SPEC §3.3 events (what `record`
+    /// writes), registering their contracts with `hub`. Each event keeps its line, which is
+    /// forwarded as it is rather than encoded again. Blank lines and lines that are not data
+    /// events (STATUS) are skipped; lines that are not valid events are skipped and returned
+    /// as `(line index in data, message)`.
+    fn add_json_lines(
+        &mut self,
+        mut hub: PyRefMut<'_, PyHub>,
+        data: &[u8],
+    ) -> Vec<(usize, String)> {
+        let mut errors = Vec::new();
+        let mut start = 0;
+        for (index, line) in data.split(|&b| b == b'\n').enumerate() {
+            let end = start + line.len();
+            let from = start;
+            start = end + 1;
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match decode_event(line) {
+                Ok(Some((key, body))) => {
+                    let contract = hub.inner.add_contract(key);
+                    let at = self.raw.len();
+                    self.raw.extend_from_slice(&data[from..end]);
+                    self.push(Event { contract, body }, Some((at, self.raw.len())));
+                }
+                Ok(None) => {}
+                Err(e) => errors.push((index, e.to_string())),
+            }
+        }
+        errors
     }
 
     fn __len__(&self) -> usize {
@@ -360,7 +413,9 @@ impl PyHub {
         batch: PyRef<'_, PySourceBatch>,
     ) -> PyResult<Vec<Delivery<'py>>> {
         let mut bars = self.bars.bind(py).try_borrow_mut()?;
-        let rejections = self.inner.publish(&mut bars.inner, &batch.events);
+        let rejections =
+            self.inner
+                .publish_raw(&mut bars.inner, &batch.events, &batch.spans, &batch.raw);
         self.rejected += rejections.count;
         if self.first_error.is_none() {
             self.first_error = rejections.first.map(|e| e.to_string());
@@ -459,7 +514,7 @@ impl PySyntheticMarket {
     fn draw(&mut self, n: usize, date: u32, from_ms: u32, to_ms: u32) -> PySourceBatch {
         let mut events = Vec::with_capacity(n);
         self.inner.generate(date, from_ms, to_ms, n, &mut events);
-        PySourceBatch { events }
+        PySourceBatch::of_events(events)
     }
 }
 

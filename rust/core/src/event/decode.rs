@@ -75,6 +75,20 @@ pub(crate) fn decode_payload(
     decode_object(&mut Cursor::new(payload, 0), &known_contract, false)
 }
 
+/// Decodes one plain §3.3 data event (not a `/v1/stream` wrapper): its contract and body, or
+/// `None` for a payload that is not a data event (STATUS, an acknowledgement, an unknown type).
+pub fn decode_event(payload: &[u8]) -> ScanResult<Option<(ContractKey, EventBody)>> {
+    let mut c = Cursor::new(payload, 0);
+    let decoded = decode_object(&mut c, &|_: &[u8]| None, true)?;
+    c.finish()?;
+    match decoded {
+        Decoded::Data { contract, body, .. } => {
+            Ok(Some((parse_contract(contract, payload)?, body)))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Where the top-level members of a `/v1/stream` message (SPEC §4) were found. Only looked at
 /// when the object has no `header` (a §3.3 event ignores them as unknown fields).
 #[derive(Default)]
@@ -569,6 +583,8 @@ fn parse_fields(c: &mut Cursor<'_>, spec: &BodySpec) -> ScanResult<[u64; 10]> {
         // its separator in one compare. The first difference (whitespace, another order, an
         // unknown field) hands over to the general loop below, where it left off.
         while next < spec.compact.len() && c.try_literal(spec.compact[next]) {
+            // The literal ends at the colon; a space may still follow it (`"size": 5`).
+            c.skip_ws();
             values[next] = read_field(c, spec, next)?;
             seen |= 1 << next;
             next += 1;

@@ -176,6 +176,17 @@ fn key_order_whitespace_and_unknown_fields() {
 }
 
 #[test]
+fn canonical_order_with_spaces_after_colons() {
+    // What Python's `json.dumps` writes by default: the fast path of the canonical key order
+    // meets `": "` separators.
+    let spaced = SPEC_TRADE.replace("\":", "\": ").replace(",\"", ", \"");
+    let b = decode_all(&[&spaced, SPEC_TRADE]);
+    assert!(b.errors.is_empty(), "{:?}", b.errors);
+    assert_eq!(b.trades.price, vec![4.15, 4.15]);
+    assert_eq!(b.trades.size, vec![3, 3]);
+}
+
+#[test]
 fn malformed_frames_are_listed_and_neighbours_survive() {
     let bad_price = SPEC_TRADE.replace("4.15", "\"4.15\"");
     let missing = SPEC_TRADE.replace(r#""size":3,"#, "");
@@ -534,4 +545,39 @@ fn malformed_stream_messages_are_listed_and_neighbours_decode() {
     assert_eq!(b.kinds, vec![0, 7, 7, 7, 7, 7, 7, 7, 7, 7, 0, 6, 6, 7]);
     assert_eq!(b.trades.len(), 2);
     assert_eq!(b.other.len(), 2);
+}
+
+#[test]
+fn decode_event_reads_one_plain_event() {
+    use crate::event::decode_event;
+    let line = br#"{"header":{"type":"QUOTE","status":"CONNECTED"},"contract":{"security_type":"STOCK","symbol":"AAPL"},"quote":{"ms_of_day":1,"bid_size":1,"bid_exchange":2,"bid":1.5,"bid_condition":0,"ask_size":3,"ask_exchange":4,"ask":1.51,"ask_condition":0,"date":20250321}}"#;
+    let (key, body) = decode_event(line).unwrap().unwrap();
+    assert_eq!(key.symbol.as_str(), "AAPL");
+    assert!(matches!(body, EventBody::Quote(q) if q.ask.to_bits() == 1.51f64.to_bits()));
+    // Not data: None. A /v1/stream wrapper is not a plain event.
+    let status =
+        br#"{"header":{"type":"STATUS","status":"CONNECTED"},"stats":{"sent":1,"dropped":0}}"#;
+    assert_eq!(decode_event(status).unwrap(), None);
+    let wrapped = [
+        br#"{"stream":"stock.AAPL@quote","data":"#.as_slice(),
+        line,
+        b"}",
+    ]
+    .concat();
+    assert_eq!(decode_event(&wrapped).unwrap(), None);
+    // Trailing bytes and bad fields are errors with their place.
+    let mut trailing = line.to_vec();
+    trailing.extend_from_slice(b" x");
+    assert_eq!(
+        decode_event(&trailing).unwrap_err().to_string(),
+        format!(
+            "json: trailing characters after the object at byte {}",
+            line.len() + 1
+        )
+    );
+    let bad = String::from_utf8_lossy(line).replace("1.51", "\"x\"");
+    assert!(decode_event(bad.as_bytes())
+        .unwrap_err()
+        .to_string()
+        .starts_with("quote.ask: "));
 }

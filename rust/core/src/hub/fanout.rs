@@ -447,7 +447,8 @@ impl Fanout {
 
     /// Gathers every event of `events` into the output of each subscriber that wants it.
     /// Events that cannot be encoded are refused (counted; nobody receives them).
-    pub fn publish(&mut self, market: &Market, events: &[Outgoing]) -> Rejections {
+    /// `raw` holds the original JSON the events' [`Outgoing::raw`] spans point into.
+    pub fn publish(&mut self, market: &Market, events: &[Outgoing], raw: &[u8]) -> Rejections {
         let mut rejections = Rejections::default();
         for event in events {
             let Some(contract) = market.contract(event.contract) else {
@@ -472,7 +473,7 @@ impl Fanout {
             if self.routes[id][route].targets.is_empty() {
                 continue;
             }
-            match self.encode_plain_frame(market, event) {
+            match self.encode_plain_frame(market, event, raw) {
                 Ok(plain) => self.deliver(id, route, plain),
                 Err(e) => {
                     rejections.count += 1;
@@ -483,17 +484,20 @@ impl Fanout {
         rejections
     }
 
-    /// Encodes the event's §3.3 frame straight into the arena (the JSON written after room for
-    /// the usual 4-byte header, which is then filled in); returns its frame id and where its
-    /// payload lies. On error the arena is left as it was.
+    /// Writes the event's §3.3 frame straight into the arena — its original JSON if it has one,
+    /// else encoded after room for the usual 4-byte header, which is then filled in; returns
+    /// its frame id and where its payload lies. On error the arena is left as it was.
     fn encode_plain_frame(
         &mut self,
         market: &Market,
         event: &Outgoing,
+        raw: &[u8],
     ) -> Result<PlainFrame, EncodeError> {
         let start = self.arena.len();
         self.arena.extend_from_slice(&[0; 4]);
-        if let Err(e) = market.encoder().write_json(
+        if let Some((from, to)) = event.raw {
+            self.arena.extend_from_slice(&raw[from..to]);
+        } else if let Err(e) = market.encoder().write_json(
             &mut self.arena,
             event.contract,
             EventHeader::default(),

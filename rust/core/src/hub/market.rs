@@ -32,12 +32,18 @@ impl Route {
     pub const COUNT: usize = 5;
 }
 
-/// An event ready for the fan-out: what it is, and which streams it can match.
+/// Where a source event's original §3.3 JSON lies in its batch's bytes, when the source has it
+/// (a relay, a Redis edge, a replay): it is forwarded as it is instead of being encoded again.
+pub type RawSpan = Option<(usize, usize)>;
+
+/// An event ready for the fan-out: what it is, which streams it can match, and its original
+/// JSON if it has one (a session OHLC event never does).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Outgoing {
     pub contract: ContractId,
     pub route: Route,
     pub body: EventBody,
+    pub raw: RawSpan,
 }
 
 /// Why the market refused one event of a source. The rest of its batch goes on.
@@ -120,17 +126,20 @@ impl Market {
 
     /// Applies every trade of `events` to `bars` and appends what the consumers may receive to
     /// `out`: each event, and after each trade its contract's session OHLC event (with
-    /// `ohlcvc`). Refused events are skipped; the first refusal is reported with their count.
+    /// `ohlcvc`). `raw` is empty or gives each event's original JSON. Refused events are
+    /// skipped; the first refusal is reported with their count.
     pub fn process(
         &self,
         bars: &mut BarBook,
         events: &[Event],
+        raw: &[RawSpan],
         out: &mut Vec<Outgoing>,
     ) -> Rejections {
         let mut rejections = Rejections::default();
         out.reserve(events.len() * 2);
-        for event in events {
-            if let Err(reason) = self.process_one(bars, event, out) {
+        for (i, event) in events.iter().enumerate() {
+            let raw = raw.get(i).copied().flatten();
+            if let Err(reason) = self.process_one(bars, event, raw, out) {
                 rejections.count += 1;
                 rejections.first.get_or_insert(reason);
             }
@@ -142,6 +151,7 @@ impl Market {
         &self,
         bars: &mut BarBook,
         event: &Event,
+        raw: RawSpan,
         out: &mut Vec<Outgoing>,
     ) -> Result<(), RejectedEvent> {
         let contract = event.contract;
@@ -157,12 +167,14 @@ impl Market {
                     contract,
                     route: Route::Trade,
                     body: event.body,
+                    raw,
                 });
                 if let (true, Some(session)) = (self.ohlcvc, session) {
                     out.push(Outgoing {
                         contract,
                         route: Route::SessionOhlc,
                         body: EventBody::Ohlc(ohlc_event(&session)),
+                        raw: None,
                     });
                 }
                 return Ok(());
@@ -175,6 +187,7 @@ impl Market {
             contract,
             route,
             body: event.body,
+            raw,
         });
         Ok(())
     }

@@ -14,7 +14,7 @@ pub mod universe;
 use std::fmt;
 
 pub use fanout::{Fanout, FanoutError, GroupOutput, InterestChange, SubscriberId, Wire};
-pub use market::{Event, Market, Outgoing, RejectedEvent, Rejections, Route};
+pub use market::{Event, Market, Outgoing, RawSpan, RejectedEvent, Rejections, Route};
 pub use universe::{Universe, UniverseError};
 
 use crate::bars::BarBook;
@@ -156,10 +156,23 @@ impl Hub {
     /// each event encoded once and gathered for its subscribers (collect with
     /// [`Hub::take_output`]). Refused events are skipped and reported.
     pub fn publish(&mut self, bars: &mut BarBook, events: &[Event]) -> Rejections {
+        self.publish_raw(bars, events, &[], &[])
+    }
+
+    /// [`Hub::publish`] for events that come with their original JSON: `raw[i]` locates event
+    /// `i`'s in `bytes`; those are forwarded as they are (framed, or wrapped for `/v1/stream`)
+    /// instead of being encoded again.
+    pub fn publish_raw(
+        &mut self,
+        bars: &mut BarBook,
+        events: &[Event],
+        raw: &[RawSpan],
+        bytes: &[u8],
+    ) -> Rejections {
         let mut outgoing = std::mem::take(&mut self.outgoing);
         outgoing.clear();
-        let mut rejections = self.market.process(bars, events, &mut outgoing);
-        let encode = self.fanout.publish(&self.market, &outgoing);
+        let mut rejections = self.market.process(bars, events, raw, &mut outgoing);
+        let encode = self.fanout.publish(&self.market, &outgoing, bytes);
         rejections.count += encode.count;
         if rejections.first.is_none() {
             rejections.first = encode.first;

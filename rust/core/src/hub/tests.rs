@@ -543,3 +543,34 @@ fn subscribers_with_identical_output_share_one_buffer() {
     // Output is emptied once taken.
     hub.take_output(|_, _| panic!("nothing published"));
 }
+
+#[test]
+fn events_with_their_original_json_are_forwarded_as_they_are() {
+    let Setup {
+        mut hub, mut bars, ..
+    } = setup();
+    // Another producer's spelling: other key order, spaces. It is forwarded byte for byte.
+    let raw = br#"{"contract": {"symbol": "AAPL", "security_type": "STOCK"}, "header": {"status": "CONNECTED", "type": "TRADE"}, "trade": {"price": 10.5, "size": 5, "ms_of_day": 1, "sequence": 9, "condition": 0, "exchange": 1, "date": 20250321}}"#;
+    let (key, body) = crate::event::decode_event(raw).unwrap().unwrap();
+    let aapl = hub.add_contract(key);
+    let e = hub.add_subscriber(Wire::Events);
+    let s = hub.add_subscriber(Wire::Stream);
+    hub.subscribe(e, &[on(ReqType::Trade, stock("AAPL"))], 10)
+        .unwrap();
+    hub.subscribe(s, &[on(ReqType::Trade, stock("AAPL"))], 10)
+        .unwrap();
+    let rejections = hub.publish_raw(&mut bars, &[ev(aapl, body)], &[Some((0, raw.len()))], raw);
+    assert_eq!(rejections.count, 0);
+    let mut out = Vec::new();
+    hub.take_output(|ids, output| out.push((ids.to_vec(), payloads(&output.to_vec()))));
+    let text = std::str::from_utf8(raw).unwrap();
+    assert_eq!(out[0].0, [e]);
+    assert_eq!(out[0].1[0], text);
+    // The session OHLC has no original: it is encoded.
+    assert!(out[0].1[1].starts_with(r#"{"header":{"type":"OHLC","status":"CONNECTED"}"#));
+    assert_eq!(out[1].0, [s]);
+    assert_eq!(
+        out[1].1[0],
+        format!(r#"{{"stream":"stock.AAPL@trade","data":{text}}}"#)
+    );
+}
