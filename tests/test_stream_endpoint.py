@@ -18,7 +18,8 @@ from fastfeed._core import Hub as CoreHub
 from fastfeed._core import SourceBatch
 from fastfeed.bars import BarBook
 from fastfeed.errors import EventEncodeError
-from fastfeed.server import Hub, Server, SyntheticSpec
+from fastfeed.server import Hub, Server, SyntheticSource, SyntheticSpec
+from fastfeed.server.hub import LAG_GRACE
 from server_support import RawClient, assert_served, client, command, run, started
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
@@ -180,19 +181,24 @@ class Recorder:
     only when asked: hundreds of these share the test's event loop with the server), the
     STATUS rows and the replies, in order."""
 
-    def __init__(self, raw: RawClient) -> None:
+    def __init__(self, raw: RawClient, *, keep: bool = True) -> None:
         self.raw = raw
+        #: Keep the data messages (else only count them).
+        self.keep = keep
+        self.received = 0
         self.payloads: list[bytes] = []
         self.statuses: list[dict[str, int]] = []
+        #: Data messages received before each STATUS.
+        self.received_at_status: list[int] = []
         self.replies: list[dict[str, Any]] = []
         self._task = asyncio.ensure_future(self._read())
 
     @classmethod
-    async def connect(cls, port: int) -> Recorder:
+    async def connect(cls, port: int, *, keep: bool = True) -> Recorder:
         raw, status = await RawClient.connect(port, path="/v1/stream")
         assert status == 101
         raw.decoder = WSFrameDecoder("client", max_message_size=1 << 22)
-        return cls(raw)
+        return cls(raw, keep=keep)
 
     @property
     def data(self) -> list[dict[str, Any]]:
@@ -219,8 +225,11 @@ class Recorder:
                     continue
                 if payload.startswith(b'{"stream":"@status"'):
                     self.statuses.append(json.loads(payload)["data"]["stats"])
+                    self.received_at_status.append(self.received)
                 elif payload.startswith(b'{"stream":'):
-                    self.payloads.append(payload)
+                    self.received += 1
+                    if self.keep:
+                        self.payloads.append(payload)
                 else:
                     self.replies.append(json.loads(payload))
 
@@ -236,7 +245,7 @@ class Recorder:
     async def settled(self, timeout: float = 20) -> None:
         """Waits for a STATUS that accounts for everything received."""
         async with asyncio.timeout(timeout):
-            while not (self.statuses and self.statuses[-1]["sent"] == len(self.payloads)):
+            while not (self.statuses and self.statuses[-1]["sent"] == self.received):
                 await asyncio.sleep(0.02)
 
     async def close(self) -> None:
@@ -719,5 +728,84 @@ def test_json_lines_are_forwarded_byte_for_byte_on_both_endpoints() -> None:
                 for line in (lines[0], lines[4])
             ]
             await rec.close()
+
+    run(body)
+
+
+def test_a_stalled_client_holds_a_paced_source_back_only_briefly() -> None:
+    async def body() -> None:
+        source = SyntheticSource(SyntheticSpec(rate=None))  # as fast as the clients read
+        async with started(
+            source, status_interval=0.2, max_pending_bytes=512 * 1024, write_buffer_high=16 * 1024
+        ) as server:
+            stalled, _ = await RawClient.connect(server.port, path="/v1/stream")
+            stalled.send_frame(1, json.dumps(sub(1, "stock@full_trades")).encode())
+            # Readers that keep up, whose transports pause and resume all the time.
+            readers = [await Recorder.connect(server.port, keep=False) for _ in range(10)]
+            for reader in readers:
+                reader.send(sub(1, "stock@full_trades"))
+                assert await reader.reply(1) == {"result": None, "id": 1}
+            # The stalled client stops holding the source back after LAG_GRACE (once): the
+            # readers keep getting the market, and lose nothing.
+            await asyncio.sleep(3 + LAG_GRACE)
+            for reader in readers:
+                assert reader.received > 20_000
+                assert len(reader.statuses) >= 5
+                pairs = zip(reader.statuses, reader.received_at_status, strict=True)
+                for stats, received in pairs:
+                    assert stats == {"sent": received, "dropped": 0}
+            # Reading again, the stalled client learns from its STATUS what it lost.
+            async with asyncio.timeout(10):
+                stats = None
+                while stats is None:
+                    for _, p in stalled.decoder.feed(await stalled.reader.read(1 << 16)):
+                        if p.startswith(b'{"stream":"@status"'):
+                            stats = json.loads(p)["data"]["stats"]
+            assert stats["dropped"] > 0
+            await stalled.close()
+            for reader in readers:
+                await reader.close()
+
+    run(body, timeout=60)
+
+
+class Sink:
+    """The simplest consumer of the hub: takes every batch."""
+
+    def send_events(self, frames: bytes, count: int) -> bool:
+        return True
+
+
+def test_a_paced_source_waits_for_a_blocked_consumer_at_most_lag_grace() -> None:
+    async def body() -> None:
+        hub = Hub(BarBook())
+        stalled = hub.attach(Sink(), "stream")
+        busy = hub.attach(Sink(), "stream")
+        hub.blocked(stalled)
+        # Another consumer pausing and resuming all the time must not keep renewing the wait.
+        stop = asyncio.Event()
+
+        async def toggle() -> None:
+            while not stop.is_set():
+                hub.blocked(busy)
+                await asyncio.sleep(0.05)
+                hub.unblocked(busy)
+                await asyncio.sleep(0.05)
+
+        toggling = asyncio.ensure_future(toggle())
+        loop = asyncio.get_running_loop()
+        started_at = loop.time()
+        await asyncio.wait_for(hub.wait_ready(), 5 * LAG_GRACE)
+        waited = loop.time() - started_at
+        stop.set()
+        await toggling
+        assert LAG_GRACE <= waited < 4 * LAG_GRACE
+        # Lagging now, it no longer holds the source back; once it drains it does again.
+        hub.unblocked(busy)
+        await asyncio.wait_for(hub.wait_ready(), 0.1)
+        hub.unblocked(stalled)
+        hub.blocked(stalled)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(hub.wait_ready(), LAG_GRACE / 2)
 
     run(body)

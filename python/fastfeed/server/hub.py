@@ -58,7 +58,8 @@ class Hub:
         self.core = CoreHub(bars._book, ohlcvc=ohlcvc)
         self._consumers: dict[int, Consumer] = {}
         self._wires: dict[int, Wire] = {}
-        self._blocked: set[int] = set()
+        #: Consumers whose transport stopped taking data, and since when (loop time).
+        self._blocked: dict[int, float] = {}
         self._lagging: set[int] = set()
         self._changed = asyncio.Event()
         self._listeners: list[InterestListener] = []
@@ -89,22 +90,30 @@ class Hub:
         """Returns once a consumer is attached and none that keeps up is blocked: paced
         sources go as fast as their consumers read. A consumer blocked for longer than
         :data:`LAG_GRACE` stops holding the source back until it drains (see there)."""
+        loop = asyncio.get_running_loop()
         while True:
             if not self._consumers:
                 await self._wait_change(None)
                 continue
-            holding = self._blocked - self._lagging
+            holding = [since for s, since in self._blocked.items() if s not in self._lagging]
             if not holding:
                 return
-            if not await self._wait_change(LAG_GRACE):
-                still = self._blocked - self._lagging
-                if still:
-                    log.info(
-                        "%d consumer(s) took no data for %.1f s: no longer waiting for them",
-                        len(still),
-                        LAG_GRACE,
-                    )
-                self._lagging |= still
+            wait = min(holding) + LAG_GRACE - loop.time()
+            if wait > 0 and await self._wait_change(wait):
+                continue
+            now = loop.time()
+            late = {
+                s
+                for s, since in self._blocked.items()
+                if s not in self._lagging and since + LAG_GRACE <= now
+            }
+            if late:
+                log.info(
+                    "%d consumer(s) took no data for %.1f s: no longer waiting for them",
+                    len(late),
+                    LAG_GRACE,
+                )
+                self._lagging |= late
 
     async def _wait_change(self, timeout: float | None) -> bool:
         self._changed.clear()
@@ -139,7 +148,7 @@ class Hub:
         if self._consumers.pop(subscriber, None) is None:
             return
         del self._wires[subscriber]
-        self._blocked.discard(subscriber)
+        self._blocked.pop(subscriber, None)
         self._lagging.discard(subscriber)
         self._changed.set()
         self._notify(self.core.remove_subscriber(subscriber))
@@ -169,11 +178,11 @@ class Hub:
 
     def blocked(self, subscriber: int) -> None:
         """The connection's transport stopped taking data."""
-        self._blocked.add(subscriber)
+        self._blocked.setdefault(subscriber, asyncio.get_running_loop().time())
 
     def unblocked(self, subscriber: int) -> None:
         """The connection's transport takes data again (and it has nothing queued)."""
-        self._blocked.discard(subscriber)
+        self._blocked.pop(subscriber, None)
         self._lagging.discard(subscriber)
         self._changed.set()
 
