@@ -735,13 +735,15 @@ def test_json_lines_are_forwarded_byte_for_byte_on_both_endpoints() -> None:
 def test_a_stalled_client_holds_a_paced_source_back_only_briefly() -> None:
     async def body() -> None:
         source = SyntheticSource(SyntheticSpec(rate=None))  # as fast as the clients read
-        async with started(
-            source, status_interval=0.2, max_pending_bytes=512 * 1024, write_buffer_high=16 * 1024
-        ) as server:
+        # The default 8 MiB budget: the stalled client fills it in a fraction of a second at
+        # this rate, while a reader that this busy test loop serves late now and then stays
+        # far within it (the test checks what is guaranteed: a reader within its budget loses
+        # nothing; LAG_GRACE itself is timed in the next test).
+        async with started(source, status_interval=0.2, write_buffer_high=16 * 1024) as server:
             stalled, _ = await RawClient.connect(server.port, path="/v1/stream")
             stalled.send_frame(1, json.dumps(sub(1, "stock@full_trades")).encode())
             # Readers that keep up, whose transports pause and resume all the time.
-            readers = [await Recorder.connect(server.port, keep=False) for _ in range(10)]
+            readers = [await Recorder.connect(server.port, keep=False) for _ in range(3)]
             for reader in readers:
                 reader.send(sub(1, "stock@full_trades"))
                 assert await reader.reply(1) == {"result": None, "id": 1}

@@ -79,11 +79,11 @@ class Hub:
                     delivered += count
         return delivered
 
-    def broadcast(self, frames: bytes, count: int, wire: Wire = "events") -> None:
-        """Sends already-encoded frames to every consumer of ``wire``, bypassing
+    def broadcast(self, frames: bytes, count: int) -> None:
+        """Sends already-encoded §3.3 frames to every ``/v1/events`` consumer, bypassing
         subscriptions (:class:`~fastfeed.server.QueueSource`)."""
         for subscriber, consumer in list(self._consumers.items()):
-            if self._wires[subscriber] == wire:
+            if self._wires[subscriber] == "events":
                 consumer.send_events(frames, count)
 
     async def wait_ready(self) -> None:

@@ -22,7 +22,6 @@ from picows import (
 
 from fastfeed.bars import BarBook
 from fastfeed.server.config import ServerConfig
-from fastfeed.server.connection import Connection
 from fastfeed.server.events_endpoint import EventsConnection, EventsEndpoint
 from fastfeed.server.guard import check_handshake, split_target
 from fastfeed.server.hub import Hub
@@ -80,11 +79,6 @@ class Server:
     def client(self) -> EventsConnection | None:
         """The connected ``/v1/events`` client, if any."""
         return self._events.active
-
-    @property
-    def stream_clients(self) -> list[Connection]:
-        """The connected ``/v1/stream`` clients."""
-        return list(self._stream.connections)
 
     async def start(self) -> None:
         """Binds and starts serving. Raises ``OSError`` (e.g. EADDRINUSE) if it cannot bind."""

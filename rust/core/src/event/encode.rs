@@ -258,11 +258,6 @@ impl EventEncoder {
         self.contracts.get(id as usize)
     }
 
-    /// The id of `contract`, if it is registered.
-    pub fn contract_id(&self, contract: &ContractKey) -> Option<ContractId> {
-        self.ids.get(contract).copied()
-    }
-
     /// Number of registered contracts.
     pub fn contract_count(&self) -> usize {
         self.contracts.len()

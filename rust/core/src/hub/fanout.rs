@@ -75,9 +75,9 @@ impl InterestChange {
 #[derive(Debug)]
 struct Subscriber {
     wire: Wire,
-    /// Each stream and its place in the subscription order (a counter: a stream subscribed
-    /// again after being unsubscribed moves to the end).
-    streams: HashMap<StreamKey, u64>,
+    /// Each stream, its place in the subscription order (a counter: a stream subscribed again
+    /// after being unsubscribed moves to the end) and its contract's id.
+    streams: HashMap<StreamKey, (u64, Option<ContractId>)>,
     /// How many of `streams` name each contract.
     per_contract: HashMap<ContractId, u32>,
     /// The frames (ids into the batch's arena) this subscriber gets from the current batch.
@@ -272,12 +272,8 @@ impl Fanout {
     }
 
     /// Removes a subscriber and all its streams; output not yet taken is discarded.
-    pub fn remove_subscriber(
-        &mut self,
-        id: SubscriberId,
-        contract_of: impl Fn(&ContractKey) -> ContractId,
-    ) -> Result<InterestChange, FanoutError> {
-        let change = self.clear(id, contract_of)?;
+    pub fn remove_subscriber(&mut self, id: SubscriberId) -> Result<InterestChange, FanoutError> {
+        let change = self.clear(id)?;
         self.subscribers[id as usize] = None;
         self.with_output.retain(|&s| s != id);
         self.free.push(id);
@@ -306,8 +302,11 @@ impl Fanout {
     /// The subscriber's streams in subscription order.
     pub fn subscriptions(&self, id: SubscriberId) -> Result<Vec<StreamKey>, FanoutError> {
         let subscriber = self.subscriber(id)?;
-        let mut streams: Vec<(u64, StreamKey)> =
-            subscriber.streams.iter().map(|(k, &o)| (o, *k)).collect();
+        let mut streams: Vec<(u64, StreamKey)> = subscriber
+            .streams
+            .iter()
+            .map(|(k, &(o, _))| (o, *k))
+            .collect();
         streams.sort_unstable();
         Ok(streams.into_iter().map(|(_, k)| k).collect())
     }
@@ -341,12 +340,14 @@ impl Fanout {
         for stream in streams {
             let order = self.next_order;
             let subscriber = self.subscriber_mut(id)?;
-            let Entry::Vacant(slot) = subscriber.streams.entry(*stream) else {
+            if subscriber.streams.contains_key(stream) {
                 continue;
-            };
-            slot.insert(order);
-            self.next_order += 1;
+            }
             let contract = stream.contract.as_ref().map(&mut contract_of);
+            self.subscriber_mut(id)?
+                .streams
+                .insert(*stream, (order, contract));
+            self.next_order += 1;
             self.attach(id, stream, contract);
             let holders = self.union.entry(*stream).or_insert(0);
             *holders += 1;
@@ -362,15 +363,13 @@ impl Fanout {
         &mut self,
         id: SubscriberId,
         streams: &[StreamKey],
-        contract_of: impl Fn(&ContractKey) -> ContractId,
     ) -> Result<InterestChange, FanoutError> {
         self.subscriber(id)?;
         let mut change = InterestChange::default();
         for stream in streams {
-            if self.subscriber_mut(id)?.streams.remove(stream).is_none() {
+            let Some((_, contract)) = self.subscriber_mut(id)?.streams.remove(stream) else {
                 continue;
-            }
-            let contract = stream.contract.as_ref().map(&contract_of);
+            };
             self.detach(id, stream, contract);
             if let Entry::Occupied(mut holders) = self.union.entry(*stream) {
                 *holders.get_mut() -= 1;
@@ -384,13 +383,9 @@ impl Fanout {
     }
 
     /// Unsubscribes `id` from every stream (`STOP`, or a closed connection).
-    pub fn clear(
-        &mut self,
-        id: SubscriberId,
-        contract_of: impl Fn(&ContractKey) -> ContractId,
-    ) -> Result<InterestChange, FanoutError> {
+    pub fn clear(&mut self, id: SubscriberId) -> Result<InterestChange, FanoutError> {
         let streams = self.subscriptions(id)?;
-        self.unsubscribe(id, &streams, contract_of)
+        self.unsubscribe(id, &streams)
     }
 
     fn attach(&mut self, id: SubscriberId, stream: &StreamKey, contract: Option<ContractId>) {
@@ -424,9 +419,7 @@ impl Fanout {
                     }
                 }
             }
-            if let Some(generation) = self.contract_generation.get_mut(contract as usize) {
-                *generation += 1;
-            }
+            self.contract_generation[contract as usize] += 1;
         } else if let Some(full) = full_index(stream.req_type) {
             let list = &mut self.full_subscribers[sec][full];
             if let Some(at) = list.iter().position(|&s| s == id) {
@@ -612,7 +605,9 @@ impl Fanout {
             let first = keys
                 .iter()
                 .enumerate()
-                .filter_map(|(k, key)| key.and_then(|key| s.streams.get(&key).map(|&o| (o, k))))
+                .filter_map(|(k, key)| {
+                    key.and_then(|key| s.streams.get(&key).map(|&(o, _)| (o, k)))
+                })
                 .min();
             if let Some((_, k)) = first {
                 let frame = match s.wire {

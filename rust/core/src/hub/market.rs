@@ -96,14 +96,6 @@ impl Market {
         self.encoder.add_contract(contract)
     }
 
-    /// The id of a registered contract. A contract that was never registered gets the next
-    /// free id, which names nothing until it is (so it matches no event).
-    pub fn contract_id(&self, contract: &ContractKey) -> ContractId {
-        self.encoder
-            .contract_id(contract)
-            .unwrap_or(self.contract_count() as ContractId)
-    }
-
     /// The contract registered under `id`.
     pub fn contract(&self, id: ContractId) -> Option<&ContractKey> {
         self.encoder.contract(id)

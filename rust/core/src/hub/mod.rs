@@ -108,8 +108,7 @@ impl Hub {
 
     /// Removes a subscriber and its streams.
     pub fn remove_subscriber(&mut self, id: SubscriberId) -> Result<InterestChange, FanoutError> {
-        let market = &mut self.market;
-        self.fanout.remove_subscriber(id, |c| market.contract_id(c))
+        self.fanout.remove_subscriber(id)
     }
 
     /// Subscribes `id` to `streams`, all or none (see [`Fanout::subscribe`]); contracts
@@ -141,15 +140,12 @@ impl Hub {
         id: SubscriberId,
         streams: &[StreamKey],
     ) -> Result<InterestChange, FanoutError> {
-        let market = &mut self.market;
-        self.fanout
-            .unsubscribe(id, streams, |c| market.contract_id(c))
+        self.fanout.unsubscribe(id, streams)
     }
 
     /// Unsubscribes `id` from everything.
     pub fn clear(&mut self, id: SubscriberId) -> Result<InterestChange, FanoutError> {
-        let market = &mut self.market;
-        self.fanout.clear(id, |c| market.contract_id(c))
+        self.fanout.clear(id)
     }
 
     /// Publishes a source's batch: every trade into `bars`, the session OHLC after each trade,
