@@ -45,6 +45,7 @@ def test_help_documents_every_flag() -> None:
         "--allow-origin",
         "--token",
         "--max-subscriptions",
+        "--max-clients",
         "--slow-consumer",
         "--max-pending-bytes",
         "--source",
@@ -95,6 +96,11 @@ def test_help_documents_every_flag() -> None:
             "python -m fastfeed serve: error: argument --source: 'replay:day.jsonl' is not "
             "available in this version (only 'synthetic'; replay, relay, HTTP and Redis sources "
             "are planned)",
+        ),
+        (
+            ["--max-clients", "0"],
+            "python -m fastfeed serve: error: argument --max-clients: expected a positive "
+            "integer, got '0'",
         ),
         (
             ["--bar-intervals", "1x"],
