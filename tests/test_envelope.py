@@ -72,7 +72,7 @@ REJECTED: list[tuple[bytes | str, str, str, int | None]] = [
     (b"\xff", "json", "json: invalid UTF-8 at byte 0", None),
     (b'{"id":1,"a":"\xc3"}', "json", "json: invalid UTF-8 at byte 13", None),
     ("", "json", "json: EOF while parsing a value at byte 0", None),
-    ("{", "json", "json: EOF while parsing an object at byte 1", None),
+    ("{", "json", "json: incomplete object — send each command as one message", None),
     ("nope", "json", "json: expected ident at byte 1", None),
     ('{"a" 1}', "json", "json: expected `:` at byte 5", None),
     ('{"id":1}}', "json", "json: trailing characters at byte 8", None),
@@ -84,7 +84,7 @@ REJECTED: list[tuple[bytes | str, str, str, int | None]] = [
     ("null", "json", "json: expected an object, got null", None),
     # id: required, integer 0 <= id < 2^63, checked first; never a req_id
     ("{}", "id", "id: required", None),
-    ('{"msg_type":"STOP"}', "id", "id: required", None),
+    ('{"msg_type":"STOP","add":true}', "id", "id: required", None),
     ('{"msg_type":"STOP","id":-1}', "id", f"id: {ID_RULE}, got -1", None),
     ('{"msg_type":"STOP","id":1.5}', "id", f"id: {ID_RULE}, got 1.5", None),
     ('{"msg_type":"STOP","id":1.0}', "id", f"id: {ID_RULE}, got 1.0", None),
@@ -273,9 +273,9 @@ REJECTED: list[tuple[bytes | str, str, str, int | None]] = [
         5,
     ),
     (
-        option(expiration="20250321"),
+        option(expiration="2025-03-21"),
         "contract.expiration",
-        'contract.expiration: must be a YYYYMMDD integer, got "20250321"',
+        'contract.expiration: must be a YYYYMMDD integer, got "2025-03-21"',
         5,
     ),
     (
@@ -295,9 +295,9 @@ REJECTED: list[tuple[bytes | str, str, str, int | None]] = [
     (option(strike=-5), "contract.strike", f"contract.strike: {STRIKE_RULE}, got -5", 5),
     (option(strike=1.5), "contract.strike", f"contract.strike: {STRIKE_RULE}, got 1.5", 5),
     (
-        option(strike="570000"),
+        option(strike="4.8"),
         "contract.strike",
-        f'contract.strike: {STRIKE_RULE}, got "570000"',
+        f'contract.strike: {STRIKE_RULE}, got "4.8"',
         5,
     ),
     (
@@ -671,3 +671,35 @@ def test_ack_messages_round_trip(message: str) -> None:
             "message": message,
         }
     }
+
+
+def test_the_original_terminals_forms_and_strict() -> None:
+    """The binding passes the dialect through: the documented forms read as their strict
+    equivalents, and ``strict=True`` refuses them (the Rust tests cover every rule)."""
+    repr_form = (
+        "{'msg_type': 'STREAM', 'sec_type': 'OPTION', 'req_type': 'QUOTE', 'add': True, "
+        "'id': 0, 'contract': {'root': 'SPY', 'expiration': '20250321', 'strike': '570000', "
+        "'right': 'C'}}"
+    )
+    canonical = parse_command(
+        '{"msg_type": "STREAM", "sec_type": "OPTION", "req_type": "QUOTE", "add": true, "id": 0,'
+        ' "contract": {"symbol": "SPY", "expiration": 20250321, "strike": 570000, "right": "C"}}',
+        strict=True,
+    )
+    assert parse_command(repr_form) == canonical
+    bulk = parse_command(
+        '{"msg_type":"STREAM_BULK","sec_type":"STOCK","req_type":"TRADE","add":true,"id":2}'
+    )
+    assert isinstance(bulk, StreamCommand)
+    assert (bulk.sec_type, bulk.req_type, bulk.contract_key) == ("STOCK", "FULL_TRADES", None)
+    stop = parse_command('{"msg_type": "STOP"}')
+    assert isinstance(stop, StopCommand)
+    assert (stop.id, repr(stop)) == (None, "StopCommand(id=None)")
+    with pytest.raises(EnvelopeError) as refused:
+        parse_command(repr_form, strict=True)
+    assert str(refused.value) == (
+        "json: a Python literal, not JSON: write strings in double quotes and true, false, null "
+        "(this server runs with --strict)"
+    )
+    with pytest.raises(EnvelopeError, match=r"^id: required$"):
+        parse_command('{"msg_type": "STOP"}', strict=True)

@@ -77,7 +77,7 @@ def test_subscribe_unsubscribe_stop_acks() -> None:
                 "x: unknown field (expected msg_type, sec_type, req_type, add, id, contract)",
             ),
         ),
-        ('{"msg_type":"STOP"}', ack(None, "ERROR", "id: required")),
+        ('{"msg_type":"STOP","add":true}', ack(None, "ERROR", "id: required")),
         (
             json.dumps(
                 {

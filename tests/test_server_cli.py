@@ -46,6 +46,7 @@ def test_help_documents_every_flag() -> None:
         "--token",
         "--max-subscriptions",
         "--max-clients",
+        "--strict",
         "--slow-consumer",
         "--max-pending-bytes",
         "--source",

@@ -132,7 +132,12 @@ def test_stream_commands() -> None:
 @pytest.mark.parametrize(
     ("frame", "code", "req_id", "message"),
     [
-        (b"{", "INVALID_JSON", None, "json: EOF while parsing an object at byte 1"),
+        (
+            b"{",
+            "INVALID_JSON",
+            None,
+            "json: incomplete object — send each command as one message",
+        ),
         (b'{"method":"SUBSCRIBE"}', "INVALID_JSON", None, "id: required"),
         (b'{"method":"SUB","id":4}', "INVALID_METHOD", 4, 'method: expected one of SUBSCRIBE, UNSUBSCRIBE, LIST_SUBSCRIPTIONS, got "SUB"'),
         (b'{"method":"SUBSCRIBE","id":5}', "INVALID_PARAM", 5, "params: required"),

@@ -199,7 +199,8 @@ class StopCommand:
     """A validated ``STOP`` command: end every subscription of the connection."""
 
     @property
-    def id(self) -> int: ...
+    def id(self) -> int | None:
+        """The request id; ``None`` for the original terminal's ``{"msg_type": "STOP"}``."""
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
@@ -217,8 +218,15 @@ class EventAck:
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
-def parse_command(frame: bytes | str) -> StreamCommand | StopCommand | EventAck:
-    """Validate one command frame; raise :class:`fastfeed.EnvelopeError` if it is invalid."""
+def parse_command(
+    frame: bytes | str, *, strict: bool = False
+) -> StreamCommand | StopCommand | EventAck:
+    """Validate one command frame; raise :class:`fastfeed.EnvelopeError` if it is invalid.
+
+    Unless ``strict``, the original terminal's documented forms are read as their SPEC
+    equivalents: a Python literal dict, ``expiration``/``strike`` as digit strings,
+    ``STREAM_BULK`` for ``FULL_TRADES``/``FULL_OPEN_INTEREST`` and ``STOP`` without an id.
+    """
 
 def encode_ack(
     req_id: int | None,

@@ -151,6 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="concurrent /v1/stream connections; more get HTTP 503 (default 1000)",
     )
     serve_parser.add_argument(
+        "--strict",
+        action="store_true",
+        help=(
+            "accept only SPEC JSON commands on /v1/events; by default the forms the original "
+            "terminal's documentation sends are read too (a Python dict's repr, expiration and "
+            "strike as digit strings, STREAM_BULK, STOP without an id)"
+        ),
+    )
+    serve_parser.add_argument(
         "--slow-consumer",
         choices=("drop", "disconnect"),
         default="drop",
@@ -236,6 +245,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             token=args.token,
             max_subscriptions=args.max_subscriptions,
             max_clients=args.max_clients,
+            strict=args.strict,
             slow_consumer=args.slow_consumer,
             max_pending_bytes=args.max_pending_bytes,
             ohlcvc=args.ohlcvc,

@@ -53,6 +53,9 @@ STREAM_PATH: Final = "/v1/stream"
 ACK_IDS_PER_FRAME: Final = 200
 #: Refusals that mean "too many subscriptions" on either endpoint.
 _MAX_STREAMS: Final = frozenset({"MAX_STREAMS_REACHED", "TOO_MANY_STREAMS"})
+#: Answers that mean the command succeeded: fastfeed's ``OK`` and the original terminal's
+#: ``SUBSCRIBED``.
+_SUCCESS: Final = frozenset({"OK", "SUBSCRIBED"})
 
 _TRADE: Final = int(EventKind.TRADE)
 _QUOTE: Final = int(EventKind.QUOTE)
@@ -379,7 +382,7 @@ class ClientSession:
             if command is None:
                 log.warning("unexpected answer %s for request id %s: %s", response, req_id, message)
                 continue
-            if response == "OK":
+            if response in _SUCCESS:
                 self._succeeded(command, result)
                 continue
             text = message if message is not None else response

@@ -45,6 +45,10 @@ class ServerConfig:
     max_subscriptions: int = 10_000
     #: Connections ``/v1/stream`` accepts at once; beyond them the handshake gets HTTP 503.
     max_clients: int = 1000
+    #: Refuse the original terminal's documented lenient command forms on ``/v1/events``
+    #: (Python literal dicts, digit-string expiration/strike, ``STREAM_BULK``, ``STOP``
+    #: without an id); ``--strict``.
+    strict: bool = False
     slow_consumer: SlowConsumerPolicy = "drop"
     max_pending_bytes: int = 8 * 1024 * 1024
     #: Transport buffer high-water mark: data stays in the application queue above it, so

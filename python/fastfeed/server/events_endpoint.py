@@ -42,7 +42,7 @@ class EventsConnection(Connection):
 
     def on_command(self, subscriber: int, payload: bytes) -> None:
         try:
-            command = parse_command(payload)
+            command = parse_command(payload, strict=self.config.strict)
         except EnvelopeError as error:
             log.info("client %s: bad command: %s", self.peer, error)
             self.send_text(encode_ack(error.req_id, "ERROR", str(error)))

@@ -29,6 +29,7 @@ __all__ = [
     "MarketClock",
     "SyntheticSource",
     "SyntheticSpec",
+    "chain_expirations",
     "new_york_clock",
     "next_expirations",
 ]
@@ -101,6 +102,22 @@ def next_expirations(today: dt.date, count: int) -> list[tuple[int, float]]:
     return [(d.year * 10000 + d.month * 100 + d.day, (d - today).days / 365.0) for d in fridays]
 
 
+#: The option in the protocol's documentation (SPEC §3.1, the seed's "Try it"):
+#: SPY 20250321 570000 C. A chain on SPY also lists this expiration, priced as if it were
+#: :data:`DOCUMENTED_EXPIRATION_YEARS` away, so the documented commands run as printed.
+DOCUMENTED_UNDERLYING = "SPY"
+DOCUMENTED_EXPIRATION = 20250321
+DOCUMENTED_EXPIRATION_YEARS = 30 / 365
+
+
+def chain_expirations(underlying: str, today: dt.date, count: int) -> list[tuple[int, float]]:
+    """The chain's expirations: the ``count`` next Fridays, and on SPY the documented one."""
+    expirations = next_expirations(today, count)
+    if underlying == DOCUMENTED_UNDERLYING:
+        expirations.insert(0, (DOCUMENTED_EXPIRATION, DOCUMENTED_EXPIRATION_YEARS))
+    return expirations
+
+
 def starting_price(symbol: str) -> float:
     """A plausible starting price: known for common symbols, else stable per name (20 to 500)."""
     known = _KNOWN_PRICES.get(symbol)
@@ -152,7 +169,9 @@ class SyntheticSpec:
             stocks=[(s, starting_price(s)) for s in self.symbols],
             index=None if self.index is None else (self.index, starting_price(self.index)),
             chain_underlying=0 if chain else None,
-            expirations=next_expirations(today, self.expirations) if chain else [],
+            expirations=(
+                chain_expirations(self.symbols[0], today, self.expirations) if chain else []
+            ),
             strikes=self.strikes,
         )
 

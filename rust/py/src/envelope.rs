@@ -9,7 +9,9 @@
 use fastfeed_core::contract::{
     ContractError, ContractField, ContractKey, ContractReason, ReqType, Right, SecType, StreamKey,
 };
-use fastfeed_core::envelope::{self, AckResponse, Command, StreamErrorCode, StreamRequest};
+use fastfeed_core::envelope::{
+    self, AckResponse, Command, Dialect, StreamErrorCode, StreamRequest,
+};
 use fastfeed_core::stream_name::{self as names, StreamNameError};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -111,13 +113,17 @@ pub struct PyStopCommand(envelope::StopCommand);
 
 #[pymethods]
 impl PyStopCommand {
+    /// The request id; `None` for the original terminal's `{"msg_type": "STOP"}`.
     #[getter]
-    fn id(&self) -> u64 {
+    fn id(&self) -> Option<u64> {
         self.0.id
     }
 
     fn __repr__(&self) -> String {
-        format!("StopCommand(id={})", self.0.id)
+        match self.0.id {
+            Some(id) => format!("StopCommand(id={id})"),
+            None => "StopCommand(id=None)".to_owned(),
+        }
     }
 }
 
@@ -161,9 +167,11 @@ impl PyEventAck {
 }
 
 /// Validates one command frame (`bytes`, or `str` which is taken as its UTF-8 encoding).
+/// `strict=True` refuses the original terminal's documented lenient forms (`serve --strict`).
 /// Raises `fastfeed.EnvelopeError` with the message, field path and `req_id`.
 #[pyfunction]
-fn parse_command(py: Python<'_>, frame: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+#[pyo3(signature = (frame, *, strict = false))]
+fn parse_command(py: Python<'_>, frame: &Bound<'_, PyAny>, strict: bool) -> PyResult<Py<PyAny>> {
     let Some(bytes) = frame_bytes(frame, "parse_command")? else {
         return Err(envelope_error(
             "json: invalid UTF-8 (lone surrogate in str)",
@@ -171,7 +179,12 @@ fn parse_command(py: Python<'_>, frame: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>
             None,
         ));
     };
-    let parsed = envelope::parse_command(bytes);
+    let dialect = if strict {
+        Dialect::Strict
+    } else {
+        Dialect::Terminal
+    };
+    let parsed = envelope::parse_command(bytes, dialect);
     match parsed {
         Ok(Command::Stream(c)) => Ok(Py::new(py, PyStreamCommand(c))?.into_any()),
         Ok(Command::Stop(c)) => Ok(Py::new(py, PyStopCommand(c))?.into_any()),

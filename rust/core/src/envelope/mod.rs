@@ -5,6 +5,18 @@
 //! [`parse_command`] turns one inbound text frame into a typed [`Command`] or an
 //! [`EnvelopeError`]; [`encode_ack`] writes the §3.2 answer straight into an output buffer.
 //!
+//! # Dialects
+//!
+//! [`Dialect::Terminal`] (the default) also reads the forms the original terminal's own
+//! documentation sends, so code written for it runs unchanged: a command written as a Python
+//! literal dict (`{'msg_type': 'STREAM', …, 'add': True}`, see [`python_literal`]), `expiration`
+//! and `strike` as strings of decimal digits (`"20240315"`, `"4800000"`), and
+//! `{"msg_type": "STREAM_BULK", "req_type": "TRADE" | "OPEN_INTEREST", …}` for `FULL_TRADES` /
+//! `FULL_OPEN_INTEREST`. Each is read as exactly its strict equivalent, so it is acknowledged
+//! the same way (the `req_id` is the integer id; nothing else is echoed). Every other rule is
+//! the same in both dialects. [`Dialect::Strict`] (`serve --strict`) refuses these forms with a
+//! message naming the strict form.
+//!
 //! # Classification
 //!
 //! A frame is a JSON object. If it has a `msg_type` member it is a command (`STREAM`/`STOP`);
@@ -21,12 +33,16 @@
 //!    (`json: <what serde_json found> at byte N`, `N` = 0-based byte offset of the byte
 //!    `serde_json` points at, converted exactly from its line/column; the frame length when the
 //!    input ended early), then an object
-//!    (`json: expected an object, got an array`).
+//!    (`json: expected an object, got an array`). A frame that is only part of an object (the
+//!    lines of a pretty-printed command sent one frame per line, as `websocat` does) is
+//!    `json: incomplete object — send each command as one message`. In the terminal dialect a
+//!    frame that is not JSON is read as a Python literal; when it is neither, the error of the
+//!    reader that got further is reported, with its offset into the frame as sent.
 //! 2. Commands:
 //!    1. `id`: not repeated, present, an integer `0 <= id < 2^63`. Only after this point do
 //!       errors carry `req_id`.
 //!    2. duplicate members: the first key, in document order, that already occurred.
-//!    3. `msg_type`: present, `STREAM` or `STOP`.
+//!    3. `msg_type`: present, `STREAM` or `STOP` (or `STREAM_BULK` in the terminal dialect).
 //!    4. unknown members, first in document order (`STOP` takes only `msg_type` and `id`).
 //!    5. `STREAM` only: `sec_type`, `req_type`, the `sec_type` × `req_type` combination, `add`,
 //!       then `contract`: absent for `FULL_*`, otherwise present and an object, without duplicate
@@ -49,6 +65,7 @@
 
 mod ack;
 mod json;
+mod python_literal;
 pub mod stream;
 
 use std::fmt;
@@ -60,6 +77,7 @@ use crate::contract::{
 
 pub use ack::{encode_ack, write_json_string, AckResponse};
 use json::{key_segment, Json};
+use python_literal::parse_python_literal;
 pub use stream::{
     encode_stream_error, encode_stream_result, parse_stream_command, StreamCommandError,
     StreamErrorCode, StreamMethod, StreamRequest,
@@ -67,6 +85,23 @@ pub use stream::{
 
 #[cfg(test)]
 use crate::contract::{Right, Symbol};
+
+/// Which command forms [`parse_command`] accepts (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Dialect {
+    /// SPEC §3.1 plus the original terminal's documented forms.
+    #[default]
+    Terminal,
+    /// SPEC §3.1 only (`serve --strict`).
+    Strict,
+}
+
+/// How a strict server names itself in the message refusing a lenient form.
+const STRICT_HINT: &str = "this server runs with --strict";
+const STRICT_NOTE: &str = " (this server runs with --strict)";
+
+/// The message for a frame that is only part of a JSON object.
+const INCOMPLETE_OBJECT: &str = "incomplete object — send each command as one message";
 
 /// One validated inbound frame.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -84,7 +119,7 @@ impl Command {
     pub fn req_id(&self) -> Option<u64> {
         match self {
             Command::Stream(c) => Some(c.id),
-            Command::Stop(c) => Some(c.id),
+            Command::Stop(c) => c.id,
             Command::EventAck(_) => None,
         }
     }
@@ -106,8 +141,9 @@ pub struct StreamCommand {
 /// A `STOP` command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StopCommand {
-    /// The request id, `0 <= id < 2^63`.
-    pub id: u64,
+    /// The request id, `0 <= id < 2^63`; `None` for the original terminal's `{"msg_type":
+    /// "STOP"}` (terminal dialect only), answered with `req_id: null`.
+    pub id: Option<u64>,
 }
 
 /// Seed 004's `{"type": "event_ack", "correlation_id": …, "events_processed": […],
@@ -164,8 +200,8 @@ pub const fn supported_req_types(sec_type: SecType) -> &'static [ReqType] {
 }
 
 /// Validates one inbound frame; see the module docs for the order of checks and the messages.
-pub fn parse_command(frame: &[u8]) -> Result<Command, EnvelopeError> {
-    let root = parse_json(frame)?;
+pub fn parse_command(frame: &[u8], dialect: Dialect) -> Result<Command, EnvelopeError> {
+    let root = parse_json(frame, dialect, STRICT_NOTE)?;
     let Json::Object(members) = root else {
         return Err(EnvelopeError::new(
             "json",
@@ -177,25 +213,95 @@ pub fn parse_command(frame: &[u8]) -> Result<Command, EnvelopeError> {
     if members.get("msg_type").is_none() && members.get("type").is_some() {
         parse_event_ack(members).map(Command::EventAck)
     } else {
-        parse_stream_or_stop(members)
+        parse_stream_or_stop(members, dialect)
     }
 }
 
-fn parse_json(frame: &[u8]) -> Result<Json, EnvelopeError> {
-    if let Err(e) = std::str::from_utf8(frame) {
-        return Err(EnvelopeError::new(
+/// Reads a frame as JSON, or in the terminal dialect as a Python literal. A strict reader
+/// refuses a Python literal with a message naming the JSON form, followed by `strict_note`.
+fn parse_json(frame: &[u8], dialect: Dialect, strict_note: &str) -> Result<Json, EnvelopeError> {
+    let text = std::str::from_utf8(frame).map_err(|e| {
+        EnvelopeError::new(
             "json",
             format_args!("invalid UTF-8 at byte {}", e.valid_up_to()),
             None,
+        )
+    })?;
+    let json_error = match serde_json::from_slice(frame) {
+        Ok(value) => return Ok(value),
+        Err(e) => e,
+    };
+    let offset = json_error_offset(frame, &json_error);
+    let mut syntax = SyntaxError {
+        what: serde_message(&json_error),
+        offset,
+        eof: json_error.classify() == serde_json::error::Category::Eof,
+    };
+    match (parse_python_literal(text), dialect) {
+        (Ok(value), Dialect::Terminal) => return Ok(value),
+        (Ok(_), Dialect::Strict) => {
+            return Err(EnvelopeError::new(
+                "json",
+                format_args!(
+                    "a Python literal, not JSON: write strings in double quotes and true, \
+                     false, null{strict_note}"
+                ),
+                None,
+            ))
+        }
+        (Err(literal), Dialect::Terminal) if literal.offset > syntax.offset => {
+            syntax = SyntaxError {
+                what: literal.what.to_owned(),
+                offset: literal.offset,
+                eof: literal.eof,
+            };
+        }
+        (Err(_), _) => {}
+    }
+    let starts_object = text.trim_start().starts_with('{');
+    if (syntax.eof && starts_object) || is_object_fragment(text) {
+        return Err(EnvelopeError::new(
+            "json",
+            format_args!("{INCOMPLETE_OBJECT}"),
+            None,
         ));
     }
-    serde_json::from_slice(frame).map_err(|e| {
-        let offset = json_error_offset(frame, &e);
-        let full = e.to_string();
-        let position = format!(" at line {} column {}", e.line(), e.column());
-        let what = full.strip_suffix(&position).unwrap_or(&full);
-        EnvelopeError::new("json", format_args!("{what} at byte {offset}"), None)
-    })
+    Err(EnvelopeError::new(
+        "json",
+        format_args!("{} at byte {}", syntax.what, syntax.offset),
+        None,
+    ))
+}
+
+/// A frame's syntax error, from whichever reader reported it.
+struct SyntaxError {
+    what: String,
+    offset: usize,
+    eof: bool,
+}
+
+/// `serde_json`'s message without its line/column suffix.
+fn serde_message(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    full.strip_suffix(&position).unwrap_or(&full).to_owned()
+}
+
+/// Whether `text` starts like the inside or the end of an object rather than a whole value:
+/// a closing `}`/`]`, or a string followed by `:` (a member, as in `"add": true,`).
+fn is_object_fragment(text: &str) -> bool {
+    let bytes = text.trim_start().as_bytes();
+    match bytes.first() {
+        Some(b'}' | b']') => true,
+        Some(&quote @ (b'"' | b'\'')) => {
+            let mut i = 1;
+            while i < bytes.len() && bytes[i] != quote {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            i < bytes.len() && text.trim_start()[i + 1..].trim_start().starts_with(':')
+        }
+        _ => false,
+    }
 }
 
 /// The 0-based byte offset of a `serde_json` error. `serde_json` reports the 1-based line and the
@@ -293,6 +399,8 @@ impl Errors {
 
 const STREAM_FIELDS: [&str; 6] = ["msg_type", "sec_type", "req_type", "add", "id", "contract"];
 const STOP_FIELDS: [&str; 2] = ["msg_type", "id"];
+/// `STREAM_BULK` takes a `contract` only to say it must be absent.
+const BULK_FIELDS: [&str; 6] = STREAM_FIELDS;
 const OPTION_CONTRACT_FIELDS: [&str; 5] = ["symbol", "root", "expiration", "strike", "right"];
 const SIMPLE_CONTRACT_FIELDS: [&str; 2] = ["symbol", "root"];
 const EVENT_ACK_FIELDS: [&str; 4] = ["type", "correlation_id", "events_processed", "timestamp"];
@@ -300,7 +408,7 @@ const EVENT_ACK_FIELDS: [&str; 4] = ["type", "correlation_id", "events_processed
 /// `u64` ids must stay below 2^63 so they also fit an `i64` everywhere they travel.
 const MAX_ID: u64 = i64::MAX as u64;
 
-fn parse_stream_or_stop(members: Members<'_>) -> Result<Command, EnvelopeError> {
+fn parse_stream_or_stop(members: Members<'_>, dialect: Dialect) -> Result<Command, EnvelopeError> {
     let mut errors = Errors {
         req_id: None,
         prefix: "",
@@ -309,6 +417,9 @@ fn parse_stream_or_stop(members: Members<'_>) -> Result<Command, EnvelopeError> 
         return Err(errors.at("id", format_args!("duplicate field")));
     }
     let id = match members.get("id") {
+        None if dialect == Dialect::Terminal && is_bare_stop(members) => {
+            return Ok(Command::Stop(StopCommand { id: None }))
+        }
         None => return Err(errors.required("id")),
         Some(Json::UInt(n)) if *n <= MAX_ID => *n,
         Some(other) => {
@@ -328,29 +439,80 @@ fn parse_stream_or_stop(members: Members<'_>) -> Result<Command, EnvelopeError> 
     let msg_type = members
         .get("msg_type")
         .ok_or_else(|| errors.required("msg_type"))?;
-    match msg_type {
-        Json::Str(s) if s == "STREAM" => {
+    match (msg_type, dialect) {
+        (Json::Str(s), _) if s == "STREAM" => {
             errors.check_unknown(
                 members,
                 &STREAM_FIELDS,
                 "msg_type, sec_type, req_type, add, id, contract",
             )?;
-            parse_stream(members, id, &errors).map(Command::Stream)
+            parse_stream(members, id, StreamForm::Stream, dialect, &errors).map(Command::Stream)
         }
-        Json::Str(s) if s == "STOP" => {
+        (Json::Str(s), Dialect::Terminal) if s == "STREAM_BULK" => {
+            errors.check_unknown(
+                members,
+                &BULK_FIELDS,
+                "msg_type, sec_type, req_type, add, id",
+            )?;
+            parse_stream(members, id, StreamForm::Bulk, dialect, &errors).map(Command::Stream)
+        }
+        (Json::Str(s), Dialect::Strict) if s == "STREAM_BULK" => {
+            let full = match members
+                .get("req_type")
+                .and_then(|v| enum_value(v, bulk_req_type))
+            {
+                Some(full) => full.as_str(),
+                None => "FULL_TRADES or FULL_OPEN_INTEREST",
+            };
+            Err(errors.at(
+                "msg_type",
+                format_args!(
+                    "STREAM_BULK is the original terminal's older form ({STRICT_HINT}): send \
+                     \"msg_type\": \"STREAM\" with \"req_type\": \"{full}\""
+                ),
+            ))
+        }
+        (Json::Str(s), _) if s == "STOP" => {
             errors.check_unknown(members, &STOP_FIELDS, "msg_type, id")?;
-            Ok(Command::Stop(StopCommand { id }))
+            Ok(Command::Stop(StopCommand { id: Some(id) }))
         }
-        other => Err(errors.at(
+        // STREAM_BULK is an alias kept for old code, not advertised.
+        (other, _) => Err(errors.at(
             "msg_type",
             format_args!("expected one of STREAM, STOP, got {}", other.describe()),
         )),
     }
 }
 
+/// The original terminal's `{"msg_type": "STOP"}`: nothing but the `msg_type`.
+fn is_bare_stop(members: Members<'_>) -> bool {
+    matches!(members.0, [(key, Json::Str(value))] if key == "msg_type" && value == "STOP")
+}
+
+/// How a `STREAM` command was spelled.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StreamForm {
+    /// `msg_type: STREAM` (SPEC §3.1).
+    Stream,
+    /// The original terminal's `msg_type: STREAM_BULK` with `req_type` `TRADE` or
+    /// `OPEN_INTEREST`, meaning `FULL_TRADES` or `FULL_OPEN_INTEREST`.
+    Bulk,
+}
+
+/// The whole-market stream a `STREAM_BULK` `req_type` names.
+fn bulk_req_type(name: &str) -> Option<ReqType> {
+    match name {
+        "TRADE" => Some(ReqType::FullTrades),
+        "OPEN_INTEREST" => Some(ReqType::FullOpenInterest),
+        _ => None,
+    }
+}
+
 fn parse_stream(
     members: Members<'_>,
     id: u64,
+    form: StreamForm,
+    dialect: Dialect,
     errors: &Errors,
 ) -> Result<StreamCommand, EnvelopeError> {
     let sec_type = match members.get("sec_type") {
@@ -362,9 +524,9 @@ fn parse_stream(
             )
         })?,
     };
-    let req_type = match members.get("req_type") {
-        None => return Err(errors.required("req_type")),
-        Some(v) => enum_value(v, ReqType::parse).ok_or_else(|| {
+    let req_type = match (members.get("req_type"), form) {
+        (None, _) => return Err(errors.required("req_type")),
+        (Some(v), StreamForm::Stream) => enum_value(v, ReqType::parse).ok_or_else(|| {
             errors.at(
                 "req_type",
                 format_args!(
@@ -374,14 +536,32 @@ fn parse_stream(
                 ),
             )
         })?,
+        (Some(v), StreamForm::Bulk) => enum_value(v, bulk_req_type).ok_or_else(|| {
+            errors.at(
+                "req_type",
+                format_args!(
+                    "STREAM_BULK takes TRADE or OPEN_INTEREST, got {}",
+                    v.describe()
+                ),
+            )
+        })?,
     };
     let supported = supported_req_types(sec_type);
     if !supported.contains(&req_type) {
+        let bulk_name = match req_type {
+            ReqType::FullOpenInterest => " (STREAM_BULK OPEN_INTEREST)",
+            _ => " (STREAM_BULK TRADE)",
+        };
         return Err(errors.at(
             "req_type",
             format_args!(
-                "{} is not available for {} ({} supports {})",
+                "{}{} is not available for {} ({} supports {})",
                 req_type.as_str(),
+                if form == StreamForm::Bulk {
+                    bulk_name
+                } else {
+                    ""
+                },
                 sec_type.as_str(),
                 sec_type.as_str(),
                 join_req_types(supported)
@@ -401,15 +581,17 @@ fn parse_stream(
     let contract = match (members.get("contract"), req_type.is_full()) {
         (None, true) => None,
         (Some(_), true) => {
-            return Err(errors.at(
-                "contract",
-                format_args!("must be absent for {}", req_type.as_str()),
-            ))
+            let name = match form {
+                StreamForm::Stream => req_type.as_str(),
+                StreamForm::Bulk => "STREAM_BULK",
+            };
+            return Err(errors.at("contract", format_args!("must be absent for {name}")));
         }
         (None, false) => return Err(errors.required("contract")),
         (Some(Json::Object(fields)), false) => Some(parse_contract(
             Members(fields),
             sec_type,
+            dialect,
             &Errors {
                 req_id: errors.req_id,
                 prefix: "contract.",
@@ -434,6 +616,7 @@ fn parse_stream(
 fn parse_contract(
     fields: Members<'_>,
     sec_type: SecType,
+    dialect: Dialect,
     errors: &Errors,
 ) -> Result<ContractKey, EnvelopeError> {
     if sec_type == SecType::Option {
@@ -478,20 +661,28 @@ fn parse_contract(
         None => Err(ContractReason::Required),
         Some(Json::UInt(n)) => validate_expiration(i128::from(*n)),
         Some(Json::NegInt(n)) => validate_expiration(i128::from(*n)),
+        Some(Json::Str(s)) if dialect == Dialect::Terminal && decimal(s).is_some() => {
+            validate_expiration(decimal(s).unwrap_or_default())
+        }
         Some(other) => Err(ContractReason::ExpirationNotAnInteger {
             got: other.describe(),
         }),
     }
-    .map_err(|r| domain("expiration", r))?;
+    .map_err(|r| domain("expiration", r))
+    .map_err(|e| strict_digits_hint(e, fields.get("expiration"), dialect))?;
     let strike = match fields.get("strike") {
         None => Err(ContractReason::Required),
         Some(Json::UInt(n)) => validate_strike(i128::from(*n)),
         Some(Json::NegInt(n)) => validate_strike(i128::from(*n)),
+        Some(Json::Str(s)) if dialect == Dialect::Terminal && decimal(s).is_some() => {
+            validate_strike(decimal(s).unwrap_or_default())
+        }
         Some(other) => Err(ContractReason::StrikeNotPositive {
             got: other.describe(),
         }),
     }
-    .map_err(|r| domain("strike", r))?;
+    .map_err(|r| domain("strike", r))
+    .map_err(|e| strict_digits_hint(e, fields.get("strike"), dialect))?;
     let right = match fields.get("right") {
         None => Err(ContractReason::Required),
         Some(Json::Str(s)) => validate_right(s),
@@ -501,6 +692,29 @@ fn parse_contract(
     }
     .map_err(|r| domain("right", r))?;
     Ok(ContractKey::option(symbol, expiration, strike, right))
+}
+
+/// The value of a string of 1–30 decimal digits (the original terminal's documentation sends
+/// `expiration` and `strike` so); `None` for anything else, which keeps its strict message.
+fn decimal(s: &str) -> Option<i128> {
+    if s.is_empty() || s.len() > 30 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// On a strict server, says how to write a digit string that the terminal dialect would read.
+fn strict_digits_hint(
+    mut error: EnvelopeError,
+    value: Option<&Json>,
+    dialect: Dialect,
+) -> EnvelopeError {
+    if let (Dialect::Strict, Some(Json::Str(s))) = (dialect, value) {
+        if decimal(s).is_some() {
+            error.message = format!("{} ({STRICT_HINT}: send {s} without quotes)", error.message);
+        }
+    }
+    error
 }
 
 fn parse_event_ack(members: Members<'_>) -> Result<EventAck, EnvelopeError> {
@@ -595,3 +809,6 @@ fn join_req_types(req_types: &[ReqType]) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod terminal_tests;

@@ -51,7 +51,7 @@
 use std::fmt;
 
 use super::json::{key_segment, Json};
-use super::{parse_json, Members, MAX_ID};
+use super::{parse_json, Dialect, Members, MAX_ID};
 use crate::contract::StreamKey;
 use crate::echo::write_escaped;
 use crate::stream_name::parse_stream_name;
@@ -179,8 +179,8 @@ pub fn parse_stream_command(frame: &[u8]) -> Result<StreamRequest, StreamCommand
         message: format!("{path}: {detail}"),
         id,
     };
-    let root =
-        parse_json(frame).map_err(|e| StreamCommandError::new(InvalidJson, e.message, None))?;
+    let root = parse_json(frame, Dialect::Strict, "")
+        .map_err(|e| StreamCommandError::new(InvalidJson, e.message, None))?;
     let Json::Object(members) = root else {
         return Err(err(
             InvalidJson,

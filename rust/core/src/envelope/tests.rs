@@ -5,7 +5,7 @@
 use super::*;
 
 fn parse(frame: &str) -> Result<Command, EnvelopeError> {
-    parse_command(frame.as_bytes())
+    parse_command(frame.as_bytes(), Dialect::Terminal)
 }
 
 /// Asserts the frame is rejected with exactly this path, message and `req_id`.
@@ -16,7 +16,7 @@ fn rejects(frame: &str, path: &str, message: &str, req_id: Option<u64>) {
 
 #[track_caller]
 fn rejects_bytes(frame: &[u8], path: &str, message: &str, req_id: Option<u64>) {
-    let got = parse_command(frame).expect_err("frame should be rejected");
+    let got = parse_command(frame, Dialect::Terminal).expect_err("frame should be rejected");
     assert_eq!(
         got,
         EnvelopeError {
@@ -69,7 +69,7 @@ fn spec_examples_parse() {
     );
     assert_eq!(
         parse(r#"{"msg_type": "STOP", "id": 2}"#),
-        Ok(Command::Stop(StopCommand { id: 2 }))
+        Ok(Command::Stop(StopCommand { id: Some(2) }))
     );
     assert_eq!(
         parse(
@@ -248,16 +248,17 @@ fn json_errors_report_exact_byte_offsets() {
         "json: EOF while parsing a value at byte 3",
         None,
     );
+    // An object cut short is a command sent in pieces (see `terminal_tests`).
     rejects(
         "{",
         "json",
-        "json: EOF while parsing an object at byte 1",
+        "json: incomplete object — send each command as one message",
         None,
     );
     rejects(
-        "{\n",
+        "[1",
         "json",
-        "json: EOF while parsing an object at byte 2",
+        "json: EOF while parsing a list at byte 2",
         None,
     );
     rejects("x", "json", "json: expected value at byte 0", None);
@@ -308,6 +309,12 @@ fn json_errors_report_exact_byte_offsets() {
     );
     rejects(
         "{\"a\":\n",
+        "json",
+        "json: incomplete object — send each command as one message",
+        None,
+    );
+    rejects(
+        "[\"a\",\n",
         "json",
         "json: EOF while parsing a value at byte 6",
         None,
@@ -406,11 +413,13 @@ fn top_level_must_be_an_object() {
 fn id_boundaries() {
     assert_eq!(
         parse(r#"{"msg_type":"STOP","id":0}"#),
-        Ok(Command::Stop(StopCommand { id: 0 }))
+        Ok(Command::Stop(StopCommand { id: Some(0) }))
     );
     assert_eq!(
         parse(r#"{"msg_type":"STOP","id":9223372036854775807}"#),
-        Ok(Command::Stop(StopCommand { id: (1 << 63) - 1 }))
+        Ok(Command::Stop(StopCommand {
+            id: Some((1 << 63) - 1)
+        }))
     );
     let bad = [
         ("9223372036854775808", "9223372036854775808"),
@@ -434,7 +443,12 @@ fn id_boundaries() {
             None,
         );
     }
-    rejects(r#"{"msg_type":"STOP"}"#, "id", "id: required", None);
+    rejects(
+        r#"{"msg_type":"STOP","add":true}"#,
+        "id",
+        "id: required",
+        None,
+    );
     rejects(
         r#"{"msg_type":"STOP","id":1,"id":1}"#,
         "id",
@@ -802,7 +816,8 @@ fn expirations() {
         );
     }
     for (value, shown) in [
-        (r#""20250321""#, r#""20250321""#),
+        (r#""2025-03-21""#, r#""2025-03-21""#),
+        (r#""""#, r#""""#),
         ("20250321.0", "20250321.0"),
         ("null", "null"),
     ] {
@@ -836,7 +851,9 @@ fn strikes() {
         ("-5", "-5"),
         ("1.5", "1.5"),
         ("570000.0", "570000.0"),
-        (r#""570000""#, r#""570000""#),
+        (r#""4.8""#, r#""4.8""#),
+        (r#""-5""#, r#""-5""#),
+        (r#"" 570000""#, r#"" 570000""#),
         ("true", "true"),
     ] {
         rejects(
@@ -1115,7 +1132,7 @@ mod properties {
 
         #[test]
         fn arbitrary_bytes_never_panic(frame in proptest::collection::vec(any::<u8>(), 0..256)) {
-            check_error_shape(parse_command(&frame));
+            check_error_shape(parse_command(&frame, Dialect::Terminal));
         }
 
         #[test]
@@ -1128,7 +1145,7 @@ mod properties {
             let at = at % frame.len();
             frame[at] = byte;
             frame.truncate(cut.max(at));
-            check_error_shape(parse_command(&frame));
+            check_error_shape(parse_command(&frame, Dialect::Terminal));
         }
     }
 

@@ -82,7 +82,7 @@ fn json_errors_have_no_id() {
     rejects(
         r#"{"method":"SUBSCRIBE","id":1"#,
         InvalidJson,
-        "json: EOF while parsing an object at byte 28",
+        "json: incomplete object — send each command as one message",
         None,
     );
     rejects(
