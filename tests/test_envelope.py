@@ -703,3 +703,36 @@ def test_the_original_terminals_forms_and_strict() -> None:
     )
     with pytest.raises(EnvelopeError, match=r"^id: required$"):
         parse_command('{"msg_type": "STOP"}', strict=True)
+
+
+def outcome(frame: str) -> tuple[Any, ...]:
+    try:
+        return ("ok", parse_command(frame))
+    except EnvelopeError as err:
+        return ("error", str(err), err.path, err.req_id)
+
+
+literal_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.dictionaries(
+        command_keys,
+        literal_values | st.sampled_from(["STREAM", "STOP", "STREAM_BULK", "OPTION", "TRADE"]),
+    ),
+)
+def test_a_python_repr_means_exactly_its_json(fields: dict[str, Any]) -> None:
+    """Python's own ``repr`` of any dict reads exactly as ``json.dumps`` of it: the same
+    command or the same error (escapes, quotes, numbers and nesting included)."""
+    assert outcome(repr(fields)) == outcome(json.dumps(fields))

@@ -356,3 +356,27 @@ fn a_command_sent_one_line_per_frame_says_so() {
     )
     .is_ok());
 }
+
+proptest::proptest! {
+    /// No input makes either dialect panic; every error is one bounded line naming its path,
+    /// and a byte offset never points past the frame.
+    #[test]
+    fn any_frame_is_a_command_or_one_bounded_error(
+        frame in proptest::collection::vec(proptest::prop_oneof![
+            proptest::sample::select(b"{}[]'\":, \\\nTrueFalseNone0123456789-.eEux".to_vec()),
+            proptest::prelude::any::<u8>(),
+        ], 0..120)
+    ) {
+        for dialect in [Dialect::Terminal, Dialect::Strict] {
+            if let Err(e) = parse_command(&frame, dialect) {
+                let prefix = format!("{}: ", e.path);
+                proptest::prop_assert!(e.message.starts_with(&prefix));
+                proptest::prop_assert!(!e.message.contains('\n'));
+                proptest::prop_assert!(e.message.len() < 600);
+                if let Some(at) = e.message.rsplit(" at byte ").next().and_then(|n| n.parse::<usize>().ok()) {
+                    proptest::prop_assert!(at <= frame.len());
+                }
+            }
+        }
+    }
+}
