@@ -3,7 +3,9 @@
 
 use fastfeed_core::contract::{StreamKey, Symbol};
 use fastfeed_core::event::{decode_event, EventBody};
-use fastfeed_core::hub::{Event, Hub, InterestChange, RawSpan, SubscriberId, Universe, Wire};
+use fastfeed_core::hub::{
+    Event, Hub, InterestChange, RawSpan, Rejections, SubscriberId, Universe, Wire,
+};
 use fastfeed_core::synthetic::{Chain, Expiration, MarketSpec, SyntheticMarket, Underlying};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -405,7 +407,8 @@ impl PyHub {
 
     /// Publishes a source's batch: trades into the bars, session OHLC events, and each event
     /// to its subscribers. Returns `[(subscribers, frames, count)]`: subscribers that receive
-    /// the same frames share one `bytes`.
+    /// the same frames share one `bytes`. With lock-step, only what the window allows goes out
+    /// now; the rest waits in the backlog for [`Hub.drain`].
     #[allow(clippy::needless_pass_by_value)] // PyO3 extracts the batch as an owned PyRef
     fn publish<'py>(
         &mut self,
@@ -416,10 +419,80 @@ impl PyHub {
         let rejections =
             self.inner
                 .publish_raw(&mut bars.inner, &batch.events, &batch.spans, &batch.raw);
+        self.note(rejections);
+        self.take_deliveries(py)
+    }
+
+    /// Turns on lock-step delivery (`--pace ack`): the `/v1/events` subscriber's events carry
+    /// header ids and at most `window` are outstanding. Call before adding subscribers.
+    fn enable_lock_step(&mut self, window: usize) -> PyResult<()> {
+        if window == 0 {
+            return Err(config_error("ack-window: must be at least 1, got 0"));
+        }
+        self.inner.enable_lock_step(window);
+        Ok(())
+    }
+
+    /// Sends what the lock-step window allows now (after an acknowledgement, a new client or
+    /// a subscription); `[]` without lock-step. Same result as `publish`.
+    fn drain<'py>(&mut self, py: Python<'py>) -> PyResult<Vec<Delivery<'py>>> {
+        let rejections = self.inner.drain();
+        self.note(rejections);
+        self.take_deliveries(py)
+    }
+
+    /// Applies an `event_ack` of `subscriber`; returns `(acknowledged, unknown)`: ids that
+    /// were outstanding, and ids that were not (ignored).
+    #[allow(clippy::needless_pass_by_value)] // PyO3 extracts a Python sequence as a Vec
+    fn acknowledge(&mut self, subscriber: SubscriberId, ids: Vec<u64>) -> (usize, usize) {
+        let result = self.inner.acknowledge(subscriber, &ids);
+        (result.acked, result.unknown)
+    }
+
+    /// Lock-step state: `(paced subscriber or None, outstanding, backlog)`; `None` without
+    /// lock-step.
+    #[getter]
+    fn lock_step(&self) -> Option<(Option<SubscriberId>, usize, usize)> {
+        self.inner
+            .lock_step()
+            .map(|l| (l.paced(), l.outstanding(), l.backlog()))
+    }
+
+    /// Whether the source's own OHLC events are the session OHLC events (a recording, an
+    /// upstream server): then the hub makes none after trades.
+    #[getter]
+    fn source_session_ohlc(&self) -> bool {
+        self.inner.market().source_session_ohlc()
+    }
+
+    #[setter]
+    fn set_source_session_ohlc(&mut self, yes: bool) {
+        self.inner.set_source_session_ohlc(yes);
+    }
+
+    /// Events refused so far (not encodable or not aggregatable).
+    #[getter]
+    fn rejected(&self) -> u64 {
+        self.rejected
+    }
+
+    /// Why the first refused event was refused.
+    #[getter]
+    fn first_error(&self) -> Option<String> {
+        self.first_error.clone()
+    }
+}
+
+impl PyHub {
+    fn note(&mut self, rejections: Rejections) {
         self.rejected += rejections.count;
         if self.first_error.is_none() {
             self.first_error = rejections.first.map(|e| e.to_string());
         }
+    }
+
+    /// The gathered output as `[(subscribers, frames, count)]`.
+    fn take_deliveries<'py>(&mut self, py: Python<'py>) -> PyResult<Vec<Delivery<'py>>> {
         let mut out = Vec::new();
         let mut failed = None;
         self.inner.take_output(|ids, output| {
@@ -436,18 +509,6 @@ impl PyHub {
             Some(e) => Err(e),
             None => Ok(out),
         }
-    }
-
-    /// Events refused so far (not encodable or not aggregatable).
-    #[getter]
-    fn rejected(&self) -> u64 {
-        self.rejected
-    }
-
-    /// Why the first refused event was refused.
-    #[getter]
-    fn first_error(&self) -> Option<String> {
-        self.first_error.clone()
     }
 }
 

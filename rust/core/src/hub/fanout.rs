@@ -8,6 +8,10 @@
 //! which name, is kept per (contract, route) and recomputed only after a subscription touching
 //! that contract (or that security type's whole-market stream) changed, so subscribing costs
 //! the same at 10 streams as at 10,000.
+//!
+//! One `/v1/events` subscriber may be *stamped* (`--pace ack`, see
+//! [`crate::hub::lock_step`]): its frames carry header ids (`"id": 1, 2, …`), so they are
+//! encoded for it alone.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -118,6 +122,15 @@ pub struct Fanout {
     spans: Vec<(usize, usize)>,
     /// Scratch of [`Fanout::take_output`]: subscribers grouped by identical output.
     groups: HashMap<u64, Vec<Group>>,
+    /// The subscriber whose frames carry header ids, and the next id.
+    stamped: Option<Stamped>,
+}
+
+/// A subscriber whose `/v1/events` frames carry header ids, counted from 1.
+#[derive(Debug, Clone, Copy)]
+struct Stamped {
+    subscriber: SubscriberId,
+    next_id: u64,
 }
 
 /// The frames one group of subscribers gets from the published batches: scattered in the
@@ -275,9 +288,26 @@ impl Fanout {
     pub fn remove_subscriber(&mut self, id: SubscriberId) -> Result<InterestChange, FanoutError> {
         let change = self.clear(id)?;
         self.subscribers[id as usize] = None;
+        if self.stamped.is_some_and(|s| s.subscriber == id) {
+            self.stamped = None;
+        }
         self.with_output.retain(|&s| s != id);
         self.free.push(id);
         Ok(change)
+    }
+
+    /// Makes `subscriber`'s frames carry header ids from 1 on (`None`: nobody's). Only a
+    /// `/v1/events` subscriber's frames are stamped.
+    pub fn set_stamped(&mut self, subscriber: Option<SubscriberId>) {
+        self.stamped = subscriber.map(|subscriber| Stamped {
+            subscriber,
+            next_id: 1,
+        });
+    }
+
+    /// Whether the subscriber has at least one stream.
+    pub fn has_streams(&self, id: SubscriberId) -> bool {
+        self.subscriber(id).is_ok_and(|s| !s.streams.is_empty())
     }
 
     /// Number of subscribers.
@@ -444,109 +474,154 @@ impl Fanout {
     pub fn publish(&mut self, market: &Market, events: &[Outgoing], raw: &[u8]) -> Rejections {
         let mut rejections = Rejections::default();
         for event in events {
-            let Some(contract) = market.contract(event.contract) else {
+            if let Err(reason) = self.publish_event(market, event, raw, None) {
                 rejections.count += 1;
-                rejections
-                    .first
-                    .get_or_insert(RejectedEvent::UnknownContract(event.contract));
-                continue;
-            };
-            let id = event.contract as usize;
-            if id >= self.routes.len() {
-                self.grow(event.contract);
-            }
-            let route = event.route as usize;
-            let current = (
-                self.contract_generation[id],
-                self.full_generation[sec_index(contract.sec_type)],
-            );
-            if self.routes[id][route].computed_at != Some(current) {
-                self.compute_route(event.contract, contract, event.route, current);
-            }
-            if self.routes[id][route].targets.is_empty() {
-                continue;
-            }
-            match self.encode_plain_frame(market, event, raw) {
-                Ok(plain) => self.deliver(id, route, plain),
-                Err(e) => {
-                    rejections.count += 1;
-                    rejections.first.get_or_insert(RejectedEvent::Encode(e));
-                }
+                rejections.first.get_or_insert(reason);
             }
         }
         rejections
     }
 
-    /// Writes the event's §3.3 frame straight into the arena — its original JSON if it has one,
-    /// else encoded after room for the usual 4-byte header, which is then filled in; returns
-    /// its frame id and where its payload lies. On error the arena is left as it was.
-    fn encode_plain_frame(
+    /// Gathers one event for its subscribers — for `only` that one, if it wants it. Returns
+    /// the header id it got if the stamped subscriber receives it.
+    pub fn publish_event(
         &mut self,
         market: &Market,
         event: &Outgoing,
         raw: &[u8],
+        only: Option<SubscriberId>,
+    ) -> Result<Option<u64>, RejectedEvent> {
+        let Some(contract) = market.contract(event.contract) else {
+            return Err(RejectedEvent::UnknownContract(event.contract));
+        };
+        let id = event.contract as usize;
+        if id >= self.routes.len() {
+            self.grow(event.contract);
+        }
+        let route = event.route as usize;
+        let current = (
+            self.contract_generation[id],
+            self.full_generation[sec_index(contract.sec_type)],
+        );
+        if self.routes[id][route].computed_at != Some(current) {
+            self.compute_route(event.contract, contract, event.route, current);
+        }
+        if self.routes[id][route].targets.is_empty() {
+            return Ok(None);
+        }
+        let plain = self
+            .encode_frame(market, event, raw, EventHeader::default())
+            .map_err(RejectedEvent::Encode)?;
+        self.deliver(market, event, plain, only)
+    }
+
+    /// Writes the event's §3.3 frame straight into the arena — its original JSON if it has one
+    /// and `header` is the default, else encoded after room for the usual 4-byte header, which
+    /// is then filled in; returns its frame id and where its payload lies. On error the arena
+    /// is left as it was.
+    fn encode_frame(
+        &mut self,
+        market: &Market,
+        event: &Outgoing,
+        raw: &[u8],
+        header: EventHeader,
     ) -> Result<PlainFrame, EncodeError> {
         let start = self.arena.len();
         self.arena.extend_from_slice(&[0; 4]);
-        if let Some((from, to)) = event.raw {
-            self.arena.extend_from_slice(&raw[from..to]);
-        } else if let Err(e) = market.encoder().write_json(
-            &mut self.arena,
-            event.contract,
-            EventHeader::default(),
-            &event.body,
-        ) {
-            self.arena.truncate(start);
-            return Err(e);
+        match event.raw {
+            Some((from, to)) if header == EventHeader::default() => {
+                self.arena.extend_from_slice(&raw[from..to]);
+            }
+            _ => {
+                if let Err(e) = market.encoder().write_json(
+                    &mut self.arena,
+                    event.contract,
+                    header,
+                    &event.body,
+                ) {
+                    self.arena.truncate(start);
+                    return Err(e);
+                }
+            }
         }
         let len = self.arena.len() - start - 4;
-        let mut header = Vec::with_capacity(10);
-        write_header(&mut header, true, Opcode::Text, len, None);
-        if header.len() == 4 {
-            self.arena[start..start + 4].copy_from_slice(&header);
+        let mut frame_header = Vec::with_capacity(10);
+        write_header(&mut frame_header, true, Opcode::Text, len, None);
+        if frame_header.len() == 4 {
+            self.arena[start..start + 4].copy_from_slice(&frame_header);
         } else {
             // Shorter than 126 or longer than 65535 bytes: move the payload to fit the header.
             let payload = self.arena.split_off(start + 4);
             self.arena.truncate(start);
-            self.arena.extend_from_slice(&header);
+            self.arena.extend_from_slice(&frame_header);
             self.arena.extend_from_slice(&payload);
         }
         let id = self.spans.len() as u32;
         self.spans.push((start, self.arena.len()));
         Ok(PlainFrame {
             id,
-            payload: (start + header.len(), self.arena.len()),
+            payload: (start + frame_header.len(), self.arena.len()),
         })
     }
 
-    fn deliver(&mut self, contract: usize, route: usize, plain: PlainFrame) {
+    fn deliver(
+        &mut self,
+        market: &Market,
+        event: &Outgoing,
+        plain: PlainFrame,
+        only: Option<SubscriberId>,
+    ) -> Result<Option<u64>, RejectedEvent> {
+        let contract = event.contract as usize;
+        let route = event.route as usize;
         let mut ids: [Option<u32>; 4] = [Some(plain.id), None, None, None];
         let (payload_start, payload_end) = plain.payload;
-        let table = &self.routes[contract][route];
-        for &(subscriber, frame) in &table.targets {
+        let mut stamped_id = None;
+        let targets = std::mem::take(&mut self.routes[contract][route].targets);
+        for &(subscriber, frame) in &targets {
+            if only.is_some_and(|o| o != subscriber) {
+                continue;
+            }
             let f = frame as usize;
-            let id = if let Some(id) = ids[f] {
-                id
-            } else {
-                // `{"stream":"<name>","data":<payload>}`, framed without a scratch copy.
-                let start = self.arena.len();
-                let name = &table.names[f - 1];
-                let len = STREAM_PREFIX.len()
-                    + name.len()
-                    + DATA_KEY.len()
-                    + (payload_end - payload_start)
-                    + 1;
-                self.arena.reserve(len + 10);
-                write_header(&mut self.arena, true, Opcode::Text, len, None);
-                self.arena.extend_from_slice(STREAM_PREFIX);
-                self.arena.extend_from_slice(name);
-                self.arena.extend_from_slice(DATA_KEY);
-                self.arena.extend_from_within(payload_start..payload_end);
-                self.arena.push(b'}');
-                let id = self.spans.len() as u32;
-                self.spans.push((start, self.arena.len()));
-                ids[f] = Some(id);
-                id
+            let id = match (self.stamped, ids[f]) {
+                (Some(stamp), _) if stamp.subscriber == subscriber && f == 0 => {
+                    let header = EventHeader {
+                        id: Some(stamp.next_id),
+                        pseq: None,
+                    };
+                    let framed = self.encode_frame(market, event, &[], header);
+                    let Ok(framed) = framed else {
+                        self.routes[contract][route].targets = targets;
+                        return framed.map(|_| None).map_err(RejectedEvent::Encode);
+                    };
+                    stamped_id = Some(stamp.next_id);
+                    self.stamped = Some(Stamped {
+                        next_id: stamp.next_id + 1,
+                        ..stamp
+                    });
+                    framed.id
+                }
+                (_, Some(id)) => id,
+                (_, None) => {
+                    // `{"stream":"<name>","data":<payload>}`, framed without a scratch copy.
+                    let start = self.arena.len();
+                    let name = &self.routes[contract][route].names[f - 1];
+                    let len = STREAM_PREFIX.len()
+                        + name.len()
+                        + DATA_KEY.len()
+                        + (payload_end - payload_start)
+                        + 1;
+                    self.arena.reserve(len + 10);
+                    write_header(&mut self.arena, true, Opcode::Text, len, None);
+                    self.arena.extend_from_slice(STREAM_PREFIX);
+                    self.arena.extend_from_slice(name);
+                    self.arena.extend_from_slice(DATA_KEY);
+                    self.arena.extend_from_within(payload_start..payload_end);
+                    self.arena.push(b'}');
+                    let id = self.spans.len() as u32;
+                    self.spans.push((start, self.arena.len()));
+                    ids[f] = Some(id);
+                    id
+                }
             };
             let s = self.subscribers[subscriber as usize]
                 .as_mut()
@@ -556,6 +631,8 @@ impl Fanout {
             }
             s.pending.push(id);
         }
+        self.routes[contract][route].targets = targets;
+        Ok(stamped_id)
     }
 
     fn compute_route(

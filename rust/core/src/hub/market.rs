@@ -74,12 +74,13 @@ impl fmt::Display for RejectedEvent {
 
 impl std::error::Error for RejectedEvent {}
 
-/// The contract registry (whose ids every part of the server shares), the OHLC switch and the
+/// The contract registry (whose ids every part of the server shares), the OHLC switches and the
 /// JSON renderer of registered contracts.
 #[derive(Debug)]
 pub struct Market {
     encoder: EventEncoder,
     ohlcvc: bool,
+    source_session_ohlc: bool,
 }
 
 impl Market {
@@ -88,7 +89,21 @@ impl Market {
         Self {
             encoder: EventEncoder::new(),
             ohlcvc,
+            source_session_ohlc: false,
         }
+    }
+
+    /// Declares that the source's own OHLC events are the session OHLC events (a recording or
+    /// an upstream server already sends one after each trade): with `ohlcvc` they are routed
+    /// as such (`<c>@trade`, `<sec>@full_trades`, `<c>@ohlc`) and the market makes none of its
+    /// own. Without `ohlcvc` a source's OHLC events match `<c>@ohlc` only, as always.
+    pub fn set_source_session_ohlc(&mut self, yes: bool) {
+        self.source_session_ohlc = yes;
+    }
+
+    /// See [`Market::set_source_session_ohlc`].
+    pub fn source_session_ohlc(&self) -> bool {
+        self.source_session_ohlc
     }
 
     /// Registers a contract; the same key always gets the same id.
@@ -161,7 +176,8 @@ impl Market {
                     body: event.body,
                     raw,
                 });
-                if let (true, Some(session)) = (self.ohlcvc, session) {
+                let computed = self.ohlcvc && !self.source_session_ohlc;
+                if let (true, Some(session)) = (computed, session) {
                     out.push(Outgoing {
                         contract,
                         route: Route::SessionOhlc,
@@ -172,6 +188,7 @@ impl Market {
                 return Ok(());
             }
             EventBody::Quote(_) => Route::Quote,
+            EventBody::Ohlc(_) if self.ohlcvc && self.source_session_ohlc => Route::SessionOhlc,
             EventBody::Ohlc(_) => Route::SourceOhlc,
             EventBody::OpenInterest(_) => Route::OpenInterest,
         };

@@ -6,14 +6,17 @@
 //! * [`market`]: once per event.
 //! * [`fanout`]: subscribers, the reference-counted union, per-subscriber output.
 //! * [`universe`]: the contracts a source can serve, for refusing the others with a message.
+//! * [`lock_step`]: seed 004's `--pace ack` delivery to the `/v1/events` client.
 
 pub mod fanout;
+pub mod lock_step;
 pub mod market;
 pub mod universe;
 
 use std::fmt;
 
 pub use fanout::{Fanout, FanoutError, GroupOutput, InterestChange, SubscriberId, Wire};
+pub use lock_step::{Acknowledged, LockStep};
 pub use market::{Event, Market, Outgoing, RawSpan, RejectedEvent, Rejections, Route};
 pub use universe::{Universe, UniverseError};
 
@@ -62,6 +65,7 @@ pub struct Hub {
     fanout: Fanout,
     universe: Option<Universe>,
     outgoing: Vec<Outgoing>,
+    lock_step: Option<LockStep>,
 }
 
 impl Hub {
@@ -72,6 +76,44 @@ impl Hub {
             fanout: Fanout::new(),
             universe: None,
             outgoing: Vec::new(),
+            lock_step: None,
+        }
+    }
+
+    /// See [`Market::set_source_session_ohlc`].
+    pub fn set_source_session_ohlc(&mut self, yes: bool) {
+        self.market.set_source_session_ohlc(yes);
+    }
+
+    /// Turns on lock-step delivery (`--pace ack`) with at most `window` outstanding events:
+    /// from now on the `/v1/events` subscriber is paced (see [`lock_step`]). Call before any
+    /// subscriber is added.
+    pub fn enable_lock_step(&mut self, window: usize) {
+        self.lock_step = Some(LockStep::new(window));
+    }
+
+    /// The lock-step state, when enabled.
+    pub fn lock_step(&self) -> Option<&LockStep> {
+        self.lock_step.as_ref()
+    }
+
+    /// Fans out what the lock-step window now allows (after an acknowledgement, a new client
+    /// or a subscription); nothing without lock-step.
+    pub fn drain(&mut self) -> Rejections {
+        match &mut self.lock_step {
+            Some(lock_step) => lock_step.drain(&self.market, &mut self.fanout),
+            None => Rejections::default(),
+        }
+    }
+
+    /// Applies an `event_ack` of `subscriber` (nothing is outstanding without lock-step).
+    pub fn acknowledge(&mut self, subscriber: SubscriberId, ids: &[u64]) -> Acknowledged {
+        match &mut self.lock_step {
+            Some(lock_step) => lock_step.acknowledge(subscriber, ids),
+            None => Acknowledged {
+                acked: 0,
+                unknown: ids.len(),
+            },
         }
     }
 
@@ -101,14 +143,23 @@ impl Hub {
         &self.fanout
     }
 
-    /// Adds a subscriber receiving `wire`.
+    /// Adds a subscriber receiving `wire`; with lock-step, a `/v1/events` subscriber becomes
+    /// the paced one.
     pub fn add_subscriber(&mut self, wire: Wire) -> SubscriberId {
-        self.fanout.add_subscriber(wire)
+        let id = self.fanout.add_subscriber(wire);
+        if let (Some(lock_step), Wire::Events) = (&mut self.lock_step, wire) {
+            lock_step.attach(&mut self.fanout, id);
+        }
+        id
     }
 
     /// Removes a subscriber and its streams.
     pub fn remove_subscriber(&mut self, id: SubscriberId) -> Result<InterestChange, FanoutError> {
-        self.fanout.remove_subscriber(id)
+        let change = self.fanout.remove_subscriber(id)?;
+        if let Some(lock_step) = &mut self.lock_step {
+            lock_step.detach(id);
+        }
+        Ok(change)
     }
 
     /// Subscribes `id` to `streams`, all or none (see [`Fanout::subscribe`]); contracts
@@ -157,7 +208,8 @@ impl Hub {
 
     /// [`Hub::publish`] for events that come with their original JSON: `raw[i]` locates event
     /// `i`'s in `bytes`; those are forwarded as they are (framed, or wrapped for `/v1/stream`)
-    /// instead of being encoded again.
+    /// instead of being encoded again. With lock-step the batch joins the backlog and goes out
+    /// as the window allows (encoded, not forwarded: the paced frames carry ids).
     pub fn publish_raw(
         &mut self,
         bars: &mut BarBook,
@@ -168,7 +220,13 @@ impl Hub {
         let mut outgoing = std::mem::take(&mut self.outgoing);
         outgoing.clear();
         let mut rejections = self.market.process(bars, events, raw, &mut outgoing);
-        let encode = self.fanout.publish(&self.market, &outgoing, bytes);
+        let encode = match &mut self.lock_step {
+            Some(lock_step) => {
+                lock_step.queue(&outgoing);
+                lock_step.drain(&self.market, &mut self.fanout)
+            }
+            None => self.fanout.publish(&self.market, &outgoing, bytes),
+        };
         rejections.count += encode.count;
         if rejections.first.is_none() {
             rejections.first = encode.first;

@@ -574,3 +574,225 @@ fn events_with_their_original_json_are_forwarded_as_they_are() {
         format!(r#"{{"stream":"stock.AAPL@trade","data":{text}}}"#)
     );
 }
+
+// ---- a source's own session OHLC --------------------------------------------------------
+
+fn ohlc(ms: u32) -> EventBody {
+    EventBody::Ohlc(crate::event::Ohlc {
+        ms_of_day: ms,
+        open: 1.0,
+        high: 2.0,
+        low: 0.5,
+        close: 1.5,
+        volume: 10,
+        count: 3,
+        date: 20250321,
+    })
+}
+
+#[test]
+fn a_source_with_its_own_session_ohlc_gets_it_routed_like_a_computed_one() {
+    let Setup {
+        mut hub,
+        mut bars,
+        aapl,
+        ..
+    } = setup();
+    hub.set_source_session_ohlc(true);
+    let trader = hub.add_subscriber(Wire::Events);
+    hub.subscribe(trader, &[on(ReqType::Trade, stock("AAPL"))], 10)
+        .unwrap();
+    let full = hub.add_subscriber(Wire::Stream);
+    hub.subscribe(
+        full,
+        &[StreamKey::full(SecType::Stock, ReqType::FullTrades)],
+        10,
+    )
+    .unwrap();
+    // The recorded trade and the recorded OHLC after it; no OHLC of the hub's own.
+    let out = run(
+        &mut hub,
+        &mut bars,
+        &[ev(aapl, trade(1, 10.0, 5)), ev(aapl, ohlc(1))],
+    );
+    assert_eq!(
+        out,
+        [
+            (
+                trader,
+                vec!["TRADE:AAPL".to_owned(), "OHLC:AAPL".to_owned()],
+                2
+            ),
+            (
+                full,
+                vec![
+                    "stock@full_trades=TRADE:AAPL".to_owned(),
+                    "stock@full_trades=OHLC:AAPL".to_owned()
+                ],
+                2
+            ),
+        ]
+    );
+    // The trade still made bars.
+    assert_eq!(bars.session(aapl).unwrap().count, 1);
+}
+
+// ---- lock-step (`--pace ack`) --------------------------------------------------------------
+
+/// Publishes or drains, returning (subscriber, payloads).
+fn outputs(hub: &mut Hub) -> Vec<(SubscriberId, Vec<String>)> {
+    let mut out = Vec::new();
+    hub.take_output(|ids, output| {
+        let p = payloads(&output.to_vec());
+        for &id in ids {
+            out.push((id, p.clone()));
+        }
+    });
+    out.sort();
+    out
+}
+
+fn header_id(payload: &str) -> Option<u64> {
+    let header_end = payload.find('}')?;
+    let at = payload[..header_end].find("\"id\":")? + 5;
+    payload[at..header_end].parse().ok()
+}
+
+#[test]
+fn lock_step_sends_at_most_the_window_with_ids_and_waits_for_acks() {
+    let Setup {
+        mut hub,
+        mut bars,
+        aapl,
+        msft,
+        ..
+    } = setup();
+    hub.enable_lock_step(2);
+    let paced = hub.add_subscriber(Wire::Events);
+    let watcher = hub.add_subscriber(Wire::Stream);
+    hub.subscribe(paced, &[on(ReqType::Quote, stock("AAPL"))], 10)
+        .unwrap();
+    hub.subscribe(
+        watcher,
+        &[StreamKey::full(SecType::Stock, ReqType::FullTrades)],
+        10,
+    )
+    .unwrap();
+    hub.publish(
+        &mut bars,
+        &[
+            ev(aapl, quote(1)),
+            ev(msft, trade(2, 5.0, 1)), // not the paced client's: goes to the watcher at once
+            ev(aapl, quote(3)),
+            ev(aapl, quote(4)),
+            ev(aapl, quote(5)),
+        ],
+    );
+    let out = outputs(&mut hub);
+    let paced_out = &out.iter().find(|(s, _)| *s == paced).unwrap().1;
+    assert_eq!(
+        paced_out.iter().map(|p| header_id(p)).collect::<Vec<_>>(),
+        [Some(1), Some(2)]
+    );
+    assert!(paced_out[0].starts_with(r#"{"header":{"type":"QUOTE","status":"CONNECTED","id":1},"#));
+    let watcher_out = &out.iter().find(|(s, _)| *s == watcher).unwrap().1;
+    assert_eq!(watcher_out.len(), 2, "the MSFT trade and its session OHLC");
+    assert_eq!(hub.lock_step().unwrap().outstanding(), 2);
+    assert_eq!(hub.lock_step().unwrap().backlog(), 2);
+    // Nothing more until an ack; unknown ids change nothing.
+    hub.drain();
+    assert!(outputs(&mut hub).is_empty());
+    assert_eq!(
+        hub.acknowledge(paced, &[7, 1]),
+        Acknowledged {
+            acked: 1,
+            unknown: 1
+        }
+    );
+    hub.drain();
+    let out = outputs(&mut hub);
+    assert_eq!(out.len(), 1);
+    assert_eq!(header_id(&out[0].1[0]), Some(3));
+    assert_eq!(summary(&out[0].1[0]), "QUOTE:AAPL");
+    // Acks in any order.
+    assert_eq!(hub.acknowledge(paced, &[3, 2]).acked, 2);
+    hub.drain();
+    let out = outputs(&mut hub);
+    assert_eq!(header_id(&out[0].1[0]), Some(4));
+    assert_eq!(hub.lock_step().unwrap().backlog(), 0);
+}
+
+#[test]
+fn a_trade_and_its_session_ohlc_count_as_two_events_of_the_window() {
+    let Setup {
+        mut hub,
+        mut bars,
+        aapl,
+        ..
+    } = setup();
+    hub.enable_lock_step(1);
+    let paced = hub.add_subscriber(Wire::Events);
+    hub.subscribe(paced, &[on(ReqType::Trade, stock("AAPL"))], 10)
+        .unwrap();
+    hub.publish(&mut bars, &[ev(aapl, trade(1, 10.0, 5))]);
+    let out = outputs(&mut hub);
+    assert_eq!(out[0].1.len(), 1);
+    assert_eq!(summary(&out[0].1[0]), "TRADE:AAPL");
+    hub.acknowledge(paced, &[1]);
+    hub.drain();
+    let out = outputs(&mut hub);
+    assert_eq!(summary(&out[0].1[0]), "OHLC:AAPL");
+    assert_eq!(header_id(&out[0].1[0]), Some(2));
+}
+
+#[test]
+fn nothing_goes_out_before_the_paced_client_subscribed_and_a_new_client_resumes_at_the_first_unacknowledged(
+) {
+    let Setup {
+        mut hub,
+        mut bars,
+        aapl,
+        ..
+    } = setup();
+    hub.enable_lock_step(2);
+    let watcher = hub.add_subscriber(Wire::Stream);
+    hub.subscribe(watcher, &[on(ReqType::Quote, stock("AAPL"))], 10)
+        .unwrap();
+    hub.publish(
+        &mut bars,
+        &[ev(aapl, quote(1)), ev(aapl, quote(2)), ev(aapl, quote(3))],
+    );
+    // No paced client yet: everything waits (the watcher too).
+    assert!(outputs(&mut hub).is_empty());
+    let first = hub.add_subscriber(Wire::Events);
+    hub.drain();
+    assert!(outputs(&mut hub).is_empty(), "not subscribed yet");
+    hub.subscribe(first, &[on(ReqType::Quote, stock("AAPL"))], 10)
+        .unwrap();
+    hub.drain();
+    let out = outputs(&mut hub);
+    assert_eq!(out.len(), 2, "both got quotes 1 and 2");
+    hub.acknowledge(first, &[1]);
+    // A new client takes over with quote 2 unacknowledged (it connects before the old one
+    // is gone); the old one's late ack is ignored.
+    let second = hub.add_subscriber(Wire::Events);
+    assert_eq!(hub.acknowledge(first, &[2]).unknown, 1);
+    hub.remove_subscriber(first).unwrap();
+    hub.subscribe(second, &[on(ReqType::Quote, stock("AAPL"))], 10)
+        .unwrap();
+    hub.drain();
+    let out = outputs(&mut hub);
+    let second_out = &out.iter().find(|(s, _)| *s == second).unwrap().1;
+    // Quote 2 again (its ids start at 1), then quote 3; the watcher gets only quote 3.
+    let ms: Vec<&str> = second_out
+        .iter()
+        .map(|p| &p[p.find("\"ms_of_day\":").unwrap() + 12..][..1])
+        .collect();
+    assert_eq!(ms, ["2", "3"]);
+    assert_eq!(
+        second_out.iter().map(|p| header_id(p)).collect::<Vec<_>>(),
+        [Some(1), Some(2)]
+    );
+    let watcher_out = &out.iter().find(|(s, _)| *s == watcher).unwrap().1;
+    assert_eq!(watcher_out.len(), 1);
+}
