@@ -16,7 +16,7 @@ import pytest
 from fastfeed import BarBook, ConfigError, aggregate_trades, parse_command
 from fastfeed._core import Hub, StreamCommand
 from fastfeed.server import SyntheticSource, SyntheticSpec
-from fastfeed.server.synthetic import new_york_time, next_expirations
+from fastfeed.server.synthetic import chain_expirations, new_york_time, next_expirations
 from server_support import RawClient, ack, assert_served, client, command, run, started
 from websockets.asyncio.client import ClientConnection
 
@@ -370,6 +370,13 @@ def test_new_york_time_matches_the_time_zone_database(epoch: float) -> None:
 def test_expirations_are_the_next_fridays() -> None:
     assert next_expirations(dt.date(2025, 3, 19), 2) == [(20250321, 2 / 365), (20250328, 9 / 365)]
     assert next_expirations(dt.date(2025, 3, 21), 1) == [(20250328, 7 / 365)]
+
+
+def test_a_chain_on_spy_also_lists_the_documented_expiration() -> None:
+    # SPEC §3.1 and the seed's "Try it" use SPY 20250321: it is in the market whatever the date.
+    today = dt.date(2026, 12, 3)
+    assert chain_expirations("SPY", today, 1) == [(20250321, 30 / 365), (20261204, 1 / 365)]
+    assert chain_expirations("QQQ", today, 1) == [(20261204, 1 / 365)]
 
 
 @pytest.mark.parametrize(

@@ -323,12 +323,12 @@ def test_a_contract_outside_the_universe_names_what_exists() -> None:
     async def body() -> None:
         async with started(StepSource()) as server, connect(stream_url(server)) as ws:
             await asyncio.sleep(0.05)
-            reply = await ask(ws, sub(1, "option.SPY.20250321.570000.C@quote"))
+            reply = await ask(ws, sub(1, "option.SPY.20240315.570000.C@quote"))
             assert reply == error(
                 1,
                 "INVALID_PARAM",
-                "params[0]: contract.expiration: SPY options have no expiration 20250321; "
-                f"expirations: {exp[0]}",
+                "params[0]: contract.expiration: SPY options have no expiration 20240315; "
+                f"expirations: {', '.join(map(str, exp))}",
             )
             reply = await ask(ws, sub(2, f"option.SPY.{exp[0]}.1000.P@trade"))
             assert reply["error"]["msg"].startswith(
