@@ -670,7 +670,22 @@ class Hub:
     def subscriber_count(self) -> int: ...
     def publish(self, batch: SourceBatch) -> list[tuple[list[int], bytes, int]]:
         """Publishes a batch: ``[(subscribers, frames, count)]``; subscribers that receive the
-        same frames share one ``bytes``."""
+        same frames share one ``bytes``. With lock-step, the rest waits for :meth:`drain`."""
+    def enable_lock_step(self, window: int) -> None:
+        """``--pace ack``: the ``/v1/events`` subscriber's events carry header ids and at most
+        ``window`` are outstanding."""
+    def drain(self) -> list[tuple[list[int], bytes, int]]:
+        """Lock-step: what the window allows now (``[]`` without lock-step)."""
+    def acknowledge(self, subscriber: int, ids: list[int]) -> tuple[int, int]:
+        """An ``event_ack``: ``(acknowledged, unknown ids)``."""
+    @property
+    def lock_step(self) -> tuple[int | None, int, int] | None:
+        """``(paced subscriber, outstanding, backlog)``, ``None`` without lock-step."""
+    @property
+    def source_session_ohlc(self) -> bool:
+        """The source's own OHLC events are the session OHLC (none made after trades)."""
+    @source_session_ohlc.setter
+    def source_session_ohlc(self, yes: bool) -> None: ...
     @property
     def rejected(self) -> int: ...
     @property

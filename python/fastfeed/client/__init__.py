@@ -7,6 +7,7 @@ from fastfeed.client.contracts import Contract, Index, Option, Stock
 from fastfeed.client.events import (
     ControlEvent,
     Disconnected,
+    EndOfStream,
     Event,
     FeedStats,
     Gap,
@@ -27,6 +28,7 @@ __all__ = [
     "Contract",
     "ControlEvent",
     "Disconnected",
+    "EndOfStream",
     "Event",
     "Feed",
     "FeedStats",

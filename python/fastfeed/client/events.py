@@ -6,7 +6,8 @@ server heartbeat (:class:`Status`) mirror SPEC §3.3; prices are dollars, times 
 
 Control events come from the SDK itself: :class:`Disconnected`, :class:`Reconnected` (with the
 outage window), :class:`Gap` (events the server sent or dropped that this client never got) and
-:class:`TakenOver` (another client replaced this one: final, no reconnect).
+:class:`TakenOver` (another client replaced this one: final, no reconnect), :class:`EndOfStream`
+(the server's source ended, e.g. a replay's files: final, no reconnect).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastfeed.client.contracts import Contract
 __all__ = [
     "ControlEvent",
     "Disconnected",
+    "EndOfStream",
     "Event",
     "FeedStats",
     "Gap",
@@ -165,8 +167,17 @@ class TakenOver:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class EndOfStream:
+    """The server's source ended and it closed the connection (Close 1000 ``end of replay``):
+    everything was delivered. Final: iteration ends after it, no reconnect."""
+
+    at: float
+    reason: str
+
+
 MarketEvent: TypeAlias = Trade | Quote | Ohlc | OpenInterest
-ControlEvent: TypeAlias = Disconnected | Reconnected | Gap | TakenOver
+ControlEvent: TypeAlias = Disconnected | Reconnected | Gap | TakenOver | EndOfStream
 Event: TypeAlias = Trade | Quote | Ohlc | OpenInterest | Status | ControlEvent
 
 

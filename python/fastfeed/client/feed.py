@@ -39,7 +39,7 @@ from fastfeed._core import (
 from fastfeed.bars import BAR_DTYPE, BarBook, parse_interval
 from fastfeed.client.batch import Batch, kind_counts
 from fastfeed.client.contracts import Contract, contract_from_tuple
-from fastfeed.client.events import ControlEvent, Event, FeedStats, Gap, TakenOver
+from fastfeed.client.events import ControlEvent, EndOfStream, Event, FeedStats, Gap, TakenOver
 from fastfeed.client.reconnect import Backoff, Reconnector
 from fastfeed.client.session import (
     ClientSession,
@@ -71,6 +71,8 @@ log = logging.getLogger("fastfeed.client")
 OverflowPolicy: TypeAlias = Literal["drop_oldest", "pause"]
 
 REPLACED_REASON: Final = "replaced by a new client connection"
+#: The Close reason of a server whose source ended (SPEC §5: the end of a replay).
+END_OF_REPLAY_REASON: Final = "end of replay"
 
 _TRADE: Final = int(EventKind.TRADE)
 _QUOTE: Final = int(EventKind.QUOTE)
@@ -473,6 +475,10 @@ class Feed:
                     self._final = True
                     log.warning("taken over by another client: %s", reason)
                     self._enqueue_notice(TakenOver(time.time(), reason))
+                elif code == 1000 and reason == END_OF_REPLAY_REASON:
+                    self._final = True
+                    log.info("the server's replay ended")
+                    self._enqueue_notice(EndOfStream(time.time(), reason))
                 # Echo the server's code (RFC 6455 §5.5.1); 1000 if it sent none.
                 conn.close(code if code is not None else 1000, "closing")
 

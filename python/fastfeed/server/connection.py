@@ -107,6 +107,8 @@ class Connection(WSListener):
         self._timers: list[asyncio.TimerHandle] = []
         self._last_pong = time.monotonic()
         self._slow_logged = False
+        #: ``(code, reason)`` once :meth:`finish` was called.
+        self._finishing: tuple[int, str] | None = None
         self.disconnected: asyncio.Future[None] = self._loop.create_future()
 
     # --- what an endpoint defines ------------------------------------------------------------
@@ -228,7 +230,7 @@ class Connection(WSListener):
 
         Returns False when the batch was not accepted (dropped, or the connection is closing).
         """
-        if self._closing or self._raw is None:
+        if self._closing or self._finishing is not None or self._raw is None:
             return False
         if self.pending_bytes + len(frames) > self._data_budget:
             self.dropped += count
@@ -268,6 +270,8 @@ class Connection(WSListener):
             # May call pause_writing synchronously, which ends the loop.
             raw.write(frames)
             self.sent += count
+        if self._finishing is not None and not self._queue and not self._closing:
+            self._complete_finish()
 
     def _begin_closing(self) -> None:
         """No more data or control frames; the hub stops waiting for this connection."""
@@ -327,6 +331,27 @@ class Connection(WSListener):
         else:
             self._transport.disconnect(graceful=True)
         self._timers = [self._loop.call_later(self.config.close_timeout, raw.abort)]
+
+    def finish(self, code: int, reason: str) -> None:
+        """Ends the connection after everything already handed to it: the queued data, a
+        last STATUS, then Close ``code``/``reason`` (SPEC §5: the end of a replay). A peer
+        that has not taken it all within ``close_timeout`` is closed anyway (queued data
+        discarded)."""
+        if self._closing or self._finishing is not None or self._transport is None:
+            return
+        self._finishing = (code, reason)
+        if not self._queue:
+            self._complete_finish()
+        else:
+            self._timers.append(
+                self._loop.call_later(self.config.close_timeout, self.close, code, reason)
+            )
+
+    def _complete_finish(self) -> None:
+        assert self._finishing is not None
+        code, reason = self._finishing
+        self.send_text(self.status_template % (self.sent, self.dropped))
+        self.close(code, reason)
 
     def _throttle_reading(self) -> None:
         """Stops reading the peer while more than half the budget waits for it, and reads again

@@ -37,6 +37,7 @@ class EventsConnection(Connection):
     #: The latest seed-004 ``event_ack`` received (``--pace ack`` uses it).
     last_event_ack: EventAck | None = None
     event_acks = 0
+    _unknown_acks_logged = False
 
     status_template = _STATUS
 
@@ -67,6 +68,16 @@ class EventsConnection(Connection):
         else:
             self.last_event_ack = command
             self.event_acks += 1
+            _, unknown = self.hub.acknowledge(subscriber, command.events_processed)
+            if unknown and not self._unknown_acks_logged:
+                # Once per connection: a client acking ids it was never sent would flood the log.
+                self._unknown_acks_logged = True
+                log.info(
+                    "client %s acknowledged %d event id(s) it has no outstanding event for "
+                    "(ignored; logged once per connection)",
+                    self.peer,
+                    unknown,
+                )
 
 
 class EventsEndpoint:

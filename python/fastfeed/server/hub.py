@@ -68,12 +68,37 @@ class Hub:
 
     def publish(self, batch: SourceBatch) -> int:
         """Publishes a source's batch to every subscriber that wants its events; returns the
-        number of data events handed to connections (summed over them)."""
+        number of data events handed to connections (summed over them). With lock-step
+        (:meth:`enable_lock_step`), what the paced client's window does not allow yet waits in the
+        backlog (:attr:`backlog`) for :meth:`drain`."""
+        return self._deliver(self.core.publish(batch))
+
+    def enable_lock_step(self, window: int) -> None:
+        """Seed 004's lock-step (``--pace ack``): the ``/v1/events`` client's events carry
+        header ids and at most ``window`` are outstanding until it acknowledges them."""
+        self.core.enable_lock_step(window)
+
+    def drain(self) -> int:
+        """Lock-step: sends what the window allows now; returns the events handed out."""
+        return self._deliver(self.core.drain())
+
+    def acknowledge(self, subscriber: int, ids: tuple[int, ...]) -> tuple[int, int]:
+        """Applies a lock-step client's ``event_ack``: ``(acknowledged, unknown ids)``."""
+        result = self.core.acknowledge(subscriber, list(ids))
+        self._changed.set()
+        return result
+
+    @property
+    def lock_step(self) -> tuple[int | None, int, int] | None:
+        """``(paced subscriber, outstanding, backlog)`` with lock-step, else ``None``."""
+        return self.core.lock_step
+
+    def _deliver(self, deliveries: list[tuple[list[int], bytes, int]]) -> int:
         consumers = self._consumers
         delivered = 0
         # Subscribers that get the same frames share one bytes object: written many times,
         # copied by the kernel only.
-        for subscribers, frames, count in self.core.publish(batch):
+        for subscribers, frames, count in deliveries:
             for subscriber in subscribers:
                 if consumers[subscriber].send_events(frames, count):
                     delivered += count
@@ -86,34 +111,46 @@ class Hub:
             if self._wires[subscriber] == "events":
                 consumer.send_events(frames, count)
 
-    async def wait_ready(self) -> None:
+    async def wait_ready(self, grace: float | None = LAG_GRACE) -> None:
         """Returns once a consumer is attached and none that keeps up is blocked: paced
         sources go as fast as their consumers read. A consumer blocked for longer than
-        :data:`LAG_GRACE` stops holding the source back until it drains (see there)."""
+        ``grace`` (default :data:`LAG_GRACE`) stops holding the source back until it drains
+        (see there); with ``grace=None`` every consumer holds it back for as long as it is
+        blocked (a replay at ``--speed max`` never drops)."""
         loop = asyncio.get_running_loop()
         while True:
             if not self._consumers:
                 await self._wait_change(None)
                 continue
+            if grace is None:
+                if not self._blocked:
+                    return
+                await self._wait_change(None)
+                continue
             holding = [since for s, since in self._blocked.items() if s not in self._lagging]
             if not holding:
                 return
-            wait = min(holding) + LAG_GRACE - loop.time()
+            wait = min(holding) + grace - loop.time()
             if wait > 0 and await self._wait_change(wait):
                 continue
             now = loop.time()
             late = {
                 s
                 for s, since in self._blocked.items()
-                if s not in self._lagging and since + LAG_GRACE <= now
+                if s not in self._lagging and since + grace <= now
             }
             if late:
                 log.info(
                     "%d consumer(s) took no data for %.1f s: no longer waiting for them",
                     len(late),
-                    LAG_GRACE,
+                    grace,
                 )
                 self._lagging |= late
+
+    async def wait_change(self, timeout: float | None = None) -> bool:
+        """Waits until a consumer attaches, detaches, (un)subscribes, drains or acknowledges,
+        or ``timeout`` passes; returns whether something changed."""
+        return await self._wait_change(timeout)
 
     async def _wait_change(self, timeout: float | None) -> bool:
         self._changed.clear()
@@ -187,6 +224,7 @@ class Hub:
         self._changed.set()
 
     def _notify(self, change: tuple[list[str], list[str]]) -> None:
+        self._changed.set()
         gained, lost = change
         if not (gained or lost):
             return

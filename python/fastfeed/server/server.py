@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from picows import (
     WSListener,
@@ -21,11 +21,12 @@ from picows import (
 )
 
 from fastfeed.bars import BarBook
+from fastfeed.errors import FastfeedError
 from fastfeed.server.config import ServerConfig
 from fastfeed.server.events_endpoint import EventsConnection, EventsEndpoint
 from fastfeed.server.guard import check_handshake, split_target
 from fastfeed.server.hub import Hub
-from fastfeed.server.source import Source
+from fastfeed.server.source import Source, SourceEnd
 from fastfeed.server.stream_endpoint import StreamEndpoint
 
 __all__ = ["Server", "serve"]
@@ -51,6 +52,10 @@ class Server:
         self._source = source
         self._server: asyncio.Server | None = None
         self._pump: asyncio.Task[None] | None = None
+        #: Made by :meth:`start`: done when the source ended (its :class:`SourceEnd`) or failed
+        #: (its exception), after every connection was finished; never done for a source that
+        #: runs forever.
+        self.ended: asyncio.Future[SourceEnd]
         self.port = self.config.port
         #: The server's bars: every trade of the source, per contract and interval.
         self.bars = BarBook(self.config.bar_intervals_ms, self.config.bar_capacity)
@@ -82,6 +87,7 @@ class Server:
 
     async def start(self) -> None:
         """Binds and starts serving. Raises ``OSError`` (e.g. EADDRINUSE) if it cannot bind."""
+        self.ended = asyncio.get_running_loop().create_future()
         self._server = await ws_create_server(
             self._accept,
             self.config.host,
@@ -150,11 +156,28 @@ class Server:
 
     async def _run_source(self, source: Source) -> None:
         try:
-            await source.run(self.hub)
+            end = await source.run(self.hub)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("source failed; no more events will be sent")
+        except Exception as error:
+            if not isinstance(error, FastfeedError):
+                log.exception("source failed")
+            await self._finish_all(1011, "source failed")
+            self.ended.set_exception(error)
+            return
+        if end is not None:
+            log.info("source ended (%s): closing clients with %d", end.reason, end.code)
+            await self._finish_all(end.code, end.reason)
+            self.ended.set_result(end)
+
+    async def _finish_all(self, code: int, reason: str) -> None:
+        """Finishes every connection (queued data, last STATUS, Close) and waits, bounded."""
+        connections = [c for e in self.endpoints.values() for c in e.connections]
+        for connection in connections:
+            connection.finish(code, reason)
+        waiters = [c.disconnected for c in connections if not c.disconnected.done()]
+        if waiters:
+            await asyncio.wait(waiters, timeout=self.config.close_timeout + 1)
 
 
 async def serve(
@@ -162,12 +185,20 @@ async def serve(
     source: Source | None = None,
     *,
     stop: asyncio.Event | None = None,
-) -> None:
+) -> SourceEnd | None:
     """Runs a server until ``stop`` is set (or the task is cancelled), then closes clients
-    with 1001. Raises ``OSError`` if the port cannot be bound."""
-    async with Server(config, source):
-        if stop is None:
-            await asyncio.Future()
-        else:
-            await stop.wait()
-            log.info("shutting down: closing clients with 1001")
+    with 1001; or until a finite source ended (returns its :class:`SourceEnd`, clients already
+    closed) or failed (raises its exception). Raises ``OSError`` if the port cannot be bound."""
+    async with Server(config, source) as server:
+        waits: set[asyncio.Future[Any]] = {server.ended}
+        if stop is not None:
+            waits.add(asyncio.ensure_future(stop.wait()))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waits - {server.ended}:
+                waiter.cancel()
+        if server.ended.done():
+            return server.ended.result()
+        log.info("shutting down: closing clients with 1001")
+        return None

@@ -22,13 +22,25 @@ from typing import Protocol
 
 from fastfeed.server.hub import Hub
 
-__all__ = ["EventBatch", "QueueSource", "Source"]
+__all__ = ["EventBatch", "QueueSource", "Source", "SourceEnd"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceEnd:
+    """How a finite source ended (a replay at the end of its files): every connection gets
+    what is queued for it, a last STATUS and Close ``code``/``reason``; then the server stops
+    (:func:`~fastfeed.server.serve` returns)."""
+
+    reason: str
+    code: int = 1000
 
 
 class Source(Protocol):
-    """A producer of events; :meth:`run` lasts as long as the server (it is cancelled)."""
+    """A producer of events. :meth:`run` lasts as long as the server (it is cancelled), or
+    returns a :class:`SourceEnd` when the source is exhausted. An exception ends the server
+    too: clients get Close 1011 and :func:`~fastfeed.server.serve` raises it."""
 
-    async def run(self, hub: Hub) -> None: ...
+    async def run(self, hub: Hub) -> SourceEnd | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +67,7 @@ class QueueSource:
         """Queues ``count`` events already encoded as server frames in ``frames``."""
         self._queue.put_nowait(EventBatch(frames, count))
 
-    async def run(self, hub: Hub) -> None:
+    async def run(self, hub: Hub) -> SourceEnd | None:
         while True:
             batch = await self._queue.get()
             hub.broadcast(batch.frames, batch.count)

@@ -305,6 +305,16 @@ impl Fanout {
         });
     }
 
+    /// The live subscribers receiving `wire`, lowest id first.
+    pub fn subscribers_of(&self, wire: Wire) -> Vec<SubscriberId> {
+        self.subscribers
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.as_ref().is_some_and(|s| s.wire == wire))
+            .map(|(id, _)| id as SubscriberId)
+            .collect()
+    }
+
     /// Whether the subscriber has at least one stream.
     pub fn has_streams(&self, id: SubscriberId) -> bool {
         self.subscriber(id).is_ok_and(|s| !s.streams.is_empty())

@@ -86,10 +86,14 @@ impl Hub {
     }
 
     /// Turns on lock-step delivery (`--pace ack`) with at most `window` outstanding events:
-    /// from now on the `/v1/events` subscriber is paced (see [`lock_step`]). Call before any
-    /// subscriber is added.
+    /// from now on the `/v1/events` subscriber is paced (see [`lock_step`]), starting with the
+    /// one already attached, if any (the highest id while a takeover is under way).
     pub fn enable_lock_step(&mut self, window: usize) {
-        self.lock_step = Some(LockStep::new(window));
+        let mut lock_step = LockStep::new(window);
+        if let Some(&newest) = self.fanout.subscribers_of(Wire::Events).last() {
+            lock_step.attach(&mut self.fanout, newest);
+        }
+        self.lock_step = Some(lock_step);
     }
 
     /// The lock-step state, when enabled.
