@@ -71,8 +71,9 @@ class Batch:
 
     ``notices`` are SDK control events (:class:`~fastfeed.Disconnected`,
     :class:`~fastfeed.Reconnected`, :class:`~fastfeed.Gap`, :class:`~fastfeed.TakenOver`,
-    :class:`~fastfeed.EndOfStream`) that belong at this point of the stream; a batch may hold only notices. ``len(batch)`` is
-    the number of data events (TRADE, QUOTE, OHLC, OPEN_INTEREST).
+    :class:`~fastfeed.EndOfStream`) that belong at this point of the stream; a batch may hold
+    only notices. ``len(batch)`` is the number of data events (TRADE, QUOTE, OHLC,
+    OPEN_INTEREST).
 
     The arrays are the batch's own (moved out of Rust, no copy); they stay valid after the
     next batch.
