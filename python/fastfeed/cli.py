@@ -14,8 +14,9 @@ import uvloop
 from fastfeed import __version__
 from fastfeed._process import stop_on_signals
 from fastfeed.bars import parse_interval
-from fastfeed.errors import BarsError, ConfigError
-from fastfeed.server import DEFAULT_PORT, ServerConfig, serve
+from fastfeed.errors import BarsError, ConfigError, FastfeedError
+from fastfeed.server import DEFAULT_PORT, ServerConfig, Source, serve
+from fastfeed.server.pacing import parse_speed
 from fastfeed.server.synthetic import DEFAULT_SYMBOLS, SyntheticSource, SyntheticSpec
 
 
@@ -85,12 +86,25 @@ def _intervals(text: str) -> tuple[int, ...]:
 
 
 def _source(text: str) -> str:
-    if text != "synthetic":
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not available in this version (only 'synthetic'; replay, relay, "
-            "HTTP and Redis sources are planned)"
-        )
-    return text
+    if text == "synthetic":
+        return text
+    if text.startswith("replay:"):
+        if text == "replay:":
+            raise argparse.ArgumentTypeError(
+                "replay: needs a path or glob, e.g. replay:day.jsonl.gz"
+            )
+        return text
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not available in this version (synthetic or replay:PATH; relay, "
+        "HTTP and Redis sources are planned)"
+    )
+
+
+def _speed(text: str) -> float | None:
+    try:
+        return parse_speed(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,7 +192,46 @@ def build_parser() -> argparse.ArgumentParser:
         type=_source,
         default="synthetic",
         metavar="SPEC",
-        help="where events come from (default and only choice so far: synthetic)",
+        help="where events come from: synthetic (default), or replay:PATH — JSON Lines of "
+        "events (what record writes; .gz too) or CSV with a header row; a glob merges several "
+        "files in time order",
+    )
+    replay = serve_parser.add_argument_group("replay (--source replay:PATH)")
+    replay.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        metavar="X|max",
+        help="market time per wall time: 1 (default) is real time from the events' ms_of_day "
+        "gaps, 10 ten times faster; max goes as fast as the slowest client reads, never "
+        "dropping",
+    )
+    replay.add_argument(
+        "--pace",
+        choices=("time", "ack"),
+        default="time",
+        help="ack: seed 004 lock-step on /v1/events — each event's header carries an id and "
+        "the next goes out only after the client's event_ack (default: time, see --speed)",
+    )
+    replay.add_argument(
+        "--ack-window",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="with --pace ack: events outstanding at most (default 1)",
+    )
+    replay.add_argument(
+        "--loop",
+        action="store_true",
+        help="start again at the end instead of closing every client with 'end of replay' "
+        "and exiting 0",
+    )
+    replay.add_argument(
+        "--on-bad-line",
+        choices=("stop", "skip"),
+        default="stop",
+        help="a line that is not a valid event stops the replay with PATH:LINE: reason and "
+        "exit 1 (stop, default), or is skipped, counted and logged (skip)",
     )
     serve_parser.add_argument(
         "--rate",
@@ -227,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _serve_until_signal(config: ServerConfig, source: SyntheticSource) -> None:
+async def _serve_until_signal(config: ServerConfig, source: Source) -> None:
     await serve(config, source, stop=stop_on_signals())
 
 
@@ -251,21 +304,18 @@ def _run_serve(args: argparse.Namespace) -> int:
             ohlcvc=args.ohlcvc,
             bar_intervals_ms=args.bar_intervals,
         )
-        source = SyntheticSource(
-            SyntheticSpec(seed=args.seed, rate=args.rate, symbols=args.symbols)
-        )
+        source = _make_source(args)
     except ConfigError as error:
         print(f"python -m fastfeed serve: error: {error}", file=sys.stderr)
         return 2
-    logging.getLogger("fastfeed.server").info(
-        "synthetic market: %s, index SPX, option chain on %s; %s events/s, seed %d",
-        ",".join(args.symbols),
-        args.symbols[0],
-        "max" if args.rate is None else f"{args.rate:g}",
-        args.seed,
-    )
+    except FastfeedError as error:  # a replay's files (ReplayError)
+        print(f"python -m fastfeed serve: {error}", file=sys.stderr)
+        return 2
     try:
         uvloop.run(_serve_until_signal(config, source))
+    except FastfeedError as error:
+        print(f"python -m fastfeed serve: {error}", file=sys.stderr)
+        return 1
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             print(f"port {config.port} is in use", file=sys.stderr)
@@ -273,6 +323,33 @@ def _run_serve(args: argparse.Namespace) -> int:
             print(f"cannot serve on {config.host}:{config.port}: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _make_source(args: argparse.Namespace) -> Source:
+    """The ``--source`` of ``serve``; raises ``ConfigError`` or ``ReplayError``."""
+    log = logging.getLogger("fastfeed.server")
+    if args.source.startswith("replay:"):
+        from fastfeed.server.replay import ReplaySource, ReplaySpec
+
+        spec = ReplaySpec(
+            path=args.source.removeprefix("replay:"),
+            speed=args.speed,
+            pace_ack=args.pace == "ack",
+            ack_window=args.ack_window,
+            loop=args.loop,
+            on_bad_line=args.on_bad_line,
+            progress=True,
+        )
+        return ReplaySource(spec)
+    source = SyntheticSource(SyntheticSpec(seed=args.seed, rate=args.rate, symbols=args.symbols))
+    log.info(
+        "synthetic market: %s, index SPX, option chain on %s; %s events/s, seed %d",
+        ",".join(args.symbols),
+        args.symbols[0],
+        "max" if args.rate is None else f"{args.rate:g}",
+        args.seed,
+    )
+    return source
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,51 @@
+"""A progress bar on the terminal for long work (a replay), through ``tqdm``; nothing at all
+when disabled (stderr is not a terminal), so logs and pipes stay clean."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Progress"]
+
+
+class Progress:
+    """``label``: done / ``total``, rate and ETA on stderr, redrawn at most 4 times a second."""
+
+    def __init__(self, label: str, total: int, *, enabled: bool) -> None:
+        self._label = label
+        self._total = total
+        self._done = 0
+        self._bar: Any = None
+        if enabled:
+            self._bar = self._make()
+
+    def _make(self) -> Any:
+        from tqdm import tqdm
+
+        return tqdm(
+            total=self._total,
+            desc=self._label,
+            unit=" events",
+            unit_scale=True,
+            mininterval=0.25,
+            dynamic_ncols=True,
+            leave=True,
+        )
+
+    def update(self, done: int) -> None:
+        """``done`` events so far (absolute)."""
+        if self._bar is not None and done > self._done:
+            self._bar.update(done - self._done)
+        self._done = done
+
+    def restart(self) -> None:
+        """Back to 0 (``--loop``)."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = self._make()
+        self._done = 0
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
