@@ -27,7 +27,6 @@ from websockets.exceptions import ConnectionClosed
 from tests.replay_support import (
     DATE,
     OPEN_MS,
-    quote_lines,
     random_trades,
     trade_lines,
     write,
