@@ -186,8 +186,15 @@ async def _sdk_lock_step(port: int, events: int) -> float:
 async def _seed004_lock_step(port: int, events: int) -> float:
     """Written like seed 004's Python example: websockets, json, one ack per event."""
     async with websockets.connect(f"ws://127.0.0.1:{port}/v1/events") as ws:
-        await ws.send(json.dumps({"msg_type": "STREAM", "sec_type": "STOCK", "req_type": "TRADE",
-                                  "add": True, "id": 1, "contract": {"symbol": SYMBOLS[0]}}))  # fmt: skip
+        subscribe = {
+            "msg_type": "STREAM",
+            "sec_type": "STOCK",
+            "req_type": "TRADE",
+            "add": True,
+            "id": 1,
+            "contract": {"symbol": SYMBOLS[0]},
+        }
+        await ws.send(json.dumps(subscribe))
         count = 0
         started = time.perf_counter()
         while count < events:
