@@ -47,6 +47,11 @@ def test_help_documents_every_flag() -> None:
         "--max-subscriptions",
         "--max-clients",
         "--strict",
+        "--speed",
+        "--pace",
+        "--ack-window",
+        "--loop",
+        "--on-bad-line",
         "--slow-consumer",
         "--max-pending-bytes",
         "--source",
@@ -93,10 +98,15 @@ def test_help_documents_every_flag() -> None:
             "expected an integer 0 to 2^64-1, got '-1'",
         ),
         (
-            ["--source", "replay:day.jsonl"],
-            "python -m fastfeed serve: error: argument --source: 'replay:day.jsonl' is not "
-            "available in this version (only 'synthetic'; replay, relay, HTTP and Redis sources "
-            "are planned)",
+            ["--source", "ws://127.0.0.1:1/v1/events"],
+            "python -m fastfeed serve: error: argument --source: 'ws://127.0.0.1:1/v1/events' is "
+            "not available in this version (synthetic or replay:PATH; relay, HTTP and Redis "
+            "sources are planned)",
+        ),
+        (
+            ["--source", "replay:"],
+            "python -m fastfeed serve: error: argument --source: replay: needs a path or glob, "
+            "e.g. replay:day.jsonl.gz",
         ),
         (
             ["--max-clients", "0"],
