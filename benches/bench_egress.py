@@ -8,11 +8,8 @@ decoder, so it checks that what arrived is valid events, and it is the same clie
 
 from __future__ import annotations
 
-import socket
 import statistics
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,39 +18,16 @@ import pytest
 import uvloop
 from egress_support import CountingClient, count_events, everything_commands
 from fastfeed.server import SyntheticSpec
+from process_support import free_port, spawn
 
 HERE = Path(__file__).parent
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "server exited"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {port}")
-
-
-def _spawn(args: list[str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_listening(port, process)
-    return process
-
-
 @pytest.fixture(scope="module")
 def servers() -> Iterator[dict[str, int]]:
-    ports = {"fastfeed": _free_port(), "baseline": _free_port()}
+    ports = {"fastfeed": free_port(), "baseline": free_port()}
     processes = [
-        _spawn(
+        spawn(
             [
                 sys.executable,
                 "-m",
@@ -68,7 +42,7 @@ def servers() -> Iterator[dict[str, int]]:
             ],
             ports["fastfeed"],
         ),
-        _spawn(
+        spawn(
             [sys.executable, str(HERE / "egress_baseline_server.py"), str(ports["baseline"])],
             ports["baseline"],
         ),

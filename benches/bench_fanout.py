@@ -32,7 +32,6 @@ import ctypes
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,6 +46,7 @@ import orjson
 import pytest
 import uvloop
 from fanout_support import record_market, save_messages, stream_names, subscribe_command
+from process_support import free_port, spawn
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
@@ -121,12 +121,6 @@ class Results:
         return (name, clients) in self.rounds
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _die_with_parent() -> None:
     """Runs in the child before exec: SIGTERM it when the benchmark process dies."""
     libc = ctypes.CDLL(None, use_errno=True)
@@ -134,17 +128,7 @@ def _die_with_parent() -> None:
 
 
 def _spawn(args: list[str], port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(args, stdout=log, stderr=log, cwd=HERE, preexec_fn=_die_with_parent)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"{args} exited"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise TimeoutError(f"nothing listens on {port}")
+    return spawn(args, port, stdout=log, stderr=log, cwd=HERE, preexec_fn=_die_with_parent)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -232,7 +216,7 @@ class FanoutBench:
         self.logs = root
         self.files: list[IO[bytes]] = []
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.ports = {name: _free_port() for name in VARIANTS}
+        self.ports = {name: free_port() for name in VARIANTS}
         self.workers: list[Worker] = []
         try:
             self._start(root)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,27 +28,10 @@ import pytest
 import uvloop
 import websockets
 from fastfeed import EventEncoder, Stock
+from process_support import free_port, wait_listening
 
 HERE = Path(__file__).parent
 SYMBOLS = [f"S{i:02d}" for i in range(50)]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "server exited"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {port}")
 
 
 def write_recording(path: Path, n: int) -> None:
@@ -107,7 +89,7 @@ async def _sdk_replay(port: int, pid: int, expected: int) -> tuple[float, dict[i
 def _replay_round(server: list[str], port: int, expected: int) -> tuple[float, dict[int, float]]:
     process = subprocess.Popen(server, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_listening(port, process)
+        wait_listening(port, process)
         return uvloop.run(_sdk_replay(port, process.pid, expected))
     finally:
         process.terminate()
@@ -135,14 +117,14 @@ def test_replay_speed_max_to_one_sdk_client(benchmark: Any, recording: Path) -> 
     rates: dict[str, list[float]] = {"fastfeed": [], "baseline": []}
     memory: dict[int, float] = {}
     for _ in range(rounds):
-        port = _free_port()
+        port = free_port()
         fastfeed_server = [
             sys.executable, "-m", "fastfeed", "serve", "--port", str(port),
             "--source", f"replay:{recording}", "--speed", "max", "--log-level", "WARNING",
         ]  # fmt: skip
         rate, memory = _replay_round(fastfeed_server, port, n)
         rates["fastfeed"].append(rate)
-        port = _free_port()
+        port = free_port()
         baseline = [
             sys.executable,
             str(HERE / "replay_baseline_server.py"),
@@ -218,7 +200,7 @@ def test_lock_step_round_trips(benchmark: Any, recording: Path) -> None:
     rates: dict[str, list[float]] = {"sdk": [], "seed004": []}
     for _ in range(rounds):
         for name, client in (("sdk", _sdk_lock_step), ("seed004", _seed004_lock_step)):
-            port = _free_port()
+            port = free_port()
             server = subprocess.Popen(
                 [sys.executable, "-m", "fastfeed", "serve", "--port", str(port),
                  "--source", f"replay:{recording}", "--pace", "ack", "--log-level", "WARNING",
@@ -226,7 +208,7 @@ def test_lock_step_round_trips(benchmark: Any, recording: Path) -> None:
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
             try:
-                _wait_listening(port, server)
+                wait_listening(port, server)
                 rates[name].append(uvloop.run(client(port, events)))
             finally:
                 server.terminate()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
@@ -23,6 +24,7 @@ from picows import (
 from fastfeed.bars import BarBook
 from fastfeed.errors import FastfeedError
 from fastfeed.server.config import ServerConfig
+from fastfeed.server.connection import Connection
 from fastfeed.server.events_endpoint import EventsConnection, EventsEndpoint
 from fastfeed.server.guard import check_handshake, split_target
 from fastfeed.server.hub import Hub
@@ -117,12 +119,7 @@ class Server:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pump
             self._pump = None
-        connections = [c for e in self.endpoints.values() for c in e.connections]
-        for connection in connections:
-            connection.close(code, reason)
-        waiters = [c.disconnected for c in connections if not c.disconnected.done()]
-        if waiters:
-            await asyncio.wait(waiters, timeout=self.config.close_timeout + 1)
+        await self._end_connections(lambda c: c.close(code, reason))
         self._server = None
 
     async def __aenter__(self) -> Self:
@@ -172,9 +169,13 @@ class Server:
 
     async def _finish_all(self, code: int, reason: str) -> None:
         """Finishes every connection (queued data, last STATUS, Close) and waits, bounded."""
+        await self._end_connections(lambda c: c.finish(code, reason))
+
+    async def _end_connections(self, end: Callable[[Connection], None]) -> None:
+        """Calls ``end`` on every connection and waits (bounded) until they are gone."""
         connections = [c for e in self.endpoints.values() for c in e.connections]
         for connection in connections:
-            connection.finish(code, reason)
+            end(connection)
         waiters = [c.disconnected for c in connections if not c.disconnected.done()]
         if waiters:
             await asyncio.wait(waiters, timeout=self.config.close_timeout + 1)
