@@ -7,15 +7,18 @@
 //! Contracts go through the one contract validator, so its rules and reasons apply, under the
 //! column's name (`expiration: not a calendar date: 20250230`).
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use csv::ByteRecord;
 
 use super::error::{CsvHeaderProblem, FieldReason, LineProblem, ReplayError};
-use super::format::Stream;
-use super::Row;
+use super::lines::{is_blank, Line, LineReader, MAX_LINE};
+use super::{Contracts, Row};
 use crate::contract::{ContractError, ContractKey, ContractReason, SecType};
 use crate::echo::quote_bounded;
+use crate::event::batch::SpanHash;
+use crate::event::scan::Cursor;
 use crate::event::{EventBody, Quote, Trade};
 
 /// A column of either layout.
@@ -104,6 +107,8 @@ pub(crate) struct Layout {
     quotes: bool,
     index: [Option<usize>; COLUMNS],
     fields: usize,
+    /// The contract columns the file has (the memo's key).
+    contract_columns: Vec<Col>,
 }
 
 impl Layout {
@@ -168,94 +173,129 @@ impl Layout {
         for col in known() {
             index[*col as usize] = names.iter().position(|n| n == col.name());
         }
+        let contract_columns = [
+            Col::SecType,
+            Col::Symbol,
+            Col::Expiration,
+            Col::Strike,
+            Col::Right,
+        ]
+        .into_iter()
+        .filter(|c| index[*c as usize].is_some())
+        .collect();
         Ok(Self {
             quotes,
             index,
             fields: names.len(),
+            contract_columns,
         })
     }
 
-    /// The event of a row, or what is wrong with it. The first broken rule is reported, in
-    /// this order: field count, `date`, `ms_of_day`, the contract (`sec_type`, `symbol`
-    /// present, `expiration` and `strike` integers, then the contract validator's order:
-    /// symbol, expiration, strike, right), the body's fields in SPEC §3.3 order.
-    pub(crate) fn parse(&self, row: &ByteRecord) -> Result<(ContractKey, EventBody), LineProblem> {
-        if row.len() != self.fields {
+    /// The event of a row (`fields`: where each field lies in `row`), or what is wrong with
+    /// it. The first broken rule is reported, in this order: field count, `date`, `ms_of_day`,
+    /// the contract (`sec_type`, `symbol` present, `expiration` and `strike` integers, then
+    /// the contract validator's order: symbol, expiration, strike, right), the body's fields
+    /// in SPEC §3.3 order.
+    fn parse(
+        &self,
+        row: &[u8],
+        fields: &[(usize, usize)],
+        contracts: &mut Contracts,
+        memo: &mut ContractMemo,
+    ) -> Result<(ContractKey, u32, EventBody), LineProblem> {
+        if fields.len() != self.fields {
             return Err(LineProblem::FieldCount {
                 expected: self.fields,
-                got: row.len(),
+                got: fields.len(),
             });
         }
-        let f = Fields { layout: self, row };
-        let date = f.required(Col::Date, parse_u32)?;
-        let ms_of_day = f.required(Col::MsOfDay, parse_u32)?;
-        let contract = f.contract()?;
+        let f = Fields {
+            layout: self,
+            row,
+            ranges: fields,
+        };
+        let date = f.required(Col::Date, parse_u32, U32)?;
+        let ms_of_day = f.required(Col::MsOfDay, parse_u32, U32)?;
+        let (contract, index) = memo.contract(self, &f, contracts)?;
         let body = if self.quotes {
             EventBody::Quote(Quote {
                 ms_of_day,
-                bid_size: f.optional(Col::BidSize, parse_u32)?,
-                bid_exchange: f.optional(Col::BidExchange, parse_u32)?,
-                bid: f.required(Col::Bid, parse_price)?,
-                bid_condition: f.optional(Col::BidCondition, parse_u32)?,
-                ask_size: f.optional(Col::AskSize, parse_u32)?,
-                ask_exchange: f.optional(Col::AskExchange, parse_u32)?,
-                ask: f.required(Col::Ask, parse_price)?,
-                ask_condition: f.optional(Col::AskCondition, parse_u32)?,
+                bid_size: f.optional(Col::BidSize, parse_u32, U32)?,
+                bid_exchange: f.optional(Col::BidExchange, parse_u32, U32)?,
+                bid: f.required(Col::Bid, parse_price, NUMBER)?,
+                bid_condition: f.optional(Col::BidCondition, parse_u32, U32)?,
+                ask_size: f.optional(Col::AskSize, parse_u32, U32)?,
+                ask_exchange: f.optional(Col::AskExchange, parse_u32, U32)?,
+                ask: f.required(Col::Ask, parse_price, NUMBER)?,
+                ask_condition: f.optional(Col::AskCondition, parse_u32, U32)?,
                 date,
             })
         } else {
             EventBody::Trade(Trade {
                 ms_of_day,
-                sequence: f.optional(Col::Sequence, parse_i64)?,
-                size: f.required(Col::Size, parse_u32)?,
-                condition: f.optional(Col::Condition, parse_u32)?,
-                price: f.required(Col::Price, parse_price)?,
-                exchange: f.optional(Col::Exchange, parse_u32)?,
+                sequence: f.optional(Col::Sequence, parse_i64, I64)?,
+                size: f.required(Col::Size, parse_u32, U32)?,
+                condition: f.optional(Col::Condition, parse_u32, U32)?,
+                price: f.required(Col::Price, parse_price, NUMBER)?,
+                exchange: f.optional(Col::Exchange, parse_u32, U32)?,
                 date,
             })
         };
-        Ok((contract, body))
+        Ok((contract, index, body))
     }
 }
 
 /// One row seen through its layout.
 struct Fields<'a> {
     layout: &'a Layout,
-    row: &'a ByteRecord,
+    row: &'a [u8],
+    ranges: &'a [(usize, usize)],
 }
 
 impl Fields<'_> {
     /// The trimmed field of `col`; empty when the file has no such column.
+    #[inline]
     fn get(&self, col: Col) -> &[u8] {
-        self.layout.index[col as usize]
-            .and_then(|i| self.row.get(i))
-            .map_or(&[][..], <[u8]>::trim_ascii)
+        match self.layout.index[col as usize] {
+            Some(i) => {
+                let (from, to) = self.ranges[i];
+                self.row[from..to].trim_ascii()
+            }
+            None => &[],
+        }
     }
 
+    /// A required field: empty is `required`; `parse` failing is `expected` with the field.
+    #[inline]
     fn required<T>(
         &self,
         col: Col,
-        parse: fn(&[u8]) -> Result<T, FieldReason>,
+        parse: impl Fn(&[u8]) -> Option<T>,
+        expected: fn(String) -> FieldReason,
     ) -> Result<T, LineProblem> {
         let field = self.get(col);
         if field.is_empty() {
             return Err(field_error(col, FieldReason::Required));
         }
-        parse(field).map_err(|reason| field_error(col, reason))
+        parse(field).ok_or_else(|| field_error(col, expected(echo(field))))
     }
 
+    /// An optional field: empty is the default.
+    #[inline]
     fn optional<T: Default>(
         &self,
         col: Col,
-        parse: fn(&[u8]) -> Result<T, FieldReason>,
+        parse: impl Fn(&[u8]) -> Option<T>,
+        expected: fn(String) -> FieldReason,
     ) -> Result<T, LineProblem> {
         let field = self.get(col);
         if field.is_empty() {
             return Ok(T::default());
         }
-        parse(field).map_err(|reason| field_error(col, reason))
+        parse(field).ok_or_else(|| field_error(col, expected(echo(field))))
     }
 
+    /// Validates the contract columns.
     fn contract(&self) -> Result<ContractKey, LineProblem> {
         let sec_type = match self.get(Col::SecType) {
             b"" => SecType::Stock,
@@ -307,6 +347,54 @@ impl Fields<'_> {
     }
 }
 
+/// The contract columns of rows already validated, byte for byte, with their contract: a
+/// row that spells a contract as an earlier row did is not validated again.
+struct ContractMemo {
+    known: HashMap<Box<[u8]>, (ContractKey, u32), SpanHash>,
+    scratch: Vec<u8>,
+}
+
+/// Most contract spellings remembered per file; beyond, rows are validated every time.
+const MAX_SPELLINGS: usize = 1 << 16;
+
+impl ContractMemo {
+    fn new() -> Self {
+        Self {
+            known: HashMap::with_hasher(SpanHash::random()),
+            scratch: Vec::with_capacity(64),
+        }
+    }
+
+    fn contract(
+        &mut self,
+        layout: &Layout,
+        f: &Fields<'_>,
+        contracts: &mut Contracts,
+    ) -> Result<(ContractKey, u32), LineProblem> {
+        self.scratch.clear();
+        for &col in &layout.contract_columns {
+            let field = f.get(col);
+            // Length-prefixed, so no two spellings share bytes; long fields are not kept.
+            let Ok(len) = u8::try_from(field.len()) else {
+                let key = f.contract()?;
+                return Ok((key, contracts.intern(key)));
+            };
+            self.scratch.push(len);
+            self.scratch.extend_from_slice(field);
+        }
+        if let Some(&known) = self.known.get(self.scratch.as_slice()) {
+            return Ok(known);
+        }
+        let key = f.contract()?;
+        let index = contracts.intern(key);
+        if self.known.len() < MAX_SPELLINGS {
+            self.known
+                .insert(self.scratch.as_slice().into(), (key, index));
+        }
+        Ok((key, index))
+    }
+}
+
 fn field_error(col: Col, reason: FieldReason) -> LineProblem {
     LineProblem::Field {
         column: col.name(),
@@ -335,44 +423,70 @@ fn parse_integer(text: &[u8]) -> Option<i128> {
     Some(if negative { -value } else { value })
 }
 
-fn parse_u32(text: &[u8]) -> Result<u32, FieldReason> {
-    parse_integer(text)
-        .and_then(|v| u32::try_from(v).ok())
-        .ok_or_else(|| FieldReason::Integer {
-            min: 0,
-            max: u64::from(u32::MAX),
-            got: echo(text),
-        })
+/// Up to 19 decimal digits as a `u64` (no sign).
+#[inline]
+fn digits_u64(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || text.len() > 19 {
+        return None;
+    }
+    let mut value = 0u64;
+    for &d in text {
+        let digit = d.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        value = value * 10 + u64::from(digit);
+    }
+    Some(value)
 }
 
-fn parse_i64(text: &[u8]) -> Result<i64, FieldReason> {
-    parse_integer(text)
-        .and_then(|v| i64::try_from(v).ok())
-        .ok_or_else(|| FieldReason::Integer {
-            min: i64::MIN,
-            max: i64::MAX as u64,
-            got: echo(text),
-        })
+#[inline]
+fn parse_u32(text: &[u8]) -> Option<u32> {
+    digits_u64(text).and_then(|v| u32::try_from(v).ok())
 }
 
-/// A finite decimal number (`4.15`, `-0.5`, `1e2`); `nan` and `inf` are refused.
-fn parse_price(text: &[u8]) -> Result<f64, FieldReason> {
-    std::str::from_utf8(text)
-        .ok()
-        .filter(|s| {
-            s.bytes()
-                .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
-        })
-        .and_then(|s| s.parse::<f64>().ok())
-        .filter(|v| v.is_finite())
-        .ok_or_else(|| FieldReason::Number { got: echo(text) })
+#[inline]
+fn parse_i64(text: &[u8]) -> Option<i64> {
+    match text.split_first() {
+        Some((b'-', digits)) => digits_u64(digits).and_then(|v| 0i64.checked_sub_unsigned(v)),
+        _ => digits_u64(text).and_then(|v| i64::try_from(v).ok()),
+    }
 }
 
-/// The rows of one CSV stream.
+/// A finite number in JSON's grammar (`4.15`, `-0.5`, `1e2`; not `.5`, `+1`, `nan`), read
+/// exactly as the event decoder reads prices.
+#[inline]
+fn parse_price(text: &[u8]) -> Option<f64> {
+    let mut cursor = Cursor::new(text, 0);
+    match cursor.f64("price") {
+        Ok(v) if cursor.pos == text.len() => Some(v),
+        _ => None,
+    }
+}
+
+/// What a field that does not parse was expected to be.
+const U32: fn(String) -> FieldReason = |got| FieldReason::Integer {
+    min: 0,
+    max: u64::from(u32::MAX),
+    got,
+};
+const I64: fn(String) -> FieldReason = |got| FieldReason::Integer {
+    min: i64::MIN,
+    max: i64::MAX as u64,
+    got,
+};
+const NUMBER: fn(String) -> FieldReason = |got| FieldReason::Number { got };
+
+/// The rows of one CSV stream: one row per line (a quoted field cannot hold a line break).
+/// Lines without a `"` are split at every `,` directly; the others go through the `csv`
+/// crate, as the header does.
 pub(crate) struct CsvRows {
-    reader: csv::Reader<Stream>,
+    lines: LineReader,
     layout: Layout,
-    row: ByteRecord,
+    fields: Vec<(usize, usize)>,
+    /// A quoted row's unquoted fields, back to back.
+    unquoted: Vec<u8>,
+    memo: ContractMemo,
 }
 
 /// What reading a CSV header found.
@@ -384,81 +498,149 @@ pub(crate) enum Header {
 }
 
 impl CsvRows {
-    /// Reads the header (the first non-blank record) and checks it.
-    pub(crate) fn open(path: &Path, stream: Stream, capacity: usize) -> Result<Header, CsvError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .buffer_capacity(capacity)
-            .from_reader(stream);
-        let mut header = ByteRecord::new();
+    /// Reads the header (the first non-blank line) and checks it.
+    pub(crate) fn open(
+        path: &Path,
+        mut lines: LineReader,
+        gzip: bool,
+    ) -> Result<Header, ReplayError> {
         loop {
-            if !reader
-                .read_byte_record(&mut header)
-                .map_err(CsvError::Read)?
-            {
+            let Some((_, line)) = lines
+                .next_line()
+                .map_err(|e| ReplayError::read(path, gzip, &e))?
+            else {
                 return Ok(Header::Empty);
-            }
-            if !is_blank_record(&header) {
-                break;
-            }
-        }
-        let layout = Layout::from_header(path, &header).map_err(CsvError::Header)?;
-        Ok(Header::Rows(Box::new(Self {
-            reader,
-            layout,
-            row: ByteRecord::new(),
-        })))
-    }
-
-    /// The next event or bad row; blank rows are passed over.
-    pub(crate) fn next_row(&mut self) -> Result<Option<Row>, std::io::Error> {
-        loop {
-            if !self
-                .reader
-                .read_byte_record(&mut self.row)
-                .map_err(into_io)?
-            {
-                return Ok(None);
-            }
-            if is_blank_record(&self.row) {
+            };
+            let line = match line {
+                Line::Text(range) => &lines.buffer()[range],
+                Line::TooLong => {
+                    return Err(ReplayError::CsvHeader {
+                        path: path.to_path_buf(),
+                        problem: CsvHeaderProblem::TooLong { limit: MAX_LINE },
+                    })
+                }
+            };
+            if is_blank(line) {
                 continue;
             }
-            let line = self.row.position().map_or(0, csv::Position::line);
-            return Ok(Some(match self.layout.parse(&self.row) {
-                Ok((contract, body)) => Row::Event { contract, body },
-                Err(problem) => Row::Bad(line, problem),
+            let layout = Layout::from_header(path, &csv_record(line))?;
+            return Ok(Header::Rows(Box::new(Self {
+                lines,
+                fields: Vec::with_capacity(layout.fields),
+                layout,
+                unquoted: Vec::new(),
+                memo: ContractMemo::new(),
+            })));
+        }
+    }
+
+    /// The next event or bad row; blank lines are passed over.
+    pub(crate) fn next_row(&mut self, contracts: &mut Contracts) -> std::io::Result<Option<Row>> {
+        loop {
+            let Some((number, line)) = self.lines.next_line()? else {
+                return Ok(None);
+            };
+            let range = match line {
+                Line::Text(range) => range,
+                Line::TooLong => {
+                    let problem = LineProblem::TooLong {
+                        format: "csv",
+                        limit: MAX_LINE,
+                    };
+                    return Ok(Some(Row::Bad(number, problem)));
+                }
+            };
+            let mut line = &self.lines.buffer()[range];
+            if let Some(rest) = line.strip_suffix(b"\r") {
+                line = rest;
+            }
+            if is_blank(line) {
+                continue;
+            }
+            let row = if split_fields(line, &mut self.fields) {
+                line
+            } else {
+                self.fields.clear();
+                self.unquoted.clear();
+                for field in &csv_record(line) {
+                    let from = self.unquoted.len();
+                    self.unquoted.extend_from_slice(field);
+                    self.fields.push((from, self.unquoted.len()));
+                }
+                &self.unquoted[..]
+            };
+            let parsed = self
+                .layout
+                .parse(row, &self.fields, contracts, &mut self.memo);
+            return Ok(Some(match parsed {
+                Ok((contract, index, body)) => Row::Event {
+                    contract,
+                    index,
+                    body,
+                },
+                Err(problem) => Row::Bad(number, problem),
             }));
         }
     }
 }
 
-/// A CSV file that cannot be read: its bytes (I/O, gzip) or its header.
-pub(crate) enum CsvError {
-    Read(csv::Error),
-    Header(ReplayError),
-}
-
-impl CsvError {
-    pub(crate) fn into_replay(self, path: &Path, gzip: bool) -> ReplayError {
-        match self {
-            CsvError::Read(e) => ReplayError::read(path, gzip, &into_io(e)),
-            CsvError::Header(e) => e,
+/// Splits `line` at every `,` into `fields` (ranges); `false` (fields unspecified) when the
+/// line holds a `"`, which needs the `csv` crate. Eight bytes at a time: rows are short, and a
+/// search call per comma would cost more than the row's parsing.
+fn split_fields(line: &[u8], fields: &mut Vec<(usize, usize)>) -> bool {
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    /// 0x80 in every byte of `word` that is zero, nothing elsewhere (exact, no carries).
+    #[inline]
+    fn zero_bytes(word: u64) -> u64 {
+        !(((word & LOW) + LOW) | word | LOW)
+    }
+    fields.clear();
+    let mut from = 0;
+    let mut chunks = line.chunks_exact(8);
+    let mut base = 0;
+    let mut scan = |word: u64, base: usize, fields: &mut Vec<(usize, usize)>| -> bool {
+        if zero_bytes(word ^ (ONES * u64::from(b'"'))) != 0 {
+            return false;
         }
+        let mut commas = zero_bytes(word ^ (ONES * u64::from(b',')));
+        while commas != 0 {
+            let at = base + (commas.trailing_zeros() / 8) as usize;
+            fields.push((from, at));
+            from = at + 1;
+            commas &= commas - 1;
+        }
+        true
+    };
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        if !scan(u64::from_le_bytes(word), base, fields) {
+            return false;
+        }
+        base += 8;
     }
+    let rest = chunks.remainder();
+    let mut word = [0u8; 8];
+    word[..rest.len()].copy_from_slice(rest);
+    // Zero padding matches neither `,` nor `"`.
+    if !scan(u64::from_le_bytes(word), base, fields) {
+        return false;
+    }
+    fields.push((from, line.len()));
+    true
 }
 
-/// With byte records and flexible rows, the only errors the `csv` crate returns are I/O.
-fn into_io(error: csv::Error) -> std::io::Error {
-    match error.into_kind() {
-        csv::ErrorKind::Io(e) => e,
-        other => std::io::Error::other(format!("{other:?}")),
-    }
-}
-
-/// A record of one field that is blank (a line of spaces).
-fn is_blank_record(record: &ByteRecord) -> bool {
-    record.len() <= 1 && record.iter().all(|f| f.trim_ascii().is_empty())
+/// One line read as a CSV record by the `csv` crate (quotes and escaped quotes undone).
+pub(crate) fn csv_record(line: &[u8]) -> ByteRecord {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(line);
+    let mut record = ByteRecord::new();
+    // Reading from a slice cannot fail; a non-blank line is at least one record.
+    let _ = reader.read_byte_record(&mut record);
+    record
 }
 
 #[cfg(test)]
@@ -475,18 +657,62 @@ mod tests {
         assert_eq!(parse_integer(b"+1"), None);
         assert_eq!(parse_integer(b"5.0"), None);
         assert_eq!(parse_integer(&[b'9'; 39]), None);
-        assert!(parse_u32(b"4294967296").is_err());
-        assert_eq!(parse_u32(b"4294967295"), Ok(u32::MAX));
-        assert_eq!(parse_i64(b"-9223372036854775808"), Ok(i64::MIN));
+        assert!(parse_u32(b"4294967296").is_none());
+        assert!(parse_u32(b"-1").is_none());
+        assert!(parse_u32(b"99999999999999999999").is_none());
+        assert_eq!(parse_u32(b"4294967295"), Some(u32::MAX));
+        assert_eq!(parse_u32(b"007"), Some(7));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert!(parse_i64(b"9223372036854775808").is_none());
+        assert!(parse_i64(b"-9223372036854775809").is_none());
+        assert!(parse_i64(b"-").is_none());
+    }
+
+    #[test]
+    fn split_matches_a_plain_split() {
+        let mut fields = Vec::new();
+        for line in [
+            &b""[..],
+            b",",
+            b"a",
+            b"a,b",
+            b",,,",
+            b"20250321,34200019,S036,26.0,64,0,32,57",
+            b"1234567,12345678,123456789,",
+            b"\xff,\x80\x2c,\x00",
+        ] {
+            assert!(split_fields(line, &mut fields));
+            let got: Vec<&[u8]> = fields.iter().map(|&(a, b)| &line[a..b]).collect();
+            let want: Vec<&[u8]> = line.split(|&b| b == b',').collect();
+            assert_eq!(got, want, "{line:?}");
+        }
+        assert!(!split_fields(b"a,\"b,c\"", &mut fields));
+        assert!(!split_fields(b"1234567\"", &mut fields));
     }
 
     #[test]
     fn prices() {
-        assert_eq!(parse_price(b"4.15"), Ok(4.15));
-        assert_eq!(parse_price(b"1e2"), Ok(100.0));
-        assert_eq!(parse_price(b"-0.5"), Ok(-0.5));
-        for bad in [&b"nan"[..], b"inf", b"1e400", b"1,5", b"$4", b"infinity"] {
-            assert!(parse_price(bad).is_err(), "{bad:?}");
+        assert_eq!(parse_price(b"4.15"), Some(4.15));
+        assert_eq!(parse_price(b"1e2"), Some(100.0));
+        assert_eq!(parse_price(b"-0.5"), Some(-0.5));
+        assert_eq!(
+            parse_price(b"0.30000000000000004"),
+            Some(0.300_000_000_000_000_04)
+        );
+        for bad in [
+            &b"nan"[..],
+            b"inf",
+            b"1e400",
+            b"1,5",
+            b"$4",
+            b"infinity",
+            b".5",
+            b"+1",
+            b"5.",
+            b"01",
+        ] {
+            assert!(parse_price(bad).is_none(), "{bad:?}");
         }
     }
 }

@@ -185,8 +185,8 @@ pub enum LineProblem {
     Decode(DecodeError),
     /// A JSON line that is not UTF-8 (`json: invalid UTF-8 at byte N`).
     Utf8 { offset: usize },
-    /// A JSON line longer than the reader's limit (`json: line longer than N bytes`).
-    TooLong { limit: usize },
+    /// A line longer than the reader's limit (`json: line longer than N bytes`; `csv: …`).
+    TooLong { format: &'static str, limit: usize },
     /// A CSV row with another number of fields than the header.
     FieldCount { expected: usize, got: usize },
     /// A CSV field (named by its column) that breaks a rule.
@@ -201,7 +201,9 @@ impl fmt::Display for LineProblem {
         match self {
             LineProblem::Decode(e) => e.fmt(f),
             LineProblem::Utf8 { offset } => write!(f, "json: invalid UTF-8 at byte {offset}"),
-            LineProblem::TooLong { limit } => write!(f, "json: line longer than {limit} bytes"),
+            LineProblem::TooLong { format, limit } => {
+                write!(f, "{format}: line longer than {limit} bytes")
+            }
             LineProblem::FieldCount { expected, got } => {
                 write!(
                     f,

@@ -69,7 +69,7 @@ pub fn expand(spec: &str) -> Result<Vec<PathBuf>, ReplayError> {
 }
 
 /// A file's decompressed bytes.
-pub(crate) type Stream = Box<dyn Read + Send>;
+pub(crate) type Stream = Box<dyn Read + Send + Sync>;
 
 /// An opened replay file: its bytes (decompressed) and whether they come through gzip.
 pub(crate) struct Opened {

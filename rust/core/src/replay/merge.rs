@@ -13,7 +13,7 @@ use super::error::{BadLine, ReplayError};
 use super::format::{open, Format};
 use super::jsonl::JsonlRows;
 use super::lines::LineReader;
-use super::{body_time, BadLinePolicy, Row};
+use super::{body_time, BadLinePolicy, Contracts, Row};
 use crate::contract::ContractKey;
 use crate::event::EventBody;
 
@@ -62,11 +62,10 @@ struct Source {
 impl Source {
     fn open(path: &Arc<Path>, capacity: usize) -> Result<Self, ReplayError> {
         let opened = open(path)?;
+        let lines = LineReader::new(opened.stream, capacity);
         let rows = match Format::of_path(path) {
-            Format::Jsonl => Rows::Jsonl(JsonlRows::new(LineReader::new(opened.stream, capacity))),
-            Format::Csv => match CsvRows::open(path, opened.stream, capacity)
-                .map_err(|e| e.into_replay(path, opened.gzip))?
-            {
+            Format::Jsonl => Rows::Jsonl(JsonlRows::new(lines)),
+            Format::Csv => match CsvRows::open(path, lines, opened.gzip)? {
                 Header::Rows(rows) => Rows::Csv(rows),
                 Header::Empty => Rows::None,
             },
@@ -78,10 +77,10 @@ impl Source {
         })
     }
 
-    fn next_row(&mut self) -> Result<Option<Row>, ReplayError> {
+    fn next_row(&mut self, contracts: &mut Contracts) -> Result<Option<Row>, ReplayError> {
         let row = match &mut self.rows {
-            Rows::Jsonl(rows) => rows.next_row(),
-            Rows::Csv(rows) => rows.next_row(),
+            Rows::Jsonl(rows) => rows.next_row(contracts),
+            Rows::Csv(rows) => rows.next_row(contracts),
             Rows::None => Ok(None),
         };
         row.map_err(|e| ReplayError::read(&self.path, self.gzip, &e))
@@ -101,6 +100,7 @@ enum Head {
     Event {
         time: i64,
         contract: ContractKey,
+        index: u32,
         body: EventBody,
     },
     Failed(ReplayError),
@@ -130,6 +130,7 @@ pub(crate) struct Merge {
 pub(crate) struct Popped<'a> {
     pub(crate) time: i64,
     pub(crate) contract: ContractKey,
+    pub(crate) index: u32,
     pub(crate) body: EventBody,
     pub(crate) raw: Option<&'a [u8]>,
     file: usize,
@@ -141,6 +142,7 @@ impl Merge {
     pub(crate) fn open(
         paths: &[Arc<Path>],
         policy: BadLinePolicy,
+        contracts: &mut Contracts,
         skipped: &mut SkipLog,
     ) -> Result<Self, ReplayError> {
         // 1 MiB per file, less when there are many (memory is the sum of the buffers).
@@ -156,20 +158,25 @@ impl Merge {
             policy,
         };
         for file in 0..merge.sources.len() {
-            merge.advance(file, skipped);
+            merge.advance(file, contracts, skipped);
         }
         Ok(merge)
     }
 
     /// Reads file `file`'s next head and queues it.
-    fn advance(&mut self, file: usize, skipped: &mut SkipLog) {
+    fn advance(&mut self, file: usize, contracts: &mut Contracts, skipped: &mut SkipLog) {
         let source = &mut self.sources[file];
         let head = loop {
-            match source.next_row() {
-                Ok(Some(Row::Event { contract, body })) => {
+            match source.next_row(contracts) {
+                Ok(Some(Row::Event {
+                    contract,
+                    index,
+                    body,
+                })) => {
                     break Head::Event {
                         time: body_time(&body),
                         contract,
+                        index,
                         body,
                     }
                 }
@@ -213,10 +220,12 @@ impl Merge {
             Head::Event {
                 time,
                 contract,
+                index,
                 body,
             } => Some(Ok(Popped {
                 time,
                 contract,
+                index,
                 body,
                 raw: self.sources[file].raw(),
                 file,
@@ -227,8 +236,13 @@ impl Merge {
     }
 
     /// Reads the next head of the file `popped` came from.
-    pub(crate) fn refill(&mut self, file: PoppedFile, skipped: &mut SkipLog) {
-        self.advance(file.0, skipped);
+    pub(crate) fn refill(
+        &mut self,
+        file: PoppedFile,
+        contracts: &mut Contracts,
+        skipped: &mut SkipLog,
+    ) {
+        self.advance(file.0, contracts, skipped);
     }
 }
 

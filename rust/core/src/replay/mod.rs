@@ -49,6 +49,7 @@ mod prescan;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -57,6 +58,7 @@ pub use format::{expand, Format};
 pub use lines::MAX_LINE;
 
 use crate::contract::ContractKey;
+use crate::event::batch::SpanHash;
 use crate::event::EventBody;
 use merge::{Merge, Next, SkipLog};
 
@@ -107,23 +109,52 @@ pub fn body_time(body: &EventBody) -> i64 {
     market_time(date, ms)
 }
 
-/// One row of a file: a data event or a bad line (its number and problem).
+/// One row of a file: a data event (with its contract's index in [`Contracts`]) or a bad
+/// line (its number and problem).
 pub(crate) enum Row {
     Event {
         contract: ContractKey,
+        index: u32,
         body: EventBody,
     },
     Bad(u64, LineProblem),
 }
 
-/// One event handed out by [`ReplayReader::read`]. `raw` is the event's original JSON (a
-/// JSON Lines file's line without surrounding whitespace), to be forwarded as it is; `None`
-/// for CSV. It is valid only during the callback.
+/// Every contract a reader has met, numbered 0, 1, 2, … in order of first sight, for as long
+/// as the reader lives (rewinds included). File readers remember which of their spellings is
+/// which index, so an event costs no lookup here once its spelling is known.
+#[derive(Debug, Clone)]
+pub(crate) struct Contracts {
+    ids: HashMap<ContractKey, u32, SpanHash>,
+}
+
+impl Contracts {
+    fn new() -> Self {
+        Self {
+            ids: HashMap::with_hasher(SpanHash::random()),
+        }
+    }
+
+    /// The index of `key`, given it a new one if it is new.
+    pub(crate) fn intern(&mut self, key: ContractKey) -> u32 {
+        let next = self.ids.len() as u32;
+        *self.ids.entry(key).or_insert(next)
+    }
+}
+
+/// One event handed out by [`ReplayReader::read`].
 #[derive(Debug, Clone, Copy)]
 pub struct ReplayEvent<'a> {
+    /// Its market time ([`market_time`]).
     pub time: i64,
     pub contract: ContractKey,
+    /// The contract's index in this reader: 0, 1, 2, … in order of first sight, the same for
+    /// the same contract for the reader's whole life (rewinds included), so a consumer can keep
+    /// per-contract data (its own contract ids) in a `Vec`.
+    pub contract_index: u32,
     pub body: EventBody,
+    /// The event's original JSON (a JSON Lines file's line without surrounding whitespace), to
+    /// be forwarded as it is; `None` for CSV. Valid only during the callback.
     pub raw: Option<&'a [u8]>,
 }
 
@@ -133,6 +164,7 @@ pub struct ReplayReader {
     policy: BadLinePolicy,
     total: u64,
     merge: Merge,
+    contracts: Contracts,
     read_count: u64,
     skipped: SkipLog,
     failed: Option<ReplayError>,
@@ -150,12 +182,14 @@ impl ReplayReader {
             total += prescan::scan(path)?;
         }
         let mut skipped = SkipLog::default();
-        let merge = Merge::open(&paths, policy, &mut skipped)?;
+        let mut contracts = Contracts::new();
+        let merge = Merge::open(&paths, policy, &mut contracts, &mut skipped)?;
         Ok(Self {
             paths,
             policy,
             total,
             merge,
+            contracts,
             read_count: 0,
             skipped,
             failed: None,
@@ -227,6 +261,7 @@ impl ReplayReader {
                     sink(ReplayEvent {
                         time: event.time,
                         contract: event.contract,
+                        contract_index: event.index,
                         body: event.body,
                         raw: event.raw,
                     });
@@ -240,7 +275,8 @@ impl ReplayReader {
             };
             n += 1;
             self.read_count += 1;
-            self.merge.refill(file, &mut self.skipped);
+            self.merge
+                .refill(file, &mut self.contracts, &mut self.skipped);
         }
         Ok(n)
     }
@@ -250,7 +286,12 @@ impl ReplayReader {
     pub fn rewind(&mut self) -> Result<(), ReplayError> {
         self.read_count = 0;
         self.skipped.count = 0;
-        match Merge::open(&self.paths, self.policy, &mut self.skipped) {
+        match Merge::open(
+            &self.paths,
+            self.policy,
+            &mut self.contracts,
+            &mut self.skipped,
+        ) {
             Ok(merge) => {
                 self.merge = merge;
                 self.failed = None;

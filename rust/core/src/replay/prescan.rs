@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use super::csv_rows::Layout;
+use super::csv_rows::{csv_record, Layout};
 use super::error::{CsvHeaderProblem, ReplayError};
 use super::format::{open, Format};
 use super::lines::{is_blank, Line, LineReader, MAX_LINE};
@@ -66,12 +66,5 @@ pub(crate) fn scan(path: &Path) -> Result<u64, ReplayError> {
 
 /// Reads `line` as a CSV header row and checks it.
 fn check_csv_header(path: &Path, line: &[u8]) -> Result<(), ReplayError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(line);
-    let mut record = csv::ByteRecord::new();
-    // Reading from a slice cannot fail, and a non-blank line is at least one record.
-    let _ = reader.read_byte_record(&mut record);
-    Layout::from_header(path, &record).map(|_| ())
+    Layout::from_header(path, &csv_record(line)).map(|_| ())
 }
