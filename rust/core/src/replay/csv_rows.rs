@@ -75,6 +75,27 @@ impl Col {
     }
 }
 
+/// How the fast path reads a column.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    U32,
+    I64,
+    Price,
+    /// A contract field, kept as bytes for the memo.
+    Text,
+}
+
+impl Col {
+    const fn kind(self) -> Kind {
+        match self {
+            Col::Sequence => Kind::I64,
+            Col::Price | Col::Bid | Col::Ask => Kind::Price,
+            Col::Symbol | Col::SecType | Col::Expiration | Col::Strike | Col::Right => Kind::Text,
+            _ => Kind::U32,
+        }
+    }
+}
+
 /// Trades: required columns, then optional ones.
 const TRADE_REQUIRED: [Col; 5] = [Col::Date, Col::MsOfDay, Col::Symbol, Col::Price, Col::Size];
 const TRADE_OPTIONAL: [Col; 7] = [
@@ -109,6 +130,8 @@ pub(crate) struct Layout {
     fields: usize,
     /// The contract columns the file has (the memo's key).
     contract_columns: Vec<Col>,
+    /// The column at each position (the fast path's program).
+    by_position: Vec<Col>,
 }
 
 impl Layout {
@@ -183,12 +206,143 @@ impl Layout {
         .into_iter()
         .filter(|c| index[*c as usize].is_some())
         .collect();
+        let by_position = names
+            .iter()
+            .map(|n| known().copied().find(|c| c.name() == n.as_str()))
+            .collect::<Option<Vec<Col>>>()
+            .unwrap_or_default();
         Ok(Self {
             quotes,
             index,
             fields: names.len(),
             contract_columns,
+            by_position,
         })
+    }
+
+    /// The event of a plain row in one pass, or `None` when the row needs the full path
+    /// ([`Layout::parse`] after splitting): a quote, whitespace around a field, an empty
+    /// required field, anything that does not parse, or a contract spelling not met before.
+    /// What it accepts, it reads exactly as [`Layout::parse`] does (a property test checks
+    /// it); it never reports an error itself.
+    fn parse_plain(
+        &self,
+        line: &[u8],
+        memo: &mut ContractMemo,
+    ) -> Option<(ContractKey, u32, EventBody)> {
+        let mut values = [0u64; COLUMNS];
+        let mut texts = [(0usize, 0usize); COLUMNS];
+        let mut pos = 0;
+        for (i, &col) in self.by_position.iter().enumerate() {
+            if i > 0 {
+                if line.get(pos) != Some(&b',') {
+                    return None;
+                }
+                pos += 1;
+            }
+            match col.kind() {
+                Kind::U32 => {
+                    let start = pos;
+                    let mut value = 0u64;
+                    while let Some(&b) = line.get(pos) {
+                        let digit = b.wrapping_sub(b'0');
+                        if digit > 9 {
+                            break;
+                        }
+                        if pos - start == 10 {
+                            return None;
+                        }
+                        value = value * 10 + u64::from(digit);
+                        pos += 1;
+                    }
+                    let required = matches!(col, Col::Date | Col::MsOfDay | Col::Size);
+                    if (pos == start && required) || value > u64::from(u32::MAX) {
+                        return None;
+                    }
+                    values[col as usize] = value;
+                }
+                Kind::I64 => {
+                    let negative = line.get(pos) == Some(&b'-');
+                    let start = pos + usize::from(negative);
+                    pos = start;
+                    let mut value = 0u64;
+                    while let Some(&b) = line.get(pos) {
+                        let digit = b.wrapping_sub(b'0');
+                        if digit > 9 {
+                            break;
+                        }
+                        if pos - start == 19 {
+                            return None;
+                        }
+                        // At most 19 digits: below 2^64.
+                        value = value * 10 + u64::from(digit);
+                        pos += 1;
+                    }
+                    if negative && pos == start {
+                        return None;
+                    }
+                    let value = if negative {
+                        0i64.checked_sub_unsigned(value)?
+                    } else {
+                        i64::try_from(value).ok()?
+                    };
+                    values[col as usize] = value as u64;
+                }
+                Kind::Price => {
+                    let mut cursor = Cursor::new(line, pos);
+                    let value = cursor.f64("price").ok()?;
+                    pos = cursor.pos;
+                    values[col as usize] = value.to_bits();
+                }
+                Kind::Text => {
+                    let start = pos;
+                    while let Some(&b) = line.get(pos) {
+                        if b == b',' {
+                            break;
+                        }
+                        if b == b'"' {
+                            return None;
+                        }
+                        pos += 1;
+                    }
+                    texts[col as usize] = (start, pos);
+                }
+            }
+        }
+        if pos != line.len() {
+            return None;
+        }
+        let (contract, index) = memo.known(self, |col| {
+            let (from, to) = texts[col as usize];
+            &line[from..to]
+        })?;
+        let u32_of = |col: Col| values[col as usize] as u32;
+        let price = |col: Col| f64::from_bits(values[col as usize]);
+        let body = if self.quotes {
+            EventBody::Quote(Quote {
+                ms_of_day: u32_of(Col::MsOfDay),
+                bid_size: u32_of(Col::BidSize),
+                bid_exchange: u32_of(Col::BidExchange),
+                bid: price(Col::Bid),
+                bid_condition: u32_of(Col::BidCondition),
+                ask_size: u32_of(Col::AskSize),
+                ask_exchange: u32_of(Col::AskExchange),
+                ask: price(Col::Ask),
+                ask_condition: u32_of(Col::AskCondition),
+                date: u32_of(Col::Date),
+            })
+        } else {
+            EventBody::Trade(Trade {
+                ms_of_day: u32_of(Col::MsOfDay),
+                sequence: values[Col::Sequence as usize] as i64,
+                size: u32_of(Col::Size),
+                condition: u32_of(Col::Condition),
+                price: price(Col::Price),
+                exchange: u32_of(Col::Exchange),
+                date: u32_of(Col::Date),
+            })
+        };
+        Some((contract, index, body))
     }
 
     /// The event of a row (`fields`: where each field lies in `row`), or what is wrong with
@@ -365,22 +519,45 @@ impl ContractMemo {
         }
     }
 
+    /// Builds the memo key of a row from its contract fields; `false` if one is too long to
+    /// be kept.
+    fn key<'a>(&mut self, layout: &Layout, field: impl Fn(Col) -> &'a [u8]) -> bool {
+        self.scratch.clear();
+        for &col in &layout.contract_columns {
+            let field = field(col);
+            // Length-prefixed, so no two spellings share bytes.
+            let Ok(len) = u8::try_from(field.len()) else {
+                return false;
+            };
+            self.scratch.push(len);
+            self.scratch.extend_from_slice(field);
+        }
+        true
+    }
+
+    /// The contract of fields spelled as an earlier row's (`None`: not met before).
+    #[inline]
+    fn known<'a>(
+        &mut self,
+        layout: &Layout,
+        field: impl Fn(Col) -> &'a [u8],
+    ) -> Option<(ContractKey, u32)> {
+        if !self.key(layout, field) {
+            return None;
+        }
+        self.known.get(self.scratch.as_slice()).copied()
+    }
+
+    /// The contract of a row: remembered, or validated (and remembered).
     fn contract(
         &mut self,
         layout: &Layout,
         f: &Fields<'_>,
         contracts: &mut Contracts,
     ) -> Result<(ContractKey, u32), LineProblem> {
-        self.scratch.clear();
-        for &col in &layout.contract_columns {
-            let field = f.get(col);
-            // Length-prefixed, so no two spellings share bytes; long fields are not kept.
-            let Ok(len) = u8::try_from(field.len()) else {
-                let key = f.contract()?;
-                return Ok((key, contracts.intern(key)));
-            };
-            self.scratch.push(len);
-            self.scratch.extend_from_slice(field);
+        if !self.key(layout, |col| f.get(col)) {
+            let key = f.contract()?;
+            return Ok((key, contracts.intern(key)));
         }
         if let Some(&known) = self.known.get(self.scratch.as_slice()) {
             return Ok(known);
@@ -557,6 +734,13 @@ impl CsvRows {
             if is_blank(line) {
                 continue;
             }
+            if let Some((contract, index, body)) = self.layout.parse_plain(line, &mut self.memo) {
+                return Ok(Some(Row::Event {
+                    contract,
+                    index,
+                    body,
+                }));
+            }
             let row = if split_fields(line, &mut self.fields) {
                 line
             } else {
@@ -645,7 +829,126 @@ pub(crate) fn csv_record(line: &[u8]) -> ByteRecord {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    fn layout(header: &str) -> Layout {
+        Layout::from_header(Path::new("x.csv"), &csv_record(header.as_bytes())).unwrap()
+    }
+
+    /// The full path: split (or the `csv` crate for quotes), then [`Layout::parse`].
+    fn slow(
+        layout: &Layout,
+        line: &[u8],
+        memo: &mut ContractMemo,
+        contracts: &mut Contracts,
+    ) -> Result<(ContractKey, u32, EventBody), LineProblem> {
+        let mut fields = Vec::new();
+        let mut unquoted = Vec::new();
+        let row = if split_fields(line, &mut fields) {
+            line
+        } else {
+            fields.clear();
+            for field in &csv_record(line) {
+                let from = unquoted.len();
+                unquoted.extend_from_slice(field);
+                fields.push((from, unquoted.len()));
+            }
+            &unquoted[..]
+        };
+        layout.parse(row, &fields, contracts, memo)
+    }
+
+    const TRADES: &str = "symbol,date,ms_of_day,price,size,sec_type,expiration,strike,right,sequence,condition,exchange";
+    const QUOTES: &str = "date,ms_of_day,symbol,bid,ask,bid_size,ask_size,bid_exchange,ask_exchange,bid_condition,ask_condition,sec_type,expiration,strike,right";
+
+    /// Field values, valid and not, for a column.
+    fn values(col: &str) -> Vec<&'static str> {
+        let mut v = match col {
+            "symbol" => vec!["AAPL", "SPY", "aapl", "", " SPY", "\"SPY\"", "BRK.B"],
+            "sec_type" => vec!["", "STOCK", "OPTION", "INDEX", "FUT", "OPTION "],
+            "expiration" => vec!["", "20250321", "20250230", "2025-03-21", "-1"],
+            "strike" => vec!["", "570000", "0", "570.5", "99999999999"],
+            "right" => vec!["", "C", "P", "X", "c"],
+            "price" | "bid" | "ask" => {
+                vec![
+                    "4.15",
+                    "0",
+                    "-0.5",
+                    "1e2",
+                    "",
+                    "nan",
+                    ".5",
+                    "+1",
+                    "5.",
+                    "01",
+                    "1e400",
+                    " 4.15",
+                    "0.30000000000000004",
+                    "123456789012345678901234",
+                ]
+            }
+            "sequence" => vec![
+                "",
+                "0",
+                "-1",
+                "-",
+                "9223372036854775807",
+                "-9223372036854775808",
+                "123456789012345678",
+                "99999999999999999999",
+                "1.0",
+            ],
+            _ => vec![
+                "",
+                "0",
+                "7",
+                "007",
+                "4294967295",
+                "4294967296",
+                "-1",
+                "5.0",
+                "x",
+                "12345678901",
+            ],
+        };
+        v.push("1");
+        v
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        /// Whatever the row, the fast path either declines it or reads what the full path
+        /// reads; on canonical rows it does not decline (once their contract is known).
+        #[test]
+        fn fast_path_agrees_with_the_full_path(
+            quotes in any::<bool>(),
+            picks in proptest::collection::vec(any::<prop::sample::Index>(), 15),
+            extra in prop_oneof![Just(""), Just(","), Just(" "), Just("\"")],
+        ) {
+            let header = if quotes { QUOTES } else { TRADES };
+            let layout = layout(header);
+            let row: Vec<&str> = header
+                .split(',')
+                .zip(&picks)
+                .map(|(col, pick)| *pick.get(&values(col)))
+                .collect();
+            let line = format!("{}{extra}", row.join(","));
+            let mut memo = ContractMemo::new();
+            let mut contracts = Contracts::new();
+            let full = slow(&layout, line.as_bytes(), &mut memo, &mut contracts);
+            let fast = layout.parse_plain(line.as_bytes(), &mut memo);
+            if let Some(fast) = fast {
+                prop_assert_eq!(Ok(fast), full.clone());
+            }
+            let canonical = !line.contains([' ', '"']) && extra.is_empty();
+            if full.is_ok() && canonical {
+                prop_assert!(layout.parse_plain(line.as_bytes(), &mut memo).is_some(), "{}", line);
+            }
+        }
+    }
 
     #[test]
     fn integers() {
@@ -667,6 +970,26 @@ mod tests {
         assert!(parse_i64(b"9223372036854775808").is_none());
         assert!(parse_i64(b"-9223372036854775809").is_none());
         assert!(parse_i64(b"-").is_none());
+    }
+
+    #[test]
+    fn fast_path_reads_canonical_rows_at_their_limits() {
+        let layout = layout(TRADES);
+        let mut memo = ContractMemo::new();
+        let mut contracts = Contracts::new();
+        for line in [
+            "SPY,20250321,1,4.15,4294967295,OPTION,20250321,570000,C,9223372036854775807,0,0",
+            "SPY,20250321,1,4.15,1,OPTION,20250321,570000,C,-9223372036854775808,,",
+            "SPY,20250321,86399999,0.30000000000000004,0,OPTION,20250321,570000,C,,4294967295,7",
+        ] {
+            let full = slow(&layout, line.as_bytes(), &mut memo, &mut contracts);
+            assert!(full.is_ok(), "{line}");
+            assert_eq!(
+                layout.parse_plain(line.as_bytes(), &mut memo),
+                full.ok(),
+                "{line}"
+            );
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::error::{BadLine, ReplayError};
 use super::format::{open, Format};
 use super::jsonl::JsonlRows;
 use super::lines::LineReader;
-use super::{body_time, BadLinePolicy, Contracts, Row};
+use super::{market_time, BadLinePolicy, Contracts, Row};
 use crate::contract::ContractKey;
 use crate::event::EventBody;
 
@@ -107,6 +107,16 @@ enum Head {
     Done,
 }
 
+/// An event's `date` and `ms_of_day`.
+fn date_and_ms(body: &EventBody) -> (u32, u32) {
+    match body {
+        EventBody::Trade(t) => (t.date, t.ms_of_day),
+        EventBody::Quote(q) => (q.date, q.ms_of_day),
+        EventBody::Ohlc(o) => (o.date, o.ms_of_day),
+        EventBody::OpenInterest(i) => (i.date, i.ms_of_day),
+    }
+}
+
 /// What the merge offers next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Next {
@@ -124,6 +134,8 @@ pub(crate) struct Merge {
     heads: Vec<Head>,
     heap: BinaryHeap<Reverse<(i64, usize)>>,
     policy: BadLinePolicy,
+    /// The last date seen and its market time at midnight (dates rarely change).
+    day: (u32, i64),
 }
 
 /// The next event, as [`Merge::pop`] hands it over.
@@ -156,6 +168,7 @@ impl Merge {
             sources,
             heap: BinaryHeap::with_capacity(paths.len()),
             policy,
+            day: (0, market_time(0, 0)),
         };
         for file in 0..merge.sources.len() {
             merge.advance(file, contracts, skipped);
@@ -173,12 +186,16 @@ impl Merge {
                     index,
                     body,
                 })) => {
+                    let (date, ms_of_day) = date_and_ms(&body);
+                    if date != self.day.0 {
+                        self.day = (date, market_time(date, 0));
+                    }
                     break Head::Event {
-                        time: body_time(&body),
+                        time: self.day.1 + i64::from(ms_of_day),
                         contract,
                         index,
                         body,
-                    }
+                    };
                 }
                 Ok(Some(Row::Bad(line, problem))) => {
                     let bad = BadLine {

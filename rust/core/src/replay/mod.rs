@@ -129,7 +129,7 @@ pub(crate) struct Contracts {
 }
 
 impl Contracts {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             ids: HashMap::with_hasher(SpanHash::random()),
         }
