@@ -710,3 +710,59 @@ class SyntheticMarket:
     def contracts(self) -> list[int]: ...
     def draw(self, n: int, date: int, from_ms: int, to_ms: int) -> SourceBatch:
         """The next ``n`` events, stamped ``date`` and spread over ``(from_ms, to_ms]``."""
+
+# --- replay files ----------------------------------------------------------------------------
+
+__all__ += ["ReplayReader"]
+
+@final
+class ReplayReader:
+    """Replay files read as one stream of events in market-time order (SPEC §5): JSON Lines
+    of §3.3 events (what ``record`` writes) or CSV with a header row, plain or gzip (detected
+    by its magic bytes). Files are streamed in chunks: memory does not grow with their size.
+
+    ``paths`` is a path or a glob pattern (expanded and sorted by path) or a list of paths (in
+    the order given); ties in market time go to the earlier file, and each file keeps its own
+    order. Construction runs the pre-scan (missing or empty files, bad CSV headers, broken
+    gzip raise :class:`~fastfeed.ReplayError`) without holding the GIL.
+
+    A market time is ``days since 1970-01-01 * 86_400_000 + ms_of_day`` (New York wall-clock
+    milliseconds: differences are elapsed market time).
+    """
+
+    def __new__(
+        cls, paths: str | list[str], *, on_bad_line: Literal["stop", "skip"] = "stop"
+    ) -> ReplayReader: ...
+    @property
+    def files(self) -> list[str]:
+        """The files, in merge order."""
+    @property
+    def total(self) -> int:
+        """Non-blank lines of every file (CSV: after the header), from the pre-scan: the
+        number of events for what ``record`` writes (a STATUS or bad line counts too)."""
+    @property
+    def read_count(self) -> int:
+        """Data events handed out since the start or the last :meth:`rewind`."""
+    @property
+    def skipped(self) -> int:
+        """Bad lines skipped (``on_bad_line="skip"``) since the start or the last rewind."""
+    def take_skipped_messages(self) -> list[str]:
+        """``PATH:LINE: <field path>: <reason>`` of the lines skipped since the last call (the
+        latest 100 at most), for rate-limited logging."""
+    @property
+    def next_time(self) -> int | None:
+        """Market time (ms) of the next event; ``None`` at the end, or when the next
+        :meth:`read` raises."""
+    @property
+    def exhausted(self) -> bool:
+        """True when every event has been handed out (and no error is pending)."""
+    def read(self, hub: Hub, max_events: int, until: int | None = None) -> SourceBatch:
+        """The next events in merged order: at most ``max_events``, market time at most
+        ``until``; contracts are registered with ``hub``. JSON Lines events carry their line
+        (forwarded byte for byte); CSV events are encoded by the hub.
+
+        A bad line (under ``"stop"``) or a read error ends the batch just before it; the next
+        call raises :class:`~fastfeed.ReplayError` (``PATH:LINE: <field path>: <reason>``), as
+        does every call until :meth:`rewind`. A call never both returns events and raises."""
+    def rewind(self) -> None:
+        """Starts again from the beginning of every file (``--loop``); counts restart."""

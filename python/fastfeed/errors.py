@@ -18,6 +18,7 @@ __all__ = [
     "HandshakeError",
     "JsonStreamError",
     "ProtocolError",
+    "ReplayError",
     "StreamCommandError",
     "StreamNameError",
     "SubscribeError",
@@ -90,6 +91,13 @@ class EventDecodeError(FastfeedError, ValueError):
 class EventEncodeError(FastfeedError, ValueError):
     """Event fields that cannot be encoded: a non-finite price, an integer out of its wire
     range, an unknown contract id or an invalid contract."""
+
+
+class ReplayError(FastfeedError):
+    """Replay files that cannot be served, as one line: a pre-scan failure (``replay: no such
+    file: PATH``, ``replay: PATH is empty (no events)``, a CSV header that lacks or does not
+    know a column, a truncated or corrupt gzip file), a read error, or a line that is not a
+    valid event under ``on_bad_line="stop"`` (``PATH:LINE: <field path>: <reason>``)."""
 
 
 class JsonStreamError(FastfeedError, ValueError):

@@ -14,6 +14,7 @@
 //! | [`bars`] | trade-to-OHLC aggregation into fixed-capacity rings (SPEC §6) |
 //! | [`hub`] | one market, many consumers: bars and session OHLC once, fan-out per subscriber (SPEC §4) |
 //! | [`synthetic`] | the built-in deterministic market (SPEC §5) |
+//! | [`replay`] | reading recorded JSON Lines / CSV files, merged in market-time order (SPEC §5) |
 
 pub mod bars;
 pub mod contract;
@@ -22,6 +23,7 @@ pub mod envelope;
 pub mod event;
 pub mod hub;
 pub mod json_stream;
+pub mod replay;
 pub mod stream_name;
 pub mod synthetic;
 pub mod ws;

@@ -22,6 +22,7 @@ pyo3::import_exception!(fastfeed.errors, SubscribeError);
 pyo3::import_exception!(fastfeed.errors, ContractError);
 pyo3::import_exception!(fastfeed.errors, StreamNameError);
 pyo3::import_exception!(fastfeed.errors, StreamCommandError);
+pyo3::import_exception!(fastfeed.errors, ReplayError);
 
 /// A WebSocket protocol violation: `close_code` is the code to close the connection with.
 pub fn protocol_error(message: impl Into<String>, close_code: u16) -> PyErr {
@@ -110,4 +111,10 @@ pub fn stream_name_error(message: impl Into<String>) -> PyErr {
 /// it could be read.
 pub fn stream_command_error(message: impl Into<String>, code: &str, id: Option<u64>) -> PyErr {
     StreamCommandError::new_err((message.into(), code.to_owned(), id))
+}
+
+/// A replay that cannot start (pre-scan) or go on (a bad line under "stop", a read error):
+/// the core error's one-line message.
+pub fn replay_error(error: &fastfeed_core::replay::ReplayError) -> PyErr {
+    ReplayError::new_err(error.to_string())
 }

@@ -40,7 +40,7 @@ pub struct PySourceBatch {
 }
 
 impl PySourceBatch {
-    fn of_events(events: Vec<Event>) -> Self {
+    pub(crate) fn of_events(events: Vec<Event>) -> Self {
         Self {
             events,
             spans: Vec::new(),
@@ -48,12 +48,20 @@ impl PySourceBatch {
         }
     }
 
-    fn push(&mut self, event: Event, span: RawSpan) {
+    /// Appends an event and where its original JSON lies in `raw`, if it has one.
+    pub(crate) fn push(&mut self, event: Event, span: RawSpan) {
         if span.is_some() || !self.spans.is_empty() {
             self.spans.resize(self.events.len(), None);
             self.spans.push(span);
         }
         self.events.push(event);
+    }
+
+    /// Appends an event that came as JSON: `json` is kept and forwarded as it is.
+    pub(crate) fn push_json(&mut self, event: Event, json: &[u8]) {
+        let at = self.raw.len();
+        self.raw.extend_from_slice(json);
+        self.push(event, Some((at, self.raw.len())));
     }
 
     /// Appends the rows a column reader gives.
@@ -96,20 +104,14 @@ impl PySourceBatch {
         data: &[u8],
     ) -> Vec<(usize, String)> {
         let mut errors = Vec::new();
-        let mut start = 0;
         for (index, line) in data.split(|&b| b == b'\n').enumerate() {
-            let end = start + line.len();
-            let from = start;
-            start = end + 1;
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
             match decode_event(line) {
                 Ok(Some((key, body))) => {
                     let contract = hub.inner.add_contract(key);
-                    let at = self.raw.len();
-                    self.raw.extend_from_slice(&data[from..end]);
-                    self.push(Event { contract, body }, Some((at, self.raw.len())));
+                    self.push_json(Event { contract, body }, line);
                 }
                 Ok(None) => {}
                 Err(e) => errors.push((index, e.to_string())),
@@ -234,7 +236,7 @@ impl PySourceBatch {
 /// their streams. See `fastfeed_core::hub`.
 #[pyclass(name = "Hub", module = "fastfeed._core")]
 pub struct PyHub {
-    inner: Hub,
+    pub(crate) inner: Hub,
     bars: Py<PyBarBook>,
     rejected: u64,
     first_error: Option<String>,

@@ -11,6 +11,7 @@ mod errors;
 mod event;
 mod hub;
 mod json_stream;
+mod replay;
 mod ws;
 
 #[pymodule]
@@ -22,5 +23,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     json_stream::register(m)?;
     bars::register(m)?;
     hub::register(m)?;
+    replay::register(m)?;
     Ok(())
 }

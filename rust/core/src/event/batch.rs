@@ -170,7 +170,7 @@ impl EventBatch {
 /// FxHash-style multiplicative hasher, seeded per decoder, for the raw-contract cache: the keys
 /// are short byte strings hashed once per event, where `SipHash` would cost as much as parsing.
 #[derive(Clone, Copy)]
-struct SpanHasher(u64);
+pub(crate) struct SpanHasher(u64);
 
 const HASH_K: u64 = 0x517c_c1b7_2722_0a95;
 
@@ -205,7 +205,15 @@ impl Hasher for SpanHasher {
 }
 
 #[derive(Clone, Copy)]
-struct SpanHash(u64);
+pub(crate) struct SpanHash(u64);
+
+impl SpanHash {
+    /// Seeded from std's per-process random state, so a hostile peer cannot precompute
+    /// colliding spellings.
+    pub(crate) fn random() -> Self {
+        SpanHash(std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64))
+    }
+}
 
 impl BuildHasher for SpanHash {
     type Hasher = SpanHasher;
@@ -229,13 +237,10 @@ struct ContractTable {
 
 impl ContractTable {
     fn new() -> Self {
-        // Seed the span hash from std's per-process random state, so a hostile peer cannot
-        // precompute colliding spellings.
-        let seed = std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64);
         ContractTable {
             keys: Vec::new(),
             ids: HashMap::new(),
-            raw: HashMap::with_hasher(SpanHash(seed)),
+            raw: HashMap::with_hasher(SpanHash::random()),
         }
     }
 }

@@ -10,8 +10,10 @@
 //! since nothing proves they were not a broken event.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use crate::contract::{is_calendar_date, ContractKey, Right, SecType, Symbol};
+use crate::event::batch::SpanHash;
 use crate::event::scan::{Cursor, DecodeError, Problem, ScanResult};
 use crate::event::types::{Ack, EventBody, EventKind, Ohlc, OpenInterest, Quote, Trade};
 
@@ -86,6 +88,72 @@ pub fn decode_event(payload: &[u8]) -> ScanResult<Option<(ContractKey, EventBody
             Ok(Some((parse_contract(contract, payload)?, body)))
         }
         _ => Ok(None),
+    }
+}
+
+/// [`decode_event`] for the many payloads of one source (a replay file): each contract
+/// spelling it parsed is remembered byte for byte (up to [`EventLineDecoder::MAX_SPELLINGS`]),
+/// so a later event that spells its contract the same way skips parsing it, as the batch
+/// decoder does. The results are those of [`decode_event`].
+#[derive(Clone)]
+pub struct EventLineDecoder {
+    keys: Vec<ContractKey>,
+    raw: HashMap<Box<[u8]>, u32, SpanHash>,
+}
+
+impl Default for EventLineDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EventLineDecoder {
+    /// Most contract spellings remembered; beyond, contracts are parsed every time.
+    pub const MAX_SPELLINGS: usize = 1 << 16;
+
+    /// A decoder that knows no contract yet.
+    pub fn new() -> Self {
+        Self {
+            keys: Vec::new(),
+            raw: HashMap::with_hasher(SpanHash::random()),
+        }
+    }
+
+    /// Decodes one payload, as [`decode_event`] does.
+    pub fn decode(&mut self, payload: &[u8]) -> ScanResult<Option<(ContractKey, EventBody)>> {
+        Ok(self
+            .decode_spelled(payload)?
+            .map(|(contract, _, body)| (contract, body)))
+    }
+
+    /// [`EventLineDecoder::decode`], with the id of the contract's spelling when it is
+    /// remembered: spellings are numbered 0, 1, 2, … in order of first sight, so a caller can
+    /// keep its own per-spelling data in a `Vec`.
+    pub fn decode_spelled(
+        &mut self,
+        payload: &[u8],
+    ) -> ScanResult<Option<(ContractKey, Option<u32>, EventBody)>> {
+        let mut c = Cursor::new(payload, 0);
+        let raw = &self.raw;
+        let decoded = decode_object(&mut c, &|bytes: &[u8]| raw.get(bytes).copied(), true)?;
+        c.finish()?;
+        let Decoded::Data { contract, body, .. } = decoded else {
+            return Ok(None);
+        };
+        if let Some(id) = contract.known {
+            return Ok(Some((self.keys[id as usize], Some(id), body)));
+        }
+        let key = parse_contract(contract, payload)?;
+        // Only spellings that end at their first `}` can be recognised before scanning.
+        let bytes = contract.bytes;
+        let ends_at_first_brace = memchr::memchr(b'}', bytes) == Some(bytes.len() - 1);
+        if ends_at_first_brace && self.raw.len() < Self::MAX_SPELLINGS {
+            let id = self.keys.len() as u32;
+            self.raw.insert(bytes.into(), id);
+            self.keys.push(key);
+            return Ok(Some((key, Some(id), body)));
+        }
+        Ok(Some((key, None, body)))
     }
 }
 

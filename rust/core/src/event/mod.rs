@@ -18,7 +18,7 @@ pub use batch::{
     BatchDecoder, ContractId, ControlFrame, EventBatch, FrameError, OhlcColumns,
     OpenInterestColumns, QuoteColumns, StatusColumns, TradeColumns,
 };
-pub use decode::decode_event;
+pub use decode::{decode_event, EventLineDecoder};
 pub use decoder::{EventDecoder, CLIENT_MAX_MESSAGE_SIZE};
 pub use encode::{
     write_contract_json, write_event_json, write_status_json, EncodeError, EventEncoder,

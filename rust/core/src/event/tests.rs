@@ -581,3 +581,63 @@ fn decode_event_reads_one_plain_event() {
         .to_string()
         .starts_with("quote.ask: "));
 }
+
+mod line_decoder {
+    use proptest::prelude::*;
+
+    use super::super::{decode_event, write_event_json, EventHeader, EventLineDecoder};
+    use super::*;
+
+    fn lines() -> Vec<Vec<u8>> {
+        let spy = Symbol::new("SPY").unwrap();
+        let contracts = [
+            ContractKey::option(spy, 20250321, 570000, Right::Call),
+            ContractKey::option(spy, 20250321, 575000, Right::Put),
+            ContractKey::stock(Symbol::new("AAPL").unwrap()),
+        ];
+        let mut out = Vec::new();
+        for (i, c) in contracts.iter().enumerate() {
+            let body = EventBody::Trade(Trade {
+                ms_of_day: 34200000 + i as u32,
+                sequence: i as i64,
+                size: 3,
+                condition: 0,
+                price: 4.15,
+                exchange: 5,
+                date: 20250321,
+            });
+            let mut line = Vec::new();
+            write_event_json(&mut line, EventHeader::default(), c, &body).unwrap();
+            out.push(line);
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Whatever came before (remembered spellings), each payload decodes as `decode_event`
+        /// decodes it: valid lines, lines with bytes changed, cut or spliced together.
+        #[test]
+        fn decodes_as_decode_event(
+            edits in proptest::collection::vec(
+                (0usize..3, 0usize..300, any::<u8>(), 0usize..320, any::<bool>()),
+                1..12,
+            ),
+        ) {
+            let base = lines();
+            let mut decoder = EventLineDecoder::new();
+            for (which, at, byte, cut, edit) in edits {
+                let mut line = base[which].clone();
+                if edit {
+                    let n = line.len();
+                    line[at % n] = byte;
+                    line.truncate(cut.max(1));
+                }
+                prop_assert_eq!(decoder.decode(&line), decode_event(&line));
+                // The untouched spelling after an edited one still decodes the same.
+                prop_assert_eq!(decoder.decode(&base[which]), decode_event(&base[which]));
+            }
+        }
+    }
+}

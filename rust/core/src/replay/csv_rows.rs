@@ -1,0 +1,1041 @@
+//! CSV with a header row (SPEC §5): trades, or quotes when the header has `bid`/`ask` columns.
+//!
+//! Columns may come in any order; a column the format does not know is refused (a typo must
+//! not silently become a default). Every field is trimmed of surrounding whitespace; an empty
+//! optional field takes its default. Prices are dollars, the strike is in thousandths (as on
+//! the wire); integers are plain integers (`5.0` is not one, as in the event decoder).
+//! Contracts go through the one contract validator, so its rules and reasons apply, under the
+//! column's name (`expiration: not a calendar date: 20250230`).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use csv::ByteRecord;
+
+use super::error::{CsvHeaderProblem, FieldReason, LineProblem, ReplayError};
+use super::lines::{is_blank, Line, LineReader, MAX_LINE};
+use super::{Contracts, Row};
+use crate::contract::{ContractError, ContractKey, ContractReason, SecType};
+use crate::echo::quote_bounded;
+use crate::event::batch::SpanHash;
+use crate::event::scan::Cursor;
+use crate::event::{EventBody, Quote, Trade};
+
+/// A column of either layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Date,
+    MsOfDay,
+    Symbol,
+    SecType,
+    Expiration,
+    Strike,
+    Right,
+    Price,
+    Size,
+    Sequence,
+    Condition,
+    Exchange,
+    Bid,
+    Ask,
+    BidSize,
+    AskSize,
+    BidExchange,
+    AskExchange,
+    BidCondition,
+    AskCondition,
+}
+
+const COLUMNS: usize = 20;
+
+impl Col {
+    const fn name(self) -> &'static str {
+        match self {
+            Col::Date => "date",
+            Col::MsOfDay => "ms_of_day",
+            Col::Symbol => "symbol",
+            Col::SecType => "sec_type",
+            Col::Expiration => "expiration",
+            Col::Strike => "strike",
+            Col::Right => "right",
+            Col::Price => "price",
+            Col::Size => "size",
+            Col::Sequence => "sequence",
+            Col::Condition => "condition",
+            Col::Exchange => "exchange",
+            Col::Bid => "bid",
+            Col::Ask => "ask",
+            Col::BidSize => "bid_size",
+            Col::AskSize => "ask_size",
+            Col::BidExchange => "bid_exchange",
+            Col::AskExchange => "ask_exchange",
+            Col::BidCondition => "bid_condition",
+            Col::AskCondition => "ask_condition",
+        }
+    }
+}
+
+/// How the fast path reads a column.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    U32,
+    I64,
+    Price,
+    /// A contract field, kept as bytes for the memo.
+    Text,
+}
+
+impl Col {
+    const fn kind(self) -> Kind {
+        match self {
+            Col::Sequence => Kind::I64,
+            Col::Price | Col::Bid | Col::Ask => Kind::Price,
+            Col::Symbol | Col::SecType | Col::Expiration | Col::Strike | Col::Right => Kind::Text,
+            _ => Kind::U32,
+        }
+    }
+}
+
+/// Trades: required columns, then optional ones.
+const TRADE_REQUIRED: [Col; 5] = [Col::Date, Col::MsOfDay, Col::Symbol, Col::Price, Col::Size];
+const TRADE_OPTIONAL: [Col; 7] = [
+    Col::SecType,
+    Col::Expiration,
+    Col::Strike,
+    Col::Right,
+    Col::Sequence,
+    Col::Condition,
+    Col::Exchange,
+];
+/// Quotes: required columns, then optional ones.
+const QUOTE_REQUIRED: [Col; 5] = [Col::Date, Col::MsOfDay, Col::Symbol, Col::Bid, Col::Ask];
+const QUOTE_OPTIONAL: [Col; 10] = [
+    Col::SecType,
+    Col::Expiration,
+    Col::Strike,
+    Col::Right,
+    Col::BidSize,
+    Col::AskSize,
+    Col::BidExchange,
+    Col::AskExchange,
+    Col::BidCondition,
+    Col::AskCondition,
+];
+
+/// Where each column is in a file's rows, and whether the rows are quotes.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    quotes: bool,
+    index: [Option<usize>; COLUMNS],
+    fields: usize,
+    /// The contract columns the file has (the memo's key).
+    contract_columns: Vec<Col>,
+    /// The column at each position (the fast path's program).
+    by_position: Vec<Col>,
+}
+
+impl Layout {
+    /// Reads a header row (names trimmed; a UTF-8 byte order mark before the first is
+    /// dropped): quotes when it has `bid` or `ask`, trades otherwise. Checks, in order:
+    /// repeated names, required columns, unknown columns.
+    pub(crate) fn from_header(path: &Path, header: &ByteRecord) -> Result<Self, ReplayError> {
+        let names: Vec<String> = header
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let name = if i == 0 {
+                    name.strip_prefix(b"\xef\xbb\xbf").unwrap_or(name)
+                } else {
+                    name
+                };
+                String::from_utf8_lossy(name.trim_ascii()).into_owned()
+            })
+            .collect();
+        let problem = |problem| ReplayError::CsvHeader {
+            path: path.to_path_buf(),
+            problem,
+        };
+        for (i, name) in names.iter().enumerate() {
+            if names[..i].contains(name) {
+                return Err(problem(CsvHeaderProblem::Repeated {
+                    column: name.clone(),
+                }));
+            }
+        }
+        let has = |col: Col| names.iter().any(|n| n == col.name());
+        let quotes = has(Col::Bid) || has(Col::Ask);
+        let (required, optional): (&[Col], &[Col]) = if quotes {
+            (&QUOTE_REQUIRED, &QUOTE_OPTIONAL)
+        } else {
+            (&TRADE_REQUIRED, &TRADE_OPTIONAL)
+        };
+        let missing: Vec<&'static str> = required
+            .iter()
+            .filter(|c| !has(**c))
+            .map(|c| c.name())
+            .collect();
+        if !missing.is_empty() {
+            return Err(problem(CsvHeaderProblem::Missing {
+                missing,
+                has: names,
+            }));
+        }
+        let known = || required.iter().chain(optional);
+        let unknown: Vec<String> = names
+            .iter()
+            .filter(|n| !known().any(|c| c.name() == n.as_str()))
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            return Err(problem(CsvHeaderProblem::Unknown {
+                unknown,
+                known: known().map(|c| c.name()).collect(),
+            }));
+        }
+        let mut index = [None; COLUMNS];
+        for col in known() {
+            index[*col as usize] = names.iter().position(|n| n == col.name());
+        }
+        let contract_columns = [
+            Col::SecType,
+            Col::Symbol,
+            Col::Expiration,
+            Col::Strike,
+            Col::Right,
+        ]
+        .into_iter()
+        .filter(|c| index[*c as usize].is_some())
+        .collect();
+        let by_position = names
+            .iter()
+            .map(|n| known().copied().find(|c| c.name() == n.as_str()))
+            .collect::<Option<Vec<Col>>>()
+            .unwrap_or_default();
+        Ok(Self {
+            quotes,
+            index,
+            fields: names.len(),
+            contract_columns,
+            by_position,
+        })
+    }
+
+    /// The event of a plain row in one pass, or `None` when the row needs the full path
+    /// ([`Layout::parse`] after splitting): a quote, whitespace around a field, an empty
+    /// required field, anything that does not parse, or a contract spelling not met before.
+    /// What it accepts, it reads exactly as [`Layout::parse`] does (a property test checks
+    /// it); it never reports an error itself.
+    fn parse_plain(
+        &self,
+        line: &[u8],
+        memo: &mut ContractMemo,
+    ) -> Option<(ContractKey, u32, EventBody)> {
+        let mut values = [0u64; COLUMNS];
+        let mut texts = [(0usize, 0usize); COLUMNS];
+        let mut pos = 0;
+        for (i, &col) in self.by_position.iter().enumerate() {
+            if i > 0 {
+                if line.get(pos) != Some(&b',') {
+                    return None;
+                }
+                pos += 1;
+            }
+            match col.kind() {
+                Kind::U32 => {
+                    let start = pos;
+                    let mut value = 0u64;
+                    while let Some(&b) = line.get(pos) {
+                        let digit = b.wrapping_sub(b'0');
+                        if digit > 9 {
+                            break;
+                        }
+                        if pos - start == 10 {
+                            return None;
+                        }
+                        value = value * 10 + u64::from(digit);
+                        pos += 1;
+                    }
+                    let required = matches!(col, Col::Date | Col::MsOfDay | Col::Size);
+                    if (pos == start && required) || value > u64::from(u32::MAX) {
+                        return None;
+                    }
+                    values[col as usize] = value;
+                }
+                Kind::I64 => {
+                    let negative = line.get(pos) == Some(&b'-');
+                    let start = pos + usize::from(negative);
+                    pos = start;
+                    let mut value = 0u64;
+                    while let Some(&b) = line.get(pos) {
+                        let digit = b.wrapping_sub(b'0');
+                        if digit > 9 {
+                            break;
+                        }
+                        if pos - start == 19 {
+                            return None;
+                        }
+                        // At most 19 digits: below 2^64.
+                        value = value * 10 + u64::from(digit);
+                        pos += 1;
+                    }
+                    if negative && pos == start {
+                        return None;
+                    }
+                    let value = if negative {
+                        0i64.checked_sub_unsigned(value)?
+                    } else {
+                        i64::try_from(value).ok()?
+                    };
+                    values[col as usize] = value as u64;
+                }
+                Kind::Price => {
+                    let mut cursor = Cursor::new(line, pos);
+                    let value = cursor.f64("price").ok()?;
+                    pos = cursor.pos;
+                    values[col as usize] = value.to_bits();
+                }
+                Kind::Text => {
+                    let start = pos;
+                    while let Some(&b) = line.get(pos) {
+                        if b == b',' {
+                            break;
+                        }
+                        if b == b'"' {
+                            return None;
+                        }
+                        pos += 1;
+                    }
+                    texts[col as usize] = (start, pos);
+                }
+            }
+        }
+        if pos != line.len() {
+            return None;
+        }
+        let (contract, index) = memo.known(self, |col| {
+            let (from, to) = texts[col as usize];
+            &line[from..to]
+        })?;
+        let u32_of = |col: Col| values[col as usize] as u32;
+        let price = |col: Col| f64::from_bits(values[col as usize]);
+        let body = if self.quotes {
+            EventBody::Quote(Quote {
+                ms_of_day: u32_of(Col::MsOfDay),
+                bid_size: u32_of(Col::BidSize),
+                bid_exchange: u32_of(Col::BidExchange),
+                bid: price(Col::Bid),
+                bid_condition: u32_of(Col::BidCondition),
+                ask_size: u32_of(Col::AskSize),
+                ask_exchange: u32_of(Col::AskExchange),
+                ask: price(Col::Ask),
+                ask_condition: u32_of(Col::AskCondition),
+                date: u32_of(Col::Date),
+            })
+        } else {
+            EventBody::Trade(Trade {
+                ms_of_day: u32_of(Col::MsOfDay),
+                sequence: values[Col::Sequence as usize] as i64,
+                size: u32_of(Col::Size),
+                condition: u32_of(Col::Condition),
+                price: price(Col::Price),
+                exchange: u32_of(Col::Exchange),
+                date: u32_of(Col::Date),
+            })
+        };
+        Some((contract, index, body))
+    }
+
+    /// The event of a row (`fields`: where each field lies in `row`), or what is wrong with
+    /// it. The first broken rule is reported, in this order: field count, `date`, `ms_of_day`,
+    /// the contract (`sec_type`, `symbol` present, `expiration` and `strike` integers, then
+    /// the contract validator's order: symbol, expiration, strike, right), the body's fields
+    /// in SPEC §3.3 order.
+    fn parse(
+        &self,
+        row: &[u8],
+        fields: &[(usize, usize)],
+        contracts: &mut Contracts,
+        memo: &mut ContractMemo,
+    ) -> Result<(ContractKey, u32, EventBody), LineProblem> {
+        if fields.len() != self.fields {
+            return Err(LineProblem::FieldCount {
+                expected: self.fields,
+                got: fields.len(),
+            });
+        }
+        let f = Fields {
+            layout: self,
+            row,
+            ranges: fields,
+        };
+        let date = f.required(Col::Date, parse_u32, U32)?;
+        let ms_of_day = f.required(Col::MsOfDay, parse_u32, U32)?;
+        let (contract, index) = memo.contract(self, &f, contracts)?;
+        let body = if self.quotes {
+            EventBody::Quote(Quote {
+                ms_of_day,
+                bid_size: f.optional(Col::BidSize, parse_u32, U32)?,
+                bid_exchange: f.optional(Col::BidExchange, parse_u32, U32)?,
+                bid: f.required(Col::Bid, parse_price, NUMBER)?,
+                bid_condition: f.optional(Col::BidCondition, parse_u32, U32)?,
+                ask_size: f.optional(Col::AskSize, parse_u32, U32)?,
+                ask_exchange: f.optional(Col::AskExchange, parse_u32, U32)?,
+                ask: f.required(Col::Ask, parse_price, NUMBER)?,
+                ask_condition: f.optional(Col::AskCondition, parse_u32, U32)?,
+                date,
+            })
+        } else {
+            EventBody::Trade(Trade {
+                ms_of_day,
+                sequence: f.optional(Col::Sequence, parse_i64, I64)?,
+                size: f.required(Col::Size, parse_u32, U32)?,
+                condition: f.optional(Col::Condition, parse_u32, U32)?,
+                price: f.required(Col::Price, parse_price, NUMBER)?,
+                exchange: f.optional(Col::Exchange, parse_u32, U32)?,
+                date,
+            })
+        };
+        Ok((contract, index, body))
+    }
+}
+
+/// One row seen through its layout.
+struct Fields<'a> {
+    layout: &'a Layout,
+    row: &'a [u8],
+    ranges: &'a [(usize, usize)],
+}
+
+impl Fields<'_> {
+    /// The trimmed field of `col`; empty when the file has no such column.
+    #[inline]
+    fn get(&self, col: Col) -> &[u8] {
+        match self.layout.index[col as usize] {
+            Some(i) => {
+                let (from, to) = self.ranges[i];
+                self.row[from..to].trim_ascii()
+            }
+            None => &[],
+        }
+    }
+
+    /// A required field: empty is `required`; `parse` failing is `expected` with the field.
+    #[inline]
+    fn required<T>(
+        &self,
+        col: Col,
+        parse: impl Fn(&[u8]) -> Option<T>,
+        expected: fn(String) -> FieldReason,
+    ) -> Result<T, LineProblem> {
+        let field = self.get(col);
+        if field.is_empty() {
+            return Err(field_error(col, FieldReason::Required));
+        }
+        parse(field).ok_or_else(|| field_error(col, expected(echo(field))))
+    }
+
+    /// An optional field: empty is the default.
+    #[inline]
+    fn optional<T: Default>(
+        &self,
+        col: Col,
+        parse: impl Fn(&[u8]) -> Option<T>,
+        expected: fn(String) -> FieldReason,
+    ) -> Result<T, LineProblem> {
+        let field = self.get(col);
+        if field.is_empty() {
+            return Ok(T::default());
+        }
+        parse(field).ok_or_else(|| field_error(col, expected(echo(field))))
+    }
+
+    /// Validates the contract columns.
+    fn contract(&self) -> Result<ContractKey, LineProblem> {
+        let sec_type = match self.get(Col::SecType) {
+            b"" => SecType::Stock,
+            text => std::str::from_utf8(text)
+                .ok()
+                .and_then(SecType::parse)
+                .ok_or_else(|| {
+                    field_error(Col::SecType, FieldReason::SecType { got: echo(text) })
+                })?,
+        };
+        let symbol = self.get(Col::Symbol);
+        if symbol.is_empty() {
+            return Err(field_error(Col::Symbol, FieldReason::Required));
+        }
+        let symbol = std::str::from_utf8(symbol).map_err(|_| {
+            field_error(
+                Col::Symbol,
+                FieldReason::Contract(ContractReason::BadSymbol { got: echo(symbol) }),
+            )
+        })?;
+        let integer = |col: Col, not_an_integer: fn(String) -> ContractReason| {
+            let text = self.get(col);
+            if text.is_empty() {
+                return Ok(None);
+            }
+            parse_integer(text)
+                .map(Some)
+                .ok_or_else(|| field_error(col, FieldReason::Contract(not_an_integer(echo(text)))))
+        };
+        let expiration = integer(Col::Expiration, |got| {
+            ContractReason::ExpirationNotAnInteger { got }
+        })?;
+        let strike = integer(Col::Strike, |got| ContractReason::StrikeNotPositive { got })?;
+        let right = match self.get(Col::Right) {
+            b"" => None,
+            text => Some(std::str::from_utf8(text).map_err(|_| {
+                field_error(
+                    Col::Right,
+                    FieldReason::Contract(ContractReason::BadRight { got: echo(text) }),
+                )
+            })?),
+        };
+        ContractKey::validate(sec_type, symbol, expiration, strike, right).map_err(
+            |ContractError { field, reason }| LineProblem::Field {
+                column: field.as_str(),
+                reason: FieldReason::Contract(reason),
+            },
+        )
+    }
+}
+
+/// The contract columns of rows already validated, byte for byte, with their contract: a
+/// row that spells a contract as an earlier row did is not validated again.
+struct ContractMemo {
+    known: HashMap<Box<[u8]>, (ContractKey, u32), SpanHash>,
+    scratch: Vec<u8>,
+}
+
+/// Most contract spellings remembered per file; beyond, rows are validated every time.
+const MAX_SPELLINGS: usize = 1 << 16;
+
+impl ContractMemo {
+    fn new() -> Self {
+        Self {
+            known: HashMap::with_hasher(SpanHash::random()),
+            scratch: Vec::with_capacity(64),
+        }
+    }
+
+    /// Builds the memo key of a row from its contract fields; `false` if one is too long to
+    /// be kept.
+    fn key<'a>(&mut self, layout: &Layout, field: impl Fn(Col) -> &'a [u8]) -> bool {
+        self.scratch.clear();
+        for &col in &layout.contract_columns {
+            let field = field(col);
+            // Length-prefixed, so no two spellings share bytes.
+            let Ok(len) = u8::try_from(field.len()) else {
+                return false;
+            };
+            self.scratch.push(len);
+            self.scratch.extend_from_slice(field);
+        }
+        true
+    }
+
+    /// The contract of fields spelled as an earlier row's (`None`: not met before).
+    #[inline]
+    fn known<'a>(
+        &mut self,
+        layout: &Layout,
+        field: impl Fn(Col) -> &'a [u8],
+    ) -> Option<(ContractKey, u32)> {
+        if !self.key(layout, field) {
+            return None;
+        }
+        self.known.get(self.scratch.as_slice()).copied()
+    }
+
+    /// The contract of a row: remembered, or validated (and remembered).
+    fn contract(
+        &mut self,
+        layout: &Layout,
+        f: &Fields<'_>,
+        contracts: &mut Contracts,
+    ) -> Result<(ContractKey, u32), LineProblem> {
+        if !self.key(layout, |col| f.get(col)) {
+            let key = f.contract()?;
+            return Ok((key, contracts.intern(key)));
+        }
+        if let Some(&known) = self.known.get(self.scratch.as_slice()) {
+            return Ok(known);
+        }
+        let key = f.contract()?;
+        let index = contracts.intern(key);
+        if self.known.len() < MAX_SPELLINGS {
+            self.known
+                .insert(self.scratch.as_slice().into(), (key, index));
+        }
+        Ok((key, index))
+    }
+}
+
+fn field_error(col: Col, reason: FieldReason) -> LineProblem {
+    LineProblem::Field {
+        column: col.name(),
+        reason,
+    }
+}
+
+/// A bounded, quoted rendering of a field (invalid UTF-8 shown with replacement characters).
+fn echo(field: &[u8]) -> String {
+    quote_bounded(&String::from_utf8_lossy(field))
+}
+
+/// An optional `-` and decimal digits, as an `i128` (`None` for anything else, or more than
+/// 38 digits).
+fn parse_integer(text: &[u8]) -> Option<i128> {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() || digits.len() > 38 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let value = digits
+        .iter()
+        .fold(0i128, |v, d| v * 10 + i128::from(d - b'0'));
+    Some(if negative { -value } else { value })
+}
+
+/// Up to 19 decimal digits as a `u64` (no sign).
+#[inline]
+fn digits_u64(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || text.len() > 19 {
+        return None;
+    }
+    let mut value = 0u64;
+    for &d in text {
+        let digit = d.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        value = value * 10 + u64::from(digit);
+    }
+    Some(value)
+}
+
+#[inline]
+fn parse_u32(text: &[u8]) -> Option<u32> {
+    digits_u64(text).and_then(|v| u32::try_from(v).ok())
+}
+
+#[inline]
+fn parse_i64(text: &[u8]) -> Option<i64> {
+    match text.split_first() {
+        Some((b'-', digits)) => digits_u64(digits).and_then(|v| 0i64.checked_sub_unsigned(v)),
+        _ => digits_u64(text).and_then(|v| i64::try_from(v).ok()),
+    }
+}
+
+/// A finite number in JSON's grammar (`4.15`, `-0.5`, `1e2`; not `.5`, `+1`, `nan`), read
+/// exactly as the event decoder reads prices.
+#[inline]
+fn parse_price(text: &[u8]) -> Option<f64> {
+    let mut cursor = Cursor::new(text, 0);
+    match cursor.f64("price") {
+        Ok(v) if cursor.pos == text.len() => Some(v),
+        _ => None,
+    }
+}
+
+/// What a field that does not parse was expected to be.
+const U32: fn(String) -> FieldReason = |got| FieldReason::Integer {
+    min: 0,
+    max: u64::from(u32::MAX),
+    got,
+};
+const I64: fn(String) -> FieldReason = |got| FieldReason::Integer {
+    min: i64::MIN,
+    max: i64::MAX as u64,
+    got,
+};
+const NUMBER: fn(String) -> FieldReason = |got| FieldReason::Number { got };
+
+/// The rows of one CSV stream: one row per line (a quoted field cannot hold a line break).
+/// Lines without a `"` are split at every `,` directly; the others go through the `csv`
+/// crate, as the header does.
+pub(crate) struct CsvRows {
+    lines: LineReader,
+    layout: Layout,
+    fields: Vec<(usize, usize)>,
+    /// A quoted row's unquoted fields, back to back.
+    unquoted: Vec<u8>,
+    memo: ContractMemo,
+}
+
+/// What reading a CSV header found.
+pub(crate) enum Header {
+    /// The layout and the rows after the header.
+    Rows(Box<CsvRows>),
+    /// Nothing but blank lines.
+    Empty,
+}
+
+impl CsvRows {
+    /// Reads the header (the first non-blank line) and checks it.
+    pub(crate) fn open(
+        path: &Path,
+        mut lines: LineReader,
+        gzip: bool,
+    ) -> Result<Header, ReplayError> {
+        loop {
+            let Some((_, line)) = lines
+                .next_line()
+                .map_err(|e| ReplayError::read(path, gzip, &e))?
+            else {
+                return Ok(Header::Empty);
+            };
+            let line = match line {
+                Line::Text(range) => &lines.buffer()[range],
+                Line::TooLong => {
+                    return Err(ReplayError::CsvHeader {
+                        path: path.to_path_buf(),
+                        problem: CsvHeaderProblem::TooLong { limit: MAX_LINE },
+                    })
+                }
+            };
+            if is_blank(line) {
+                continue;
+            }
+            let layout = Layout::from_header(path, &csv_record(line))?;
+            return Ok(Header::Rows(Box::new(Self {
+                lines,
+                fields: Vec::with_capacity(layout.fields),
+                layout,
+                unquoted: Vec::new(),
+                memo: ContractMemo::new(),
+            })));
+        }
+    }
+
+    /// The next event or bad row; blank lines are passed over.
+    pub(crate) fn next_row(&mut self, contracts: &mut Contracts) -> std::io::Result<Option<Row>> {
+        loop {
+            let Some((number, line)) = self.lines.next_line()? else {
+                return Ok(None);
+            };
+            let range = match line {
+                Line::Text(range) => range,
+                Line::TooLong => {
+                    let problem = LineProblem::TooLong {
+                        format: "csv",
+                        limit: MAX_LINE,
+                    };
+                    return Ok(Some(Row::Bad(number, problem)));
+                }
+            };
+            let mut line = &self.lines.buffer()[range];
+            if let Some(rest) = line.strip_suffix(b"\r") {
+                line = rest;
+            }
+            if is_blank(line) {
+                continue;
+            }
+            if let Some((contract, index, body)) = self.layout.parse_plain(line, &mut self.memo) {
+                return Ok(Some(Row::Event {
+                    contract,
+                    index,
+                    body,
+                }));
+            }
+            let row = if split_fields(line, &mut self.fields) {
+                line
+            } else {
+                self.fields.clear();
+                self.unquoted.clear();
+                for field in &csv_record(line) {
+                    let from = self.unquoted.len();
+                    self.unquoted.extend_from_slice(field);
+                    self.fields.push((from, self.unquoted.len()));
+                }
+                &self.unquoted[..]
+            };
+            let parsed = self
+                .layout
+                .parse(row, &self.fields, contracts, &mut self.memo);
+            return Ok(Some(match parsed {
+                Ok((contract, index, body)) => Row::Event {
+                    contract,
+                    index,
+                    body,
+                },
+                Err(problem) => Row::Bad(number, problem),
+            }));
+        }
+    }
+}
+
+/// Splits `line` at every `,` into `fields` (ranges); `false` (fields unspecified) when the
+/// line holds a `"`, which needs the `csv` crate. Eight bytes at a time: rows are short, and a
+/// search call per comma would cost more than the row's parsing.
+fn split_fields(line: &[u8], fields: &mut Vec<(usize, usize)>) -> bool {
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    /// 0x80 in every byte of `word` that is zero, nothing elsewhere (exact, no carries).
+    #[inline]
+    fn zero_bytes(word: u64) -> u64 {
+        !(((word & LOW) + LOW) | word | LOW)
+    }
+    fields.clear();
+    let mut from = 0;
+    let mut chunks = line.chunks_exact(8);
+    let mut base = 0;
+    let mut scan = |word: u64, base: usize, fields: &mut Vec<(usize, usize)>| -> bool {
+        if zero_bytes(word ^ (ONES * u64::from(b'"'))) != 0 {
+            return false;
+        }
+        let mut commas = zero_bytes(word ^ (ONES * u64::from(b',')));
+        while commas != 0 {
+            let at = base + (commas.trailing_zeros() / 8) as usize;
+            fields.push((from, at));
+            from = at + 1;
+            commas &= commas - 1;
+        }
+        true
+    };
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        if !scan(u64::from_le_bytes(word), base, fields) {
+            return false;
+        }
+        base += 8;
+    }
+    let rest = chunks.remainder();
+    let mut word = [0u8; 8];
+    word[..rest.len()].copy_from_slice(rest);
+    // Zero padding matches neither `,` nor `"`.
+    if !scan(u64::from_le_bytes(word), base, fields) {
+        return false;
+    }
+    fields.push((from, line.len()));
+    true
+}
+
+/// One line read as a CSV record by the `csv` crate (quotes and escaped quotes undone).
+pub(crate) fn csv_record(line: &[u8]) -> ByteRecord {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(line);
+    let mut record = ByteRecord::new();
+    // Reading from a slice cannot fail; a non-blank line is at least one record.
+    let _ = reader.read_byte_record(&mut record);
+    record
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn layout(header: &str) -> Layout {
+        Layout::from_header(Path::new("x.csv"), &csv_record(header.as_bytes())).unwrap()
+    }
+
+    /// The full path: split (or the `csv` crate for quotes), then [`Layout::parse`].
+    fn slow(
+        layout: &Layout,
+        line: &[u8],
+        memo: &mut ContractMemo,
+        contracts: &mut Contracts,
+    ) -> Result<(ContractKey, u32, EventBody), LineProblem> {
+        let mut fields = Vec::new();
+        let mut unquoted = Vec::new();
+        let row = if split_fields(line, &mut fields) {
+            line
+        } else {
+            fields.clear();
+            for field in &csv_record(line) {
+                let from = unquoted.len();
+                unquoted.extend_from_slice(field);
+                fields.push((from, unquoted.len()));
+            }
+            &unquoted[..]
+        };
+        layout.parse(row, &fields, contracts, memo)
+    }
+
+    const TRADES: &str = "symbol,date,ms_of_day,price,size,sec_type,expiration,strike,right,sequence,condition,exchange";
+    const QUOTES: &str = "date,ms_of_day,symbol,bid,ask,bid_size,ask_size,bid_exchange,ask_exchange,bid_condition,ask_condition,sec_type,expiration,strike,right";
+
+    /// Field values, valid and not, for a column.
+    fn values(col: &str) -> Vec<&'static str> {
+        let mut v = match col {
+            "symbol" => vec!["AAPL", "SPY", "aapl", "", " SPY", "\"SPY\"", "BRK.B"],
+            "sec_type" => vec!["", "STOCK", "OPTION", "INDEX", "FUT", "OPTION "],
+            "expiration" => vec!["", "20250321", "20250230", "2025-03-21", "-1"],
+            "strike" => vec!["", "570000", "0", "570.5", "99999999999"],
+            "right" => vec!["", "C", "P", "X", "c"],
+            "price" | "bid" | "ask" => {
+                vec![
+                    "4.15",
+                    "0",
+                    "-0.5",
+                    "1e2",
+                    "",
+                    "nan",
+                    ".5",
+                    "+1",
+                    "5.",
+                    "01",
+                    "1e400",
+                    " 4.15",
+                    "0.30000000000000004",
+                    "123456789012345678901234",
+                ]
+            }
+            "sequence" => vec![
+                "",
+                "0",
+                "-1",
+                "-",
+                "9223372036854775807",
+                "-9223372036854775808",
+                "123456789012345678",
+                "99999999999999999999",
+                "1.0",
+            ],
+            _ => vec![
+                "",
+                "0",
+                "7",
+                "007",
+                "4294967295",
+                "4294967296",
+                "-1",
+                "5.0",
+                "x",
+                "12345678901",
+            ],
+        };
+        v.push("1");
+        v
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        /// Whatever the row, the fast path either declines it or reads what the full path
+        /// reads; on canonical rows it does not decline (once their contract is known).
+        #[test]
+        fn fast_path_agrees_with_the_full_path(
+            quotes in any::<bool>(),
+            picks in proptest::collection::vec(any::<prop::sample::Index>(), 15),
+            extra in prop_oneof![Just(""), Just(","), Just(" "), Just("\"")],
+        ) {
+            let header = if quotes { QUOTES } else { TRADES };
+            let layout = layout(header);
+            let row: Vec<&str> = header
+                .split(',')
+                .zip(&picks)
+                .map(|(col, pick)| *pick.get(&values(col)))
+                .collect();
+            let line = format!("{}{extra}", row.join(","));
+            let mut memo = ContractMemo::new();
+            let mut contracts = Contracts::new();
+            let full = slow(&layout, line.as_bytes(), &mut memo, &mut contracts);
+            let fast = layout.parse_plain(line.as_bytes(), &mut memo);
+            if let Some(fast) = fast {
+                prop_assert_eq!(Ok(fast), full.clone());
+            }
+            let canonical = !line.contains([' ', '"']) && extra.is_empty();
+            if full.is_ok() && canonical {
+                prop_assert!(layout.parse_plain(line.as_bytes(), &mut memo).is_some(), "{}", line);
+            }
+        }
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(parse_integer(b"0"), Some(0));
+        assert_eq!(parse_integer(b"-12"), Some(-12));
+        assert_eq!(parse_integer(b"007"), Some(7));
+        assert_eq!(parse_integer(b""), None);
+        assert_eq!(parse_integer(b"-"), None);
+        assert_eq!(parse_integer(b"+1"), None);
+        assert_eq!(parse_integer(b"5.0"), None);
+        assert_eq!(parse_integer(&[b'9'; 39]), None);
+        assert!(parse_u32(b"4294967296").is_none());
+        assert!(parse_u32(b"-1").is_none());
+        assert!(parse_u32(b"99999999999999999999").is_none());
+        assert_eq!(parse_u32(b"4294967295"), Some(u32::MAX));
+        assert_eq!(parse_u32(b"007"), Some(7));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert!(parse_i64(b"9223372036854775808").is_none());
+        assert!(parse_i64(b"-9223372036854775809").is_none());
+        assert!(parse_i64(b"-").is_none());
+    }
+
+    #[test]
+    fn fast_path_reads_canonical_rows_at_their_limits() {
+        let layout = layout(TRADES);
+        let mut memo = ContractMemo::new();
+        let mut contracts = Contracts::new();
+        for line in [
+            "SPY,20250321,1,4.15,4294967295,OPTION,20250321,570000,C,9223372036854775807,0,0",
+            "SPY,20250321,1,4.15,1,OPTION,20250321,570000,C,-9223372036854775808,,",
+            "SPY,20250321,86399999,0.30000000000000004,0,OPTION,20250321,570000,C,,4294967295,7",
+        ] {
+            let full = slow(&layout, line.as_bytes(), &mut memo, &mut contracts);
+            assert!(full.is_ok(), "{line}");
+            assert_eq!(
+                layout.parse_plain(line.as_bytes(), &mut memo),
+                full.ok(),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn split_matches_a_plain_split() {
+        let mut fields = Vec::new();
+        for line in [
+            &b""[..],
+            b",",
+            b"a",
+            b"a,b",
+            b",,,",
+            b"20250321,34200019,S036,26.0,64,0,32,57",
+            b"1234567,12345678,123456789,",
+            b"\xff,\x80\x2c,\x00",
+        ] {
+            assert!(split_fields(line, &mut fields));
+            let got: Vec<&[u8]> = fields.iter().map(|&(a, b)| &line[a..b]).collect();
+            let want: Vec<&[u8]> = line.split(|&b| b == b',').collect();
+            assert_eq!(got, want, "{line:?}");
+        }
+        assert!(!split_fields(b"a,\"b,c\"", &mut fields));
+        assert!(!split_fields(b"1234567\"", &mut fields));
+    }
+
+    #[test]
+    fn prices() {
+        assert_eq!(parse_price(b"4.15"), Some(4.15));
+        assert_eq!(parse_price(b"1e2"), Some(100.0));
+        assert_eq!(parse_price(b"-0.5"), Some(-0.5));
+        assert_eq!(
+            parse_price(b"0.30000000000000004"),
+            Some(0.300_000_000_000_000_04)
+        );
+        for bad in [
+            &b"nan"[..],
+            b"inf",
+            b"1e400",
+            b"1,5",
+            b"$4",
+            b"infinity",
+            b".5",
+            b"+1",
+            b"5.",
+            b"01",
+        ] {
+            assert!(parse_price(bad).is_none(), "{bad:?}");
+        }
+    }
+}
