@@ -425,8 +425,6 @@ class Feed:
         counts = kind_counts(batch.kinds)
         if batch.new_contracts:
             self._register(batch.new_contracts)
-        if counts[_CONTROL]:
-            self._on_control(conn, batch.control)
         session = self._session
         gaps = session.receive(batch, counts)
         data = counts[_TRADE] + counts[_QUOTE] + counts[_OHLC] + counts[_OI]
@@ -443,6 +441,9 @@ class Feed:
                 data,
                 conn,
             )
+        # After the data: a Close's notice (TakenOver, EndOfStream) follows what came before it.
+        if counts[_CONTROL]:
+            self._on_control(conn, batch.control)
         self._flush(conn)
         error = batch.protocol_error
         if error is not None:

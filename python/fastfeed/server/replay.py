@@ -47,6 +47,8 @@ _MAX_BATCH = 4096
 _LOCK_STEP_BATCH = 256
 #: Skipped-line messages are logged at most this often (the count of the others follows).
 _SKIP_LOG_INTERVAL = 1.0
+#: With ``--loop``, the end-of-pass line is logged at most this often.
+_LOOP_LOG_INTERVAL = 10.0
 #: The replay starts once somebody subscribed and subscriptions then stayed unchanged this
 #: long (at most ten times as long in all), so a client's burst of SUBSCRIBE commands (one
 #: round trip each) all land before the first event.
@@ -109,6 +111,8 @@ class ReplaySource:
             if asyncio.get_running_loop().time() > settle_until:
                 break
         progress = Progress("replay", reader.total, enabled=spec.progress and sys.stderr.isatty())
+        loops = 0
+        loop_logged_at = -_LOOP_LOG_INTERVAL
         try:
             while True:
                 started = time.monotonic()
@@ -120,18 +124,23 @@ class ReplaySource:
                 self._log_skipped(force=True)
                 elapsed = time.monotonic() - started
                 count = self.published - before
-                log.info(
-                    "replay: %d events in %.1f s (%.0f events/s)%s",
-                    count,
-                    elapsed,
-                    count / elapsed if elapsed > 0 else 0.0,
-                    f", {reader.skipped} bad lines skipped" if reader.skipped else "",
-                )
+                loops += 1
+                # One line per pass, but at most one per _LOOP_LOG_INTERVAL with --loop.
+                if not spec.loop or time.monotonic() - loop_logged_at >= _LOOP_LOG_INTERVAL:
+                    loop_logged_at = time.monotonic()
+                    log.info(
+                        "replay: %d events in %.1f s (%.0f events/s)%s%s",
+                        count,
+                        elapsed,
+                        count / elapsed if elapsed > 0 else 0.0,
+                        f", {reader.skipped} bad lines skipped" if reader.skipped else "",
+                        f"; --loop: pass {loops}, starting again" if spec.loop else "",
+                    )
                 if not spec.loop:
                     return SourceEnd(END_OF_REPLAY)
                 reader.rewind()
                 progress.restart()
-                log.info("replay: --loop, starting again")
+                await asyncio.sleep(0)  # a tiny file must not starve the loop
         finally:
             progress.close()
 
@@ -141,6 +150,7 @@ class ReplaySource:
         loop = asyncio.get_running_loop()
         first = reader.next_time
         if first is None:
+            self._raise_pending(hub)
             return
         pacer = Pacer(speed)
         pacer.start(loop.time(), first)
@@ -153,6 +163,7 @@ class ReplaySource:
                 self._published(len(batch), progress)
             next_time = reader.next_time
             if next_time is None:
+                self._raise_pending(hub)
                 return
             if speed is None:
                 await asyncio.sleep(0)  # let timers and commands run between batches
@@ -176,9 +187,15 @@ class ReplaySource:
                     batch = reader.read(hub.core, _LOCK_STEP_BATCH, None)
                     hub.publish(batch)
                     self._published(len(batch), progress)
+                    await asyncio.sleep(0)  # events nobody paced wants must not starve the loop
                     continue
             # Waiting for an acknowledgement, a (new) lock-step client or its subscription.
             await hub.wait_change()
+
+    def _raise_pending(self, hub: Hub) -> None:
+        """At the end, or before a bad line: a read raises its ``ReplayError`` if one waits."""
+        if not self.reader.exhausted:
+            self.reader.read(hub.core, 1)
 
     def _published(self, count: int, progress: Progress) -> None:
         self.published += count
