@@ -79,8 +79,11 @@ class BatchJsonWriter:
                 self._encoder.add_contract(c.sec_type, c.symbol)
         arrival = batch.kinds
         wanted = [k for k in _DATA_KINDS if k in kinds]
-        data = arrival[np.isin(arrival, wanted)]
-        present = [k for k in wanted if np.any(data == k)]
+        mask = np.zeros(256, dtype=bool)  # by kind (np.isin costs ~0.2 ms a call)
+        mask[wanted] = True
+        data = arrival[mask[arrival]]
+        counts = np.bincount(data, minlength=len(EventKind)).tolist()
+        present = [k for k in wanted if counts[k]]
         if not present:
             return b""
         if len(present) == 1:
@@ -89,8 +92,7 @@ class BatchJsonWriter:
         # a stable sort by kind lists arrival positions in exactly that grouped order.
         grouped: list[bytes] = []
         for kind in present:
-            count = int(np.count_nonzero(data == kind))
-            grouped += self._encode_run(batch, kind, 0, count).splitlines(keepends=True)
+            grouped += self._encode_run(batch, kind, 0, counts[kind]).splitlines(keepends=True)
         order = np.argsort(data, kind="stable")
         position = np.empty_like(order)
         position[order] = np.arange(len(order))
