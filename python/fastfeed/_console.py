@@ -9,6 +9,7 @@ as an argument and print nothing; :class:`Console` does the writing. The status 
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Hashable, Iterable
@@ -25,6 +26,7 @@ __all__ = [
     "counter_bar",
     "human",
     "status_bar",
+    "terminal_width",
 ]
 
 # tqdm's default lock is a multiprocessing lock; one thread writes here, a thread lock will do.
@@ -147,13 +149,22 @@ class QuietWatch(Generic[K]):
         return quiet
 
 
+def terminal_width(file: TextIO, default: int = 80) -> int:
+    """Columns of the terminal ``file`` (``default`` if it does not say: a fresh pty says 0)."""
+    try:
+        columns = os.get_terminal_size(file.fileno()).columns
+    except (OSError, ValueError):
+        return default
+    return columns if columns > 0 else default
+
+
 def status_bar(file: TextIO) -> tqdm[Never]:
     """A one-line status at the bottom of the terminal ``file``; its text is set with
-    ``set_description_str``."""
+    ``set_description_str`` (:meth:`Console.tick` follows the terminal's width)."""
     return tqdm(
         file=file,
         bar_format="{desc}",
-        dynamic_ncols=True,
+        ncols=terminal_width(file),
         leave=False,
         mininterval=0,
         maxinterval=float("inf"),
@@ -167,7 +178,7 @@ def counter_bar(file: TextIO, desc: str, unit: str) -> tqdm[Never]:
         desc=desc,
         unit=unit,
         unit_scale=True,
-        dynamic_ncols=True,
+        ncols=terminal_width(file),
         leave=False,
         mininterval=0.25,
         maxinterval=float("inf"),
@@ -209,9 +220,11 @@ class Console:
             self.line(shown)
 
     def tick(self, now: float, *, final: bool = False) -> None:
-        """Prints what the limiter has due."""
+        """Prints what the limiter has due; follows the terminal's width."""
         for text in self.limiter.due(now, final=final):
             self.line(text)
+        if self.bar is not None:
+            self.bar.ncols = terminal_width(self.bar.fp)
 
     def close(self) -> None:
         """Removes the status line."""

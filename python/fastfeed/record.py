@@ -305,13 +305,12 @@ async def _record(args: argparse.Namespace, subscriptions: list[Subscription]) -
             console.tick(time.monotonic(), final=True)
             console.close()
     stats = feed.stats
-    elapsed = time.monotonic() - start
-    stopped = "" if stop.signum is None else " (stopped by signal)"
+    reconnects = f", {stats.reconnects} reconnects" if stats.reconnects else ""
     print(
-        f"[record] wrote {file.written_lines} events ({human(file.written_bytes, 'B')}) to "
-        f"{args.out} in {elapsed:.1f} s{stopped} (gaps={stats.gaps} lost={stats.lost} "
-        f"server_dropped={stats.server_dropped} local_dropped={stats.local_dropped} "
-        f"reconnects={stats.reconnects})",
+        f"[record] wrote {file.written_lines:,} events ({human(file.written_bytes, 'B')}) to "
+        f"{args.out} in {time.monotonic() - start:.1f} s; gaps {stats.gaps:,}, lost "
+        f"{stats.lost:,} (server {stats.server_dropped:,}, local {stats.local_dropped:,})"
+        f"{reconnects}",
         file=sys.stderr,
     )
     return stop.exit_code if stop.stopping else status

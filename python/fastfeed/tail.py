@@ -25,7 +25,14 @@ from typing import Any, Final, TextIO
 import numpy as np
 import numpy.typing as npt
 
-from fastfeed._console import Console, LineBudget, QuietWatch, human, status_bar
+from fastfeed._console import (
+    Console,
+    LineBudget,
+    QuietWatch,
+    human,
+    status_bar,
+    terminal_width,
+)
 from fastfeed._process import SignalStop, open_feed, quiet_sdk_logging
 from fastfeed.client import (
     Batch,
@@ -220,7 +227,9 @@ def short_contract(contract: Contract) -> str:
 
 def format_event(event: MarketEvent, width: int = WIDTH) -> str:
     """One table row of at most ``width`` columns: time, type, contract, then the fields
-    (the date is shown on stderr when it changes)."""
+    (``--json`` has them all; the date is shown on stderr when it changes). A trade is
+    ``price x size``, a quote ``b bid x size a ask x size``, an OHLC bar its close, high,
+    low, volume and count."""
     head = f"{_clock(event.ms_of_day)} "
     contract = short_contract(event.contract)
     if isinstance(event, Trade):
@@ -230,13 +239,13 @@ def format_event(event: MarketEvent, width: int = WIDTH) -> str:
         )
     elif isinstance(event, Quote):
         body = (
-            f"QUOTE {contract:<17} {event.bid_size:>7} x {_price(event.bid):<9} "
-            f"{_price(event.ask):>9} x {event.ask_size}"
+            f"QUOTE {contract:<17} b {_price(event.bid):>9} x {event.bid_size:<7} "
+            f"a {_price(event.ask):>9} x {event.ask_size}"
         )
     elif isinstance(event, Ohlc):
         body = (
-            f"OHLC  {contract:<17} o {_price(event.open)} h {_price(event.high)} "
-            f"l {_price(event.low)} c {_price(event.close)} v {event.volume} n {event.count}"
+            f"OHLC  {contract:<17} c {_price(event.close)} h {_price(event.high)} "
+            f"l {_price(event.low)} v {human(event.volume)} n {human(event.count)}"
         )
     else:
         body = f"OI    {contract:<17} {event.open_interest:>11,}"
@@ -359,7 +368,7 @@ class _Tail:
         self.kinds = sorted({_KIND_OF[s.req_type] for s in subscriptions})
         self.wanted = np.zeros(256, dtype=bool)  # by EventKind: np.isin costs ~0.2 ms a call
         self.wanted[self.kinds] = True
-        self.width = WIDTH
+        self.width = min(WIDTH, terminal_width(out)) if live else WIDTH
         self.console = Console("tail", status_bar(out) if live else None)
         self.json = BatchJsonWriter() if args.json else None
         rate = args.lines_per_second
@@ -455,6 +464,8 @@ class _Tail:
     def tick(self, now: float) -> None:
         """Every :data:`TICK_SECONDS`: notices due, quiet subscriptions, status or summary."""
         self.console.tick(now)
+        if self.live:
+            self.width = min(WIDTH, terminal_width(self.out))
         if self.quiet is not None:
             quiet = self.quiet.check(now)
             if quiet:
