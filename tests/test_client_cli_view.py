@@ -6,16 +6,31 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import signal
+import subprocess
+import sys
+import time
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from client_support import encode_trades
-from fastfeed import EventEncoder, Index, Ohlc, OpenInterest, Option, Quote, Stock, Trade
+from fastfeed import (
+    EventEncoder,
+    Index,
+    Ohlc,
+    OpenInterest,
+    Option,
+    Quote,
+    Stock,
+    Trade,
+    _record_writer,
+)
 from fastfeed._console import LineBudget, NoticeLimiter, QuietWatch, human
+from fastfeed._record_writer import RecordingFile
 from fastfeed.client import Subscription
-from fastfeed.record import RecordingFile
+from fastfeed.record import LineBuffer
 from fastfeed.server import QueueSource
 from fastfeed.tail import format_event, header, spread
 from server_support import run, started, url
@@ -113,46 +128,84 @@ def test_human_numbers() -> None:
     assert human(2048, "B") == "2.05kB"
 
 
+def test_line_buffer_is_due_after_a_second_or_enough_bytes() -> None:
+    buffer = LineBuffer(flush_bytes=100, flush_seconds=1.0)
+    assert not buffer.due(0.0)
+    buffer.add(b'{"a":1}\n', 1, 10.0)
+    assert not buffer.due(10.9)
+    assert buffer.due(11.0)  # a second old
+    assert buffer.take() == (b'{"a":1}\n', 1)
+    assert not buffer.due(11.0)
+    buffer.add(b'{"b":2}\n' * 12, 12, 11.2)
+    buffer.add(b'{"c":3}\n', 1, 11.2)
+    assert buffer.due(11.2)  # 100 bytes buffered
+    assert buffer.take() == (b'{"b":2}\n' * 12 + b'{"c":3}\n', 13)
+    assert buffer.take() == (b"", 0)
+
+
+def members(data: bytes) -> int:
+    count = 0
+    while data:
+        d = zlib.decompressobj(31)
+        d.decompress(data)
+        assert d.eof
+        data = d.unused_data
+        count += 1
+    return count
+
+
 def test_recording_gz_is_one_member_per_write_and_valid_from_the_start(tmp_path: Path) -> None:
     path = tmp_path / "tape.jsonl.gz"
-    file = RecordingFile(str(path), flush_bytes=100, flush_seconds=1.0)
+    file = RecordingFile.create(str(path))
     # Created with an empty member: valid before any event.
     assert gzip.decompress(path.read_bytes()) == b""
-    assert not file.due(0.0)
-    file.add(b'{"a":1}\n', 1, 10.0)
-    assert not file.due(10.5)
-    assert file.due(11.0)  # a second old
-    file.write(*file.take())
-    assert not file.due(11.0)
-    file.add(b'{"b":2}\n' * 20, 20, 11.2)
-    assert file.due(11.2)  # 100 bytes buffered
-    file.write(*file.take())
-    file.write(*file.take())  # nothing buffered: an empty member, still valid
+    written = file.write(b'{"a":1}\n') + file.write(b'{"b":2}\n' * 20) + file.write(b"")
     file.close()
     data = path.read_bytes()
-    members = 0
-    rest = data
-    while rest:
-        d = zlib.decompressobj(31)
-        d.decompress(rest)
-        assert d.eof
-        rest = d.unused_data
-        members += 1
-    assert members == 4
+    assert members(data) == 4
+    assert written == len(data) - 20
     assert gzip.decompress(data) == b'{"a":1}\n' + b'{"b":2}\n' * 20
-    assert file.written_lines == 21 and file.written_bytes == len(data)
 
 
-def test_recording_plain_writes_whole_lines_only(tmp_path: Path) -> None:
+def test_recording_plain_writes_whole_chunks(tmp_path: Path) -> None:
     path = tmp_path / "tape.jsonl"
-    file = RecordingFile(str(path), flush_bytes=1 << 20)
+    file = RecordingFile.create(str(path))
     assert path.read_bytes() == b""
-    file.add(b"1\n2\n", 2, 0.0)
-    file.add(b"3\n", 1, 0.1)
-    assert path.read_bytes() == b""  # buffered
-    file.write(*file.take())
-    assert path.read_bytes() == b"1\n2\n3\n"
+    assert file.write(b"") == 0
+    assert file.write(b"1\n2\n") == 4
     file.close()
+    assert path.read_bytes() == b"1\n2\n"
+
+
+def test_writer_process_ignores_signals_and_drops_a_chunk_cut_short(tmp_path: Path) -> None:
+    """The child that writes for ``record``: what a ``kill -9`` of ``record`` leaves it is a
+    chunk cut short, which it drops; the whole chunks before it are written whole."""
+    path = tmp_path / "tape.jsonl.gz"
+    file = RecordingFile.create(str(path))
+    child = subprocess.Popen(
+        [sys.executable, "-I", "-S", _record_writer.__file__, str(file.fd), "gz", "6"],
+        stdin=subprocess.PIPE,
+        pass_fds=(file.fd,),
+        start_new_session=True,
+    )
+    file.close()
+    assert child.stdin is not None
+    first = b'{"a":1}\n' * 1000
+    child.stdin.write(_record_writer.HEADER.pack(len(first)) + first)
+    child.stdin.flush()
+    deadline = time.monotonic() + 10
+    while path.stat().st_size <= 20:  # running, its handlers installed: the first is written
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        child.send_signal(signum)
+    second = b'{"b":2}\n' * 1000
+    child.stdin.write(_record_writer.HEADER.pack(len(second)) + second[:-100])
+    child.stdin.close()
+    assert child.wait(10) == 0
+    data = path.read_bytes()
+    assert members(data) == 2  # the empty one and the first chunk
+    assert gzip.decompress(data) == first
 
 
 def test_tail_warns_of_a_quiet_subscription_once_until_it_delivers() -> None:

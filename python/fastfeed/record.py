@@ -1,34 +1,34 @@
 """``python -m fastfeed record``: write what a server sends to JSON Lines (SPEC §5, §9).
 
 Each data event (TRADE, QUOTE, OHLC, OPEN_INTEREST) becomes one line of compact §3.3 JSON, in
-arrival order, encoded by the Rust encoder from the received columns (one call per run of
-same-type events). STATUS heartbeats and acknowledgements are not recorded. A name ending in
+arrival order, encoded by the Rust encoder from the received columns (one call per event type
+in a batch). STATUS heartbeats and acknowledgements are not recorded. A name ending in
 ``.gz`` is gzip-compressed. The file is a replay source: ``serve --source replay:FILE``.
 
 The file is whole at every instant: lines are buffered in memory and written at least once a
 second (or every :data:`FLUSH_BYTES`), each time with one ``write`` of whole lines — for
-``.gz``, of one complete gzip member (a file of several members is one valid gzip stream:
-``gzip -t``, ``zcat``, Python's ``gzip`` and flate2's ``MultiGzDecoder`` read it whole). A
-``kill -9`` loses at most the last unflushed second. Compression and writing run in a worker
-thread, one member at a time; when it falls behind, the program stops reading batches, the
-feed's queue fills and the feed stops reading the socket (``overflow="pause"``): the server
-is slowed down rather than anything dropped here, and what a live server drops arrives as
-``Gap`` notices, counted and reported.
+``.gz``, of one complete gzip member — by a child process that outlives a ``kill -9`` of this
+one long enough to finish its write (:mod:`fastfeed._record_writer`). A ``kill -9`` loses at
+most the last unflushed second. When the writer falls behind, this program waits for it
+instead of reading batches, the feed's queue fills and the feed stops reading the socket
+(``overflow="pause"``): the server is slowed down rather than anything dropped here, and
+what a live server drops arrives as ``Gap`` notices, counted and reported.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import time
-import zlib
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
+from fastfeed import _record_writer
 from fastfeed._console import Console, counter_bar, human
 from fastfeed._process import SignalStop, open_feed, quiet_sdk_logging
+from fastfeed._record_writer import RecordingFile
 from fastfeed.client import (
     Batch,
     Disconnected,
@@ -46,7 +46,7 @@ from fastfeed.tail import DEFAULT_URL
 __all__ = [
     "FLUSH_BYTES",
     "FLUSH_SECONDS",
-    "RecordingFile",
+    "LineBuffer",
     "add_record_arguments",
     "run_record",
 ]
@@ -56,11 +56,10 @@ PROGRAM: Final = "python -m fastfeed record"
 FLUSH_BYTES: Final = 4 << 20
 #: The longest time a received event waits in memory before it is written.
 FLUSH_SECONDS: Final = 1.0
-#: zlib level of the gzip members: gzip's own default, ~4x faster than level 9 on this JSON
-#: (≈75 MB/s vs 34 MB/s of input on one core) for 12% more bytes.
-GZIP_LEVEL: Final = 6
 DEFAULT_QUEUE_EVENTS: Final = 100_000
 TICK_SECONDS: Final = 0.25
+#: How long the end of a recording waits for the writer to finish its last chunks.
+WRITER_EXIT_SECONDS: Final = 5.0
 
 
 def add_record_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,41 +93,19 @@ def add_record_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-class RecordingFile:
-    """JSON Lines appended so that the file is valid at every instant.
-
-    :meth:`add` buffers whole lines; :meth:`due` says when to write (``flush_bytes``
-    buffered, or the oldest buffered line is ``flush_seconds`` old); :meth:`take` hands the
-    buffer over and :meth:`write` (thread-safe against :meth:`add`: it touches only the file)
-    writes it with one ``write`` call — compressed into one complete gzip member when the
-    name ends in ``.gz``. Creating a ``.gz`` writes an empty member, so even a file with no
-    events yet passes ``gzip -t``.
-    """
+class LineBuffer:
+    """Whole JSON lines waiting to be written: :meth:`due` once ``flush_bytes`` are buffered
+    or the oldest line is ``flush_seconds`` old (time passed in)."""
 
     def __init__(
-        self,
-        path: str,
-        *,
-        flush_bytes: int = FLUSH_BYTES,
-        flush_seconds: float = FLUSH_SECONDS,
-        level: int = GZIP_LEVEL,
+        self, flush_bytes: int = FLUSH_BYTES, flush_seconds: float = FLUSH_SECONDS
     ) -> None:
-        self.path = path
-        self.gzip = path.endswith(".gz")
         self.flush_bytes = flush_bytes
         self.flush_seconds = flush_seconds
-        self.level = level
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-        self._pending: list[bytes] = []
-        self._pending_bytes = 0
+        self._parts: list[bytes] = []
+        self._bytes = 0
+        self._lines = 0
         self._since: float | None = None
-        #: Bytes written to the file (compressed for ``.gz``).
-        self.written_bytes = 0
-        #: Lines handed to :meth:`write` so far.
-        self.written_lines = 0
-        self._pending_lines = 0
-        if self.gzip:
-            self.write(b"", 0)
 
     def add(self, lines: bytes, count: int, now: float) -> None:
         """Buffers ``count`` whole lines (each ending in ``\\n``) received at ``now``."""
@@ -136,75 +113,92 @@ class RecordingFile:
             return
         if self._since is None:
             self._since = now
-        self._pending.append(lines)
-        self._pending_bytes += len(lines)
-        self._pending_lines += count
+        self._parts.append(lines)
+        self._bytes += len(lines)
+        self._lines += count
 
     def due(self, now: float) -> bool:
         """True when the buffer should be written."""
         if self._since is None:
             return False
-        return self._pending_bytes >= self.flush_bytes or now - self._since >= self.flush_seconds
+        return self._bytes >= self.flush_bytes or now - self._since >= self.flush_seconds
 
     def take(self) -> tuple[bytes, int]:
-        """The buffered lines and their count, for :meth:`write`; empties the buffer."""
-        chunk = b"".join(self._pending)
-        count = self._pending_lines
-        self._pending = []
-        self._pending_bytes = 0
-        self._pending_lines = 0
-        self._since = None
+        """The buffered lines and how many they are; empties the buffer."""
+        chunk, count = b"".join(self._parts), self._lines
+        self._parts, self._bytes, self._lines, self._since = [], 0, 0, None
         return chunk, count
 
-    def write(self, chunk: bytes, count: int) -> None:
-        """Writes ``chunk`` in one ``write`` (one gzip member for ``.gz``)."""
-        if self.gzip:
-            compressor = zlib.compressobj(self.level, zlib.DEFLATED, 31)
-            data = compressor.compress(chunk) + compressor.flush()
-        elif chunk:
-            data = chunk
-        else:
-            return
-        view = memoryview(data)
-        while view:  # a regular file takes it whole; a short write goes on where it stopped
-            view = view[os.write(self._fd, view) :]
-        self.written_bytes += len(data)
-        self.written_lines += count
 
-    def close(self) -> None:
-        """Closes the file (write what :meth:`take` returns first)."""
-        os.close(self._fd)
+class WriterDied(FastfeedError):
+    """The writer process is gone (it printed why)."""
 
 
 class _Writer:
-    """Runs :meth:`RecordingFile.write` in one worker thread, one chunk at a time: a second
-    chunk waits for the first, which is how a slow disk or compressor slows the reading."""
+    """The file, written by :mod:`fastfeed._record_writer` in a child process (see there why):
+    :meth:`send` hands over one chunk and waits until the pipe has taken most of it, so a
+    slow disk or compressor slows down the reading of batches, and so the socket."""
 
-    def __init__(self, file: RecordingFile) -> None:
-        self.file = file
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="fastfeed-record")
-        self._inflight: asyncio.Future[None] | None = None
+    def __init__(self, file: RecordingFile, process: asyncio.subprocess.Process) -> None:
+        self._file = file
+        self._process = process
+        self._closed_size: int | None = None
+        #: Lines handed to the writer.
+        self.lines = 0
 
-    async def submit(self) -> None:
-        await self.wait()
-        chunk, count = self.file.take()
-        if chunk:
-            loop = asyncio.get_running_loop()
-            self._inflight = loop.run_in_executor(self._executor, self.file.write, chunk, count)
-
-    async def wait(self) -> None:
-        if self._inflight is not None:
-            inflight, self._inflight = self._inflight, None
-            await inflight
-
-    async def close(self) -> None:
-        """Writes what is buffered, waits for it and closes the file."""
+    @classmethod
+    async def start(cls, path: str) -> _Writer:
+        """Creates ``path`` (``OSError`` if it cannot) and starts the writer."""
+        file = RecordingFile.create(path)
         try:
-            await self.submit()
-            await self.wait()
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-I", "-S", _record_writer.__file__,
+                str(file.fd), "gz" if file.gzip else "plain", str(file.level),
+                stdin=asyncio.subprocess.PIPE,
+                pass_fds=(file.fd,),
+                start_new_session=True,  # no Ctrl-C, no hangup from the terminal
+            )  # fmt: skip
+        except BaseException:
+            file.close()
+            raise
+        return cls(file, process)
+
+    @property
+    def size(self) -> int:
+        """The file's size now."""
+        if self._closed_size is not None:
+            return self._closed_size
+        return os.fstat(self._file.fd).st_size
+
+    async def send(self, chunk: bytes, count: int) -> None:
+        """Hands ``chunk`` (``count`` whole lines) to the writer."""
+        if not chunk:
+            return
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            stdin.write(_record_writer.HEADER.pack(len(chunk)))
+            stdin.write(chunk)
+            await stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            raise WriterDied("the writer process exited") from None
+        self.lines += count
+
+    async def close(self) -> int:
+        """Ends the input and waits for the writer to finish (bounded); its exit status."""
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            stdin.close()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                await stdin.wait_closed()
+            async with asyncio.timeout(WRITER_EXIT_SECONDS):
+                return await self._process.wait()
+        except TimeoutError:
+            return 1  # still writing: it finishes on its own, detached
         finally:
-            self._executor.shutdown(wait=True)
-            self.file.close()
+            self._closed_size = self.size
+            self._file.close()
 
 
 def _notice(console: Console, notice: ControlEvent, now: float) -> None:
@@ -222,9 +216,9 @@ def _notice(console: Console, notice: ControlEvent, now: float) -> None:
         console.line(f"taken over: {notice.reason}; stopping")
 
 
-def _postfix(feed: Feed, file: RecordingFile) -> str:
+def _postfix(feed: Feed, writer: _Writer) -> str:
     stats = feed.stats
-    return f"{human(file.written_bytes, 'B')} written, gaps {stats.gaps:,}, lost {stats.lost:,}"
+    return f"{human(writer.size, 'B')} written, gaps {stats.gaps:,}, lost {stats.lost:,}"
 
 
 async def _record(args: argparse.Namespace, subscriptions: list[Subscription]) -> int:
@@ -233,12 +227,12 @@ async def _record(args: argparse.Namespace, subscriptions: list[Subscription]) -
     if feed is None:
         return 1
     try:
-        file = RecordingFile(args.out)
+        writer = await _Writer.start(args.out)
     except OSError as error:
         await feed.close()
         print(f"{PROGRAM}: cannot write {args.out}: {error}", file=sys.stderr)
         return 1
-    writer = _Writer(file)
+    buffer = LineBuffer()
     encoder = BatchJsonWriter()
     bar = counter_bar(sys.stderr, "record", " ev") if sys.stderr.isatty() else None
     console = Console("record", bar)
@@ -265,31 +259,30 @@ async def _record(args: argparse.Namespace, subscriptions: list[Subscription]) -
                 next_tick = now + TICK_SECONDS
                 console.tick(now)
                 if bar is not None:
-                    bar.set_postfix_str(_postfix(feed, file), refresh=True)
-            if stop.stopping or not nxt.done():
-                if file.due(now):
-                    await writer.submit()
-                continue
-            batch = nxt.result()
-            nxt = None
-            if batch is None:
-                break
-            for notice in batch.notices:
-                _notice(console, notice, now)
-            n = len(batch)
-            if n:
-                lines = encoder.encode(batch, feed.contracts)
-                if args.count is not None and received + n > args.count:
-                    n = args.count - received
-                    lines = b"".join(lines.splitlines(keepends=True)[:n])
-                received += n
-                file.add(lines, n, now)
-                if bar is not None:
-                    bar.update(n)
-            if file.due(now):
-                await writer.submit()
+                    bar.set_postfix_str(_postfix(feed, writer), refresh=True)
+            if not stop.stopping and nxt.done():
+                batch = nxt.result()
+                nxt = None
+                if batch is None:
+                    break
+                for notice in batch.notices:
+                    _notice(console, notice, now)
+                n = len(batch)
+                if n:
+                    lines = encoder.encode(batch, feed.contracts)
+                    if args.count is not None and received + n > args.count:
+                        n = args.count - received
+                        lines = b"".join(lines.splitlines(keepends=True)[:n])
+                    received += n
+                    buffer.add(lines, n, now)
+                    if bar is not None:
+                        bar.update(n)
+            if buffer.due(now):
+                await writer.send(*buffer.take())
     except SubscriptionError as error:
         print(f"{PROGRAM}: server refused a subscription: {error}", file=sys.stderr)
+        status = 1
+    except WriterDied:
         status = 1
     except FastfeedError as error:
         print(f"{PROGRAM}: {error}", file=sys.stderr)
@@ -299,7 +292,10 @@ async def _record(args: argparse.Namespace, subscriptions: list[Subscription]) -
         if nxt is not None:
             nxt.cancel()
         try:
-            await writer.close()
+            with contextlib.suppress(WriterDied):
+                await writer.send(*buffer.take())
+            if await writer.close() != 0:
+                status = 1
         finally:
             await feed.close()
             console.tick(time.monotonic(), final=True)
@@ -307,13 +303,13 @@ async def _record(args: argparse.Namespace, subscriptions: list[Subscription]) -
     stats = feed.stats
     reconnects = f", {stats.reconnects} reconnects" if stats.reconnects else ""
     print(
-        f"[record] wrote {file.written_lines:,} events ({human(file.written_bytes, 'B')}) to "
+        f"[record] wrote {writer.lines:,} events ({human(writer.size, 'B')}) to "
         f"{args.out} in {time.monotonic() - start:.1f} s; gaps {stats.gaps:,}, lost "
         f"{stats.lost:,} (server {stats.server_dropped:,}, local {stats.local_dropped:,})"
         f"{reconnects}",
         file=sys.stderr,
     )
-    return stop.exit_code if stop.stopping else status
+    return stop.exit_code if stop.stopping and status == 0 else status
 
 
 def run_record(args: argparse.Namespace) -> int:
