@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gzip
-import json
 import os
 import pty
 import re
@@ -24,6 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 STOP_WITHIN = 1.0
@@ -110,7 +110,7 @@ def assert_events(lines: list[bytes]) -> None:
     assert lines, "nothing recorded"
     for line in lines:
         assert line.endswith(b"\n"), line[-200:]
-        event = json.loads(line)
+        event = orjson.loads(line)
         kind = event["header"]["type"]
         assert kind in DATA_TYPES, event
         assert DATA_TYPES[kind] in event and "contract" in event, event
@@ -281,3 +281,28 @@ def test_tail_on_a_terminal_has_a_status_line_and_stops_on_ctrl_c(tmp_path: Path
     assert 5 <= len(rows) <= 20 * 3 + 10, len(rows)
     summary = (tmp_path / "err").read_text()
     assert re.search(r"\[tail\] [\d,]+ events, .*, [\d,]+ shown", summary), summary
+
+
+@pytest.mark.parametrize(
+    "program",
+    [["tail", "--stock", "ZZZZ"], ["record", "--out", "{out}", "stock.ZZZZ@trade"]],
+    ids=["tail", "record"],
+)
+def test_a_refused_subscription_is_one_line_and_exit_1(program: list[str], tmp_path: Path) -> None:
+    out = tmp_path / "tape.jsonl.gz"
+    with serve(tmp_path, "--rate", "1000") as url:
+        args = [a.replace("{out}", str(out)) for a in program]
+        result = subprocess.run(
+            [sys.executable, "-m", "fastfeed", *args, "--url", url],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"python -m fastfeed {program[0]}: server refused a subscription: contract.symbol: "
+        "no STOCK ZZZZ in this market; STOCK: AAPL, MSFT, QQQ, SPY, TSLA"
+    ]
+    assert not out.exists()

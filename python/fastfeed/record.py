@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from fastfeed import _record_writer
 from fastfeed._console import Console, counter_bar, human
-from fastfeed._process import SignalStop, open_feed, quiet_sdk_logging
+from fastfeed._process import SignalStop, Stopped, open_feed, quiet_sdk_logging
 from fastfeed._record_writer import RecordingFile
 from fastfeed.client import (
     Batch,
@@ -221,13 +221,36 @@ def _postfix(feed: Feed, writer: _Writer) -> str:
     return f"{human(writer.size, 'B')} written, gaps {stats.gaps:,}, lost {stats.lost:,}"
 
 
+async def _subscribe(feed: Feed, subscriptions: list[Subscription]) -> None:
+    for sub in subscriptions:
+        await feed.subscribe(sub.req_type, sub.contract, sec_type=sub.sec_type)  # type: ignore[arg-type]
+
+
 async def _record(args: argparse.Namespace, subscriptions: list[Subscription]) -> int:
     stop = SignalStop()
-    feed = await open_feed(args.url, PROGRAM, max_queue_events=args.queue_events, overflow="pause")
-    if feed is None:
-        return 1
     try:
+        feed = await stop.guard(
+            open_feed(args.url, PROGRAM, max_queue_events=args.queue_events, overflow="pause")
+        )
+        if feed is None:
+            return 1
+    except Stopped:
+        return stop.exit_code
+    try:
+        # Subscribed before the file is created: a refused subscription leaves no file.
+        await stop.guard(_subscribe(feed, subscriptions))
         writer = await _Writer.start(args.out)
+    except Stopped:
+        await feed.close()
+        return stop.exit_code
+    except SubscriptionError as error:
+        await feed.close()
+        print(f"{PROGRAM}: server refused a subscription: {error}", file=sys.stderr)
+        return 1
+    except FastfeedError as error:
+        await feed.close()
+        print(f"{PROGRAM}: {error}", file=sys.stderr)
+        return 1
     except OSError as error:
         await feed.close()
         print(f"{PROGRAM}: cannot write {args.out}: {error}", file=sys.stderr)
@@ -242,8 +265,6 @@ async def _record(args: argparse.Namespace, subscriptions: list[Subscription]) -
     nxt: asyncio.Future[Batch | None] | None = None
     stopping = asyncio.ensure_future(stop.event.wait())
     try:
-        for sub in subscriptions:
-            await feed.subscribe(sub.req_type, sub.contract, sec_type=sub.sec_type)  # type: ignore[arg-type]
         next_tick = time.monotonic() + TICK_SECONDS
         while not stop.stopping and (args.count is None or received < args.count):
             if nxt is None:
@@ -279,9 +300,6 @@ async def _record(args: argparse.Namespace, subscriptions: list[Subscription]) -
                         bar.update(n)
             if buffer.due(now):
                 await writer.send(*buffer.take())
-    except SubscriptionError as error:
-        print(f"{PROGRAM}: server refused a subscription: {error}", file=sys.stderr)
-        status = 1
     except WriterDied:
         status = 1
     except FastfeedError as error:

@@ -33,7 +33,7 @@ from fastfeed._console import (
     status_bar,
     terminal_width,
 )
-from fastfeed._process import SignalStop, open_feed, quiet_sdk_logging
+from fastfeed._process import SignalStop, Stopped, open_feed, quiet_sdk_logging
 from fastfeed.client import (
     Batch,
     Contract,
@@ -514,23 +514,29 @@ class _Tail:
         self.summary(now)
 
 
+async def _subscribe(feed: Feed, subscriptions: Sequence[Subscription]) -> None:
+    for sub in subscriptions:
+        await feed.subscribe(sub.req_type, sub.contract)
+
+
 async def _tail(args: argparse.Namespace, subscriptions: list[Subscription], out: TextIO) -> int:
     stop = SignalStop()
-    feed = await open_feed(
-        args.url, PROGRAM, max_queue_events=args.queue_events, overflow="drop_oldest"
-    )
+    try:
+        feed = await stop.guard(open_feed(args.url, PROGRAM, max_queue_events=args.queue_events))
+    except Stopped:
+        return stop.exit_code
     if feed is None:
         return 1
-    for line in header(args.url, subscriptions):
-        print(line, file=sys.stderr)
     live = out.isatty() and not args.json
-    view = _Tail(args, feed, subscriptions, out, live, time.monotonic())
+    view: _Tail | None = None
     status = 0
     nxt: asyncio.Future[Batch | None] | None = None
     stopping = asyncio.ensure_future(stop.event.wait())
     try:
-        for sub in subscriptions:
-            await feed.subscribe(sub.req_type, sub.contract)
+        await stop.guard(_subscribe(feed, subscriptions))
+        for line in header(args.url, subscriptions):
+            print(line, file=sys.stderr)
+        view = _Tail(args, feed, subscriptions, out, live, time.monotonic())
         next_tick = time.monotonic() + TICK_SECONDS
         while not stop.stopping and not view.done:
             if nxt is None:
@@ -553,6 +559,8 @@ async def _tail(args: argparse.Namespace, subscriptions: list[Subscription], out
                 status = 0 if feed.ended else 1
                 break
             view.batch(batch, now)
+    except Stopped:
+        pass
     except SubscriptionError as error:
         print(f"{PROGRAM}: server refused a subscription: {error}", file=sys.stderr)
         status = 1
@@ -564,7 +572,8 @@ async def _tail(args: argparse.Namespace, subscriptions: list[Subscription], out
         if nxt is not None:
             nxt.cancel()
         try:
-            view.close(time.monotonic())
+            if view is not None:
+                view.close(time.monotonic())
         finally:
             await feed.close()
     return stop.exit_code if stop.stopping else status
