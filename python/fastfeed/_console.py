@@ -27,6 +27,7 @@ __all__ = [
     "human",
     "status_bar",
     "terminal_width",
+    "write_all",
 ]
 
 # tqdm's default lock is a multiprocessing lock; one thread writes here, a thread lock will do.
@@ -186,6 +187,17 @@ def counter_bar(file: TextIO, desc: str, unit: str) -> tqdm[Never]:
     )
 
 
+def write_all(file: TextIO, data: str | bytes) -> None:
+    """Writes all of ``data`` to ``file``'s descriptor. A buffered ``write`` may report
+    success after writing only part of it when a signal interrupts a write blocked on a full
+    pipe: the rest would be lost, and the output would end inside a line."""
+    file.flush()
+    view = memoryview(data.encode() if isinstance(data, str) else data)
+    fd = file.fileno()
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 class Console:
     """The human side of a program: notices on stderr (``[tag] …``, rate-limited per kind)
     and, on a terminal, a status line (``bar``) kept at the bottom under everything written
@@ -196,17 +208,15 @@ class Console:
         self.bar = bar
         self.limiter = NoticeLimiter(notice_interval)
 
-    def above(self, file: TextIO, text: str) -> None:
-        """Writes ``text`` (whole lines) to ``file``, above the status line."""
-        if not text:
+    def above(self, file: TextIO, data: str | bytes) -> None:
+        """Writes ``data`` (whole lines) to ``file``, above the status line."""
+        if not data:
             return
         if self.bar is None:
-            file.write(text)
-            file.flush()
+            write_all(file, data)
             return
         with tqdm.external_write_mode(file=file):
-            file.write(text)
-            file.flush()
+            write_all(file, data)
 
     def line(self, text: str) -> None:
         """One ``[tag] text`` line on stderr, never suppressed."""

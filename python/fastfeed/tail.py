@@ -420,9 +420,7 @@ class _Tail:
             if wanted < matching:
                 lines = b"".join(lines.splitlines(keepends=True)[:wanted])
             self.shown += wanted
-            self.out.flush()
-            self.out.buffer.write(lines)
-            self.out.buffer.flush()
+            self.console.above(self.out, lines)
             return
         picked = spread(matching, wanted) if wanted < matching else None
         if self.args.count is not None:  # the first ones, not a sample
@@ -561,6 +559,10 @@ async def _tail(args: argparse.Namespace, subscriptions: list[Subscription], out
             view.batch(batch, now)
     except Stopped:
         pass
+    except BrokenPipeError:
+        # The reader went away (``| head``): not an error. Python would report the broken pipe
+        # again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
     except SubscriptionError as error:
         print(f"{PROGRAM}: server refused a subscription: {error}", file=sys.stderr)
         status = 1
@@ -590,11 +592,4 @@ def run_tail(args: argparse.Namespace) -> int:
         print(f"{PROGRAM}: error: {error}", file=sys.stderr)
         return 2
     quiet_sdk_logging()
-    try:
-        return uvloop.run(_tail(args, subscriptions, sys.stdout))
-    except BrokenPipeError:
-        # The reader went away (``| head``): not an error. Python would report the broken pipe
-        # again when it flushes stdout at exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
+    return uvloop.run(_tail(args, subscriptions, sys.stdout))
