@@ -306,3 +306,27 @@ def test_a_refused_subscription_is_one_line_and_exit_1(program: list[str], tmp_p
         "no STOCK ZZZZ in this market; STOCK: AAPL, MSFT, QQQ, SPY, TSLA"
     ]
     assert not out.exists()
+
+
+def test_a_second_signal_exits_at_once_while_a_write_blocks(tmp_path: Path) -> None:
+    """``tail --json`` into a pipe nobody reads: its write blocks, so the first Ctrl-C cannot
+    be acted on (the rest of the batch would be lost mid-line); a second one exits at once."""
+    with serve(tmp_path, "--rate", "max") as url:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fastfeed", "tail", "--url", url, "--stock", "SPY", "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(2)  # a 64 KiB pipe is full after a few milliseconds of --rate max
+            wchan = Path(f"/proc/{proc.pid}/wchan")  # where the kernel says it waits
+            if wchan.exists() and wchan.read_text() not in ("", "0"):
+                assert "pipe_write" in wchan.read_text()
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.3)
+            code, seconds = stop(proc, signal.SIGINT)
+        finally:
+            assert proc.stdout is not None
+            proc.stdout.close()
+    assert code == 130
+    assert seconds < 0.5
