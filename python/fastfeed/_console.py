@@ -18,6 +18,9 @@ from typing import Generic, Never, TextIO, TypeVar
 
 from tqdm import tqdm
 
+from fastfeed.client import Disconnected, Gap, Reconnected, TakenOver
+from fastfeed.client.events import ControlEvent
+
 __all__ = [
     "Console",
     "LineBudget",
@@ -228,6 +231,21 @@ class Console:
         shown = self.limiter.offer(kind, f"{kind}: {text}", now, lost)
         if shown is not None:
             self.line(shown)
+
+    def control(self, event: ControlEvent, now: float) -> None:
+        """Reports a feed's control event: gaps and reconnects as rate-limited notices."""
+        if isinstance(event, Gap):
+            self.notice("gap", f"{event.count:,} events lost ({event.reason})", now, event.count)
+        elif isinstance(event, Disconnected):
+            self.notice("disconnected", f"{event.reason}; reconnecting", now)
+        elif isinstance(event, Reconnected):
+            self.notice(
+                "reconnected",
+                f"after {event.outage:.2f} s ({event.subscriptions} subscriptions re-sent)",
+                now,
+            )
+        elif isinstance(event, TakenOver):
+            self.line(f"taken over by another client: {event.reason}; stopping")
 
     def tick(self, now: float, *, final: bool = False) -> None:
         """Prints what the limiter has due; follows the terminal's width."""

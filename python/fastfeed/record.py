@@ -31,14 +31,9 @@ from fastfeed._process import SignalStop, Stopped, open_feed, quiet_sdk_logging
 from fastfeed._record_writer import RecordingFile
 from fastfeed.client import (
     Batch,
-    Disconnected,
     Feed,
-    Gap,
-    Reconnected,
     Subscription,
-    TakenOver,
 )
-from fastfeed.client.events import ControlEvent
 from fastfeed.client.jsonl import BatchJsonWriter, parse_stream_name
 from fastfeed.errors import FastfeedError, SubscriptionError
 from fastfeed.tail import DEFAULT_URL
@@ -201,21 +196,6 @@ class _Writer:
             self._file.close()
 
 
-def _notice(console: Console, notice: ControlEvent, now: float) -> None:
-    if isinstance(notice, Gap):
-        console.notice("gap", f"{notice.count:,} events lost ({notice.reason})", now, notice.count)
-    elif isinstance(notice, Disconnected):
-        console.notice("disconnected", f"{notice.reason}; reconnecting", now)
-    elif isinstance(notice, Reconnected):
-        console.notice(
-            "reconnected",
-            f"after {notice.outage:.2f} s ({notice.subscriptions} subscriptions re-sent)",
-            now,
-        )
-    elif isinstance(notice, TakenOver):
-        console.line(f"taken over: {notice.reason}; stopping")
-
-
 def _postfix(feed: Feed, writer: _Writer) -> str:
     stats = feed.stats
     return f"{human(writer.size, 'B')} written, gaps {stats.gaps:,}, lost {stats.lost:,}"
@@ -287,7 +267,7 @@ async def _record(args: argparse.Namespace, subscriptions: list[Subscription]) -
                 if batch is None:
                     break
                 for notice in batch.notices:
-                    _notice(console, notice, now)
+                    console.control(notice, now)
                 n = len(batch)
                 if n:
                     lines = encoder.encode(batch, feed.contracts)

@@ -37,22 +37,17 @@ from fastfeed._process import SignalStop, Stopped, open_feed, quiet_sdk_logging
 from fastfeed.client import (
     Batch,
     Contract,
-    Disconnected,
     Feed,
-    Gap,
     Index,
     MarketEvent,
     Ohlc,
     OpenInterest,
     Option,
     Quote,
-    Reconnected,
     Stock,
     Subscription,
-    TakenOver,
     Trade,
 )
-from fastfeed.client.events import ControlEvent
 from fastfeed.client.jsonl import BatchJsonWriter
 from fastfeed.errors import FastfeedError, SubscriptionError
 from fastfeed.events import EventKind
@@ -400,7 +395,7 @@ class _Tail:
 
     def batch(self, batch: Batch, now: float) -> None:
         for notice in batch.notices:
-            self.notice(notice, now)
+            self.console.control(notice, now)
         if not len(batch):
             return
         kinds = batch.kinds
@@ -442,23 +437,6 @@ class _Tail:
                 for contract_id in np.flatnonzero(np.bincount(ids)).tolist():
                     self.quiet.delivered((kind, batch.contract(contract_id)), now)
 
-    def notice(self, notice: ControlEvent, now: float) -> None:
-        console = self.console
-        if isinstance(notice, Gap):
-            console.notice(
-                "gap", f"{notice.count:,} events lost ({notice.reason})", now, notice.count
-            )
-        elif isinstance(notice, Disconnected):
-            console.notice("disconnected", f"{notice.reason}; reconnecting", now)
-        elif isinstance(notice, Reconnected):
-            console.notice(
-                "reconnected",
-                f"after {notice.outage:.2f} s ({notice.subscriptions} subscriptions re-sent)",
-                now,
-            )
-        elif isinstance(notice, TakenOver):
-            console.line(f"taken over: {notice.reason}; exiting")
-
     def tick(self, now: float) -> None:
         """Every :data:`TICK_SECONDS`: notices due, quiet subscriptions, status or summary."""
         self.console.tick(now)
@@ -467,7 +445,9 @@ class _Tail:
         if self.quiet is not None:
             quiet = self.quiet.check(now)
             if quiet:
-                names = ", ".join(self.names[key] for key in quiet)
+                names = ", ".join(self.names[key] for key in quiet[:3])
+                if len(quiet) > 3:
+                    names += f" and {len(quiet) - 3} more"
                 self.console.notice(
                     "quiet", f"nothing for {self.quiet.after:g} s from {names}", now
                 )
