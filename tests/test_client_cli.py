@@ -43,6 +43,14 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
         ),
         (["tail", "--stock", "AAPL", "--count", "0"], "--count: expected a positive integer"),
         (["tail", "--stock", "AAPL", "--bogus"], "unrecognized arguments: --bogus"),
+        (["tail", "--stock", "AAPL", "--url", "localhost:25520"], "--url: expected ws://"),
+        (["tail", "--stock", "AAPL", "--url", "ws://h:99999/"], "--url: Port out of range"),
+        (["tail", "--stock", "AAPL", "--queue-events", "0"], "--queue-events: expected a"),
+        (["record", "--url", "http://h/", "--out", "x.jsonl", "stock.AAPL@trade"], "--url: "),
+        (
+            ["record", "--queue-events", "0", "--out", "x.jsonl", "stock.AAPL@trade"],
+            "--queue-events: expected a positive integer, got 0",
+        ),
         (["record", "stock.AAPL@trade"], "the following arguments are required: --out"),
         (
             ["record", "--out", "x.jsonl", "stock.AAPL@book"],

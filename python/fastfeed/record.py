@@ -34,6 +34,7 @@ from fastfeed.client import (
     Feed,
     Subscription,
 )
+from fastfeed.client.feed import check_url
 from fastfeed.client.jsonl import BatchJsonWriter, parse_stream_name
 from fastfeed.errors import FastfeedError, SubscriptionError
 from fastfeed.tail import DEFAULT_URL
@@ -315,6 +316,11 @@ def run_record(args: argparse.Namespace) -> int:
     Ctrl-C, 143 after SIGTERM)."""
     import uvloop
 
+    try:
+        check_url(args.url)
+    except ValueError as error:
+        print(f"{PROGRAM}: error: --{error}", file=sys.stderr)  # the SDK's "url: …"
+        return 2
     subscriptions = []
     for name in args.subscriptions:
         try:

@@ -48,6 +48,7 @@ from fastfeed.client import (
     Subscription,
     Trade,
 )
+from fastfeed.client.feed import check_url
 from fastfeed.client.jsonl import BatchJsonWriter
 from fastfeed.errors import FastfeedError, SubscriptionError
 from fastfeed.events import EventKind
@@ -160,6 +161,10 @@ def tail_subscriptions(args: argparse.Namespace) -> list[Subscription]:
     contracts += [Index(s) for s in args.index]
     if not contracts:
         raise ValueError("give at least one --stock, --option or --index")
+    try:
+        check_url(args.url)
+    except ValueError as error:
+        raise ValueError(f"--{error}") from None  # the SDK's "url: …" is the flag --url
     req_types = _req_types(args)
     if args.count is not None and args.count < 1:
         raise ValueError(f"--count: expected a positive integer, got {args.count}")
