@@ -149,8 +149,8 @@ def add_tail_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=5.0,
         metavar="S",
-        help="when stdout is not a terminal: seconds between summaries on stderr (default 5; "
-        "0 turns them off)",
+        help="without a status line (stdout not a terminal, or --json): seconds between "
+        "summaries on stderr (default 5; 0 turns them off)",
     )
 
 
