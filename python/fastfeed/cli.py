@@ -374,8 +374,12 @@ def _add_client_commands(commands: argparse._SubParsersAction[_OneLineParser]) -
         commands.add_parser(
             "tail",
             help="print a live stream (table or JSON lines)",
-            description="Subscribe and print events as a table (or --json lines) on stdout; "
-            "a periodic summary (rates, drops, gaps) and connection events go to stderr.",
+            description="Subscribe and print events on stdout: one row of at most 80 columns "
+            "each, or --json lines. On a terminal, a status line (rates, gaps, drops) stays at "
+            "the bottom and at most --lines-per-second rows are printed, sampled, while all "
+            "are counted. The header, notices (gaps, reconnects, quiet subscriptions: at most "
+            "one line a second of each kind) and summaries go to stderr. Ctrl-C exits 130, "
+            "SIGTERM 143; a second one exits at once.",
         )
     )
     add_record_arguments(
@@ -383,6 +387,11 @@ def _add_client_commands(commands: argparse._SubParsersAction[_OneLineParser]) -
             "record",
             help="write a stream to JSON Lines (replay format)",
             description="Subscribe and write every data event as one line of SPEC §3.3 JSON "
-            "(gzip when FILE ends in .gz); the file replays with serve --source replay:FILE.",
+            "(gzip when FILE ends in .gz); the file replays with serve --source replay:FILE. "
+            "Written at least every second, whole lines (one gzip member) at a time, by a "
+            "child process: the file stays valid even after kill -9, losing at most the last "
+            "second. Nothing is dropped here: a full queue stops reading the socket; what the "
+            "server drops is reported as gaps. On a terminal, a live status line on stderr; "
+            "else one summary line at the end. Ctrl-C exits 130, SIGTERM 143.",
         )
     )

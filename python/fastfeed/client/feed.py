@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Final, Literal, Self, TypeAlias, cast, get_args
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import numpy as np
 import numpy.typing as npt
@@ -82,6 +82,18 @@ _STATUS: Final = int(EventKind.STATUS)
 _ERROR: Final = int(EventKind.ERROR)
 _CONTROL: Final = int(EventKind.CONTROL)
 _NO_COUNTS: Final = (0,) * len(EventKind)
+
+
+def check_url(url: str) -> SplitResult:
+    """The parts of a feed URL; ``ValueError`` with a one-line reason if it is not one."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValueError(f"url: expected ws://host:port/path or wss://…, got {url!r}")
+    try:
+        parts.port  # noqa: B018 (a port out of range raises here)
+    except ValueError as error:
+        raise ValueError(f"url: {error}, got {url!r}") from None
+    return parts
 
 
 def _interval_ms(interval: str | int) -> int:
@@ -217,9 +229,7 @@ class Feed:
         headers: Sequence[tuple[str, str]] = (),
         seed: int | None = None,
     ) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("ws", "wss") or not parts.hostname:
-            raise ValueError(f"url: expected ws://host:port/path or wss://…, got {url!r}")
+        parts = check_url(url)
         if not heartbeat_timeout > 0:
             raise ValueError(f"heartbeat_timeout must be positive, got {heartbeat_timeout}")
         if max_queue_events < 1:
@@ -227,7 +237,8 @@ class Feed:
         if overflow not in get_args(OverflowPolicy):
             raise ValueError(f"overflow must be 'drop_oldest' or 'pause', got {overflow!r}")
         self.url = url
-        self._host = parts.hostname
+        assert parts.hostname is not None  # check_url
+        self._host: str = parts.hostname
         self._port = parts.port or (443 if parts.scheme == "wss" else 80)
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._ssl = parts.scheme == "wss"
