@@ -19,6 +19,7 @@ from typing import Any
 import fastfeed
 import numpy as np
 import pytest
+import uvloop
 from fastfeed import EndOfStream, Stock, Trade
 from fastfeed.server.replay import ReplaySource, ReplaySpec
 from websockets.asyncio.client import ClientConnection, connect
@@ -435,3 +436,143 @@ def test_bad_replay_flags_exit_2_with_one_line(args: list[str], message: str) ->
     )
     assert done.returncode == 2
     assert done.stderr == f"python -m fastfeed serve: error: {message}\n"
+
+
+def _serve_replay(path: str, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SERVE, "--port", str(free_port()), "--source", f"replay:{path}", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_each_bad_file_is_one_line_and_exit_2_before_serving(tmp_path: Path) -> None:
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    (tmp_path / "blank.jsonl").write_bytes(b"\n  \n")
+    (tmp_path / "px.csv").write_text("date,ms_of_day,symbol,px\n20250321,1,AAPL,1\n")
+    whole = gzip.compress(b"".join(line + b"\n" for line in random_trades(50, seed=7)))
+    (tmp_path / "cut.jsonl.gz").write_bytes(whole[:-20])
+    cases = {
+        "missing.jsonl": "replay: no such file: {d}/missing.jsonl",
+        "none*.jsonl": "replay: no file matches {d}/none*.jsonl",
+        "empty.jsonl": "replay: {d}/empty.jsonl is empty (no events)",
+        "blank.jsonl": "replay: {d}/blank.jsonl is empty (no events)",
+        "px.csv": "replay: {d}/px.csv: CSV header lacks price, size "
+        "(has date, ms_of_day, symbol, px)",
+        "cut.jsonl.gz": "replay: {d}/cut.jsonl.gz: truncated gzip (incomplete deflate stream)",
+    }
+    for name, message in cases.items():
+        done = _serve_replay(str(tmp_path / name))
+        assert done.returncode == 2, (name, done.stderr)
+        assert done.stderr == f"python -m fastfeed serve: {message.format(d=tmp_path)}\n"
+
+
+BAD_PRICE = (
+    b'{"header":{"type":"TRADE","status":"CONNECTED"},"contract":{"security_type":"STOCK",'
+    b'"symbol":"AAPL"},"trade":{"ms_of_day":34200001,"sequence":1,"size":1,"condition":0,'
+    b'"price":"x","exchange":1,"date":20250321}}'
+)
+
+
+async def _subscribe_and_read(port: int) -> tuple[int, int | None, str | None]:
+    """Subscribes to every stock trade; (trades received, close code, close reason)."""
+    url = f"ws://127.0.0.1:{port}/v1/events"
+    for _ in range(100):
+        try:
+            ws = await connect(url)
+            break
+        except OSError:
+            await asyncio.sleep(0.05)
+    async with ws:
+        await subscribe(ws, 1, **FULL_STOCK_TRADES)
+        data, _ = await until_closed(ws)
+        return len(data), ws.close_code, ws.close_reason
+
+
+def test_a_bad_line_stops_the_replay_with_path_line_and_exit_1(tmp_path: Path) -> None:
+    lines = random_trades(3, seed=8)
+    path = write(tmp_path / "day.jsonl", [*lines, BAD_PRICE, *random_trades(2, seed=9)]).path
+    port = free_port()
+    server = subprocess.Popen(
+        [*SERVE, "--port", str(port), "--source", f"replay:{path}", "--speed", "max"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        received, code, reason = uvloop.run(_subscribe_and_read(port))
+        assert server.wait(10) == 1
+        assert server.stderr is not None
+        last = server.stderr.read().splitlines()[-1]
+    finally:
+        server.kill()
+        server.wait(10)
+        if server.stderr is not None:
+            server.stderr.close()
+    # Everything before the bad line was delivered; then Close 1011 naming it.
+    assert received == 3
+    at = BAD_PRICE.index(b'"x"')
+    message = f"{path}:4: trade.price: expected a number at byte {at}"
+    assert last == f"python -m fastfeed serve: {message}"
+    assert code == 1011
+    assert reason is not None and reason.startswith("source failed: ")
+
+
+def test_on_bad_line_skip_skips_logs_and_counts(tmp_path: Path) -> None:
+    bad = [BAD_PRICE, b"not json", BAD_PRICE]
+    path = write(
+        tmp_path / "day.jsonl", [*random_trades(3, seed=8), *bad, *random_trades(2, seed=9)]
+    ).path
+    port = free_port()
+    server = subprocess.Popen(
+        [*SERVE, "--port", str(port), "--source", f"replay:{path}", "--speed", "max",
+         "--on-bad-line", "skip"],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        received, code, reason = uvloop.run(_subscribe_and_read(port))
+        assert server.wait(10) == 0
+        assert server.stderr is not None
+        log = server.stderr.read()
+    finally:
+        server.kill()
+        server.wait(10)
+        if server.stderr is not None:
+            server.stderr.close()
+    assert (received, code, reason) == (5, 1000, "end of replay")
+    skipped = [line for line in log.splitlines() if "skipped" in line]
+    # Rate-limited: one line for the three (the latest named), and the total at the end.
+    assert len(skipped) <= 2, skipped
+    assert "skipped 3 bad line(s); the latest: " in log or "3 bad lines skipped" in log, log
+    assert f"{path}:6: trade.price: expected a number" in log
+
+
+def test_record_of_a_lock_step_replay_is_the_original_without_ids(tmp_path: Path) -> None:
+    # record acknowledges each batch once written; the recording carries no header ids.
+    original = write(tmp_path / "a.jsonl", random_trades(2000, seed=10))
+    copy = tmp_path / "b.jsonl"
+    port = free_port()
+    server = subprocess.Popen(
+        [*SERVE, "--port", str(port), "--source", f"replay:{original.path}", "--pace", "ack",
+         "--ack-window", "64"],
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        url = f"ws://127.0.0.1:{port}/v1/events"
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        done = subprocess.run(
+            [sys.executable, "-m", "fastfeed", "record", "--url", url, "--out", str(copy),
+             "stock@full_trades"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert server.wait(10) == 0
+    finally:
+        server.kill()
+        server.wait(10)
+    assert copy.read_bytes() == original.path.read_bytes()

@@ -237,7 +237,7 @@ async def _record(args: argparse.Namespace, subscriptions: list[Subscription]) -
         print(f"{PROGRAM}: cannot write {args.out}: {error}", file=sys.stderr)
         return 1
     buffer = LineBuffer()
-    encoder = BatchJsonWriter()
+    encoder = BatchJsonWriter(keep_ids=False)
     bar = counter_bar(sys.stderr, "record", " ev") if sys.stderr.isatty() else None
     console = Console("record", bar)
     received = 0

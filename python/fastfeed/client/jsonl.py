@@ -56,10 +56,15 @@ def _rows(columns: Any, lo: int, hi: int) -> dict[str, npt.NDArray[Any]]:
 
 class BatchJsonWriter:
     """Turns batches into JSON Lines (the replay format) with the Rust encoder: one encode
-    call per event type present, the lines then put back in arrival order."""
+    call per event type present, the lines then put back in arrival order.
 
-    def __init__(self) -> None:
+    ``keep_ids`` keeps the header ``id`` of a ``--pace ack`` server's events (``tail --json``
+    shows what was sent); a recording leaves them out (``record``): they number one
+    connection's deliveries, not the market, and a replay numbers its own."""
+
+    def __init__(self, *, keep_ids: bool = True) -> None:
         self._encoder = EventEncoder()
+        self._keep_ids = keep_ids
 
     def encode(
         self,
@@ -111,7 +116,7 @@ class BatchJsonWriter:
                 t["price"],
                 t["exchange"],
                 t["date"],
-                ids=t["id"] if t["id"].any() else None,
+                ids=t["id"] if self._keep_ids and t["id"].any() else None,
                 framing="jsonl",
             )
         if kind == EventKind.QUOTE:
@@ -128,7 +133,7 @@ class BatchJsonWriter:
                 q["ask"],
                 q["ask_condition"],
                 q["date"],
-                ids=q["id"] if q["id"].any() else None,
+                ids=q["id"] if self._keep_ids and q["id"].any() else None,
                 framing="jsonl",
             )
         if kind == EventKind.OHLC:
@@ -143,7 +148,7 @@ class BatchJsonWriter:
                 o["volume"],
                 o["count"],
                 o["date"],
-                ids=o["id"] if o["id"].any() else None,
+                ids=o["id"] if self._keep_ids and o["id"].any() else None,
                 framing="jsonl",
             )
         i = _rows(batch.open_interest, lo, hi)
@@ -152,6 +157,6 @@ class BatchJsonWriter:
             i["ms_of_day"],
             i["open_interest"],
             i["date"],
-            ids=i["id"] if i["id"].any() else None,
+            ids=i["id"] if self._keep_ids and i["id"].any() else None,
             framing="jsonl",
         )

@@ -159,7 +159,7 @@ class Server:
         except Exception as error:
             if not isinstance(error, FastfeedError):
                 log.exception("source failed")
-            await self._finish_all(1011, "source failed")
+            await self._finish_all(1011, _close_reason(f"source failed: {error}"))
             self.ended.set_exception(error)
             return
         if end is not None:
@@ -179,6 +179,14 @@ class Server:
         waiters = [c.disconnected for c in connections if not c.disconnected.done()]
         if waiters:
             await asyncio.wait(waiters, timeout=self.config.close_timeout + 1)
+
+
+def _close_reason(text: str) -> str:
+    """``text`` cut to the 123 bytes a Close reason may hold (whole characters)."""
+    data = text.encode()
+    if len(data) <= 123:
+        return text
+    return data[:120].decode(errors="ignore") + "..."
 
 
 async def serve(
