@@ -3,6 +3,8 @@ when disabled (stderr is not a terminal), so logs and pipes stay clean."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from typing import Any
 
 __all__ = ["Progress"]
@@ -16,7 +18,12 @@ class Progress:
         self._total = total
         self._done = 0
         self._bar: Any = None
+        self._logging = contextlib.ExitStack()
         if enabled:
+            from tqdm.contrib.logging import logging_redirect_tqdm
+
+            # Log lines are printed above the bar instead of through it.
+            self._logging.enter_context(logging_redirect_tqdm([logging.getLogger()]))
             self._bar = self._make()
 
     def _make(self) -> Any:
@@ -49,3 +56,4 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+        self._logging.close()
