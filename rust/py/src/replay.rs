@@ -21,6 +21,8 @@ pub struct PyReplayReader {
     /// yet): an event costs an index, not a hub lookup.
     hub: Option<Py<PyHub>>,
     hub_ids: Vec<u32>,
+    /// Bytes of original JSON per event in the last batch, to size the next one's buffer.
+    raw_per_event: usize,
 }
 
 const NO_ID: u32 = u32::MAX;
@@ -53,6 +55,7 @@ impl PyReplayReader {
             inner,
             hub: None,
             hub_ids: Vec::new(),
+            raw_per_event: 0,
         })
     }
 
@@ -122,9 +125,11 @@ impl PyReplayReader {
         }
         let mut hub = hub.try_borrow_mut()?;
         let hub = &mut hub.inner;
-        let mut batch = PySourceBatch::of_events(Vec::with_capacity(max_events.min(1 << 16)));
+        let expected = max_events.min(1 << 16);
+        let mut batch = PySourceBatch::of_events(Vec::with_capacity(expected));
+        batch.reserve_raw(expected * self.raw_per_event);
         let (reader, ids) = (&mut self.inner, &mut self.hub_ids);
-        py.detach(|| {
+        let n = py.detach(|| {
             reader.read(max_events, until, |e| {
                 let index = e.contract_index as usize;
                 if index >= ids.len() {
@@ -144,6 +149,9 @@ impl PyReplayReader {
             })
         })
         .map_err(|e| replay_error(&e))?;
+        if n > 0 {
+            self.raw_per_event = batch.raw_len().div_ceil(n);
+        }
         Ok(batch)
     }
 
