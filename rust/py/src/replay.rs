@@ -129,26 +129,27 @@ impl PyReplayReader {
         let mut batch = PySourceBatch::of_events(Vec::with_capacity(expected));
         batch.reserve_raw(expected * self.raw_per_event);
         let (reader, ids) = (&mut self.inner, &mut self.hub_ids);
-        let n = py.detach(|| {
-            reader.read(max_events, until, |e| {
-                let index = e.contract_index as usize;
-                if index >= ids.len() {
-                    ids.resize(index + 1, NO_ID);
-                }
-                if ids[index] == NO_ID {
-                    ids[index] = hub.add_contract(e.contract);
-                }
-                let event = Event {
-                    contract: ids[index],
-                    body: e.body,
-                };
-                match e.raw {
-                    Some(json) => batch.push_json(event, json),
-                    None => batch.push(event, None),
-                }
+        let n = py
+            .detach(|| {
+                reader.read(max_events, until, |e| {
+                    let index = e.contract_index as usize;
+                    if index >= ids.len() {
+                        ids.resize(index + 1, NO_ID);
+                    }
+                    if ids[index] == NO_ID {
+                        ids[index] = hub.add_contract(e.contract);
+                    }
+                    let event = Event {
+                        contract: ids[index],
+                        body: e.body,
+                    };
+                    match e.raw {
+                        Some(json) => batch.push_json(event, json),
+                        None => batch.push(event, None),
+                    }
+                })
             })
-        })
-        .map_err(|e| replay_error(&e))?;
+            .map_err(|e| replay_error(&e))?;
         if n > 0 {
             self.raw_per_event = batch.raw_len().div_ceil(n);
         }
