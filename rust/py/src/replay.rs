@@ -29,8 +29,9 @@ const NO_ID: u32 = u32::MAX;
 
 #[pymethods]
 impl PyReplayReader {
-    /// `paths`: a path or a glob pattern (expanded, sorted by path), or a list of paths (in
-    /// the order given). Runs the pre-scan (without the GIL); raises `ReplayError`.
+    /// `paths`: a path or a glob pattern (a `str`: expanded, sorted by path), an `os.PathLike`
+    /// (one path), or a list of paths (in the order given). Runs the pre-scan (without the
+    /// GIL); raises `ReplayError`.
     #[new]
     #[pyo3(signature = (paths, *, on_bad_line = "stop"))]
     fn new(py: Python<'_>, paths: &Bound<'_, PyAny>, on_bad_line: &str) -> PyResult<Self> {
@@ -45,6 +46,8 @@ impl PyReplayReader {
         };
         let paths: Vec<PathBuf> = if let Ok(spec) = paths.cast::<PyString>() {
             expand(spec.to_str()?).map_err(|e| replay_error(&e))?
+        } else if let Ok(path) = paths.extract::<PathBuf>() {
+            vec![path] // an os.PathLike: a path, never a pattern
         } else {
             paths.extract()?
         };
