@@ -3,7 +3,7 @@ the file reader alone, no server, beside its baseline in the same run.
 
 * JSON Lines: ``record``'s format (the Rust ``EventEncoder``, ``framing="jsonl"``), option and
   stock trades and quotes. fastfeed: ``ReplayReader(path)`` (the pre-scan included) and
-  ``read(hub, 65536)`` until exhausted, each event decoded, checked, its contract registered
+  ``read(hub, 8192)`` until exhausted, each event decoded, checked, its contract registered
   with a hub and its line kept for forwarding. Baseline: the file read line by line and
   ``orjson.loads`` per line (a dict per event, nothing checked).
 * CSV: trades with a header row (``date,ms_of_day,symbol,price,size,sequence,condition,
@@ -39,7 +39,7 @@ from fastfeed import EventDecoder, EventEncoder, WSFrameDecoder
 from fastfeed._core import BarBook, Hub, ReplayReader, parse_stream_command
 
 DATE = 20250321
-BATCH = 65536
+BATCH = 8192
 FULL_EVENTS = 1_000_000
 QUICK_EVENTS = 20_000
 ROUNDS = 5

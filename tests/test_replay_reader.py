@@ -136,6 +136,7 @@ def test_recorded_lines_read_back_event_for_event_and_byte_for_byte(tmp_path: Pa
     data = record_lines(500)
     path = tmp_path / "day.jsonl"
     path.write_bytes(data)
+    assert ReplayReader(path).files == [str(path)]  # an os.PathLike is one path
     reader = ReplayReader(str(path))
     assert reader.files == [str(path)]
     assert reader.total == 500
@@ -281,8 +282,8 @@ def test_a_glob_of_two_files_merges_in_time_order_ties_to_the_earlier_file(
     hub, _ = subscribed_hub()
     seqs = [e["trade"]["sequence"] for e in events(read_all(reader, hub))]
     assert seqs == [200, 100, 101, 201, 202, 102]  # the tie at 20: a.jsonl first
-    # A list keeps its order: b first now wins the tie.
-    reader = ReplayReader([str(tmp_path / "b.csv"), str(tmp_path / "a.jsonl")])
+    # A list keeps its order: b first now wins the tie (paths may be os.PathLike).
+    reader = ReplayReader([tmp_path / "b.csv", str(tmp_path / "a.jsonl")])
     hub, _ = subscribed_hub()
     seqs = [e["trade"]["sequence"] for e in events(read_all(reader, hub))]
     assert seqs == [200, 100, 201, 101, 202, 102]

@@ -1,6 +1,7 @@
 """Type stubs for the Rust extension ``fastfeed._core`` (checked by ``mypy.stubtest``)."""
 
 from collections.abc import Iterable, Sequence
+from os import PathLike
 from typing import Any, Literal, TypeAlias, final
 
 import numpy as np
@@ -721,17 +722,21 @@ class ReplayReader:
     of §3.3 events (what ``record`` writes) or CSV with a header row, plain or gzip (detected
     by its magic bytes). Files are streamed in chunks: memory does not grow with their size.
 
-    ``paths`` is a path or a glob pattern (expanded and sorted by path) or a list of paths (in
-    the order given); ties in market time go to the earlier file, and each file keeps its own
-    order. Construction runs the pre-scan (missing or empty files, bad CSV headers, broken
-    gzip raise :class:`~fastfeed.ReplayError`) without holding the GIL.
+    ``paths`` is a path or a glob pattern (a ``str``: expanded and sorted by path), an
+    ``os.PathLike`` (one path, never a pattern) or a list of paths (in the order given). Ties
+    in market time go to the earlier file, and each file keeps its own order. Construction
+    runs the pre-scan (missing or empty files, bad CSV headers, broken gzip raise
+    :class:`~fastfeed.ReplayError`) without holding the GIL.
 
     A market time is ``days since 1970-01-01 * 86_400_000 + ms_of_day`` (New York wall-clock
     milliseconds: differences are elapsed market time).
     """
 
     def __new__(
-        cls, paths: str | list[str], *, on_bad_line: Literal["stop", "skip"] = "stop"
+        cls,
+        paths: str | PathLike[str] | list[str | PathLike[str]],
+        *,
+        on_bad_line: Literal["stop", "skip"] = "stop",
     ) -> ReplayReader: ...
     @property
     def files(self) -> list[str]:

@@ -57,6 +57,16 @@ impl PySourceBatch {
         self.events.push(event);
     }
 
+    /// Room for `bytes` more bytes of original JSON.
+    pub(crate) fn reserve_raw(&mut self, bytes: usize) {
+        self.raw.reserve(bytes);
+    }
+
+    /// Bytes of original JSON held.
+    pub(crate) fn raw_len(&self) -> usize {
+        self.raw.len()
+    }
+
     /// Appends an event that came as JSON: `json` is kept and forwarded as it is.
     pub(crate) fn push_json(&mut self, event: Event, json: &[u8]) {
         let at = self.raw.len();

@@ -21,14 +21,17 @@ pub struct PyReplayReader {
     /// yet): an event costs an index, not a hub lookup.
     hub: Option<Py<PyHub>>,
     hub_ids: Vec<u32>,
+    /// Bytes of original JSON per event in the last batch, to size the next one's buffer.
+    raw_per_event: usize,
 }
 
 const NO_ID: u32 = u32::MAX;
 
 #[pymethods]
 impl PyReplayReader {
-    /// `paths`: a path or a glob pattern (expanded, sorted by path), or a list of paths (in
-    /// the order given). Runs the pre-scan (without the GIL); raises `ReplayError`.
+    /// `paths`: a path or a glob pattern (a `str`: expanded, sorted by path), an `os.PathLike`
+    /// (one path), or a list of paths (in the order given). Runs the pre-scan (without the
+    /// GIL); raises `ReplayError`.
     #[new]
     #[pyo3(signature = (paths, *, on_bad_line = "stop"))]
     fn new(py: Python<'_>, paths: &Bound<'_, PyAny>, on_bad_line: &str) -> PyResult<Self> {
@@ -43,6 +46,8 @@ impl PyReplayReader {
         };
         let paths: Vec<PathBuf> = if let Ok(spec) = paths.cast::<PyString>() {
             expand(spec.to_str()?).map_err(|e| replay_error(&e))?
+        } else if let Ok(path) = paths.extract::<PathBuf>() {
+            vec![path] // an os.PathLike: a path, never a pattern
         } else {
             paths.extract()?
         };
@@ -53,6 +58,7 @@ impl PyReplayReader {
             inner,
             hub: None,
             hub_ids: Vec::new(),
+            raw_per_event: 0,
         })
     }
 
@@ -122,28 +128,34 @@ impl PyReplayReader {
         }
         let mut hub = hub.try_borrow_mut()?;
         let hub = &mut hub.inner;
-        let mut batch = PySourceBatch::of_events(Vec::with_capacity(max_events.min(1 << 16)));
+        let expected = max_events.min(1 << 16);
+        let mut batch = PySourceBatch::of_events(Vec::with_capacity(expected));
+        batch.reserve_raw(expected * self.raw_per_event);
         let (reader, ids) = (&mut self.inner, &mut self.hub_ids);
-        py.detach(|| {
-            reader.read(max_events, until, |e| {
-                let index = e.contract_index as usize;
-                if index >= ids.len() {
-                    ids.resize(index + 1, NO_ID);
-                }
-                if ids[index] == NO_ID {
-                    ids[index] = hub.add_contract(e.contract);
-                }
-                let event = Event {
-                    contract: ids[index],
-                    body: e.body,
-                };
-                match e.raw {
-                    Some(json) => batch.push_json(event, json),
-                    None => batch.push(event, None),
-                }
+        let n = py
+            .detach(|| {
+                reader.read(max_events, until, |e| {
+                    let index = e.contract_index as usize;
+                    if index >= ids.len() {
+                        ids.resize(index + 1, NO_ID);
+                    }
+                    if ids[index] == NO_ID {
+                        ids[index] = hub.add_contract(e.contract);
+                    }
+                    let event = Event {
+                        contract: ids[index],
+                        body: e.body,
+                    };
+                    match e.raw {
+                        Some(json) => batch.push_json(event, json),
+                        None => batch.push(event, None),
+                    }
+                })
             })
-        })
-        .map_err(|e| replay_error(&e))?;
+            .map_err(|e| replay_error(&e))?;
+        if n > 0 {
+            self.raw_per_event = batch.raw_len().div_ceil(n);
+        }
         Ok(batch)
     }
 

@@ -2,10 +2,19 @@
 //!
 //! Columns may come in any order; a column the format does not know is refused (a typo must
 //! not silently become a default). Every field is trimmed of surrounding whitespace; an empty
-//! optional field takes its default. Prices are dollars, the strike is in thousandths (as on
-//! the wire); integers are plain integers (`5.0` is not one, as in the event decoder).
-//! Contracts go through the one contract validator, so its rules and reasons apply, under the
-//! column's name (`expiration: not a calendar date: 20250230`).
+//! optional field takes its default. Prices are dollars, read as JSON numbers, exactly as the
+//! event decoder reads them (`4.15`, `1e2`; not `.5`, `+1`, `nan`); the strike is in
+//! thousandths (as on the wire); integers are decimal digits (`5.0` is not one). Contracts go
+//! through the one contract validator, so its rules and reasons apply, under the column's name
+//! (`expiration: not a calendar date: 20250230`).
+//!
+//! A row is one line (a quoted field cannot hold a line break). The header, and any row with a
+//! `"`, are read by the `csv` crate; other rows are split at every `,`. Two paths read a row,
+//! with one result: [`Layout::parse_plain`] parses each field in place by its column's type in
+//! one pass, for plain rows whose contract spelling was met before; anything else (quotes,
+//! spaces around a field, an empty required field, a value that does not parse, a new contract)
+//! goes through the field-by-field [`Layout::parse`], which validates and names what is wrong.
+//! A contract spelling is validated once per file and remembered byte for byte.
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -6,9 +6,8 @@ use std::ops::Range;
 
 use super::format::Stream;
 
-/// The longest line kept (in bytes, without its `\n`); a longer one is reported as
-/// [`Line::TooLong`] and skipped without being buffered whole. An event line is a few hundred
-/// bytes.
+/// The longest line kept (in bytes, without its `\n`); a longer one is reported as too long
+/// and skipped without being buffered whole. An event line is a few hundred bytes.
 pub const MAX_LINE: usize = 64 << 10;
 
 /// One line: where it lies in [`LineReader::buffer`] (without its `\n`), or the fact that it

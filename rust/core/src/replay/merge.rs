@@ -20,7 +20,8 @@ use crate::event::EventBody;
 /// The heap key of a failed head: before every event.
 const FAILED: i64 = i64::MIN;
 
-/// How many skipped-line messages are kept between two [`SkipLog::take`] calls.
+/// How many skipped-line messages are kept between two takes
+/// ([`super::ReplayReader::take_skipped`]).
 pub const KEPT_SKIPPED: usize = 100;
 
 /// Lines skipped under the `skip` policy: how many, and the latest few.

@@ -3,9 +3,11 @@
 //! market-time order. Pacing, lock-step and the server are not here: this is the file reader a
 //! replay source is built on.
 //!
-//! * [`format`]: which files ([`expand`] a glob), JSON Lines or CSV (by name), gzip (by magic).
+//! * [`format`](mod@format): which files ([`expand`] a glob), JSON Lines or CSV (by name), gzip (by magic).
 //! * `lines`: chunked reading and `memchr` line splitting in one fixed buffer per file.
-//! * `jsonl`: lines decoded by [`crate::event::decode_event`], each event keeping its line.
+//! * `jsonl`: lines decoded as [`crate::event::decode_event`] decodes them (with
+//!   [`crate::event::EventLineDecoder`], which parses each contract spelling once), each event
+//!   keeping its line.
 //! * `csv_rows`: CSV trades and quotes, checked column by column.
 //! * `prescan`: the checks and the line count run before serving.
 //! * `merge`: the k-way merge by head.
@@ -15,8 +17,8 @@
 //!
 //! * **Streaming**: each file is read in chunks of up to 1 MiB into one fixed buffer (less per
 //!   file when many files are merged: 32 MiB in all, at least 128 KiB each); memory does not
-//!   grow with file size. A JSON line over [`MAX_LINE`] bytes is a bad line, skipped without
-//!   being buffered.
+//!   grow with file size. A line over [`MAX_LINE`] bytes is a bad line, skipped without being
+//!   buffered. Contracts are remembered per distinct contract (as the hub does), not per line.
 //! * **Order**: files are merged by market time ([`market_time`]); ties go to the earlier file
 //!   (in the order given: a glob sorts by path); a file keeps its own order (it is not sorted,
 //!   only merged by its head).
@@ -35,7 +37,10 @@
 //!   [`merge::KEPT_SKIPPED`] messages. Blank lines and JSON lines that are not data events
 //!   (STATUS, acknowledgements) are passed over silently.
 //! * An I/O or gzip error while reading is raised the same way as a bad line under `stop`,
-//!   whatever the policy.
+//!   whatever the policy. A read never both hands out events and returns an error.
+//! * **Contract indexes**: each event carries its contract's dense index in the reader
+//!   ([`ReplayEvent::contract_index`]), so a consumer maps it to its own ids with a `Vec`
+//!   (the binding registers each contract with the hub once, not once per event).
 
 pub mod error;
 pub mod format;
