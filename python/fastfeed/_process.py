@@ -9,11 +9,12 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable
+import time
+from collections.abc import AsyncGenerator, Awaitable
 from types import FrameType
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
-from fastfeed.client import Feed, connect
+from fastfeed.client import Batch, Feed, connect
 from fastfeed.client.feed import OverflowPolicy
 from fastfeed.errors import FeedConnectionError
 
@@ -100,6 +101,38 @@ class SignalStop:
                 await task
             raise Stopped
         return task.result()
+
+    async def batches(self, feed: Feed, tick: float) -> AsyncGenerator[Batch | None, None]:
+        """Each batch of ``feed`` as it comes, and ``None`` every ``tick`` seconds (also while
+        no batch comes, for status lines and timed flushes); ends when a signal arrived or the
+        feed ended (``feed.ended``). Use with ``contextlib.aclosing`` when breaking out."""
+        nxt: asyncio.Future[Batch | None] | None = None
+        stopping = asyncio.ensure_future(self.event.wait())
+        next_tick = time.monotonic() + tick
+        try:
+            while not self.stopping:
+                if nxt is None:
+                    nxt = asyncio.ensure_future(feed.next_batch())
+                waiting: set[asyncio.Future[Any]] = {nxt, stopping}
+                await asyncio.wait(
+                    waiting,
+                    timeout=max(next_tick - time.monotonic(), 0),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + tick
+                    yield None
+                if self.stopping or not nxt.done():
+                    continue
+                batch = nxt.result()
+                nxt = None
+                if batch is None:
+                    return
+                yield batch
+        finally:
+            stopping.cancel()
+            if nxt is not None:
+                nxt.cancel()
 
     def _handler(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is not None:

@@ -23,14 +23,13 @@ import contextlib
 import os
 import sys
 import time
-from typing import Any, Final
+from typing import Final
 
 from fastfeed import _record_writer
 from fastfeed._console import Console, counter_bar, human
 from fastfeed._process import SignalStop, Stopped, open_feed, quiet_sdk_logging
 from fastfeed._record_writer import RecordingFile
 from fastfeed.client import (
-    Batch,
     Feed,
     Subscription,
 )
@@ -243,53 +242,37 @@ async def _record(args: argparse.Namespace, subscriptions: list[Subscription]) -
     received = 0
     status = 0
     start = time.monotonic()
-    nxt: asyncio.Future[Batch | None] | None = None
-    stopping = asyncio.ensure_future(stop.event.wait())
     try:
-        next_tick = time.monotonic() + TICK_SECONDS
-        while not stop.stopping and (args.count is None or received < args.count):
-            if nxt is None:
-                nxt = asyncio.ensure_future(feed.next_batch())
-            waiting: set[asyncio.Future[Any]] = {nxt, stopping}
-            await asyncio.wait(
-                waiting,
-                timeout=max(next_tick - time.monotonic(), 0),
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            now = time.monotonic()
-            if now >= next_tick:
-                next_tick = now + TICK_SECONDS
-                console.tick(now)
-                if bar is not None:
-                    bar.set_postfix_str(_postfix(feed, writer), refresh=True)
-            if not stop.stopping and nxt.done():
-                batch = nxt.result()
-                nxt = None
+        async with contextlib.aclosing(stop.batches(feed, TICK_SECONDS)) as batches:
+            async for batch in batches:
+                now = time.monotonic()
                 if batch is None:
-                    break
-                for notice in batch.notices:
-                    console.control(notice, now)
-                n = len(batch)
-                if n:
-                    lines = encoder.encode(batch, feed.contracts)
-                    if args.count is not None and received + n > args.count:
-                        n = args.count - received
-                        lines = b"".join(lines.splitlines(keepends=True)[:n])
-                    received += n
-                    buffer.add(lines, n, now)
+                    console.tick(now)
                     if bar is not None:
-                        bar.update(n)
-            if buffer.due(now):
-                await writer.send(*buffer.take())
+                        bar.set_postfix_str(_postfix(feed, writer), refresh=True)
+                else:
+                    for notice in batch.notices:
+                        console.control(notice, now)
+                    n = len(batch)
+                    if n:
+                        lines = encoder.encode(batch, feed.contracts)
+                        if args.count is not None and received + n > args.count:
+                            n = args.count - received
+                            lines = b"".join(lines.splitlines(keepends=True)[:n])
+                        received += n
+                        buffer.add(lines, n, now)
+                        if bar is not None:
+                            bar.update(n)
+                if buffer.due(now):
+                    await writer.send(*buffer.take())
+                if args.count is not None and received >= args.count:
+                    break
     except WriterDied:
         status = 1
     except FastfeedError as error:
         print(f"{PROGRAM}: {error}", file=sys.stderr)
         status = 1
     finally:
-        stopping.cancel()
-        if nxt is not None:
-            nxt.cancel()
         try:
             with contextlib.suppress(WriterDied):
                 await writer.send(*buffer.take())

@@ -13,7 +13,7 @@ every event, no status line and no escape codes, and a summary goes to stderr ev
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
 import dataclasses
 import os
 import sys
@@ -513,35 +513,22 @@ async def _tail(args: argparse.Namespace, subscriptions: list[Subscription], out
     live = out.isatty() and not args.json
     view: _Tail | None = None
     status = 0
-    nxt: asyncio.Future[Batch | None] | None = None
-    stopping = asyncio.ensure_future(stop.event.wait())
     try:
         await stop.guard(_subscribe(feed, subscriptions))
         for line in header(args.url, subscriptions):
             print(line, file=sys.stderr)
         view = _Tail(args, feed, subscriptions, out, live, time.monotonic())
-        next_tick = time.monotonic() + TICK_SECONDS
-        while not stop.stopping and not view.done:
-            if nxt is None:
-                nxt = asyncio.ensure_future(feed.next_batch())
-            waiting: set[asyncio.Future[Any]] = {nxt, stopping}
-            await asyncio.wait(
-                waiting,
-                timeout=max(next_tick - time.monotonic(), 0),
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            now = time.monotonic()
-            if now >= next_tick:
-                next_tick = now + TICK_SECONDS
-                view.tick(now)
-            if stop.stopping or not nxt.done():
-                continue
-            batch = nxt.result()
-            nxt = None
-            if batch is None:
-                status = 0 if feed.ended else 1
-                break
-            view.batch(batch, now)
+        async with contextlib.aclosing(stop.batches(feed, TICK_SECONDS)) as batches:
+            async for batch in batches:
+                now = time.monotonic()
+                if batch is None:
+                    view.tick(now)
+                else:
+                    view.batch(batch, now)
+                if view.done:
+                    break
+        if not stop.stopping and not view.done:
+            status = 0 if feed.ended else 1
     except Stopped:
         pass
     except BrokenPipeError:
@@ -555,9 +542,6 @@ async def _tail(args: argparse.Namespace, subscriptions: list[Subscription], out
         print(f"{PROGRAM}: {error}", file=sys.stderr)
         status = 1
     finally:
-        stopping.cancel()
-        if nxt is not None:
-            nxt.cancel()
         try:
             if view is not None:
                 view.close(time.monotonic())
