@@ -252,18 +252,8 @@ impl Layout {
             match col.kind() {
                 Kind::U32 => {
                     let start = pos;
-                    let mut value = 0u64;
-                    while let Some(&b) = line.get(pos) {
-                        let digit = b.wrapping_sub(b'0');
-                        if digit > 9 {
-                            break;
-                        }
-                        if pos - start == 10 {
-                            return None;
-                        }
-                        value = value * 10 + u64::from(digit);
-                        pos += 1;
-                    }
+                    let value;
+                    (value, pos) = plain_digits(line, pos, 10)?;
                     let required = matches!(col, Col::Date | Col::MsOfDay | Col::Size);
                     if (pos == start && required) || value > u64::from(u32::MAX) {
                         return None;
@@ -273,20 +263,9 @@ impl Layout {
                 Kind::I64 => {
                     let negative = line.get(pos) == Some(&b'-');
                     let start = pos + usize::from(negative);
-                    pos = start;
-                    let mut value = 0u64;
-                    while let Some(&b) = line.get(pos) {
-                        let digit = b.wrapping_sub(b'0');
-                        if digit > 9 {
-                            break;
-                        }
-                        if pos - start == 19 {
-                            return None;
-                        }
-                        // At most 19 digits: below 2^64.
-                        value = value * 10 + u64::from(digit);
-                        pos += 1;
-                    }
+                    // At most 19 digits: below 2^64.
+                    let value;
+                    (value, pos) = plain_digits(line, start, 19)?;
                     if negative && pos == start {
                         return None;
                     }
@@ -834,6 +813,25 @@ pub(crate) fn csv_record(line: &[u8]) -> ByteRecord {
     // Reading from a slice cannot fail; a non-blank line is at least one record.
     let _ = reader.read_byte_record(&mut record);
     record
+}
+
+/// The decimal digits of `line` from `pos` on, as `(value, end)`; `None` past `max` digits
+/// (the full path then reports the field).
+fn plain_digits(line: &[u8], mut pos: usize, max: usize) -> Option<(u64, usize)> {
+    let start = pos;
+    let mut value = 0u64;
+    while let Some(&b) = line.get(pos) {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        if pos - start == max {
+            return None;
+        }
+        value = value * 10 + u64::from(digit);
+        pos += 1;
+    }
+    Some((value, pos))
 }
 
 #[cfg(test)]
