@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import uvloop
 import websockets
-from fastfeed import EventEncoder, Stock
+from fastfeed import EventEncoder
 from process_support import free_port, wait_listening
 
 HERE = Path(__file__).parent
@@ -154,7 +154,7 @@ def test_replay_speed_max_to_one_sdk_client(benchmark: Any, recording: Path) -> 
 
 async def _sdk_lock_step(port: int, events: int) -> float:
     async with fastfeed.connect(f"ws://127.0.0.1:{port}/v1/events") as feed:
-        await feed.subscribe("TRADE", Stock(SYMBOLS[0]))
+        await feed.subscribe("FULL_TRADES", sec_type="STOCK")
         count = 0
         started = time.perf_counter()
         async for event in feed:
@@ -171,10 +171,9 @@ async def _seed004_lock_step(port: int, events: int) -> float:
         subscribe = {
             "msg_type": "STREAM",
             "sec_type": "STOCK",
-            "req_type": "TRADE",
+            "req_type": "FULL_TRADES",
             "add": True,
             "id": 1,
-            "contract": {"symbol": SYMBOLS[0]},
         }
         await ws.send(json.dumps(subscribe))
         count = 0
