@@ -70,7 +70,8 @@ async def _sdk_replay(port: int, pid: int, expected: int) -> tuple[float, dict[i
     """Receives the whole replay with the SDK; returns (events/s, {events: server RSS MiB})."""
     rss: dict[int, float] = {}
     marks = [m for m in (1_000_000, 10_000_000) if m < expected]
-    async with fastfeed.connect(f"ws://127.0.0.1:{port}/v1/events") as feed:
+    url = f"ws://127.0.0.1:{port}/v1/events"
+    async with fastfeed.connect(url, reconnect=False, overflow="pause") as feed:
         await feed.subscribe("FULL_TRADES", sec_type="STOCK")
         count = 0
         started = 0.0

@@ -752,3 +752,22 @@ def test_protocol_violation_by_the_server_closes_1002_and_reconnects() -> None:
         assert fastfeed.ws_parse_close_payload(frames[0][1])[0] == 1002
 
     run(body)
+
+
+def test_closing_a_feed_closes_its_socket() -> None:
+    # Regression: the reconnector, stopped by close(), cancelled the connection's `closed`
+    # future while waiting on it, so close() believed the socket closed and left it open.
+    async def body() -> None:
+        async with started(QueueSource()) as server:
+            feed = fastfeed.connect(url(server))
+            await feed.open()
+            await feed.subscribe("TRADE", fastfeed.Stock("AAPL"))
+            assert server.client is not None
+            await feed.close()
+            for _ in range(100):
+                if server.client is None:
+                    break
+                await asyncio.sleep(0.01)
+            assert server.client is None, "the server still has the connection"
+
+    run(body)

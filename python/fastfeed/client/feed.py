@@ -159,7 +159,9 @@ class _Connection(asyncio.Protocol):
         self.feed._on_lost(self)
 
     async def wait_closed(self) -> None:
-        await self.closed
+        # Shielded: cancelling a waiter (the reconnector stopping) must not cancel the future
+        # itself, which would make the connection look closed while its socket stays open.
+        await asyncio.shield(self.closed)
 
     def send(self, frames: bytes) -> None:
         transport = self.transport
