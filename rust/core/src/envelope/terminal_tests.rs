@@ -357,6 +357,34 @@ fn a_command_sent_one_line_per_frame_says_so() {
     .is_ok());
 }
 
+/// A float is echoed as the exact value sent, whichever reader read it: the JSON reader rounds
+/// correctly too (found by hypothesis: it used to read 2.1839927004565355e99 one ulp off).
+#[test]
+fn a_float_reads_the_same_in_json_and_as_a_python_literal() {
+    for text in [
+        "2.1839927004565355e+99",
+        "0.1",
+        "1e-300",
+        "-7.5e22",
+        "123456789.123456789",
+    ] {
+        let shown = ryu::Buffer::new()
+            .format(text.parse::<f64>().unwrap())
+            .to_owned();
+        let expected = format!("id: must be an integer 0 <= id < 2^63, got {shown}");
+        assert_eq!(
+            message(terminal(&format!("{{\"id\": {text}}}"))),
+            expected,
+            "json {text}"
+        );
+        assert_eq!(
+            message(terminal(&format!("{{'id': {text}}}"))),
+            expected,
+            "literal {text}"
+        );
+    }
+}
+
 proptest::proptest! {
     /// No input makes either dialect panic; every error is one bounded line naming its path,
     /// and a byte offset never points past the frame.
