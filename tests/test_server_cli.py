@@ -98,10 +98,25 @@ def test_help_documents_every_flag() -> None:
             "expected an integer 0 to 2^64-1, got '-1'",
         ),
         (
-            ["--source", "ws://127.0.0.1:1/v1/events"],
-            "python -m fastfeed serve: error: argument --source: 'ws://127.0.0.1:1/v1/events' is "
-            "not available in this version (synthetic or replay:PATH; relay, HTTP and Redis "
-            "sources are planned)",
+            ["--source", "redis://127.0.0.1:1/0"],
+            "python -m fastfeed serve: error: argument --source: 'redis://127.0.0.1:1/0' is "
+            "not available in this version (synthetic, replay:PATH or "
+            "ws://HOST:PORT/v1/events; HTTP and Redis sources are planned)",
+        ),
+        (
+            ["--source", "ws://"],
+            "python -m fastfeed serve: error: argument --source: expected "
+            "ws://host:port/path or wss://…, got 'ws://'",
+        ),
+        (
+            ["--source", "ws://127.0.0.1:99999/v1/events"],
+            "python -m fastfeed serve: error: argument --source: Port out of range 0-65535, "
+            "got 'ws://127.0.0.1:99999/v1/events'",
+        ),
+        (
+            ["--source", "ws://127.0.0.1:25520/v1/stream"],
+            "python -m fastfeed serve: error: argument --source: a relay reads a /v1/events "
+            "endpoint, not /v1/stream, got 'ws://127.0.0.1:25520/v1/stream'",
         ),
         (
             ["--source", "replay:"],

@@ -429,6 +429,11 @@ class EventDecoder:
     def __new__(cls, *, max_message_size: int = 1048576) -> EventDecoder: ...
     def feed(self, data: bytes, bars: BarBook | None = None) -> EventBatch:
         """Decode one socket read; with ``bars``, apply its trades to that book too."""
+    def feed_source(self, data: bytes, hub: Hub, batch: SourceBatch) -> EventBatch:
+        """A relay's read of its upstream: data events go into ``batch`` with their original
+        bytes (contracts registered with ``hub``) and count in ``received``; the rest
+        (STATUS, acknowledgements, control frames, malformed events) comes back as ``feed``
+        returns it."""
     def new_connection(self) -> None:
         """Fresh frame state and ``received`` count for a new connection; same contract ids."""
     @property
@@ -654,13 +659,18 @@ class Hub:
     def subscribe(
         self,
         subscriber: int,
-        streams: StreamRequest | StreamCommand | list[StreamCommand],
+        streams: StreamRequest | StreamCommand | list[StreamCommand] | list[str],
         limit: int,
     ) -> tuple[list[str], list[str]]:
-        """Subscribes, all or none (raises ``SubscribeError``); returns ``(gained, lost)``."""
+        """Subscribes, all or none (raises ``SubscribeError``); ``streams`` may also be §4
+        names. Returns ``(gained, lost)``."""
     def unsubscribe(
-        self, subscriber: int, streams: StreamRequest | StreamCommand | list[StreamCommand]
-    ) -> tuple[list[str], list[str]]: ...
+        self,
+        subscriber: int,
+        streams: StreamRequest | StreamCommand | list[StreamCommand] | list[str],
+    ) -> tuple[list[str], list[str]]:
+        """Unsubscribes (streams not subscribed are ignored); ``streams`` may also be §4
+        names. Returns ``(gained, lost)``."""
     def clear(self, subscriber: int) -> tuple[list[str], list[str]]: ...
     def subscriptions(self, subscriber: int) -> list[str]:
         """The subscriber's streams (§4 names) in subscription order."""

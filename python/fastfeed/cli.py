@@ -94,9 +94,17 @@ def _source(text: str) -> str:
                 "replay: needs a path or glob, e.g. replay:day.jsonl.gz"
             )
         return text
+    if text.startswith(("ws://", "wss://")):
+        from fastfeed.server.relay import RelaySpec
+
+        try:
+            RelaySpec(text)
+        except ConfigError as error:
+            raise argparse.ArgumentTypeError(str(error).removeprefix("source: ")) from None
+        return text
     raise argparse.ArgumentTypeError(
-        f"{text!r} is not available in this version (synthetic or replay:PATH; relay, "
-        "HTTP and Redis sources are planned)"
+        f"{text!r} is not available in this version (synthetic, replay:PATH or "
+        "ws://HOST:PORT/v1/events; HTTP and Redis sources are planned)"
     )
 
 
@@ -192,9 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_source,
         default="synthetic",
         metavar="SPEC",
-        help="where events come from: synthetic (default), or replay:PATH — JSON Lines of "
+        help="where events come from: synthetic (default); replay:PATH — JSON Lines of "
         "events (what record writes; .gz too) or CSV with a header row; a glob merges several "
-        "files in time order",
+        "files in time order; ws://HOST:PORT/v1/events or wss://… — relay of an upstream "
+        "server (another fastfeed, a relay, the original terminal): one upstream connection "
+        "subscribed to the union of what local clients want, reconnecting with backoff "
+        "(also while it is unreachable at start) while local clients stay connected and see "
+        "DISCONNECTED in their STATUS",
     )
     replay = serve_parser.add_argument_group("replay (--source replay:PATH)")
     replay.add_argument(
@@ -341,6 +353,10 @@ def _make_source(args: argparse.Namespace) -> Source:
             progress=True,
         )
         return ReplaySource(spec)
+    if args.source.startswith(("ws://", "wss://")):
+        from fastfeed.server.relay import RelaySource, RelaySpec
+
+        return RelaySource(RelaySpec(args.source))
     source = SyntheticSource(SyntheticSpec(seed=args.seed, rate=args.rate, symbols=args.symbols))
     log.info(
         "synthetic market: %s, index SPX, option chain on %s; %s events/s, seed %d",

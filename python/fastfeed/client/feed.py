@@ -144,8 +144,7 @@ class _Connection(asyncio.Protocol):
             data = rest
         elif self is not feed._conn:
             return  # a replaced connection's last bytes must not reach the shared decoder
-        # One Rust call per read: frames, events, and the trades into the bar rings.
-        feed._on_batch(self, feed._decoder.feed(data, feed._book._book))
+        feed._on_batch(self, feed._decode(data))
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.close_reason:
@@ -230,6 +229,7 @@ class Feed:
         bar_capacity: int = 4096,
         headers: Sequence[tuple[str, str]] = (),
         seed: int | None = None,
+        wait_for_server: bool = False,
     ) -> None:
         parts = check_url(url)
         if not heartbeat_timeout > 0:
@@ -262,6 +262,7 @@ class Feed:
             heartbeat_timeout=self.heartbeat_timeout,
             rng=random.Random(seed),
             on_down=self._on_down,
+            retry_first=wait_for_server,
             name=url,
         )
 
@@ -296,7 +297,8 @@ class Feed:
 
     async def open(self) -> None:
         """Connects (raising :class:`~fastfeed.FeedConnectionError` if the first connection
-        fails: a wrong URL fails fast) and starts the watchdog and the reconnect supervisor."""
+        fails: a wrong URL fails fast; with ``wait_for_server``, retrying with backoff until
+        it succeeds) and starts the watchdog and the reconnect supervisor."""
         if self._opened:
             raise FastfeedError("feed already opened")
         self._opened = True
@@ -390,6 +392,12 @@ class Feed:
         self._ready.set()
 
     # --- connection callbacks (synchronous, from the protocol) --------------------------------
+
+    def _decode(self, data: bytes) -> EventBatch:
+        """One socket read of the current connection, decoded: one Rust call for the frames,
+        the events, and the trades into the bar rings. (A relay's upstream feed takes the data
+        events out here, :class:`fastfeed.server.relay.RelaySource`.)"""
+        return self._decoder.feed(data, self._book._book)
 
     def _on_open(self, conn: _Connection) -> None:
         # Synchronous with the handshake: the resubscriptions precede anything else sent.
@@ -766,6 +774,7 @@ def connect(
     bar_capacity: int = 4096,
     headers: Sequence[tuple[str, str]] = (),
     seed: int | None = None,
+    wait_for_server: bool = False,
 ) -> Feed:
     """A :class:`Feed` to use as ``async with fastfeed.connect(url) as feed:``.
 
@@ -783,6 +792,8 @@ def connect(
       (its drops arrive as ``Gap`` events too).
     * ``bar_intervals``/``bar_capacity``: the rings of :meth:`Feed.bars`.
     * ``headers``: extra handshake headers (e.g. ``Authorization``); ``seed`` seeds the jitter.
+    * ``wait_for_server``: opening keeps retrying with backoff while the server is unreachable
+      (by default the first failure raises :class:`~fastfeed.FeedConnectionError`).
     """
     return Feed(
         url,
@@ -795,4 +806,5 @@ def connect(
         bar_capacity=bar_capacity,
         headers=headers,
         seed=seed,
+        wait_for_server=wait_for_server,
     )

@@ -31,6 +31,9 @@ __all__ = ["Backoff", "BackoffSchedule", "Link", "Reconnector", "Watchdog"]
 
 log = logging.getLogger("fastfeed.client")
 
+#: Failed connection attempts are logged at most this often (seconds), with their count.
+FAILURE_LOG_INTERVAL = 10.0
+
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
@@ -197,6 +200,8 @@ class Reconnector(Generic[L]):
         self._task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._stopping = False
+        self._failure_logged_at = -FAILURE_LOG_INTERVAL
+        self._failed_unlogged = 0
 
     @property
     def attempts(self) -> int:
@@ -280,11 +285,30 @@ class Reconnector(Generic[L]):
             try:
                 link = await self._connect()
             except (FastfeedError, OSError) as error:
-                log.info("%s: attempt %d failed: %s", self.name, self.attempts, error)
+                self._log_failure(error)
                 continue
             self._connected(link)
             return link
         return None
+
+    def _log_failure(self, error: Exception) -> None:
+        """Logs a failed attempt: the first of an outage at once, then at most one line per
+        :data:`FAILURE_LOG_INTERVAL` counting those in between (a long outage must not flood
+        the log)."""
+        self._failed_unlogged += 1
+        now = self._clock()
+        if self.attempts > 1 and now - self._failure_logged_at < FAILURE_LOG_INTERVAL:
+            return
+        unlogged = self._failed_unlogged
+        log.info(
+            "%s: attempt %d failed%s: %s",
+            self.name,
+            self.attempts,
+            f" ({unlogged} since the last report)" if unlogged > 1 else "",
+            error,
+        )
+        self._failure_logged_at = now
+        self._failed_unlogged = 0
 
     def _schedule_watchdog(self) -> None:
         if self.watchdog is not None and not self._stopping:

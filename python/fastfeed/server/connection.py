@@ -33,6 +33,7 @@ import logging
 import socket
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
@@ -42,7 +43,7 @@ from fastfeed.errors import ProtocolError
 from fastfeed.server.config import ServerConfig
 
 if TYPE_CHECKING:
-    from fastfeed.server.hub import Hub, Wire
+    from fastfeed.server.hub import Confirmation, Hub, Wire
 
 __all__ = ["Connection", "Endpoint"]
 
@@ -56,6 +57,9 @@ _OPCODE_PONG = 10
 _CONTROL_RESERVE = 16 * 1024
 #: The largest Close frame: 2 header bytes and 125 of payload.
 _MAX_CLOSE_FRAME = 127
+#: Commands held while an earlier one waits for the source (:meth:`Connection.answer_later`);
+#: a client sending more is closed with 1008 (each is at most a 4 KiB frame).
+_MAX_HELD_COMMANDS = 1024
 
 
 class Endpoint(Protocol):
@@ -110,6 +114,9 @@ class Connection(WSListener):
         #: ``(code, reason)`` once :meth:`finish` was called.
         self._finishing: tuple[int, str] | None = None
         self.disconnected: asyncio.Future[None] = self._loop.create_future()
+        #: The command waiting for the source before its answer, and those received behind it.
+        self._answering: asyncio.Task[None] | None = None
+        self._held: deque[bytes] = deque()
 
     # --- what an endpoint defines ------------------------------------------------------------
 
@@ -167,7 +174,17 @@ class Connection(WSListener):
         opcode, payload = message
         if opcode == _OPCODE_TEXT:
             assert self.subscriber is not None
-            self.on_command(self.subscriber, payload)
+            if self._answering is None:
+                self.on_command(self.subscriber, payload)
+            elif len(self._held) < _MAX_HELD_COMMANDS:
+                self._held.append(payload)  # answered in order, after the pending one
+            else:
+                log.warning(
+                    "client %s: more than %d commands wait for an answer, closing",
+                    self.peer,
+                    _MAX_HELD_COMMANDS,
+                )
+                self.close(WSCloseCode.POLICY_VIOLATION.value, "too many commands in flight")
         elif opcode == _OPCODE_PING:
             self._send_control(WSMsgType.PONG, payload)
         elif opcode == _OPCODE_PONG:
@@ -187,6 +204,9 @@ class Connection(WSListener):
         self._begin_closing()
         for timer in self._timers:
             timer.cancel()
+        if self._answering is not None:
+            self._answering.cancel()
+        self._held.clear()
         self._discard_queue()
         log.info("client %s disconnected (sent=%d dropped=%d)", self.peer, self.sent, self.dropped)
         if self.subscriber is not None:
@@ -207,6 +227,39 @@ class Connection(WSListener):
         self._throttle_reading()
         if not self._paused and not self._queue and self.subscriber is not None:
             self.hub.unblocked(self.subscriber)
+
+    def answer_later(
+        self, confirmation: Confirmation, reply: Callable[[tuple[int, str] | None], None]
+    ) -> None:
+        """The command being handled is answered once the source confirmed its streams
+        (:meth:`Hub.subscribe <fastfeed.server.hub.Hub.subscribe>`): ``reply(refusal)``.
+        Commands received meanwhile wait behind it and are handled in order."""
+        self._answering = self._loop.create_task(self._answer(confirmation, reply))
+
+    async def _answer(
+        self, confirmation: Confirmation, reply: Callable[[tuple[int, str] | None], None]
+    ) -> None:
+        try:
+            refusal = await confirmation
+        finally:
+            self._answering = None
+        if self._closing or self.subscriber is None:
+            return
+        reply(refusal)
+        while self._held and self._answering is None and not self._closing:
+            self.on_command(self.subscriber, self._held.popleft())
+
+    def reply_changed(self, reply: bytes) -> None:
+        """Sends the answer to a command that changed the subscriptions; at DEBUG, logs the
+        connection's streams after it (``client HOST:PORT streams: a b``): how the log of an
+        upstream shows what a relay in front of it subscribed."""
+        self.send_text(reply)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("client %s streams: %s", self.peer, " ".join(self.subscriptions) or "-")
+
+    def count_lost(self, count: int) -> None:
+        """``count`` events were lost upstream of the hub: reported in ``dropped``."""
+        self.dropped += count
 
     # --- egress ------------------------------------------------------------------------------
 

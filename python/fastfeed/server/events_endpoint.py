@@ -41,6 +41,10 @@ class EventsConnection(Connection):
 
     status_template = _STATUS
 
+    def _refuse(self, req_id: int, message: str) -> None:
+        log.info("client %s: refused subscription: %s", self.peer, message)
+        self.send_text(encode_ack(req_id, "ERROR", message))
+
     def on_command(self, subscriber: int, payload: bytes) -> None:
         try:
             command = parse_command(payload, strict=self.config.strict)
@@ -51,20 +55,32 @@ class EventsConnection(Connection):
         if isinstance(command, StreamCommand):
             if command.add:
                 try:
-                    self.hub.subscribe(subscriber, command, self.config.max_subscriptions)
+                    confirmation = self.hub.subscribe(
+                        subscriber, command, self.config.max_subscriptions
+                    )
                 except SubscribeError as error:
                     if error.reason == "too_many_streams":
                         self.send_text(encode_ack(command.id, "MAX_STREAMS_REACHED"))
                     else:
-                        log.info("client %s: refused subscription: %s", self.peer, error)
-                        self.send_text(encode_ack(command.id, "ERROR", str(error)))
+                        self._refuse(command.id, str(error))
+                    return
+                if confirmation is not None:
+                    req_id = command.id
+                    self.answer_later(
+                        confirmation,
+                        lambda refusal: (
+                            self._refuse(req_id, refusal[1])
+                            if refusal is not None
+                            else self.reply_changed(encode_ack(req_id, "OK"))
+                        ),
+                    )
                     return
             else:
                 self.hub.unsubscribe(subscriber, command)
-            self.send_text(encode_ack(command.id, "OK"))
+            self.reply_changed(encode_ack(command.id, "OK"))
         elif isinstance(command, StopCommand):
             self.hub.clear(subscriber)
-            self.send_text(encode_ack(command.id, "OK"))
+            self.reply_changed(encode_ack(command.id, "OK"))
         else:
             self.last_event_ack = command
             self.event_acks += 1

@@ -10,21 +10,25 @@ Connections talk to the hub through :meth:`attach`, :meth:`detach`, :meth:`subsc
 :meth:`unsubscribe`, :meth:`clear` and :meth:`blocked`/:meth:`unblocked` (their transport
 stopped or resumed taking data). Sources use :meth:`publish`, :meth:`wait_ready` (pacing) and
 :meth:`on_interest` (the union of streams gained its first or lost its last subscriber: a relay
-or a Redis edge subscribes upstream on demand).
+or a Redis edge subscribes upstream on demand). A source that must accept new streams itself (a
+relay: the upstream decides which contracts exist) sets :meth:`confirm_with`; then
+:meth:`subscribe` returns a :data:`Confirmation` the connection awaits before acknowledging,
+and a refused command is rolled back. :meth:`report_loss` counts events a source lost upstream
+into every connection's ``dropped``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Literal, Protocol
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Literal, Protocol, TypeAlias
 
 from fastfeed._core import Hub as CoreHub
-from fastfeed._core import SourceBatch, StreamCommand, StreamRequest
+from fastfeed._core import SourceBatch, StreamCommand, StreamRequest, stream_name
 from fastfeed.bars import BarBook
 
-__all__ = ["Consumer", "Hub", "InterestListener", "Wire"]
+__all__ = ["Confirmation", "Confirmer", "Consumer", "Hub", "InterestListener", "Wire"]
 
 log = logging.getLogger("fastfeed.server")
 
@@ -33,6 +37,14 @@ Wire = Literal["events", "stream"]
 #: ``(gained, lost)``: SPEC §4 names of the streams that got their first / lost their last
 #: subscriber.
 InterestListener = Callable[[list[str], list[str]], None]
+
+#: ``confirm(names)``: a source's answer on a subscription command's streams (SPEC §4 names):
+#: ``None`` once it serves them all, else ``(name, message)`` of the first it cannot serve.
+Confirmer: TypeAlias = Callable[[list[str]], Awaitable[tuple[str, str] | None]]
+#: What :meth:`Hub.subscribe` returns with a :data:`Confirmer`: awaited before the command is
+#: acknowledged; ``None`` (subscribed) or ``(index of the refused stream in the command,
+#: message)`` (the command was rolled back).
+Confirmation: TypeAlias = Coroutine[Any, Any, tuple[int, str] | None]
 
 #: A consumer whose transport has not taken data for this long no longer holds back paced
 #: sources (``--rate max``): it is lagging, its data queues up to its pending budget and then
@@ -45,6 +57,10 @@ class Consumer(Protocol):
 
     def send_events(self, frames: bytes, count: int) -> bool:
         """Hands ``count`` data events, encoded as ready frames, to the connection."""
+        ...
+
+    def count_lost(self, count: int) -> None:
+        """``count`` data events were lost before the hub (upstream): counted as dropped."""
         ...
 
 
@@ -63,6 +79,7 @@ class Hub:
         self._lagging: set[int] = set()
         self._changed = asyncio.Event()
         self._listeners: list[InterestListener] = []
+        self._confirmer: Confirmer | None = None
 
     # --- sources -----------------------------------------------------------------------------
 
@@ -169,6 +186,21 @@ class Hub:
         """Calls ``listener(gained, lost)`` whenever the union of subscribed streams changes."""
         self._listeners.append(listener)
 
+    def confirm_with(self, confirmer: Confirmer) -> None:
+        """From now on a subscription is acknowledged only once ``confirmer`` accepted its
+        streams (a relay asks its upstream); a refused command is rolled back."""
+        self._confirmer = confirmer
+
+    def set_upstream(self, connected: bool) -> None:
+        """TEMPORARY stand-in until main's seam lands: the upstream's state."""
+        self.upstream = connected
+
+    def report_loss(self, count: int) -> None:
+        """The source lost ``count`` data events (an upstream's drops): every connection
+        counts them in its ``dropped``, so each client learns that it may have missed some."""
+        for consumer in self._consumers.values():
+            consumer.count_lost(count)
+
     @property
     def interest(self) -> list[tuple[str, int]]:
         """Every stream somebody subscribed to (SPEC §4 name) and its number of subscribers."""
@@ -199,9 +231,31 @@ class Hub:
         subscriber: int,
         streams: StreamRequest | StreamCommand | list[StreamCommand],
         limit: int,
-    ) -> None:
-        """Subscribes, all or none; raises :class:`~fastfeed.errors.SubscribeError`."""
+    ) -> Confirmation | None:
+        """Subscribes, all or none; raises :class:`~fastfeed.errors.SubscribeError`. With a
+        :meth:`confirm_with` source, returns the :data:`Confirmation` to await before
+        acknowledging (the streams already flow meanwhile); else ``None``."""
+        confirmer = self._confirmer
+        if confirmer is None:
+            self._notify(self.core.subscribe(subscriber, streams, limit))
+            return None
+        before = set(self.core.subscriptions(subscriber))
         self._notify(self.core.subscribe(subscriber, streams, limit))
+        names = _names(streams)
+        added = [name for name in dict.fromkeys(names) if name not in before]
+        return self._confirmed(confirmer, subscriber, names, added)
+
+    async def _confirmed(
+        self, confirmer: Confirmer, subscriber: int, names: list[str], added: list[str]
+    ) -> tuple[int, str] | None:
+        refusal = await confirmer(names)
+        if refusal is None:
+            return None
+        if subscriber in self._consumers:
+            # All or none: what this command added goes again; what the subscriber had stays.
+            self._notify(self.core.unsubscribe(subscriber, added))
+        name, message = refusal
+        return names.index(name), message
 
     def unsubscribe(
         self, subscriber: int, streams: StreamRequest | StreamCommand | list[StreamCommand]
@@ -237,3 +291,14 @@ class Hub:
                 listener(gained, lost)
             except Exception:
                 log.exception("interest listener failed")
+
+
+def _names(streams: StreamRequest | StreamCommand | list[StreamCommand]) -> list[str]:
+    """The SPEC §4 names of a command's streams, in its order."""
+    if isinstance(streams, StreamRequest):
+        return streams.streams
+    commands = [streams] if isinstance(streams, StreamCommand) else streams
+    return [
+        stream_name(c.sec_type, c.req_type, c.symbol, c.expiration, c.strike, c.right)
+        for c in commands
+    ]

@@ -37,6 +37,10 @@ class StreamConnection(Connection):
 
     status_template = _STATUS
 
+    def _refuse(self, req_id: int, code: str, message: str) -> None:
+        log.info("client %s: refused: %s", self.peer, message)
+        self.send_text(encode_stream_error(req_id, code, message))
+
     def on_command(self, subscriber: int, payload: bytes) -> None:
         try:
             request = parse_stream_command(payload)
@@ -47,24 +51,34 @@ class StreamConnection(Connection):
         method = request.method
         if method == "SUBSCRIBE":
             try:
-                self.hub.subscribe(subscriber, request, self.config.max_subscriptions)
+                confirmation = self.hub.subscribe(
+                    subscriber, request, self.config.max_subscriptions
+                )
             except SubscribeError as error:
                 if error.reason == "too_many_streams":
-                    code = "TOO_MANY_STREAMS"
                     message = (
                         f"params: more than {self.config.max_subscriptions} streams "
                         "on one connection"
                     )
+                    self._refuse(request.id, "TOO_MANY_STREAMS", message)
                 else:
-                    code = "INVALID_PARAM"
-                    message = f"params[{error.index}]: {error}"
-                log.info("client %s: refused: %s", self.peer, message)
-                self.send_text(encode_stream_error(request.id, code, message))
+                    self._refuse(request.id, "INVALID_PARAM", f"params[{error.index}]: {error}")
                 return
-            self.send_text(encode_stream_result(request.id, None))
+            if confirmation is not None:
+                req_id = request.id
+                self.answer_later(
+                    confirmation,
+                    lambda refusal: (
+                        self._refuse(req_id, "INVALID_PARAM", f"params[{refusal[0]}]: {refusal[1]}")
+                        if refusal is not None
+                        else self.reply_changed(encode_stream_result(req_id, None))
+                    ),
+                )
+                return
+            self.reply_changed(encode_stream_result(request.id, None))
         elif method == "UNSUBSCRIBE":
             self.hub.unsubscribe(subscriber, request)
-            self.send_text(encode_stream_result(request.id, None))
+            self.reply_changed(encode_stream_result(request.id, None))
         else:
             self.send_text(encode_stream_result(request.id, self.subscriptions))
 

@@ -14,6 +14,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use crate::bars::PyBarBook;
 use crate::errors::event_encode_error;
+use crate::hub::{PyHub, PySourceBatch};
 
 /// `(sec_type, symbol, expiration, strike, right)`, option fields `None` for stocks and indices.
 pub(crate) type ContractTuple = (
@@ -587,6 +588,23 @@ impl PyEventDecoder {
             );
         }
         Ok(PyEventBatch::new(batch))
+    }
+
+    /// Decodes one socket read of an upstream server for a relay: each data event goes, with
+    /// its original bytes, into `batch` (its contract registered with `hub`, the hub's ids);
+    /// everything else (STATUS, acknowledgements, control frames, malformed events) comes
+    /// back in the returned batch, as from `feed`. `received` counts the data events taken.
+    fn feed_source(
+        &mut self,
+        data: &[u8],
+        mut hub: PyRefMut<'_, PyHub>,
+        mut batch: PyRefMut<'_, PySourceBatch>,
+    ) -> PyEventBatch {
+        let hub = &mut hub.inner;
+        let out = self.inner.feed_with(data, |json| {
+            batch.add_json_event(hub, json).unwrap_or(false)
+        });
+        PyEventBatch::new(out)
     }
 
     /// Starts a new connection: fresh frame state, `received` from zero, the same contract

@@ -6,13 +6,14 @@ use fastfeed_core::event::{decode_event, EventBody};
 use fastfeed_core::hub::{
     Event, Hub, InterestChange, RawSpan, Rejections, SubscriberId, Universe, Wire,
 };
+use fastfeed_core::stream_name::parse_stream_name;
 use fastfeed_core::synthetic::{Chain, Expiration, MarketSpec, SyntheticMarket, Underlying};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
 use crate::bars::PyBarBook;
 use crate::envelope::{PyStreamCommand, PyStreamRequest};
-use crate::errors::{config_error, fanout_error, subscribe_error};
+use crate::errors::{config_error, fanout_error, stream_name_error, subscribe_error};
 use crate::event::{
     contract_key, contract_tuple, ohlc_rows, open_interest_rows, quote_rows, trade_rows,
     ContractTuple,
@@ -74,6 +75,24 @@ impl PySourceBatch {
         self.push(event, Some((at, self.raw.len())));
     }
 
+    /// Decodes one §3.3 JSON event, registers its contract with `hub` and appends it with
+    /// its original bytes; `Ok(false)` for a payload that is not a data event (STATUS, an
+    /// acknowledgement).
+    pub(crate) fn add_json_event(
+        &mut self,
+        hub: &mut Hub,
+        json: &[u8],
+    ) -> Result<bool, fastfeed_core::event::DecodeError> {
+        match decode_event(json)? {
+            Some((key, body)) => {
+                let contract = hub.add_contract(key);
+                self.push_json(Event { contract, body }, json);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// Appends the rows a column reader gives.
     fn extend(
         &mut self,
@@ -118,13 +137,8 @@ impl PySourceBatch {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match decode_event(line) {
-                Ok(Some((key, body))) => {
-                    let contract = hub.inner.add_contract(key);
-                    self.push_json(Event { contract, body }, line);
-                }
-                Ok(None) => {}
-                Err(e) => errors.push((index, e.to_string())),
+            if let Err(e) = self.add_json_event(&mut hub.inner, line) {
+                errors.push((index, e.to_string()));
             }
         }
         errors
@@ -253,7 +267,7 @@ pub struct PyHub {
 }
 
 /// The stream keys of `streams`: a `/v1/stream` `StreamRequest`, a `StreamCommand` or a list
-/// of them.
+/// of them, or a list of SPEC §4 stream names.
 fn stream_keys(streams: &Bound<'_, PyAny>) -> PyResult<Vec<StreamKey>> {
     if let Ok(request) = streams.cast::<PyStreamRequest>() {
         return Ok(request.borrow().streams().to_vec());
@@ -271,7 +285,12 @@ fn stream_keys(streams: &Bound<'_, PyAny>) -> PyResult<Vec<StreamKey>> {
     }
     let list = streams.cast::<PyList>()?;
     list.iter()
-        .map(|item| Ok(key(&item.cast::<PyStreamCommand>()?.borrow())))
+        .map(|item| {
+            if let Ok(name) = item.extract::<&str>() {
+                return parse_stream_name(name).map_err(|e| stream_name_error(e.to_string()));
+            }
+            Ok(key(&item.cast::<PyStreamCommand>()?.borrow()))
+        })
         .collect()
 }
 

@@ -327,6 +327,12 @@ impl BatchDecoder {
         std::mem::replace(&mut self.batch, next)
     }
 
+    /// Counts a data event that its caller took instead of decoding it here
+    /// ([`EventDecoder::feed_with`](crate::event::EventDecoder::feed_with)).
+    pub fn count_taken(&mut self) {
+        self.received += 1;
+    }
+
     /// Records a control frame in arrival order.
     pub fn push_control(&mut self, opcode: u8, payload: &[u8]) {
         self.batch.kinds.push(EventKind::Control as u8);

@@ -43,12 +43,27 @@ impl EventDecoder {
     /// protocol violation sets the batch's `protocol_error` and keeps the messages before it;
     /// after it (and after a close) the decoder accepts nothing more.
     pub fn feed(&mut self, data: &[u8]) -> EventBatch {
+        self.feed_with(data, |_| false)
+    }
+
+    /// [`EventDecoder::feed`] for a source that takes the data events itself (a relay hands
+    /// them to its hub with their original bytes): each text message is offered to `take`
+    /// first; one it takes is counted in `received` (so STATUS accounting stays exact) and is
+    /// not decoded into the batch; the others (STATUS, acknowledgements, malformed events)
+    /// are decoded into the batch as by `feed`. Every message is decoded once.
+    pub fn feed_with(&mut self, data: &[u8], mut take: impl FnMut(&[u8]) -> bool) -> EventBatch {
         let events = &mut self.events;
         let result = self
             .frames
             .feed(data, |message| -> Result<(), ProtocolError> {
                 match message {
-                    Message::Text(text) => events.push_payload(text.as_bytes()),
+                    Message::Text(text) => {
+                        if take(text.as_bytes()) {
+                            events.count_taken();
+                        } else {
+                            events.push_payload(text.as_bytes());
+                        }
+                    }
                     Message::Binary(bytes) => events.push_other(bytes),
                     Message::Ping(p) => events.push_control(Opcode::Ping as u8, p),
                     Message::Pong(p) => events.push_control(Opcode::Pong as u8, p),
@@ -100,6 +115,7 @@ impl EventDecoder {
 mod tests {
     use super::*;
     use crate::event::batch::FrameError;
+    use crate::event::EventKind;
     use crate::ws::frame::encode_frame;
 
     const TRADE: &str = r#"{"header":{"type":"TRADE","status":"CONNECTED"},"contract":{"security_type":"STOCK","symbol":"AAPL"},"trade":{"ms_of_day":1,"sequence":2,"size":3,"condition":0,"price":4.5,"exchange":5,"date":20250321}}"#;
@@ -145,6 +161,31 @@ mod tests {
         let (message, code) = b.protocol_error.unwrap();
         assert_eq!(code, 1002);
         assert!(!message.is_empty());
+    }
+
+    #[test]
+    fn feed_with_takes_data_events_and_counts_them() {
+        const STATUS: &str =
+            r#"{"header":{"type":"STATUS","status":"CONNECTED"},"stats":{"sent":2,"dropped":0}}"#;
+        let mut wire = Vec::new();
+        encode_frame(&mut wire, Opcode::Text, TRADE.as_bytes(), None);
+        encode_frame(&mut wire, Opcode::Text, TRADE.as_bytes(), None);
+        encode_frame(&mut wire, Opcode::Text, STATUS.as_bytes(), None);
+        let mut d = EventDecoder::new();
+        let mut taken = Vec::new();
+        let b = d.feed_with(&wire, |json| {
+            let data = !json.starts_with(br#"{"header":{"type":"STATUS""#);
+            if data {
+                taken.push(json.to_vec());
+            }
+            data
+        });
+        assert_eq!(taken, vec![TRADE.as_bytes().to_vec(); 2]);
+        assert!(b.trades.is_empty());
+        assert_eq!(b.kinds, vec![EventKind::Status as u8]);
+        // The STATUS row proves nothing was lost: the taken events count as received.
+        assert_eq!(b.status.received, vec![2]);
+        assert_eq!(b.status.sent, vec![2]);
     }
 
     #[test]
