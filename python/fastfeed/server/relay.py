@@ -17,9 +17,9 @@ STATUS, pings, Close) goes through the SDK as for any client.
   to the union is acknowledged only once the upstream answered (:meth:`Hub.confirm_with
   <fastfeed.server.hub.Hub.confirm_with>`), and an upstream ``ERROR`` reaches the local client
   that asked, with the upstream's message (its command is rolled back). A stream already
-  subscribed upstream is acknowledged at once. While the upstream is down, or when it does not
-  answer within ``confirm_timeout``, the subscription is accepted and sent upstream when it is
-  back (a refusal then is logged, and later local subscribers of it are refused).
+  subscribed upstream is acknowledged at once. When the upstream does not answer within
+  ``confirm_timeout`` (it is down, or slow), the subscription is accepted; it is sent upstream
+  when it is back (a refusal then is logged, and later local subscribers of it are refused).
 * **Outages.** Local clients stay connected; their STATUS says ``"status": "DISCONNECTED"`` while
   the upstream is down (or says it is itself disconnected: a relay of a relay), so the SDK
   reports ``UpstreamDown``/``UpstreamUp``. After a reconnect the SDK resubscribes the union.
@@ -44,7 +44,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastfeed._core import EventBatch, SourceBatch
-from fastfeed.client.events import Disconnected, EndOfStream, Gap, Reconnected, TakenOver
+from fastfeed.client.events import (
+    Disconnected,
+    EndOfSnapshot,
+    EndOfStream,
+    Gap,
+    Reconnected,
+    TakenOver,
+    UpstreamDown,
+    UpstreamUp,
+)
 from fastfeed.client.feed import Feed, check_url
 from fastfeed.client.reconnect import Backoff
 from fastfeed.client.session import endpoint_of
@@ -129,6 +138,9 @@ class RelaySource:
         self._answers: dict[str, asyncio.Future[str | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._hub: Hub | None = None
+        #: Connected to the upstream, and the upstream says it is connected to its own.
+        self._connected = False
+        self._upstream_ok = True
 
     async def run(self, hub: Hub) -> SourceEnd | None:
         self._hub = hub
@@ -147,10 +159,11 @@ class RelaySource:
                     self._subscribe(feed, name)
                 await feed.open()
                 connected_at = loop.time()
-                self._upstream_changed(True)
+                self._connected = True
+                self._upstream_changed()
                 end = await self._follow(feed, hub)
                 self.published += feed.published
-                hub.set_upstream(False)
+                self._upstream_changed()
                 if isinstance(end, EndOfStream):
                     log.info("relay: the upstream's source ended (%s)", end.reason)
                     return SourceEnd(end.reason)
@@ -177,22 +190,34 @@ class RelaySource:
             for notice in batch.notices:
                 if isinstance(notice, Gap):
                     hub.report_loss(notice.count)
-                elif isinstance(notice, Disconnected):
-                    self._upstream_changed(False)
-                elif isinstance(notice, Reconnected):
-                    self._upstream_changed(True)
+                elif isinstance(notice, Disconnected | Reconnected):
+                    self._connected = isinstance(notice, Reconnected)
+                    self._upstream_changed()
+                elif isinstance(notice, UpstreamDown | UpstreamUp):
+                    # The upstream lost its own upstream (a relay of a relay): so did we.
+                    self._upstream_ok = isinstance(notice, UpstreamUp)
+                    self._upstream_changed()
+                elif isinstance(notice, EndOfSnapshot):
+                    hub.notice_end_of_snapshot()
                 elif isinstance(notice, TakenOver | EndOfStream):
+                    self._connected = False
                     return notice
+        self._connected = False
         return TakenOver(0.0, "the upstream connection ended")
 
-    def _upstream_changed(self, connected: bool) -> None:
+    def _upstream_changed(self) -> None:
+        """Tells the hub (every local STATUS) whether data flows: connected to an upstream
+        that is itself connected."""
         assert self._hub is not None
-        self._hub.set_upstream(connected)
+        up = self._connected and self._upstream_ok
+        if up == self._hub.upstream_connected:
+            return
+        self._hub.set_upstream(up)
         log.info(
             "relay: upstream %s %s",
             self.spec.url,
             "up; local clients see CONNECTED"
-            if connected
+            if up
             else "down; local clients see DISCONNECTED until it is back",
         )
 
@@ -246,9 +271,8 @@ class RelaySource:
         for name, answer in waiting:
             if answer.done() and answer.result() is not None:
                 return name, answer.result() or ""
-        feed = self.feed
-        if not waiting or feed is None or not feed.connected:
-            return None  # accepted; sent upstream (again) once it is back
+        if not waiting:
+            return None
         try:
             async with asyncio.timeout(self.spec.confirm_timeout):
                 for name, answer in waiting:
