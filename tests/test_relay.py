@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import random
 import re
@@ -447,5 +448,77 @@ def test_unreachable_upstream_at_start_serves_retries_quietly_and_exits_on_ctrl_
         finally:
             await rel.kill()
             await up.kill()
+
+    run(scenario)
+
+
+# ---- loss accounting, command order, all or none ---------------------------------------------
+
+
+def test_upstream_drops_are_counted_into_local_clients_dropped() -> None:
+    up = upstream("--rate", "20000", "--max-pending-bytes", "50000")
+    rel = relay(up)
+
+    async def scenario() -> None:
+        async with running(up, rel):
+            feed = await open_feed(rel.stream_url, heartbeat_timeout=10)
+            await feed.subscribe("stock@full_trades")
+            collector = Collector(feed)
+            await up.wait_streams({"stock@full_trades"})
+            assert rel.process is not None
+            rel.process.send_signal(signal.SIGSTOP)  # the relay reads nothing: upstream drops
+            await asyncio.sleep(2)
+            rel.process.send_signal(signal.SIGCONT)
+            line = await rel.wait_log(b"relay: the upstream lost")
+            lost = int(line.split(b"upstream lost ")[1].split()[0])
+            assert lost > 0
+            async with asyncio.timeout(5):
+                while feed.stats.server_dropped < lost:
+                    await asyncio.sleep(0.05)
+            gaps = [n for n in collector.notices if isinstance(n, fastfeed.Gap)]
+            assert gaps and {g.reason for g in gaps} == {"server_dropped"}
+            await collector.close()
+            # Every loss the relay counted reached the client: the sums agree.
+            counted = sum(
+                int(x.split(b"upstream lost ")[1].split()[0])
+                for x in rel.lines
+                if b"relay: the upstream lost" in x
+            )
+            assert feed.stats.server_dropped == counted
+
+    run(scenario)
+
+
+def test_commands_behind_one_waiting_for_the_upstream_are_answered_in_order_all_or_none() -> None:
+    up = upstream("--rate", "2000")
+    rel = relay(up)
+
+    async def scenario() -> None:
+        async with running(up, rel), ws_connect(rel.stream_url) as ws:
+            await ws.send(
+                '{"method":"SUBSCRIBE","params":["stock.SPY@quote","stock.NOPE@quote"],"id":1}'
+            )
+            await ws.send('{"method":"SUBSCRIBE","params":["stock.AAPL@quote"],"id":2}')
+            await ws.send('{"method":"LIST_SUBSCRIPTIONS","id":3}')
+            replies = []
+            async with asyncio.timeout(10):
+                while len(replies) < 3:
+                    message = json.loads(await ws.recv())
+                    if "id" in message:
+                        replies.append(message)
+            assert replies == [
+                {
+                    "error": {
+                        "code": "INVALID_PARAM",
+                        "msg": "params[1]: contract.symbol: no STOCK NOPE in this market; "
+                        "STOCK: AAPL, MSFT, QQQ, SPY, TSLA",
+                    },
+                    "id": 1,
+                },
+                {"result": None, "id": 2},
+                {"result": ["stock.AAPL@quote"], "id": 3},
+            ]
+            # stock.SPY@quote came with the refused command: the upstream let it go again.
+            await up.wait_streams({"stock.AAPL@quote"})
 
     run(scenario)

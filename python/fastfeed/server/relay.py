@@ -190,6 +190,12 @@ class RelaySource:
             for notice in batch.notices:
                 if isinstance(notice, Gap):
                     hub.report_loss(notice.count)
+                    log.warning(
+                        "relay: the upstream lost %d events (%s): counted as dropped for "
+                        "every local client",
+                        notice.count,
+                        notice.reason,
+                    )
                 elif isinstance(notice, Disconnected | Reconnected):
                     self._connected = isinstance(notice, Reconnected)
                     self._upstream_changed()
