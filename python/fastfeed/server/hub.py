@@ -140,6 +140,12 @@ class Hub:
             if self._wires[subscriber] == "events":
                 consumer.send_events(frames, count)
 
+    @property
+    def held_back(self) -> bool:
+        """Whether a consumer that keeps up is blocked now: a paced source should
+        :meth:`wait_ready` before its next batch."""
+        return any(s not in self._lagging for s in self._blocked)
+
     async def wait_ready(self, grace: float | None = LAG_GRACE) -> None:
         """Returns once a consumer is attached and none that keeps up is blocked: paced
         sources go as fast as their consumers read. A consumer blocked for longer than

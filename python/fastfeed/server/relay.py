@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,6 +115,7 @@ class _UpstreamFeed(Feed):
         self._hub = hub
         #: Data events handed to the hub.
         self.published = 0
+        self._holding: asyncio.Task[None] | None = None
 
     def _decode(self, data: bytes) -> EventBatch:
         batch = SourceBatch()
@@ -121,7 +123,39 @@ class _UpstreamFeed(Feed):
         if len(batch):
             self.published += len(batch)
             self._hub.publish(batch)
+            if self._hub.held_back and self._holding is None:
+                self._hold_back()
         return rest
+
+    async def close(self) -> None:
+        if self._holding is not None:
+            self._holding.cancel()
+        await super().close()
+
+    def _hold_back(self) -> None:
+        """A local client that keeps up is blocked: stop reading the upstream until the hub is
+        ready (:meth:`Hub.wait_ready <fastfeed.server.hub.Hub.wait_ready>`: a client blocked
+        for longer than its grace is cut loose and meets the slow-consumer policy alone)."""
+        conn = self._conn
+        if conn is None or conn.transport is None:
+            return
+        transport = conn.transport
+        watchdog = self._reconnector.watchdog
+        transport.pause_reading()
+        if watchdog is not None:
+            watchdog.suspend()  # silence while paused on purpose is not a dead link
+
+        async def resume() -> None:
+            try:
+                await self._hub.wait_ready()
+            finally:
+                self._holding = None
+                if not transport.is_closing():
+                    transport.resume_reading()
+                if watchdog is not None:
+                    watchdog.resume(time.monotonic())
+
+        self._holding = asyncio.get_running_loop().create_task(resume())
 
 
 class RelaySource:
