@@ -197,10 +197,12 @@ class RelaySource:
                 self._upstream_changed()
                 end = await self._follow(feed, hub)
                 self.published += feed.published
-                self._upstream_changed()
                 if isinstance(end, EndOfStream):
+                    # Not an outage: local clients get the same end (their last STATUS says
+                    # CONNECTED, then Close 1000 with the upstream's reason).
                     log.info("relay: the upstream's source ended (%s)", end.reason)
                     return SourceEnd(end.reason)
+                self._upstream_changed()
                 if loop.time() - connected_at > _STABLE:
                     takeovers.reset()
                 delay = takeovers.next_delay() or 0.0

@@ -15,6 +15,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use crate::bars::PyBarBook;
 use crate::errors::event_encode_error;
 use crate::hub::{PyHub, PySourceBatch};
+use fastfeed_core::hub::JsonEventReader;
 
 /// `(sec_type, symbol, expiration, strike, right)`, option fields `None` for stocks and indices.
 pub(crate) type ContractTuple = (
@@ -542,6 +543,8 @@ pub(crate) fn contract_key(
 pub struct PyEventDecoder {
     inner: EventDecoder,
     bars_skipped: u64,
+    /// `feed_source`'s contract spellings and their ids in its hub.
+    source: JsonEventReader,
 }
 
 /// Socket reads at least this large are decoded with the GIL released.
@@ -558,6 +561,7 @@ impl PyEventDecoder {
         PyEventDecoder {
             inner: EventDecoder::with_max_message_size(max_message_size),
             bars_skipped: 0,
+            source: JsonEventReader::new(),
         }
     }
 
@@ -591,9 +595,10 @@ impl PyEventDecoder {
     }
 
     /// Decodes one socket read of an upstream server for a relay: each data event goes, with
-    /// its original bytes, into `batch` (its contract registered with `hub`, the hub's ids);
-    /// everything else (STATUS, acknowledgements, control frames, malformed events) comes
-    /// back in the returned batch, as from `feed`. `received` counts the data events taken.
+    /// its original bytes, into `batch` (its contract registered with `hub`, the hub's ids;
+    /// always the same hub); everything else (STATUS, acknowledgements, control frames,
+    /// malformed events) comes back in the returned batch, as from `feed`. `received` counts
+    /// the data events taken.
     fn feed_source(
         &mut self,
         data: &[u8],
@@ -601,8 +606,9 @@ impl PyEventDecoder {
         mut batch: PyRefMut<'_, PySourceBatch>,
     ) -> PyEventBatch {
         let hub = &mut hub.inner;
+        let source = &mut self.source;
         let out = self.inner.feed_with(data, |json| {
-            batch.inner.push_json_event(hub, json).unwrap_or(false)
+            source.push(&mut batch.inner, hub, json).unwrap_or(false)
         });
         PyEventBatch::new(out)
     }

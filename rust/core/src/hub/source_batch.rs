@@ -1,7 +1,7 @@
 //! A source's batch of events on its way into the [`Hub`]: the events, and for those that came
 //! as JSON their original bytes, forwarded as they are rather than encoded again.
 
-use crate::event::{decode_event, DecodeError, EventBody};
+use crate::event::{decode_event, ContractId, DecodeError, EventBody, EventLineDecoder};
 
 use super::{Event, Hub, RawSpan};
 
@@ -114,6 +114,56 @@ impl SourceBatch {
     }
 }
 
+/// [`SourceBatch::push_json_event`] for the many events of one source into one [`Hub`] (a
+/// relay's upstream): each contract spelling is parsed and registered once and remembered byte
+/// for byte ([`EventLineDecoder`], as the replay reader does), so later events spelled the same
+/// way skip both. The results are those of `push_json_event`.
+#[derive(Clone, Default)]
+pub struct JsonEventReader {
+    decoder: EventLineDecoder,
+    /// The hub's contract id of each spelling the decoder remembers (numbered 0, 1, …).
+    ids: Vec<ContractId>,
+}
+
+impl std::fmt::Debug for JsonEventReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonEventReader")
+            .field("spellings", &self.ids.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl JsonEventReader {
+    /// A reader that knows no spelling yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes `json` into `batch` (see [`SourceBatch::push_json_event`]); always the same
+    /// `hub`.
+    pub fn push(
+        &mut self,
+        batch: &mut SourceBatch,
+        hub: &mut Hub,
+        json: &[u8],
+    ) -> Result<bool, DecodeError> {
+        let Some((key, spelling, body)) = self.decoder.decode_spelled(json)? else {
+            return Ok(false);
+        };
+        let contract = if let Some(&id) = spelling.and_then(|s| self.ids.get(s as usize)) {
+            id
+        } else {
+            let id = hub.add_contract(key);
+            if spelling.is_some() {
+                self.ids.push(id); // a new spelling is numbered next
+            }
+            id
+        };
+        batch.push_json(Event { contract, body }, json);
+        Ok(true)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +200,30 @@ mod tests {
         assert_eq!(batch.spans(), &[None, Some((0, TRADE.len())), None]);
         assert_eq!(batch.raw(), TRADE);
         assert_eq!(hub.market().contract_count(), 1);
+    }
+
+    #[test]
+    fn a_reader_gives_what_push_json_event_gives() {
+        const OTHER: &[u8] = br#"{"header":{"type":"TRADE","status":"CONNECTED"},"contract":{"symbol":"MSFT","security_type":"STOCK"},"trade":{"ms_of_day":1,"sequence":2,"size":3,"condition":0,"price":4.5,"exchange":5,"date":20250321}}"#;
+        let (mut hub, mut reader, mut batch) =
+            (Hub::new(true), JsonEventReader::new(), SourceBatch::new());
+        let (mut plain_hub, mut plain) = (Hub::new(true), SourceBatch::new());
+        for json in [
+            TRADE,
+            OTHER,
+            TRADE,
+            STATUS,
+            OTHER,
+            b"{\"header\":1}".as_slice(),
+        ] {
+            assert_eq!(
+                reader.push(&mut batch, &mut hub, json),
+                plain.push_json_event(&mut plain_hub, json)
+            );
+        }
+        assert_eq!(batch.events(), plain.events());
+        assert_eq!(batch.raw(), plain.raw());
+        assert_eq!(hub.market().contract_count(), 2);
     }
 
     #[test]
