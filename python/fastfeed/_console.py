@@ -18,7 +18,7 @@ from typing import Generic, Never, TextIO, TypeVar
 
 from tqdm import tqdm
 
-from fastfeed.client import Disconnected, Gap, Reconnected, TakenOver
+from fastfeed.client import Disconnected, Gap, Reconnected, TakenOver, UpstreamDown, UpstreamUp
 from fastfeed.client.events import ControlEvent
 
 __all__ = [
@@ -244,6 +244,10 @@ class Console:
                 f"after {event.outage:.2f} s ({event.subscriptions} subscriptions re-sent)",
                 now,
             )
+        elif isinstance(event, UpstreamDown):
+            self.notice("upstream down", "the server lost its upstream; waiting", now)
+        elif isinstance(event, UpstreamUp):
+            self.notice("upstream up", f"back after {event.outage:.2f} s", now)
         elif isinstance(event, TakenOver):
             self.line(f"taken over by another client: {event.reason}; stopping")
 

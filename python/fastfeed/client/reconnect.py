@@ -249,6 +249,7 @@ class Reconnector(Generic[L]):
     def _connected(self, link: L) -> None:
         attempts = self._schedule.attempts
         self._schedule.reset()
+        self._failed_unlogged = 0  # the outage is over ("reconnected after …" tells it)
         self.link = link
         self.up = True
         self.alive()
