@@ -1,6 +1,6 @@
 """Relay (SPEC §5): the cost of a relay in the path. A replay upstream at ``--speed max`` (as fast
 as its one client reads, never dropping) → one SDK client, directly, beside the same upstream →
-``serve --source ws://…/v1/events`` → one SDK client on the relay's ``/v1/stream``. Every
+``serve --source ws://…/v1/events`` → one SDK client on the relay's ``/v1/events``. Every
 event must arrive on both paths (the relay forwards the upstream's bytes; nothing is dropped),
 and both end the same way: the replay's end of stream travels through the relay.
 
@@ -14,29 +14,12 @@ from __future__ import annotations
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import fastfeed
 import uvloop
-from bench_replay import recording  # noqa: F401 (the fixture)
+from bench_replay import recording, sdk_replay  # noqa: F401 (the fixture)
 from process_support import free_port, spawn
-
-
-async def _receive(url: str) -> tuple[int, float]:
-    """Receives the whole replay with the SDK: ``(events, events/s)``."""
-    async with fastfeed.connect(url, reconnect=False) as feed:
-        await feed.subscribe("stock@full_trades")
-        count = 0
-        started = 0.0
-        while (batch := await feed.next_batch()) is not None:
-            if count == 0 and len(batch):
-                started = time.perf_counter()
-            count += len(batch)
-        elapsed = time.perf_counter() - started
-        assert feed.stats.lost == 0, feed.stats
-    return count, count / elapsed
 
 
 def _serve(port: int, *args: str) -> list[str]:
@@ -46,7 +29,8 @@ def _serve(port: int, *args: str) -> list[str]:
     ]  # fmt: skip
 
 
-def _round(path: Path, relayed: bool) -> tuple[int, float]:
+def _round(path: Path, n: int, relayed: bool) -> tuple[float, dict[int, float]]:
+    """One path's events/s and the RSS (MiB) of the server the client reads, by events."""
     port = free_port()
     processes: list[subprocess.Popen[bytes]] = []
     try:
@@ -56,7 +40,9 @@ def _round(path: Path, relayed: bool) -> tuple[int, float]:
             source = f"ws://127.0.0.1:{port}/v1/events"
             processes.append(spawn(_serve(relay_port, "--source", source), relay_port))
             port = relay_port
-        return uvloop.run(_receive(f"ws://127.0.0.1:{port}/v1/stream"))
+        url = f"ws://127.0.0.1:{port}/v1/events"
+        # Asserts that all n events arrived.
+        return uvloop.run(sdk_replay(url, processes[-1].pid, n))
     finally:
         for process in reversed(processes):
             process.terminate()
@@ -72,11 +58,13 @@ def test_relay_throughput_against_the_direct_path(benchmark: Any, recording: Pat
     n = _count(recording)
     rounds = 1 if benchmark.disabled else 3
     rates: dict[str, list[float]] = {"direct": [], "relayed": []}
+    relay_rss: dict[int, float] = {}
     for _ in range(rounds):
         for name in ("direct", "relayed"):
-            count, rate = _round(recording, relayed=name == "relayed")
-            assert count == n, (name, count, n)
+            rate, rss = _round(recording, n, relayed=name == "relayed")
             rates[name].append(rate)
+            if name == "relayed":
+                relay_rss = rss
     direct, relayed = statistics.median(rates["direct"]), statistics.median(rates["relayed"])
     benchmark.extra_info.update(
         direct_events_per_s=round(direct),
@@ -84,9 +72,11 @@ def test_relay_throughput_against_the_direct_path(benchmark: Any, recording: Pat
         ratio=round(relayed / direct, 2),
         events=n,
         all_delivered=True,
+        relay_rss_mib={k: round(v, 1) for k, v in relay_rss.items()},
     )
     print(
         f"\nreplay --speed max, {n:,} events to one SDK client: direct {direct:,.0f} events/s, "
-        f"through a relay {relayed:,.0f} events/s, ratio {relayed / direct:.2f}"
+        f"through a relay {relayed:,.0f} events/s, ratio {relayed / direct:.2f}; relay RSS "
+        f"(MiB) by events received: {relay_rss}"
     )
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)

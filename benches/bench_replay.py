@@ -66,11 +66,11 @@ def _rss_mib(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-async def _sdk_replay(port: int, pid: int, expected: int) -> tuple[float, dict[int, float]]:
-    """Receives the whole replay with the SDK; returns (events/s, {events: server RSS MiB})."""
+async def sdk_replay(url: str, pid: int, expected: int) -> tuple[float, dict[int, float]]:
+    """Receives the whole replay from ``url`` with the SDK; returns (events/s, {events: RSS
+    MiB of the server ``pid``})."""
     rss: dict[int, float] = {}
     marks = [m for m in (1_000_000, 10_000_000) if m < expected]
-    url = f"ws://127.0.0.1:{port}/v1/events"
     async with fastfeed.connect(url, reconnect=False, overflow="pause") as feed:
         await feed.subscribe("FULL_TRADES", sec_type="STOCK")
         count = 0
@@ -91,7 +91,7 @@ def _replay_round(server: list[str], port: int, expected: int) -> tuple[float, d
     process = subprocess.Popen(server, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_listening(port, process)
-        return uvloop.run(_sdk_replay(port, process.pid, expected))
+        return uvloop.run(sdk_replay(f"ws://127.0.0.1:{port}/v1/events", process.pid, expected))
     finally:
         process.terminate()
         process.wait(30)
