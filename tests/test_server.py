@@ -272,6 +272,41 @@ def test_handshake_guards(
     run(body)
 
 
+@pytest.mark.parametrize(
+    ("version_header", "body"),
+    [
+        (b"Sec-WebSocket-Version: 8\r\n", b"Sec-WebSocket-Version unsupported ('8')"),
+        (b"Sec-WebSocket-Version: 13, 8\r\n", b"Sec-WebSocket-Version unsupported ('13, 8')"),
+        (b"", b"Sec-WebSocket-Version missing"),
+    ],
+)
+def test_a_websocket_version_other_than_13_gets_426_naming_13(
+    version_header: bytes, body: bytes
+) -> None:
+    """RFC 6455 §4.2.2: 426 Upgrade Required with ``Sec-WebSocket-Version: 13``; the server
+    goes on serving."""
+
+    async def main() -> None:
+        async with started() as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(
+                b"GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                + version_header
+                + b"\r\n"
+            )
+            response = await asyncio.wait_for(reader.read(), 5)
+            writer.close()
+            head, _, text = response.partition(b"\r\n\r\n")
+            lines = head.split(b"\r\n")
+            assert lines[0] == b"HTTP/1.1 426 Upgrade Required"
+            assert b"Sec-WebSocket-Version: 13" in lines[1:]
+            assert text == body + b": this server speaks 13"
+            await assert_served(server)
+
+    run(main)
+
+
 def test_token_is_required_when_configured() -> None:
     async def body() -> None:
         async with started(token="s3cret") as server:

@@ -146,7 +146,7 @@ class Server:
             assert rejection is not None
             log.info("refused handshake for %s: %d %s", route, rejection.status, rejection.reason)
             response = WSUpgradeResponse.create_error_response(
-                rejection.status, rejection.reason.encode()
+                rejection.status, rejection.reason.encode(), dict(rejection.headers)
             )
             return WSUpgradeResponseWithListener(response, None)
         return endpoint.connection()
