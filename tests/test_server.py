@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 
 import pytest
@@ -22,6 +23,7 @@ from server_support import (
     trade_frames,
     url,
 )
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 AAPL_TRADE = {
@@ -547,3 +549,60 @@ def test_heartbeat_timeout_1011() -> None:
                 assert await command(ws, {"msg_type": "STOP", "id": 1}) == ack(1, "OK")
 
     run(body)
+
+
+#: Characters that must never reach a log line or an error message raw: C1 controls (NEXT
+#: LINE, CSI), DEL, the line/paragraph separators and a bidirectional override.
+_UNPRINTABLE = "\u0085\u009b\u007f\u2028\u2029\u202e"
+
+
+@pytest.mark.parametrize("path", ["/v1/events", "/v1/stream"])
+def test_client_mistakes_are_escaped_and_logged_at_most_once_a_second(
+    path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An echo of client input escapes everything unprintable, in the reply and in the log;
+    a client sending bad commands as fast as it can gets each one answered but writes about
+    one log line a second, with the count of the others; other clients are served."""
+    stream = path == "/v1/stream"
+    bad = (
+        json.dumps({"method": f"x{_UNPRINTABLE}", "id": 1})
+        if stream
+        else json.dumps({"msg_type": f"x{_UNPRINTABLE}", "id": 1})
+    )
+    flood = 2000
+
+    async def body() -> None:
+        async with started() as server:
+            async with connect(f"ws://127.0.0.1:{server.port}{path}", open_timeout=5) as ws:
+                for _ in range(flood):
+                    await ws.send(bad)
+                replies = []
+                while len(replies) < flood:
+                    message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                    if (
+                        "error" in message
+                        or message.get("header", {}).get("type") == "REQ_RESPONSE"
+                    ):
+                        replies.append(message)
+                await assert_served(server)
+            first = replies[0]
+            text = first["error"]["msg"] if stream else first["header"]["message"]
+            assert not any(c in text for c in _UNPRINTABLE), text
+            assert r"x\u0085\u009b\u007f\u2028\u2029\u202e" in text, text
+
+    with caplog.at_level(logging.INFO, logger="fastfeed.server"):
+        run(body)
+    lines = [r.getMessage() for r in caplog.records if r.name == "fastfeed.server"]
+    mistakes = [line for line in lines if "bad command" in line or ": mistakes: " in line]
+    assert all(not any(c in line for c in _UNPRINTABLE) for line in lines)
+    assert mistakes[0].endswith(r"x\u0085\u009b\u007f\u2028\u2029\u202e" + '"'), mistakes[0]
+    # The first mistake, then a count of the others (when the connection closed, or once a
+    # second while the flood lasted): never one line per command.
+    assert 2 <= len(mistakes) <= 10, mistakes
+    counted = sum(
+        int(m.split(": ")[2].split(" more")[0].replace(",", ""))
+        for m in mistakes[1:]
+        if "more in the last" in m
+    )
+    shown = sum(1 for m in mistakes if "bad command" in m)
+    assert shown + counted == flood, mistakes
