@@ -151,7 +151,10 @@ def test_new_client_takes_over() -> None:
     run(body)
 
 
-def test_oversize_single_frame_is_1009() -> None:
+def test_oversize_single_frame_is_1009(caplog: pytest.LogCaptureFixture) -> None:
+    """Closed with 1009, logged as a client's mistake: one INFO line of ``fastfeed.server``,
+    no ERROR (picows' parser finds it)."""
+
     async def body() -> None:
         async with started() as server:
             async with await client(server) as ws:
@@ -165,7 +168,13 @@ def test_oversize_single_frame_is_1009() -> None:
             )
             await assert_served(server)
 
-    run(body)
+    with caplog.at_level(logging.INFO):
+        run(body)
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert [r.getMessage() for r in caplog.records if "frame parser" in r.getMessage()] == [
+        "client mistake found by the frame parser, closing with 1009: Received frame with "
+        "payload size exceeding max allowed size, 4097 > 4096"
+    ]
 
 
 def test_fragmented_total_above_cap_is_1009() -> None:
