@@ -43,7 +43,8 @@ class _PicowsLog(logging.LoggerAdapter[logging.Logger]):
 
     def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
         if isinstance(msg, str) and msg.startswith("WS parser error") and args:
-            code, reason, *_ = (*args[0], None, None)
+            details: tuple[object, ...] = tuple(args[0])
+            code, reason, *_ = (*details, None, None)
             log.info("client mistake found by the frame parser, closing with %s: %s", code, reason)
             return
         super().log(level, msg, *args, **kwargs)
