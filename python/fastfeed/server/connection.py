@@ -368,7 +368,13 @@ class Connection(WSListener):
         # closing a socket with unread input would reset the connection, and the peer might
         # lose the Close frame and its reason.
         if raw.can_write_eof():
-            raw.write_eof()
+            try:
+                raw.write_eof()
+            except OSError:
+                # The peer is already gone (asyncio's transports raise ENOTCONN here; uvloop's
+                # do not): nothing left to half-close.
+                raw.abort()
+                return
         else:
             self._transport.disconnect(graceful=True)
         self._timers = [self._loop.call_later(self.config.close_timeout, raw.abort)]
