@@ -45,6 +45,28 @@ def _subcommands() -> dict[str, argparse.ArgumentParser]:
     return dict(commands.choices)
 
 
+def test_plain_fastfeed_lists_its_commands() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "fastfeed"], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.startswith("usage: python -m fastfeed")
+    for command in _subcommands():
+        assert re.search(rf"^    {command} +\S", done.stderr, re.MULTILINE), command
+
+
+def test_help_texts_speak_to_users_not_to_the_spec() -> None:
+    """No help text or description cites the project's SPEC (a user does not have it)."""
+    texts = [build_parser().description or ""]
+    for parser in _subcommands().values():
+        texts.append(parser.description or "")
+        texts.extend(str(a.help) for a in parser._actions if a.help)
+        texts.extend(g.title or "" for g in parser._action_groups)
+    offending = [t for t in texts if "§" in t or "SPEC" in t]
+    assert offending == []
+
+
 @pytest.mark.parametrize("command", sorted(_subcommands()))
 def test_help_documents_every_flag(command: str) -> None:
     """Every option of every command, read from the parser itself, has a help text and shows
