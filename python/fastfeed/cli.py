@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"fastfeed {__version__}")
     commands = parser.add_subparsers(
-        dest="command", metavar="COMMAND", required=True, parser_class=_OneLineParser
+        dest="command", metavar="COMMAND", required=False, parser_class=_OneLineParser
     )
     serve_parser = commands.add_parser(
         "serve",
@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--strict",
         action="store_true",
         help=(
-            "accept only SPEC JSON commands on /v1/events; by default the forms the original "
+            "accept only JSON commands on /v1/events; by default the forms the original "
             "terminal's documentation sends are read too (a Python dict's repr, expiration and "
             "strike as digit strings, STREAM_BULK, STOP without an id)"
         ),
@@ -370,7 +370,12 @@ def _make_source(args: argparse.Namespace) -> Source:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the process exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        # Plain `python -m fastfeed`: what there is to run.
+        parser.print_help(sys.stderr)
+        return 2
     if args.command == "serve":
         return _run_serve(args)
     if args.command in ("tail", "record"):
@@ -402,7 +407,8 @@ def _add_client_commands(commands: argparse._SubParsersAction[_OneLineParser]) -
         commands.add_parser(
             "record",
             help="write a stream to JSON Lines (replay format)",
-            description="Subscribe and write every data event as one line of SPEC §3.3 JSON "
+            description="Subscribe and write every data event as one line of the server's "
+            "event JSON "
             "(gzip when FILE ends in .gz); the file replays with serve --source replay:FILE. "
             "Written at least every second, whole lines (one gzip member) at a time, by a "
             "child process: the file stays valid even after kill -9, losing at most the last "

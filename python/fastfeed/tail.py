@@ -118,7 +118,7 @@ def add_tail_arguments(parser: argparse.ArgumentParser) -> None:
         "--count", type=int, default=None, metavar="N", help="print N events, then exit"
     )
     parser.add_argument(
-        "--json", action="store_true", help="print every event as §3.3 JSON, one a line"
+        "--json", action="store_true", help="print every event as the server's JSON, one a line"
     )
     parser.add_argument(
         "--lines-per-second",

@@ -42,14 +42,14 @@ class EventsConnection(Connection):
     status_template = _STATUS
 
     def _refuse(self, req_id: int, message: str) -> None:
-        log.info("client %s: refused subscription: %s", self.peer, message)
+        self.log_mistake(f"refused subscription: {message}")
         self.send_text(encode_ack(req_id, "ERROR", message))
 
     def on_command(self, subscriber: int, payload: bytes) -> None:
         try:
             command = parse_command(payload, strict=self.config.strict)
         except EnvelopeError as error:
-            log.info("client %s: bad command: %s", self.peer, error)
+            self.log_mistake(f"bad command: {error}")
             self.send_text(encode_ack(error.req_id, "ERROR", str(error)))
             return
         if isinstance(command, StreamCommand):

@@ -37,14 +37,14 @@ class StreamConnection(Connection):
     status_template = _STATUS
 
     def _refuse(self, req_id: int, code: str, message: str) -> None:
-        log.info("client %s: refused: %s", self.peer, message)
+        self.log_mistake(f"refused: {message}")
         self.send_text(encode_stream_error(req_id, code, message))
 
     def on_command(self, subscriber: int, payload: bytes) -> None:
         try:
             request = parse_stream_command(payload)
         except StreamCommandError as error:
-            log.info("client %s: bad command: %s", self.peer, error)
+            self.log_mistake(f"bad command: {error}")
             self.send_text(encode_stream_error(error.id, error.code, str(error)))
             return
         method = request.method
