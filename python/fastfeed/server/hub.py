@@ -146,15 +146,20 @@ class Hub:
         :meth:`wait_ready` before its next batch."""
         return any(s not in self._lagging for s in self._blocked)
 
-    async def wait_ready(self, grace: float | None = LAG_GRACE) -> None:
+    async def wait_ready(
+        self, grace: float | None = LAG_GRACE, *, need_consumer: bool = True
+    ) -> None:
         """Returns once a consumer is attached and none that keeps up is blocked: paced
         sources go as fast as their consumers read. A consumer blocked for longer than
         ``grace`` (default :data:`LAG_GRACE`) stops holding the source back until it drains
         (see there); with ``grace=None`` every consumer holds it back for as long as it is
-        blocked (a replay at ``--speed max`` never drops)."""
+        blocked (a replay at ``--speed max`` never drops). With ``need_consumer=False`` no
+        consumer at all is ready too (a relay's upstream must be read even then)."""
         loop = asyncio.get_running_loop()
         while True:
             if not self._consumers:
+                if not need_consumer:
+                    return
                 await self._wait_change(None)
                 continue
             if grace is None:

@@ -147,7 +147,7 @@ class _UpstreamFeed(Feed):
 
         async def resume() -> None:
             try:
-                await self._hub.wait_ready()
+                await self._hub.wait_ready(need_consumer=False)
             finally:
                 self._holding = None
                 if not transport.is_closing():
