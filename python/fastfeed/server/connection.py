@@ -252,6 +252,10 @@ class Connection(WSListener):
     ) -> None:
         try:
             refusal = await confirmation
+        except Exception:
+            # A source's bug must not leave the client without an answer: subscribed as asked.
+            log.exception("client %s: confirming a subscription failed; accepted", self.peer)
+            refusal = None
         finally:
             self._answering = None
         if self._closing or self.subscriber is None:
