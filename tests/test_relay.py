@@ -282,6 +282,8 @@ def test_local_clients_get_what_direct_clients_get_and_the_upstream_holds_the_un
                 await collector.close()
             # Every local client gone: the upstream holds nothing.
             await up.wait_streams(set())
+            # All along, one upstream connection (and the 51 direct /v1/stream clients).
+            assert sum(b"connected to /v1/events" in line for line in up.lines) == 1
 
     run(scenario)
 
