@@ -169,13 +169,35 @@ def test_port_in_use_exits_1() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [*SERVE, "--port", str(port), "--log-level", "error"],
-            capture_output=True,
-            text=True,
-            timeout=30,
+            [*SERVE, "--port", str(port)], capture_output=True, text=True, timeout=30
         )
     assert done.returncode == 1
-    assert done.stderr == f"port {port} is in use\n"
+    # The one line, at the default log level: nothing is logged before the port is bound.
+    assert done.stderr == (
+        f"python -m fastfeed serve: port {port} is in use "
+        "(another server? choose a free one with --port)\n"
+    )
+
+
+def test_an_ipv6_host_is_logged_as_a_valid_url() -> None:
+    with socket.socket(socket.AF_INET6) as probe:
+        try:
+            probe.bind(("::1", 0))
+        except OSError:
+            pytest.skip("no IPv6 loopback on this machine")
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [*SERVE, "--host", "::1", "--port", str(port)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        assert line.endswith(f"INFO fastfeed.server: serving ws://[::1]:{port}/v1/events\n")
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=20)
 
 
 def test_sigterm_closes_the_client_with_1001_and_exits_0() -> None:

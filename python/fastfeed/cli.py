@@ -16,6 +16,7 @@ from fastfeed._process import stop_on_signals
 from fastfeed.bars import parse_interval
 from fastfeed.errors import BarsError, ConfigError, FastfeedError
 from fastfeed.server import DEFAULT_PORT, ServerConfig, Source, serve
+from fastfeed.server.guard import format_host
 from fastfeed.server.pacing import parse_speed
 from fastfeed.server.synthetic import DEFAULT_SYMBOLS, SyntheticSource, SyntheticSpec
 
@@ -318,16 +319,23 @@ def _run_serve(args: argparse.Namespace) -> int:
         return 1
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
-            print(f"port {config.port} is in use", file=sys.stderr)
+            print(
+                f"python -m fastfeed serve: port {config.port} is in use "
+                "(another server? choose a free one with --port)",
+                file=sys.stderr,
+            )
         else:
-            print(f"cannot serve on {config.host}:{config.port}: {error}", file=sys.stderr)
+            print(
+                f"python -m fastfeed serve: cannot serve on "
+                f"{format_host(config.host)}:{config.port}: {error}",
+                file=sys.stderr,
+            )
         return 1
     return 0
 
 
 def _make_source(args: argparse.Namespace) -> Source:
     """The ``--source`` of ``serve``; raises ``ConfigError`` or ``ReplayError``."""
-    log = logging.getLogger("fastfeed.server")
     if args.source.startswith("replay:"):
         from fastfeed.server.replay import ReplaySource, ReplaySpec
 
@@ -341,15 +349,7 @@ def _make_source(args: argparse.Namespace) -> Source:
             progress=True,
         )
         return ReplaySource(spec)
-    source = SyntheticSource(SyntheticSpec(seed=args.seed, rate=args.rate, symbols=args.symbols))
-    log.info(
-        "synthetic market: %s, index SPX, option chain on %s; %s events/s, seed %d",
-        ",".join(args.symbols),
-        args.symbols[0],
-        "max" if args.rate is None else f"{args.rate:g}",
-        args.seed,
-    )
-    return source
+    return SyntheticSource(SyntheticSpec(seed=args.seed, rate=args.rate, symbols=args.symbols))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,7 +26,7 @@ from fastfeed.errors import FastfeedError
 from fastfeed.server.config import ServerConfig
 from fastfeed.server.connection import Connection
 from fastfeed.server.events_endpoint import EventsConnection, EventsEndpoint
-from fastfeed.server.guard import check_handshake, split_target
+from fastfeed.server.guard import check_handshake, format_host, split_target
 from fastfeed.server.hub import Hub
 from fastfeed.server.source import Source, SourceEnd
 from fastfeed.server.stream_endpoint import StreamEndpoint
@@ -121,7 +121,7 @@ class Server:
         if sockets:
             self.port = sockets[0].getsockname()[1]
         for path in self.endpoints:
-            log.info("serving ws://%s:%d%s", self.config.host, self.port, path)
+            log.info("serving ws://%s:%d%s", format_host(self.config.host), self.port, path)
         if self._source is not None:
             self._pump = asyncio.get_running_loop().create_task(self._run_source(self._source))
 
