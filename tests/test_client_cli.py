@@ -169,8 +169,9 @@ def test_tail_json_prints_what_the_server_sent() -> None:
         source = QueueSource()
         async with started(source, status_interval=0.05) as server:
             proc = await spawn(
-                "tail", "--url", url(server), "--stock", "AAPL",
-                "--option", "SPY:20250321:570000:C", "--req", "TRADE,QUOTE",
+                # Typed by a person: contracts in any case.
+                "tail", "--url", url(server), "--stock", "aapl",
+                "--option", "spy:20250321:570000:c", "--req", "TRADE,QUOTE",
                 "--count", "4", "--json", "--summary-interval", "0.2",
             )  # fmt: skip
             await wait_subscribed(server, 4)
@@ -231,7 +232,7 @@ def test_record_writes_the_replay_format_and_replays(tmp_path: Path) -> None:
         async with started(source, status_interval=0.05) as server:
             proc = await spawn(
                 "record", "--url", url(server), "--out", str(out), "--count", "4",
-                "stock.AAPL@trade", "option.SPY.20250321.570000.C@trade",
+                "stock.aapl@trade", "option.Spy.20250321.570000.C@trade",
                 "option.SPY.20250321.570000.C@quote", "option@full_trades",
             )  # fmt: skip
             await wait_subscribed(server, 4)

@@ -275,3 +275,10 @@ def test_serve_streams_the_synthetic_market_with_status_every_second() -> None:
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def test_symbols_are_typed_in_any_case() -> None:
+    """The one rule of command lines (``typed_contract``): ``--symbols`` as ``tail`` and
+    ``record`` read contracts."""
+    args = build_parser().parse_args(["serve", "--symbols", " aapl, Msft ,spy"])
+    assert args.symbols == ("AAPL", "MSFT", "SPY")

@@ -12,6 +12,7 @@ from typing import NoReturn
 import uvloop
 
 from fastfeed import __version__
+from fastfeed._core import typed_contract
 from fastfeed._process import stop_on_signals
 from fastfeed.bars import parse_interval
 from fastfeed.errors import BarsError, ConfigError, FastfeedError
@@ -73,7 +74,7 @@ def _seed(text: str) -> int:
 
 
 def _symbols(text: str) -> tuple[str, ...]:
-    symbols = tuple(s.strip().upper() for s in text.split(","))
+    symbols = tuple(typed_contract(s) for s in text.split(","))
     if not all(symbols):
         raise argparse.ArgumentTypeError(f"expected comma-separated symbols, got {text!r}")
     return symbols

@@ -307,7 +307,7 @@ def run_record(args: argparse.Namespace) -> int:
     subscriptions = []
     for name in args.subscriptions:
         try:
-            subscriptions.append(parse_stream_name(name))
+            subscriptions.append(parse_stream_name(name, typed=True))
         except ValueError as error:
             print(f"{PROGRAM}: error: {name!r}: {error}", file=sys.stderr)
             return 2
