@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import logging
 import sys
 from collections.abc import Sequence
@@ -15,7 +14,7 @@ from fastfeed import __version__
 from fastfeed._core import typed_contract
 from fastfeed._process import stop_on_signals
 from fastfeed.bars import parse_interval
-from fastfeed.errors import BarsError, ConfigError, FastfeedError
+from fastfeed.errors import AddressInUseError, BarsError, ConfigError, FastfeedError
 from fastfeed.server import DEFAULT_PORT, ServerConfig, Source, serve
 from fastfeed.server.guard import format_host
 from fastfeed.server.pacing import parse_speed
@@ -315,22 +314,18 @@ def _run_serve(args: argparse.Namespace) -> int:
         return 2
     try:
         uvloop.run(_serve_until_signal(config, source))
+    except AddressInUseError as error:
+        print(f"python -m fastfeed serve: {error}; choose another with --port", file=sys.stderr)
+        return 1
     except FastfeedError as error:
         print(f"python -m fastfeed serve: {error}", file=sys.stderr)
         return 1
     except OSError as error:
-        if error.errno == errno.EADDRINUSE:
-            print(
-                f"python -m fastfeed serve: port {config.port} is in use "
-                "(another server? choose a free one with --port)",
-                file=sys.stderr,
-            )
-        else:
-            print(
-                f"python -m fastfeed serve: cannot serve on "
-                f"{format_host(config.host)}:{config.port}: {error}",
-                file=sys.stderr,
-            )
+        print(
+            f"python -m fastfeed serve: cannot serve on "
+            f"{format_host(config.host)}:{config.port}: {error}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
