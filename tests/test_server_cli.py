@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from fastfeed.cli import build_parser
@@ -184,13 +185,35 @@ def test_port_in_use_exits_1() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [*SERVE, "--port", str(port), "--log-level", "error"],
-            capture_output=True,
-            text=True,
-            timeout=30,
+            [*SERVE, "--port", str(port)], capture_output=True, text=True, timeout=30
         )
     assert done.returncode == 1
-    assert done.stderr == f"port {port} is in use\n"
+    # The one line, at the default log level: nothing is logged before the port is bound.
+    assert done.stderr == (
+        f"python -m fastfeed serve: port {port} on 127.0.0.1 is in use by another program; "
+        "choose another with --port\n"
+    )
+
+
+def test_an_ipv6_host_is_logged_as_a_valid_url() -> None:
+    with socket.socket(socket.AF_INET6) as probe:
+        try:
+            probe.bind(("::1", 0))
+        except OSError:
+            pytest.skip("no IPv6 loopback on this machine")
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [*SERVE, "--host", "::1", "--port", str(port)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        assert line.endswith(f"INFO fastfeed.server: serving ws://[::1]:{port}/v1/events\n")
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=20)
 
 
 def test_sigterm_closes_the_client_with_1001_and_exits_0() -> None:
@@ -268,3 +291,34 @@ def test_serve_streams_the_synthetic_market_with_status_every_second() -> None:
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def test_symbols_are_typed_in_any_case() -> None:
+    """The one rule of command lines (``typed_contract``): ``--symbols`` as ``tail`` and
+    ``record`` read contracts."""
+    args = build_parser().parse_args(["serve", "--symbols", " aapl, Msft ,spy"])
+    assert args.symbols == ("AAPL", "MSFT", "SPY")
+
+
+def _readme_example(heading: str) -> str:
+    """The first Python block under ``heading`` in the README, as a user would copy it."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index(heading) :]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_embedded_example_says_in_one_line_that_its_port_is_taken() -> None:
+    code = _readme_example("### Embedded in a Python program")
+    assert "port=25520" in code
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-c", code.replace("port=25520", f"port={port}")],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert done.returncode == 1
+    assert done.stderr == f"embedded: port {port} on 127.0.0.1 is in use by another program\n"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import logging
 import sys
 from collections.abc import Sequence
@@ -12,10 +11,12 @@ from typing import NoReturn
 import uvloop
 
 from fastfeed import __version__
+from fastfeed._core import typed_contract
 from fastfeed._process import stop_on_signals
 from fastfeed.bars import parse_interval
-from fastfeed.errors import BarsError, ConfigError, FastfeedError
+from fastfeed.errors import AddressInUseError, BarsError, ConfigError, FastfeedError
 from fastfeed.server import DEFAULT_PORT, ServerConfig, Source, serve
+from fastfeed.server.guard import format_host
 from fastfeed.server.pacing import parse_speed
 from fastfeed.server.synthetic import DEFAULT_SYMBOLS, SyntheticSource, SyntheticSpec
 
@@ -72,7 +73,7 @@ def _seed(text: str) -> int:
 
 
 def _symbols(text: str) -> tuple[str, ...]:
-    symbols = tuple(s.strip().upper() for s in text.split(","))
+    symbols = tuple(typed_contract(s) for s in text.split(","))
     if not all(symbols):
         raise argparse.ArgumentTypeError(f"expected comma-separated symbols, got {text!r}")
     return symbols
@@ -325,21 +326,24 @@ def _run_serve(args: argparse.Namespace) -> int:
         return 2
     try:
         uvloop.run(_serve_until_signal(config, source))
+    except AddressInUseError as error:
+        print(f"python -m fastfeed serve: {error}; choose another with --port", file=sys.stderr)
+        return 1
     except FastfeedError as error:
         print(f"python -m fastfeed serve: {error}", file=sys.stderr)
         return 1
     except OSError as error:
-        if error.errno == errno.EADDRINUSE:
-            print(f"port {config.port} is in use", file=sys.stderr)
-        else:
-            print(f"cannot serve on {config.host}:{config.port}: {error}", file=sys.stderr)
+        print(
+            f"python -m fastfeed serve: cannot serve on "
+            f"{format_host(config.host)}:{config.port}: {error}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
 
 def _make_source(args: argparse.Namespace) -> Source:
     """The ``--source`` of ``serve``; raises ``ConfigError`` or ``ReplayError``."""
-    log = logging.getLogger("fastfeed.server")
     if args.source.startswith("replay:"):
         from fastfeed.server.replay import ReplaySource, ReplaySpec
 
@@ -357,15 +361,7 @@ def _make_source(args: argparse.Namespace) -> Source:
         from fastfeed.server.relay import RelaySource, RelaySpec
 
         return RelaySource(RelaySpec(args.source))
-    source = SyntheticSource(SyntheticSpec(seed=args.seed, rate=args.rate, symbols=args.symbols))
-    log.info(
-        "synthetic market: %s, index SPX, option chain on %s; %s events/s, seed %d",
-        ",".join(args.symbols),
-        args.symbols[0],
-        "max" if args.rate is None else f"{args.rate:g}",
-        args.seed,
-    )
-    return source
+    return SyntheticSource(SyntheticSpec(seed=args.seed, rate=args.rate, symbols=args.symbols))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

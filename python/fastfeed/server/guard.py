@@ -20,7 +20,13 @@ from fastfeed.server.config import ServerConfig
 if TYPE_CHECKING:
     from multidict import CIMultiDict
 
-__all__ = ["HandshakeRejection", "check_handshake", "split_host_header", "split_target"]
+__all__ = [
+    "HandshakeRejection",
+    "check_handshake",
+    "format_host",
+    "split_host_header",
+    "split_target",
+]
 
 
 #: The only WebSocket version there is (RFC 6455).
@@ -35,6 +41,11 @@ class HandshakeRejection:
     status: HTTPStatus
     reason: str
     headers: tuple[tuple[str, str], ...] = ()
+
+
+def format_host(host: str) -> str:
+    """``host`` as it is written in a URL: an IPv6 literal in brackets (``[::1]``)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def split_host_header(value: str) -> tuple[str, int | None]:
