@@ -135,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
             "clock in America/New_York. /v1/events serves one client at a time (a new "
             "connection takes over); /v1/stream serves up to --max-clients clients, each "
             "with its own SUBSCRIBE/UNSUBSCRIBE streams. Both share one market: every event "
-            "is aggregated and encoded once, however many clients want it."
+            "is aggregated and encoded once, however many clients want it. --source serves "
+            "recorded files (replay:PATH) or relays an upstream server (ws://HOST:PORT/v1/events) "
+            "instead of the synthetic market."
         ),
     )
     serve_parser.add_argument(
