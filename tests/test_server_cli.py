@@ -107,7 +107,13 @@ def test_help_documents_every_flag(command: str) -> None:
         (
             ["--host", "0.0.0.0"],
             "python -m fastfeed serve: error: binding the non-loopback address 0.0.0.0 "
-            "requires --token",
+            "requires --token and --tls-cert/--tls-key (the token must not cross a network in "
+            "clear)",
+        ),
+        (
+            ["--tls-key", "k.pem"],
+            "python -m fastfeed serve: error: tls-cert and tls-key go together: give both or "
+            "neither",
         ),
         (
             ["--rate", "0"],

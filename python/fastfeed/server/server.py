@@ -66,6 +66,8 @@ class Server:
 
     def __init__(self, config: ServerConfig | None = None, source: Source | None = None) -> None:
         self.config = config if config is not None else ServerConfig()
+        #: Raises ``ServerConfigError`` now for a certificate that cannot be loaded.
+        self._tls = self.config.tls_context()
         self._source = source
         self._server: asyncio.Server | None = None
         self._pump: asyncio.Task[None] | None = None
@@ -116,7 +118,13 @@ class Server:
         if sockets:
             self.port = sockets[0].getsockname()[1]
         for path in self.endpoints:
-            log.info("serving ws://%s:%d%s", format_host(self.config.host), self.port, path)
+            log.info(
+                "serving %s://%s:%d%s",
+                self.config.scheme,
+                format_host(self.config.host),
+                self.port,
+                path,
+            )
         if self._source is not None:
             self._pump = asyncio.get_running_loop().create_task(self._run_source(self._source))
 
@@ -133,6 +141,7 @@ class Server:
             # Plain uvloop/asyncio transports: their pause/resume_writing and
             # write-buffer limits are what the egress queue relies on.
             use_aiofastnet=False,
+            ssl=self._tls,
         )
 
     async def close(self, code: int = 1001, reason: str = "server shutting down") -> None:
