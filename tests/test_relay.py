@@ -27,6 +27,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import fastfeed
@@ -35,6 +36,7 @@ import uvloop
 from fastfeed import Feed
 from fastfeed.client.events import MarketEvent
 from fastfeed.server.synthetic import new_york_clock
+from test_tls import certificate  # noqa: F401 (the fixture)
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
@@ -73,9 +75,10 @@ def free_port() -> int:
 class Serve:
     """``python -m fastfeed serve`` in a child process; its log lines are collected."""
 
-    def __init__(self, port: int, *args: str) -> None:
+    def __init__(self, port: int, *args: str, env: dict[str, str] | None = None) -> None:
         self.port = port
         self.args = args
+        self.env = env or {}
         self.lines: list[bytes] = []
         self.process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -99,10 +102,10 @@ class Serve:
             str(self.port),
             *self.args,
             stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
         )
         self._reader = asyncio.get_running_loop().create_task(self._read())
-        await self.wait_log(b"serving ws://", timeout=20, start=len(self.lines))
+        await self.wait_log(b"serving ws", timeout=20, start=len(self.lines))
         return self
 
     async def _read(self) -> None:
@@ -528,5 +531,29 @@ def test_commands_behind_one_waiting_for_the_upstream_are_answered_in_order_all_
             ]
             # stock.SPY@quote came with the refused command: the upstream let it go again.
             await up.wait_streams({"stock.AAPL@quote"})
+
+    run(scenario)
+
+
+def test_relay_of_a_wss_upstream_with_a_token(certificate: tuple[Path, Path]) -> None:  # noqa: F811
+    cert, key = certificate
+    up = Serve(free_port(), "--tls-cert", str(cert), "--tls-key", str(key), "--token", "T")
+    url = f"wss://127.0.0.1:{up.port}/v1/events?token=T"
+    # The relay trusts the upstream's certificate through the environment (Python's default
+    # context reads SSL_CERT_FILE).
+    rel = Serve(free_port(), "--source", url, env={"SSL_CERT_FILE": str(cert)})
+
+    async def scenario() -> None:
+        async with running(up, rel):
+            feed = await open_feed(rel.stream_url)
+            await feed.subscribe("stock.SPY@quote")
+            collector = Collector(feed)
+            await wait_every_stream([(collector, ["stock.SPY@quote"])], [0])
+            await collector.close()
+        # The token stays out of the relay's log.
+        assert not any(b"token=T" in line for line in rel.lines)
+        assert b"relay of wss://127.0.0.1:%d/v1/events?\xe2\x80\xa6: connecting" % up.port in (
+            b"\n".join(rel.lines)
+        )
 
     run(scenario)

@@ -96,6 +96,12 @@ def check_url(url: str) -> SplitResult:
     return parts
 
 
+def shown_url(url: str) -> str:
+    """``url`` for logs and messages: its query (which may hold ``?token=…``) left out."""
+    base, sep, _ = url.partition("?")
+    return f"{base}?…" if sep else base
+
+
 def _interval_ms(interval: str | int) -> int:
     """``"1s"`` → 1000, ``"1m"`` → 60000, ``"250ms"`` → 250; an int is milliseconds."""
     return interval if isinstance(interval, int) else parse_interval(interval)
@@ -269,7 +275,7 @@ class Feed:
             rng=random.Random(seed),
             on_down=self._on_down,
             retry_first=wait_for_server,
-            name=url,
+            name=shown_url(url),
         )
 
         self._conn: _Connection | None = None
@@ -374,17 +380,18 @@ class Feed:
         except TimeoutError:
             conn.abort("connect timeout")
             raise FeedConnectionError(
-                f"cannot connect to {self.url}: timed out after {self.connect_timeout} s"
+                f"cannot connect to {shown_url(self.url)}: timed out after {self.connect_timeout} s"
             ) from None
         except OSError as error:
-            raise FeedConnectionError(f"cannot connect to {self.url}: {error}") from error
+            shown = shown_url(self.url)
+            raise FeedConnectionError(f"cannot connect to {shown}: {error}") from error
         return conn
 
     def _on_down(self, conn: _Connection) -> bool:
         if self._closing or self._final:
             return False
         if self._reconnector.backoff is None:
-            log.info("connection to %s lost; reconnect disabled", self.url)
+            log.info("connection to %s lost; reconnect disabled", shown_url(self.url))
         return True
 
     async def _supervise(self) -> None:
@@ -426,7 +433,7 @@ class Feed:
         notice = self._session.connection_lost(time.time(), conn.close_reason, conn.close_code)
         if self._closing or self._final or self._ended:
             return
-        log.warning("disconnected from %s: %s", self.url, notice.reason)
+        log.warning("disconnected from %s: %s", shown_url(self.url), notice.reason)
         self._enqueue_notice(notice)
 
     def _flush(self, conn: _Connection | None = None) -> None:

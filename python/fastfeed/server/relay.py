@@ -55,7 +55,7 @@ from fastfeed.client.events import (
     UpstreamDown,
     UpstreamUp,
 )
-from fastfeed.client.feed import Feed, check_url
+from fastfeed.client.feed import Feed, check_url, shown_url
 from fastfeed.client.reconnect import Backoff
 from fastfeed.client.session import endpoint_of
 from fastfeed.errors import ConfigError, FeedClosedError, SubscriptionError
@@ -185,7 +185,7 @@ class RelaySource:
         hub.confirm_with(self._confirm)
         loop = asyncio.get_running_loop()
         takeovers = self.spec.backoff.schedule()
-        log.info("relay of %s: connecting", self.spec.url)
+        log.info("relay of %s: connecting", shown_url(self.spec.url))
         try:
             while True:
                 feed = self.feed = _UpstreamFeed(self.spec, hub)
@@ -209,7 +209,7 @@ class RelaySource:
                 log.warning(
                     "relay: another client took the upstream %s over (%s); connecting again "
                     "in %.1f s (two clients of one /v1/events upstream take turns)",
-                    self.spec.url,
+                    shown_url(self.spec.url),
                     end.reason,
                     delay,
                 )
@@ -257,7 +257,7 @@ class RelaySource:
         self._hub.set_upstream(up)
         log.info(
             "relay: upstream %s %s",
-            self.spec.url,
+            shown_url(self.spec.url),
             "up; local clients see CONNECTED"
             if up
             else "down; local clients see DISCONNECTED until it is back",
