@@ -151,7 +151,7 @@ impl JsonEventStream {
                     skips += 1;
                     latest = Some(Skip {
                         offset: e.offset,
-                        reason: e.to_string(),
+                        reason: e.reason(),
                     });
                     return ControlFlow::Continue(());
                 }

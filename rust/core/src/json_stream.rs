@@ -51,6 +51,22 @@ impl SplitError {
     pub fn message(&self) -> String {
         self.to_string()
     }
+
+    /// What went wrong, without the offset (for a caller that reports the offset itself).
+    pub fn reason(&self) -> String {
+        match self.kind {
+            SplitErrorKind::UnexpectedByte { byte } if byte.is_ascii_graphic() => format!(
+                "unexpected byte 0x{byte:02x} ('{}') between objects; skipped to the next '{{'",
+                char::from(byte)
+            ),
+            SplitErrorKind::UnexpectedByte { byte } => {
+                format!("unexpected byte 0x{byte:02x} between objects; skipped to the next '{{'")
+            }
+            SplitErrorKind::ObjectTooLarge { max } => {
+                format!("object exceeds max_object_size of {max} bytes; skipped without buffering it")
+            }
+        }
+    }
 }
 
 impl fmt::Display for SplitError {

@@ -1,0 +1,254 @@
+"""``serve --source http://…`` / ``https://…`` (SPEC §5, seed 002): an HTTP chunked stream of
+JSON events into the hub.
+
+HTTP itself (chunked decoding, TLS, redirects, proxies from the environment, compression) is
+aiohttp's. Each body read goes to Rust in one call (:class:`fastfeed._core.JsonEventStream`):
+the JSON stream splitter finds the objects whatever the chunking, the event decoder turns each
+SPEC §3.3 event into the batch handed to :meth:`Hub.publish
+<fastfeed.server.hub.Hub.publish>` (forwarding its original bytes), and seed 002's control
+objects come back one at a time, in stream order:
+
+* ``{"StreamStatus": "EndSnapshot"}``: logged; clients get an ``EndOfSnapshot`` notice;
+* ``{"StreamStatus": "GoAway"}``: the request is ended and made again at once;
+* ``{"Error": …, "Message": …}``: the request is ended, logged, and made again after a backoff.
+
+An error status (401, 500, …), a connection error, a stream the server ends, and a stream
+silent for ``idle_timeout`` also re-request after a backoff: the SDK's full-jitter
+:class:`~fastfeed.client.reconnect.Backoff`, restarted once a request delivered something.
+Meanwhile local clients stay connected and their STATUS header says ``DISCONNECTED``. Objects
+that are not valid events (or are over the size limit, never buffered) are counted and logged
+at most once a second; the stream goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Final
+
+import aiohttp
+from yarl import URL
+
+from fastfeed._core import JsonEventStream, SourceBatch
+from fastfeed.client.reconnect import Backoff, BackoffSchedule
+from fastfeed.errors import ConfigError
+from fastfeed.server.hub import Hub
+from fastfeed.server.source import SourceEnd
+
+__all__ = ["DEFAULT_IDLE_TIMEOUT", "HttpSource", "HttpSpec", "parse_header"]
+
+log = logging.getLogger("fastfeed.server")
+
+#: ``--idle-timeout``: a stream that delivered nothing for this long is requested again.
+DEFAULT_IDLE_TIMEOUT: Final = 30.0
+#: The splitter's bound on one object; a larger one is skipped without being buffered.
+DEFAULT_MAX_OBJECT_SIZE: Final = 1 << 20
+#: Skipped objects are logged at most this often (the count of the others follows).
+_SKIP_LOG_INTERVAL: Final = 1.0
+#: Bytes of an error response's body quoted in the log.
+_ERROR_BODY_BYTES: Final = 200
+#: Headers whose values are never logged.
+_SECRET_HEADERS: Final = frozenset({"authorization", "proxy-authorization", "cookie"})
+#: Query parameters whose values are never logged.
+_SECRET_PARAMS: Final = re.compile(r"token|key|secret|password|auth|signature", re.IGNORECASE)
+#: An HTTP header name (RFC 9110 token).
+_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """``'Name: value'`` → ``("Name", "value")``; raises :class:`ConfigError`."""
+    name, colon, value = text.partition(":")
+    name, value = name.strip(), value.strip()
+    if not colon or not _TOKEN.fullmatch(name):
+        raise ConfigError(f"header: expected 'Name: value', got {text!r}")
+    if any(c in value for c in "\r\n\0"):
+        raise ConfigError(f"header {name}: the value must not hold a line break or NUL")
+    return name, value
+
+
+def redact_url(url: str) -> str:
+    """``url`` for the log: without its user and password, secret query values masked."""
+    try:
+        parsed = URL(url)
+        if parsed.absolute:
+            parsed = parsed.with_user(None)
+    except (ValueError, TypeError):
+        return "(not a URL)"
+    if not parsed.query:
+        return str(parsed)
+    query = [(k, "***" if _SECRET_PARAMS.search(k) else v) for k, v in parsed.query.items()]
+    return str(parsed.with_query(query))
+
+
+def describe_headers(headers: tuple[tuple[str, str], ...]) -> str:
+    """The request headers for the log, secret values replaced by ``***``."""
+    return ", ".join(
+        f"{name}: {'***' if name.lower() in _SECRET_HEADERS else value}" for name, value in headers
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSpec:
+    """What to request and how. ``backoff`` is the delay policy between requests (the SDK's;
+    tests make it short)."""
+
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    max_object_size: int = DEFAULT_MAX_OBJECT_SIZE
+    backoff: Backoff = field(default_factory=Backoff)
+
+    def __post_init__(self) -> None:
+        try:
+            url = URL(self.url)
+        except (ValueError, TypeError) as error:
+            raise ConfigError(f"source: not a URL: {self.url!r} ({error})") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ConfigError(
+                f"source: expected http://HOST/… or https://HOST/…, got {redact_url(self.url)!r}"
+            )
+        if not (self.idle_timeout > 0 and math.isfinite(self.idle_timeout)):
+            raise ConfigError(f"idle-timeout must be a positive number of seconds, got {self.idle_timeout}")
+        if self.max_object_size < 1:
+            raise ConfigError(f"max_object_size must be at least 1, got {self.max_object_size}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Ended:
+    """How one request ended: why (for the log), whether to request again at once (GoAway),
+    and whether it delivered anything (then the backoff starts again from its first delay)."""
+
+    reason: str
+    delivered: bool = False
+    at_once: bool = False
+
+
+class HttpSource:
+    """Requests :attr:`spec`'s URL and publishes the stream's events, for as long as the server
+    runs (it never ends by itself: every end of a request is followed by another)."""
+
+    def __init__(self, spec: HttpSpec) -> None:
+        self.spec = spec
+        self.stream = JsonEventStream(spec.max_object_size)
+        #: Requests made so far.
+        self.requests = 0
+        #: Data events handed to the hub so far.
+        self.published = 0
+        self._schedule: BackoffSchedule = spec.backoff.schedule()
+        self._skips_reported = 0
+        self._skip_logged_at = -_SKIP_LOG_INTERVAL
+
+    async def run(self, hub: Hub) -> SourceEnd | None:
+        spec = self.spec
+        url = redact_url(spec.url)
+        headers = describe_headers(spec.headers)
+        log.info("http: requesting %s%s", url, f" with headers {headers}" if headers else "")
+        hub.set_upstream(False)
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=spec.idle_timeout, sock_read=spec.idle_timeout
+        )
+        async with aiohttp.ClientSession(
+            headers=list(spec.headers), timeout=timeout, trust_env=True
+        ) as session:
+            while True:
+                ended = await self._request(session, hub)
+                hub.set_upstream(False)
+                self._log_skipped(force=True)
+                if ended.delivered:
+                    self._schedule.reset()
+                delay = 0.0 if ended.at_once and ended.delivered else self._next_delay()
+                if delay:
+                    log.warning("http: %s; requesting again in %.2f s", ended.reason, delay)
+                    await asyncio.sleep(delay)
+                else:
+                    log.info("http: %s; requesting again now", ended.reason)
+
+    def _next_delay(self) -> float:
+        delay = self._schedule.next_delay()
+        # max_attempts=None retries forever; a bounded policy keeps retrying at its cap.
+        return self._schedule.backoff.cap if delay is None else delay
+
+    async def _request(self, session: aiohttp.ClientSession, hub: Hub) -> _Ended:
+        self.requests += 1
+        self.stream.reset()
+        try:
+            async with session.get(self.spec.url) as response:
+                if not 200 <= response.status < 300:
+                    body = await response.content.read(_ERROR_BODY_BYTES)
+                    text = body.decode(errors="replace").strip().replace("\n", " ")
+                    return _Ended(
+                        f"HTTP {response.status} {response.reason or ''}".rstrip()
+                        + (f": {text}" if text else "")
+                    )
+                hub.set_upstream(True)
+                log.info(
+                    "http: streaming %s (HTTP %d, %s)",
+                    redact_url(str(response.url)),
+                    response.status,
+                    response.content_type,
+                )
+                return await self._read(response.content, hub)
+        except TimeoutError:
+            return _Ended(f"nothing received for {self.spec.idle_timeout:g} s")
+        except aiohttp.ClientError as error:
+            return _Ended(f"connection failed: {_describe(error)}")
+        except OSError as error:
+            return _Ended(f"connection failed: {error}")
+
+    async def _read(self, content: aiohttp.StreamReader, hub: Hub) -> _Ended:
+        stream, core = self.stream, hub.core
+        delivered = False
+        while True:
+            chunk = await content.readany()
+            if not chunk:
+                return _Ended("the server ended the stream", delivered)
+            while True:
+                batch = SourceBatch()
+                consumed, events, control = stream.feed(core, batch, chunk)
+                if events:
+                    hub.publish(batch)
+                    self.published += events
+                    delivered = True
+                if stream.skipped != self._skips_reported:
+                    self._log_skipped()
+                if control is None:
+                    break
+                kind, text, message = control
+                if kind == "EndSnapshot":
+                    log.info("http: end of snapshot (%d events so far)", self.published)
+                    hub.notice_end_of_snapshot()
+                    delivered = True
+                elif kind == "GoAway":
+                    return _Ended("the server sent GoAway", delivered, at_once=True)
+                elif kind == "Error":
+                    detail = f"{text}: {message}" if message else text
+                    return _Ended(f"the server sent Error: {detail}", delivered)
+                else:
+                    log.info("http: StreamStatus %s", text)
+                chunk = chunk[consumed:]
+                if not chunk:
+                    break
+
+    def _log_skipped(self, *, force: bool = False) -> None:
+        """Logs skipped objects at most once per :data:`_SKIP_LOG_INTERVAL`: how many since the
+        last report, and the latest one's reason."""
+        count = self.stream.skipped - self._skips_reported
+        now = time.monotonic()
+        if count == 0 or (not force and now - self._skip_logged_at < _SKIP_LOG_INTERVAL):
+            return
+        latest = self.stream.take_latest_skip()
+        log.warning(
+            "http: skipped %d object(s) that are not valid events; the latest %s", count, latest
+        )
+        self._skips_reported = self.stream.skipped
+        self._skip_logged_at = now
+
+
+def _describe(error: aiohttp.ClientError) -> str:
+    """One line for a client error (aiohttp's messages may be empty or span lines)."""
+    text = str(error).strip().replace("\n", " ") or type(error).__name__
+    return text
