@@ -24,7 +24,7 @@ from fastfeed import (
     SubscriptionError,
     ws_encode_frames,
 )
-from fastfeed.client.events import Disconnected, Gap, Reconnected
+from fastfeed.client.events import Disconnected, Gap, Reconnected, StatusNotice
 from fastfeed.client.session import (
     ClientSession,
     CommandResult,
@@ -84,8 +84,8 @@ class Wire:
         self.decoder.new_connection()
         return self.session.connection_made(now, attempts)
 
-    def receive(self, *payloads: str | bytes) -> list[tuple[int, Gap]]:
-        return self.session.receive(self.decoder.feed(frames(*payloads)))
+    def receive(self, *payloads: str | bytes, now: float = 100.0) -> list[tuple[int, StatusNotice]]:
+        return self.session.receive(self.decoder.feed(frames(*payloads)), now=now)
 
     def sent(self) -> list[dict[str, Any]]:
         return [json.loads(p) for p in self.session.data_to_send()]
@@ -397,8 +397,8 @@ def test_stream_data_and_status_decode_and_count_like_events() -> None:
         got, want = getattr(wrapped, name), getattr(plain, name)
         assert {k: v.tolist() for k, v in got.items()} == {k: v.tolist() for k, v in want.items()}
     expected = [(0, Gap(1, "server_dropped")), (0, Gap(2, "missing"))]
-    assert events.session.receive(plain) == expected
-    assert stream.session.receive(wrapped) == expected
+    assert events.session.receive(plain, now=1.0) == expected
+    assert stream.session.receive(wrapped, now=1.0) == expected
     assert stream.session.received == events.session.received == 4
 
 
@@ -418,7 +418,7 @@ def test_malformed_stream_messages_are_errors_and_neighbours_count() -> None:
         (1, "data: expected an object at byte 36"),
         (2, "error.code: required field is missing"),
     ]
-    w.session.receive(batch)
+    w.session.receive(batch, now=1.0)
     assert w.session.received == 2
 
 

@@ -35,6 +35,7 @@ from fastfeed.client import (
     Batch,
     Contract,
     Disconnected,
+    EndOfSnapshot,
     EndOfStream,
     Feed,
     FeedStats,
@@ -50,6 +51,8 @@ from fastfeed.client import (
     Subscription,
     TakenOver,
     Trade,
+    UpstreamDown,
+    UpstreamUp,
     connect,
 )
 from fastfeed.errors import (
@@ -90,6 +93,7 @@ __all__ = [
     "Contract",
     "ContractError",
     "Disconnected",
+    "EndOfSnapshot",
     "EndOfStream",
     "EnvelopeError",
     "EventAck",
@@ -130,6 +134,8 @@ __all__ = [
     "SubscriptionError",
     "TakenOver",
     "Trade",
+    "UpstreamDown",
+    "UpstreamUp",
     "WSClientHandshake",
     "WSFrameDecoder",
     "WSMessageAssembler",

@@ -116,8 +116,13 @@ class StatusColumns(TypedDict):
     ``sent``/``dropped`` are the server's counters (-1 when the heartbeat carried no ``stats``, as
     the original terminal's does); ``received`` is the number of data events this decoder decoded
     before the STATUS, over its lifetime, so ``received == sent`` proves nothing was lost.
+    ``connected`` is 0 when the header said ``"status": "DISCONNECTED"`` (the server lost its
+    own upstream), else 1; ``end_of_snapshot`` is 1 when it said
+    ``"stream_status": "EndSnapshot"``.
     """
 
     sent: I64
     dropped: I64
     received: U64
+    connected: U8
+    end_of_snapshot: U8

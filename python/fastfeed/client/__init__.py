@@ -7,6 +7,7 @@ from fastfeed.client.contracts import Contract, Index, Option, Stock
 from fastfeed.client.events import (
     ControlEvent,
     Disconnected,
+    EndOfSnapshot,
     EndOfStream,
     Event,
     FeedStats,
@@ -19,6 +20,8 @@ from fastfeed.client.events import (
     Status,
     TakenOver,
     Trade,
+    UpstreamDown,
+    UpstreamUp,
 )
 from fastfeed.client.feed import Backoff, Feed, Subscription, connect
 
@@ -28,6 +31,7 @@ __all__ = [
     "Contract",
     "ControlEvent",
     "Disconnected",
+    "EndOfSnapshot",
     "EndOfStream",
     "Event",
     "Feed",
@@ -45,5 +49,7 @@ __all__ = [
     "Subscription",
     "TakenOver",
     "Trade",
+    "UpstreamDown",
+    "UpstreamUp",
     "connect",
 ]

@@ -19,6 +19,7 @@ from fastfeed.client.events import (
     OpenInterest,
     Quote,
     Status,
+    StatusNotice,
     Trade,
 )
 from fastfeed.events import (
@@ -71,9 +72,10 @@ class Batch:
 
     ``notices`` are SDK control events (:class:`~fastfeed.Disconnected`,
     :class:`~fastfeed.Reconnected`, :class:`~fastfeed.Gap`, :class:`~fastfeed.TakenOver`,
-    :class:`~fastfeed.EndOfStream`) that belong at this point of the stream; a batch may hold
-    only notices. ``len(batch)`` is the number of data events (TRADE, QUOTE, OHLC,
-    OPEN_INTEREST).
+    :class:`~fastfeed.EndOfStream`, :class:`~fastfeed.UpstreamDown`,
+    :class:`~fastfeed.UpstreamUp`, :class:`~fastfeed.EndOfSnapshot`) that belong at this point
+    of the stream; a batch may hold only notices. ``len(batch)`` is the number of data events
+    (TRADE, QUOTE, OHLC, OPEN_INTEREST).
 
     The arrays are the batch's own (moved out of Rust, no copy); they stay valid after the
     next batch.
@@ -82,9 +84,9 @@ class Batch:
     __slots__ = (
         "_cache",
         "_counts",
-        "_gaps",
         "_raw",
         "_registry",
+        "_status_notices",
         "events_count",
         "notices",
     )
@@ -95,13 +97,13 @@ class Batch:
         counts: Sequence[int],
         registry: Sequence[Contract],
         notices: list[ControlEvent] | None = None,
-        gaps: list[tuple[int, Gap]] | None = None,
+        status_notices: list[tuple[int, StatusNotice]] | None = None,
     ) -> None:
         self._raw = raw
         self._counts = counts
         self._registry = registry
         self._cache: dict[str, dict[str, npt.NDArray[Any]]] = {}
-        self._gaps = gaps if gaps is not None else []
+        self._status_notices = status_notices if status_notices is not None else []
         self.notices: list[ControlEvent] = notices if notices is not None else []
         self.events_count = counts[_TRADE] + counts[_QUOTE] + counts[_OHLC] + counts[_OI]
 
@@ -277,9 +279,9 @@ class Batch:
                         strict=True,
                     )
                 )
-            gaps: dict[int, list[Gap]] = {}
-            for row, gap in self._gaps:
-                gaps.setdefault(row, []).append(gap)
+            after_status: dict[int, list[StatusNotice]] = {}
+            for row, notice in self._status_notices:
+                after_status.setdefault(row, []).append(notice)
             status_row = 0
             for kind in self.kinds.tolist():
                 source = rows.get(kind)
@@ -287,10 +289,10 @@ class Batch:
                     continue
                 out.append(next(source))
                 if kind == _STATUS:
-                    out.extend(gaps.get(status_row, ()))
+                    out.extend(after_status.get(status_row, ()))
                     status_row += 1
-        gap_ids = {id(g) for _, g in self._gaps} if self._raw is not None else set()
-        out.extend(n for n in self.notices if id(n) not in gap_ids)
+        placed = {id(n) for _, n in self._status_notices} if self._raw is not None else set()
+        out.extend(n for n in self.notices if id(n) not in placed)
         return out
 
 

@@ -20,6 +20,7 @@ from fastfeed.client.contracts import Contract
 __all__ = [
     "ControlEvent",
     "Disconnected",
+    "EndOfSnapshot",
     "EndOfStream",
     "Event",
     "FeedStats",
@@ -31,8 +32,11 @@ __all__ = [
     "Quote",
     "Reconnected",
     "Status",
+    "StatusNotice",
     "TakenOver",
     "Trade",
+    "UpstreamDown",
+    "UpstreamUp",
 ]
 
 
@@ -176,8 +180,53 @@ class EndOfStream:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class UpstreamDown:
+    """The server lost its own upstream (a relay's server, an HTTP stream, Redis): its STATUS
+    says ``"status": "DISCONNECTED"``. The connection to the server stays up; data resumes
+    after :class:`UpstreamUp`. ``at`` is wall-clock time (``time.time()``) when the SDK read
+    the STATUS."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamUp:
+    """The server's upstream is back (its STATUS says ``"CONNECTED"`` again) after being down
+    from ``down_at`` to ``up_at`` (wall clock, as the SDK read them). What the upstream sent
+    meanwhile was not delivered unless the server reports otherwise; losses it counted arrive
+    as :class:`Gap`."""
+
+    down_at: float
+    up_at: float
+
+    @property
+    def outage(self) -> float:
+        """Seconds the upstream was down."""
+        return self.up_at - self.down_at
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfSnapshot:
+    """The upstream's initial snapshot is complete (seed 002's ``EndSnapshot``): the events
+    before this notice were the snapshot, those after it are live."""
+
+    at: float
+
+
 MarketEvent: TypeAlias = Trade | Quote | Ohlc | OpenInterest
-ControlEvent: TypeAlias = Disconnected | Reconnected | Gap | TakenOver | EndOfStream
+#: Notices a STATUS carries, delivered right after it.
+StatusNotice: TypeAlias = Gap | UpstreamDown | UpstreamUp | EndOfSnapshot
+ControlEvent: TypeAlias = (
+    Disconnected
+    | Reconnected
+    | Gap
+    | TakenOver
+    | EndOfStream
+    | UpstreamDown
+    | UpstreamUp
+    | EndOfSnapshot
+)
 Event: TypeAlias = Trade | Quote | Ohlc | OpenInterest | Status | ControlEvent
 
 

@@ -439,7 +439,7 @@ class Feed:
         if batch.new_contracts:
             self._register(batch.new_contracts)
         session = self._session
-        gaps = session.receive(batch, counts)
+        notices = session.receive(batch, counts, now=time.time())
         data = counts[_TRADE] + counts[_QUOTE] + counts[_OHLC] + counts[_OI]
         if data:
             self._last_event = time.monotonic()
@@ -448,9 +448,8 @@ class Feed:
             for index, message in batch.errors[:3]:
                 log.warning("malformed event (message %d): %s", index, message)
         if data or counts[_STATUS]:
-            notices: list[ControlEvent] = [g for _, g in gaps]
             self._enqueue(
-                Batch(batch, counts, self._contracts, notices, gaps),
+                Batch(batch, counts, self._contracts, [n for _, n in notices], notices),
                 data,
                 conn,
             )

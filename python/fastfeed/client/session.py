@@ -26,7 +26,15 @@ from fastfeed import _core
 from fastfeed._core import EventBatch
 from fastfeed.client.batch import kind_counts
 from fastfeed.client.contracts import Contract, Option
-from fastfeed.client.events import Disconnected, Gap, Reconnected
+from fastfeed.client.events import (
+    Disconnected,
+    EndOfSnapshot,
+    Gap,
+    Reconnected,
+    StatusNotice,
+    UpstreamDown,
+    UpstreamUp,
+)
 from fastfeed.errors import FastfeedError, MaxStreamsError, SubscriptionError
 from fastfeed.events import EventKind
 
@@ -225,6 +233,8 @@ class ClientSession:
         self.lost = 0
         #: Connections after the first.
         self.reconnects = 0
+        #: Since when (wall clock) the server has said its upstream is down; ``None``: up.
+        self.upstream_down_since: float | None = None
 
     # --- outputs ------------------------------------------------------------------------------
 
@@ -358,11 +368,13 @@ class ClientSession:
     # --- received -----------------------------------------------------------------------------
 
     def receive(
-        self, batch: EventBatch, counts: Sequence[int] | None = None
-    ) -> list[tuple[int, Gap]]:
-        """Takes one decoded batch of the current connection: answers to commands, data counts
-        and STATUS rows. Returns the gaps the STATUS rows revealed, each with its STATUS row
-        (``counts`` is ``kind_counts(batch.kinds)`` if the caller has it)."""
+        self, batch: EventBatch, counts: Sequence[int] | None = None, *, now: float
+    ) -> list[tuple[int, StatusNotice]]:
+        """Takes one decoded batch of the current connection, read at wall-clock time ``now``:
+        answers to commands, data counts and STATUS rows. Returns the notices the STATUS rows
+        carry — gaps, the server's upstream going down or up, the end of its snapshot — each
+        with its STATUS row (``counts`` is ``kind_counts(batch.kinds)`` if the caller has
+        it)."""
         if counts is None:
             counts = kind_counts(batch.kinds)
         if counts[_ACK]:
@@ -373,7 +385,7 @@ class ClientSession:
             if self.pace_ack is None:
                 self.pace_ack = _has_ids(batch, counts)
         if counts[_STATUS]:
-            return self._account(batch.status)
+            return self._account(batch.status, now)
         return []
 
     def _on_acks(self, acks: Sequence[tuple[int | None, str, str | None, str | None]]) -> None:
@@ -414,31 +426,46 @@ class ClientSession:
         if command.ticket is not None:
             self._results.append(CommandResult(command.ticket, None, value))
 
-    def _account(self, status: Any) -> list[tuple[int, Gap]]:
-        gaps: list[tuple[int, Gap]] = []
+    def _account(self, status: Any, now: float) -> list[tuple[int, StatusNotice]]:
+        notices: list[tuple[int, StatusNotice]] = []
+        gaps: list[Gap] = []
         rows = zip(
             status["sent"].tolist(),
             status["dropped"].tolist(),
             status["received"].tolist(),
+            status["connected"].tolist(),
+            status["end_of_snapshot"].tolist(),
             strict=True,
         )
-        for row, (sent, dropped, received) in enumerate(rows):
+        for row, (sent, dropped, received, connected, end_of_snapshot) in enumerate(rows):
+            if connected and self.upstream_down_since is not None:
+                notices.append((row, UpstreamUp(self.upstream_down_since, now)))
+                log.warning("the server's upstream is back")
+                self.upstream_down_since = None
+            elif not connected and self.upstream_down_since is None:
+                notices.append((row, UpstreamDown(now)))
+                log.warning("the server lost its upstream")
+                self.upstream_down_since = now
+            if end_of_snapshot:
+                notices.append((row, EndOfSnapshot(now)))
             if sent < 0:
                 continue  # a heartbeat without stats
             if dropped > self._last_dropped:
-                gaps.append((row, Gap(dropped - self._last_dropped, "server_dropped")))
+                gaps.append(Gap(dropped - self._last_dropped, "server_dropped"))
+                notices.append((row, gaps[-1]))
                 self._last_dropped = dropped
             missing = sent - received
             if missing > self._last_missing:
-                gaps.append((row, Gap(missing - self._last_missing, "missing")))
+                gaps.append(Gap(missing - self._last_missing, "missing"))
+                notices.append((row, gaps[-1]))
                 self._last_missing = missing
             self.server_sent = sent
             self.server_dropped = dropped
-        for _, gap in gaps:
+        for gap in gaps:
             log.warning("gap: %d events lost (%s)", gap.count, gap.reason)
             self.gaps += 1
             self.lost += gap.count
-        return gaps
+        return notices
 
     # --- lock-step acknowledgements -----------------------------------------------------------
 

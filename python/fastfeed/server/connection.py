@@ -52,6 +52,14 @@ _OPCODE_TEXT = 1
 _OPCODE_CLOSE = 8
 _OPCODE_PING = 9
 _OPCODE_PONG = 10
+#: STATUS header fields after the type: the server's upstream up or down (SPEC §5), and the
+#: mark of the end of an upstream's snapshot (seed 002's ``EndSnapshot``).
+_UPSTREAM_UP = b'"status":"CONNECTED"'
+_UPSTREAM_DOWN = b'"status":"DISCONNECTED"'
+_SNAPSHOT_END = b',"stream_status":"EndSnapshot"'
+#: The ``count`` of a queue entry that is an end-of-snapshot STATUS, not data.
+_END_OF_SNAPSHOT = -1
+
 #: Part of ``max_pending_bytes`` that data may not use, so STATUS and replies fit behind it.
 _CONTROL_RESERVE = 16 * 1024
 #: The largest Close frame: 2 header bytes and 125 of payload.
@@ -75,7 +83,7 @@ class Connection(WSListener):
 
     #: The wire format this connection's subscriber receives from the hub.
     wire: Wire
-    #: The STATUS message, formatted with ``(sent, dropped)``.
+    #: The STATUS message, formatted with ``(header fields after the type, sent, dropped)``.
     status_template: bytes
 
     def __init__(self, hub: Hub, config: ServerConfig, endpoint: Endpoint) -> None:
@@ -95,6 +103,8 @@ class Connection(WSListener):
         self.sent = 0
         #: Data events discarded by the slow-consumer policy (reported in STATUS).
         self.dropped = 0
+        #: Data batches ``(frames, count)`` waiting for the transport, and end-of-snapshot
+        #: markers (``count`` :data:`_END_OF_SNAPSHOT`) that follow the data before them.
         self._queue: deque[tuple[bytes, int]] = deque()
         self._queued_bytes = 0
         self._queued_events = 0
@@ -265,6 +275,9 @@ class Connection(WSListener):
             return
         while self._queue and not self._paused and not self._closing:
             frames, count = self._queue.popleft()
+            if count == _END_OF_SNAPSHOT:
+                self.send_status(end_of_snapshot=True)
+                continue
             self._queued_bytes -= len(frames)
             self._queued_events -= count
             # May call pause_writing synchronously, which ends the loop.
@@ -284,6 +297,20 @@ class Connection(WSListener):
         self._queue.clear()
         self._queued_bytes = 0
         self._queued_events = 0
+
+    def send_status(self, *, end_of_snapshot: bool = False) -> None:
+        """Sends a STATUS now: ``sent``/``dropped`` and whether the server's upstream is
+        connected (:attr:`Hub.upstream_connected
+        <fastfeed.server.hub.Hub.upstream_connected>`). With ``end_of_snapshot`` the header also
+        says ``"stream_status": "EndSnapshot"`` and the STATUS follows the data already handed
+        to this connection (queued behind it if some waits)."""
+        if end_of_snapshot and self._queue:
+            self._queue.append((b"", _END_OF_SNAPSHOT))
+            return
+        fields = _UPSTREAM_UP if self.hub.upstream_connected else _UPSTREAM_DOWN
+        if end_of_snapshot:
+            fields += _SNAPSHOT_END
+        self.send_text(self.status_template % (fields, self.sent, self.dropped))
 
     def send_text(self, payload: bytes) -> None:
         """Sends a reply or notice straight to the transport (see :meth:`_send_control`)."""
@@ -350,7 +377,7 @@ class Connection(WSListener):
     def _complete_finish(self) -> None:
         assert self._finishing is not None
         code, reason = self._finishing
-        self.send_text(self.status_template % (self.sent, self.dropped))
+        self.send_status()
         self.close(code, reason)
 
     def _throttle_reading(self) -> None:
@@ -390,7 +417,7 @@ class Connection(WSListener):
     def _status_tick(self) -> None:
         if self._closing:
             return
-        self.send_text(self.status_template % (self.sent, self.dropped))
+        self.send_status()
         self._timers[0] = self._loop.call_later(self.config.status_interval, self._status_tick)
 
     def _ping_tick(self) -> None:

@@ -26,7 +26,7 @@ log = logging.getLogger("fastfeed.server")
 
 REPLACED_REASON = "replaced by a new client connection"
 
-_STATUS = b'{"header":{"type":"STATUS","status":"CONNECTED"},"stats":{"sent":%d,"dropped":%d}}'
+_STATUS = b'{"header":{"type":"STATUS",%b},"stats":{"sent":%d,"dropped":%d}}'
 
 
 class EventsConnection(Connection):

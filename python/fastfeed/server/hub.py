@@ -8,9 +8,10 @@ never touches individual events.
 
 Connections talk to the hub through :meth:`attach`, :meth:`detach`, :meth:`subscribe`,
 :meth:`unsubscribe`, :meth:`clear` and :meth:`blocked`/:meth:`unblocked` (their transport
-stopped or resumed taking data). Sources use :meth:`publish`, :meth:`wait_ready` (pacing) and
+stopped or resumed taking data). Sources use :meth:`publish`, :meth:`wait_ready` (pacing),
 :meth:`on_interest` (the union of streams gained its first or lost its last subscriber: a relay
-or a Redis edge subscribes upstream on demand).
+or a Redis edge subscribes upstream on demand), :meth:`set_upstream` (their upstream went down
+or came back) and :meth:`notice_end_of_snapshot`.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ class Consumer(Protocol):
         """Hands ``count`` data events, encoded as ready frames, to the connection."""
         ...
 
+    def send_status(self, *, end_of_snapshot: bool = False) -> None:
+        """Sends a STATUS (its header says :attr:`Hub.upstream_connected`); with
+        ``end_of_snapshot``, marked as the end of the upstream's snapshot, after the data
+        handed over before it."""
+        ...
+
 
 class Hub:
     """The server side shared by every connection and the source."""
@@ -63,6 +70,7 @@ class Hub:
         self._lagging: set[int] = set()
         self._changed = asyncio.Event()
         self._listeners: list[InterestListener] = []
+        self._upstream_connected = True
 
     # --- sources -----------------------------------------------------------------------------
 
@@ -173,6 +181,29 @@ class Hub:
     def interest(self) -> list[tuple[str, int]]:
         """Every stream somebody subscribed to (SPEC §4 name) and its number of subscribers."""
         return self.core.union
+
+    @property
+    def upstream_connected(self) -> bool:
+        """Whether the source's upstream (a relay's server, an HTTP stream, Redis) is
+        connected: every STATUS header says ``"status": "CONNECTED"``, else
+        ``"DISCONNECTED"`` (SPEC §5). Sources without an upstream never change it."""
+        return self._upstream_connected
+
+    def set_upstream(self, connected: bool) -> None:
+        """A source's upstream went down or came back: every connection gets a STATUS saying
+        so at once, and every later STATUS says so too, until the next change."""
+        if connected == self._upstream_connected:
+            return
+        self._upstream_connected = connected
+        for consumer in list(self._consumers.values()):
+            consumer.send_status()
+
+    def notice_end_of_snapshot(self) -> None:
+        """The upstream's initial snapshot is complete (seed 002's ``EndSnapshot``): every
+        connection gets a STATUS marked ``"stream_status": "EndSnapshot"`` after the data it
+        was handed before (the SDK's :class:`~fastfeed.EndOfSnapshot` notice)."""
+        for consumer in list(self._consumers.values()):
+            consumer.send_status(end_of_snapshot=True)
 
     # --- connections -------------------------------------------------------------------------
 

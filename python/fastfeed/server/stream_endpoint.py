@@ -25,8 +25,7 @@ __all__ = ["StreamConnection", "StreamEndpoint"]
 log = logging.getLogger("fastfeed.server")
 
 _STATUS = (
-    b'{"stream":"@status","data":{"header":{"type":"STATUS","status":"CONNECTED"},'
-    b'"stats":{"sent":%d,"dropped":%d}}}'
+    b'{"stream":"@status","data":{"header":{"type":"STATUS",%b},"stats":{"sent":%d,"dropped":%d}}}'
 )
 
 

@@ -792,12 +792,17 @@ impl PyEventBatch {
         })
     }
 
-    /// STATUS columns (`sent`, `dropped` (-1 when absent), `received`).
+    /// STATUS columns (`sent`, `dropped` (-1 when absent), `received`, `connected` (0 when
+    /// the server lost its upstream), `end_of_snapshot`).
     #[getter]
     fn status(&mut self, py: Python<'_>) -> PyResult<Py<PyDict>> {
         let p = &mut self.pending;
         cached(py, &mut p.status, || {
-            Ok(column_dict!(py, p.batch.status, [sent, dropped, received]))
+            Ok(column_dict!(
+                py,
+                p.batch.status,
+                [sent, dropped, received, connected, end_of_snapshot]
+            ))
         })
     }
 

@@ -2,9 +2,9 @@
 //! and comes back as each subscriber's frames (`Hub.publish`), one call per batch.
 
 use fastfeed_core::contract::{StreamKey, Symbol};
-use fastfeed_core::event::{decode_event, EventBody};
+use fastfeed_core::event::EventBody;
 use fastfeed_core::hub::{
-    Event, Hub, InterestChange, RawSpan, Rejections, SubscriberId, Universe, Wire,
+    Event, Hub, InterestChange, Rejections, SourceBatch, SubscriberId, Universe, Wire,
 };
 use fastfeed_core::synthetic::{Chain, Expiration, MarketSpec, SyntheticMarket, Underlying};
 use pyo3::prelude::*;
@@ -29,70 +29,27 @@ fn interest(change: &InterestChange) -> Interest {
 /// Subscribers that receive the same frames, the frames, and how many events they hold.
 type Delivery<'py> = (Vec<SubscriberId>, Bound<'py, PyBytes>, u64);
 
-/// A batch of a source's events, held in Rust: drawn by a Rust market, or built from numpy
-/// columns (`add_trades`, …: contract ids of the hub they are published to).
+/// A batch of a source's events, held in Rust: drawn by a Rust market, read from JSON, or
+/// built from numpy columns (`add_trades`, …: contract ids of the hub they are published to).
 #[pyclass(name = "SourceBatch", module = "fastfeed._core")]
 pub struct PySourceBatch {
-    events: Vec<Event>,
-    /// Each event's original JSON in `raw`, if it came as JSON (empty: none did).
-    spans: Vec<RawSpan>,
-    raw: Vec<u8>,
+    pub(crate) inner: SourceBatch,
 }
 
 impl PySourceBatch {
     pub(crate) fn of_events(events: Vec<Event>) -> Self {
         Self {
-            events,
-            spans: Vec::new(),
-            raw: Vec::new(),
+            inner: SourceBatch::of_events(events),
         }
     }
 
-    /// Appends an event and where its original JSON lies in `raw`, if it has one.
-    pub(crate) fn push(&mut self, event: Event, span: RawSpan) {
-        if span.is_some() || !self.spans.is_empty() {
-            self.spans.resize(self.events.len(), None);
-            self.spans.push(span);
-        }
-        self.events.push(event);
-    }
-
-    /// Room for `bytes` more bytes of original JSON.
-    pub(crate) fn reserve_raw(&mut self, bytes: usize) {
-        self.raw.reserve(bytes);
-    }
-
-    /// Bytes of original JSON held.
-    pub(crate) fn raw_len(&self) -> usize {
-        self.raw.len()
-    }
-
-    /// Appends an event that came as JSON: `json` is kept and forwarded as it is.
-    pub(crate) fn push_json(&mut self, event: Event, json: &[u8]) {
-        let at = self.raw.len();
-        self.raw.extend_from_slice(json);
-        self.push(event, Some((at, self.raw.len())));
-    }
-
-    /// Appends the rows a column reader gives.
+    /// Appends the rows a column reader gives, all of them or none.
     fn extend(
         &mut self,
         n: usize,
         row: &dyn Fn(usize) -> PyResult<(u32, EventBody)>,
     ) -> PyResult<()> {
-        let before = self.events.len();
-        self.events.reserve(n);
-        for i in 0..n {
-            match row(i) {
-                Ok((contract, body)) => self.push(Event { contract, body }, None),
-                Err(e) => {
-                    self.events.truncate(before); // all the rows or none
-                    self.spans.truncate(before.min(self.spans.len()));
-                    return Err(e);
-                }
-            }
-        }
-        Ok(())
+        self.inner.extend_rows(n, row)
     }
 }
 
@@ -118,20 +75,15 @@ impl PySourceBatch {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match decode_event(line) {
-                Ok(Some((key, body))) => {
-                    let contract = hub.inner.add_contract(key);
-                    self.push_json(Event { contract, body }, line);
-                }
-                Ok(None) => {}
-                Err(e) => errors.push((index, e.to_string())),
+            if let Err(e) = self.inner.push_json_event(&mut hub.inner, line) {
+                errors.push((index, e.to_string()));
             }
         }
         errors
     }
 
     fn __len__(&self) -> usize {
-        self.events.len()
+        self.inner.len()
     }
 
     /// Appends TRADE events from columns (arrays of one length, or scalars).
@@ -428,9 +380,7 @@ impl PyHub {
         batch: PyRef<'_, PySourceBatch>,
     ) -> PyResult<Vec<Delivery<'py>>> {
         let mut bars = self.bars.bind(py).try_borrow_mut()?;
-        let rejections =
-            self.inner
-                .publish_raw(&mut bars.inner, &batch.events, &batch.spans, &batch.raw);
+        let rejections = self.inner.publish_batch(&mut bars.inner, &batch.inner);
         self.note(rejections);
         self.take_deliveries(py)
     }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use fastfeed_core::hub::Event;
+use fastfeed_core::hub::{Event, SourceBatch};
 use fastfeed_core::replay::{expand, BadLinePolicy, ReplayReader};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
@@ -129,8 +129,8 @@ impl PyReplayReader {
         let mut hub = hub.try_borrow_mut()?;
         let hub = &mut hub.inner;
         let expected = max_events.min(1 << 16);
-        let mut batch = PySourceBatch::of_events(Vec::with_capacity(expected));
-        batch.reserve_raw(expected * self.raw_per_event);
+        let mut batch = SourceBatch::new();
+        batch.reserve(expected, expected * self.raw_per_event);
         let (reader, ids) = (&mut self.inner, &mut self.hub_ids);
         let n = py
             .detach(|| {
@@ -148,15 +148,15 @@ impl PyReplayReader {
                     };
                     match e.raw {
                         Some(json) => batch.push_json(event, json),
-                        None => batch.push(event, None),
+                        None => batch.push(event),
                     }
                 })
             })
             .map_err(|e| replay_error(&e))?;
         if n > 0 {
-            self.raw_per_event = batch.raw_len().div_ceil(n);
+            self.raw_per_event = batch.raw().len().div_ceil(n);
         }
-        Ok(batch)
+        Ok(PySourceBatch { inner: batch })
     }
 
     /// Starts again from the beginning (for `--loop`); raises `ReplayError` if a file can no

@@ -106,10 +106,15 @@ columns! {
     /// `STATUS` rows. `sent`/`dropped` are -1 when the frame had no `stats` (the original
     /// terminal's heartbeat); `received` counts the data events this decoder decoded before the
     /// STATUS over its whole lifetime, so `received == sent` proves nothing was lost.
+    /// `connected` is 0 when the header said `"status": "DISCONNECTED"` (the server lost its
+    /// upstream), else 1; `end_of_snapshot` is 1 when it said
+    /// `"stream_status": "EndSnapshot"`.
     StatusColumns (rows = received) {
         sent: i64,
         dropped: i64,
         received: u64,
+        connected: u8,
+        end_of_snapshot: u8,
     }
 }
 
@@ -424,7 +429,7 @@ impl BatchDecoder {
                     }
                 })
             }
-            Decoded::Status { stats } => {
+            Decoded::Status { stats, upstream } => {
                 let (sent, dropped) = match stats {
                     // Counts beyond i64::MAX cannot come from a real server; clamp, don't wrap.
                     Some((s, d)) => (
@@ -437,6 +442,8 @@ impl BatchDecoder {
                 c.sent.push(sent);
                 c.dropped.push(dropped);
                 c.received.push(self.received);
+                c.connected.push(u8::from(!upstream.disconnected));
+                c.end_of_snapshot.push(u8::from(upstream.end_of_snapshot));
                 Ok(EventKind::Status)
             }
             Decoded::Ack(ack) => {

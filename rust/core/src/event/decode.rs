@@ -36,6 +36,7 @@ pub(crate) enum Decoded<'a> {
     /// `sent`/`dropped` are `None` for a STATUS without `stats` (as the original terminal sends).
     Status {
         stats: Option<(u64, u64)>,
+        upstream: UpstreamState,
     },
     Ack(Ack),
     Other,
@@ -57,8 +58,19 @@ enum HeaderType {
     Known(EventKind),
 }
 
+/// What a STATUS header tells about the server's own upstream (SPEC §5: a relay, an HTTP
+/// stream, a Redis edge).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct UpstreamState {
+    /// `"status": "DISCONNECTED"`: the server lost its upstream (any other status is up).
+    pub(crate) disconnected: bool,
+    /// `"stream_status": "EndSnapshot"`: the upstream's initial snapshot is complete.
+    pub(crate) end_of_snapshot: bool,
+}
+
 struct Header<'a> {
     kind: HeaderType,
+    upstream: UpstreamState,
     id: Option<u64>,
     response: Option<(Cow<'a, [u8]>, usize)>,
     req_id: Option<u64>,
@@ -274,7 +286,10 @@ fn decode_object<'a, F: Fn(&[u8]) -> Option<u32>>(
         }
     }
     match kind {
-        EventKind::Status => Ok(Decoded::Status { stats }),
+        EventKind::Status => Ok(Decoded::Status {
+            stats,
+            upstream: header.upstream,
+        }),
         EventKind::Ack => {
             let (response, at) = header.response.ok_or(DecodeError::missing(
                 "header.response",
@@ -476,6 +491,7 @@ fn parse_header<'a>(c: &mut Cursor<'a>) -> ScanResult<Header<'a>> {
     if let Some(kind) = compact_header(c) {
         return Ok(Header {
             kind: HeaderType::Known(kind),
+            upstream: UpstreamState::default(),
             id: None,
             response: None,
             req_id: None,
@@ -485,6 +501,7 @@ fn parse_header<'a>(c: &mut Cursor<'a>) -> ScanResult<Header<'a>> {
     }
     let mut h = Header {
         kind: HeaderType::Missing,
+        upstream: UpstreamState::default(),
         id: None,
         response: None,
         req_id: None,
@@ -513,6 +530,12 @@ fn parse_header<'a>(c: &mut Cursor<'a>) -> ScanResult<Header<'a>> {
                 }
                 Err(e) => Err(e),
             },
+            b"status" => c
+                .string("header.status")
+                .map(|v| h.upstream.disconnected = v.as_ref() == b"DISCONNECTED"),
+            b"stream_status" => c
+                .string("header.stream_status")
+                .map(|v| h.upstream.end_of_snapshot = v.as_ref() == b"EndSnapshot"),
             b"id" => c.u64("header.id").map(|v| h.id = Some(v)),
             b"req_id" => c.u64_or_null("header.req_id").map(|v| h.req_id = v),
             b"response" => c

@@ -242,6 +242,28 @@ fn malformed_frames_are_listed_and_neighbours_survive() {
     );
 }
 
+/// A STATUS header tells whether the server's own upstream is down and when its snapshot
+/// ended; any status but `DISCONNECTED` is up, in either key order and both wire formats.
+#[test]
+fn status_headers_carry_the_upstream_state() {
+    let b = decode_all(&[
+        r#"{"header":{"type":"STATUS","status":"CONNECTED"},"stats":{"sent":1,"dropped":0}}"#,
+        r#"{"header":{"type":"STATUS","status":"DISCONNECTED"},"stats":{"sent":1,"dropped":0}}"#,
+        r#"{"header":{"status":"DISCONNECTED","type":"STATUS"}}"#,
+        r#"{"header":{"type":"STATUS","status":"CONNECTED","stream_status":"EndSnapshot"},"stats":{"sent":2,"dropped":0}}"#,
+        r#"{"stream":"@status","data":{"header":{"type":"STATUS","status":"DISCONNECTED"},"stats":{"sent":3,"dropped":0}}}"#,
+        r#"{"header":{"type":"STATUS","status":"UNVERIFIED","stream_status":"Other"}}"#,
+        r#"{"header":{"type":"STATUS","status":7}}"#,
+    ]);
+    assert_eq!(b.kinds, vec![4, 4, 4, 4, 4, 4, 7]);
+    assert_eq!(b.status.connected, vec![1, 0, 0, 1, 0, 1]);
+    assert_eq!(b.status.end_of_snapshot, vec![0, 0, 0, 1, 0, 0]);
+    assert_eq!(
+        errors(&b),
+        vec![(6, "header.status: expected a string at byte 36")]
+    );
+}
+
 #[test]
 fn acks_status_and_other() {
     let b = decode_all(&[

@@ -7,10 +7,12 @@
 //! * [`fanout`]: subscribers, the reference-counted union, per-subscriber output.
 //! * [`universe`]: the contracts a source can serve, for refusing the others with a message.
 //! * [`lock_step`]: seed 004's `--pace ack` delivery to the `/v1/events` client.
+//! * [`source_batch`]: a source's events on their way in, with their original JSON.
 
 pub mod fanout;
 pub mod lock_step;
 pub mod market;
+pub mod source_batch;
 pub mod universe;
 
 use std::fmt;
@@ -18,6 +20,7 @@ use std::fmt;
 pub use fanout::{Fanout, FanoutError, GroupOutput, InterestChange, SubscriberId, Wire};
 pub use lock_step::{Acknowledged, LockStep};
 pub use market::{Event, Market, Outgoing, RawSpan, RejectedEvent, Rejections, Route};
+pub use source_batch::SourceBatch;
 pub use universe::{Universe, UniverseError};
 
 use crate::bars::BarBook;
@@ -237,6 +240,11 @@ impl Hub {
         }
         self.outgoing = outgoing;
         rejections
+    }
+
+    /// [`Hub::publish_raw`] of a [`SourceBatch`].
+    pub fn publish_batch(&mut self, bars: &mut BarBook, batch: &SourceBatch) -> Rejections {
+        self.publish_raw(bars, batch.events(), batch.spans(), batch.raw())
     }
 
     /// See [`Fanout::take_output`].

@@ -1,0 +1,170 @@
+//! A source's batch of events on its way into the [`Hub`]: the events, and for those that came
+//! as JSON their original bytes, forwarded as they are rather than encoded again.
+
+use crate::event::{decode_event, DecodeError, EventBody};
+
+use super::{Event, Hub, RawSpan};
+
+/// Events of one source read, in order, with the original JSON of those that came as JSON.
+#[derive(Debug, Default, Clone)]
+pub struct SourceBatch {
+    events: Vec<Event>,
+    /// Each event's original JSON in `raw`, if it came as JSON (empty: none did).
+    spans: Vec<RawSpan>,
+    raw: Vec<u8>,
+}
+
+impl SourceBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A batch of events that carry no JSON of their own (encoded when published).
+    pub fn of_events(events: Vec<Event>) -> Self {
+        Self {
+            events,
+            ..Self::default()
+        }
+    }
+
+    /// Room for `events` more events and `raw_bytes` more bytes of original JSON.
+    pub fn reserve(&mut self, events: usize, raw_bytes: usize) {
+        self.events.reserve(events);
+        self.raw.reserve(raw_bytes);
+    }
+
+    /// The events, in order.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// Where each event's original JSON lies in [`SourceBatch::raw`] (empty: none has one).
+    pub fn spans(&self) -> &[RawSpan] {
+        &self.spans
+    }
+
+    /// The original JSON of the events that came as JSON, back to back.
+    pub fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether the batch holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Appends an event to be encoded when published.
+    pub fn push(&mut self, event: Event) {
+        if !self.spans.is_empty() {
+            self.spans.push(None);
+        }
+        self.events.push(event);
+    }
+
+    /// Appends an event that came as JSON: `json` is kept and forwarded as it is.
+    pub fn push_json(&mut self, event: Event, json: &[u8]) {
+        let at = self.raw.len();
+        self.raw.extend_from_slice(json);
+        self.spans.resize(self.events.len(), None);
+        self.spans.push(Some((at, self.raw.len())));
+        self.events.push(event);
+    }
+
+    /// Decodes one SPEC §3.3 event, registers its contract with `hub` and appends it with its
+    /// JSON. Returns whether it was a data event: STATUS, acknowledgements and unknown types
+    /// are not appended (`Ok(false)`); a payload that is not a valid event is an error and
+    /// nothing is appended.
+    pub fn push_json_event(&mut self, hub: &mut Hub, json: &[u8]) -> Result<bool, DecodeError> {
+        match decode_event(json)? {
+            Some((key, body)) => {
+                let contract = hub.add_contract(key);
+                self.push_json(Event { contract, body }, json);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Appends rows `0..n` given by `row`, all of them or none: at the first error the batch
+    /// is as it was and the error is returned.
+    pub fn extend_rows<E>(
+        &mut self,
+        n: usize,
+        mut row: impl FnMut(usize) -> Result<(u32, EventBody), E>,
+    ) -> Result<(), E> {
+        let before = self.events.len();
+        self.events.reserve(n);
+        for i in 0..n {
+            match row(i) {
+                Ok((contract, body)) => self.push(Event { contract, body }),
+                Err(e) => {
+                    self.events.truncate(before);
+                    self.spans.truncate(before.min(self.spans.len()));
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventBody, OpenInterest};
+
+    const TRADE: &[u8] = br#"{"header":{"type":"TRADE","status":"CONNECTED"},"contract":{"security_type":"STOCK","symbol":"AAPL"},"trade":{"ms_of_day":1,"sequence":2,"size":3,"condition":0,"price":4.5,"exchange":5,"date":20250321}}"#;
+    const STATUS: &[u8] =
+        br#"{"header":{"type":"STATUS","status":"CONNECTED"},"stats":{"sent":1,"dropped":0}}"#;
+
+    fn open_interest(contract: u32) -> Event {
+        Event {
+            contract,
+            body: EventBody::OpenInterest(OpenInterest {
+                ms_of_day: 1,
+                open_interest: 2,
+                date: 20250321,
+            }),
+        }
+    }
+
+    #[test]
+    fn json_events_keep_their_bytes_and_register_their_contract() {
+        let mut hub = Hub::new(true);
+        let mut batch = SourceBatch::new();
+        batch.push(open_interest(0));
+        assert_eq!(batch.push_json_event(&mut hub, TRADE), Ok(true));
+        assert_eq!(batch.push_json_event(&mut hub, STATUS), Ok(false));
+        let err = batch
+            .push_json_event(&mut hub, b"{\"header\":1}")
+            .unwrap_err();
+        assert!(err.to_string().starts_with("header"), "{err}");
+        batch.push(open_interest(0));
+        assert_eq!(batch.len(), 3);
+        assert_eq!(batch.spans(), &[None, Some((0, TRADE.len())), None]);
+        assert_eq!(batch.raw(), TRADE);
+        assert_eq!(hub.market().contract_count(), 1);
+    }
+
+    #[test]
+    fn rows_are_appended_all_or_none() {
+        let mut batch = SourceBatch::new();
+        let ok: Result<(), ()> = batch.extend_rows(2, |_| Ok((0, open_interest(0).body)));
+        assert_eq!(ok, Ok(()));
+        let failed = batch.extend_rows(3, |i| {
+            if i < 2 {
+                Ok((0, open_interest(0).body))
+            } else {
+                Err(i)
+            }
+        });
+        assert_eq!(failed, Err(2));
+        assert_eq!(batch.len(), 2);
+    }
+}
