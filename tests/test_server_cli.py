@@ -61,6 +61,8 @@ def test_help_documents_every_flag() -> None:
         "--no-ohlcvc",
         "--bar-intervals",
         "--log-level",
+        "--idle-timeout",
+        "--header",
     ):
         assert flag in done.stdout
 
@@ -100,8 +102,8 @@ def test_help_documents_every_flag() -> None:
         (
             ["--source", "ws://127.0.0.1:1/v1/events"],
             "python -m fastfeed serve: error: argument --source: 'ws://127.0.0.1:1/v1/events' is "
-            "not available in this version (synthetic or replay:PATH; relay, HTTP and Redis "
-            "sources are planned)",
+            "not available in this version (synthetic, replay:PATH, http://… or https://…; "
+            "relay and Redis sources are planned)",
         ),
         (
             ["--source", "replay:"],

@@ -113,7 +113,9 @@ def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of seconds, got {text!r}"
+        ) from None
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
     return value
@@ -232,8 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="S",
         help="request again (after a backoff) when nothing was received for S seconds "
-        "(default 30); errors, error statuses and {\"Error\": …} also request again, "
-        "{\"StreamStatus\": \"GoAway\"} at once; clients stay connected, their STATUS "
+        '(default 30); errors, error statuses and {"Error": …} also request again, '
+        '{"StreamStatus": "GoAway"} at once; clients stay connected, their STATUS '
         "saying DISCONNECTED meanwhile",
     )
     http.add_argument(

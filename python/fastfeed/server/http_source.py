@@ -112,7 +112,9 @@ class HttpSpec:
                 f"source: expected http://HOST/… or https://HOST/…, got {redact_url(self.url)!r}"
             )
         if not (self.idle_timeout > 0 and math.isfinite(self.idle_timeout)):
-            raise ConfigError(f"idle-timeout must be a positive number of seconds, got {self.idle_timeout}")
+            raise ConfigError(
+                f"idle-timeout must be a positive number of seconds, got {self.idle_timeout}"
+            )
         if self.max_object_size < 1:
             raise ConfigError(f"max_object_size must be at least 1, got {self.max_object_size}")
 

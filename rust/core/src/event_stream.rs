@@ -196,7 +196,8 @@ fn classify<E: fmt::Display>(
         Ok(false) => {}
         Err(e) => return Err(e.to_string()),
     }
-    let value: serde_json::Value = serde_json::from_slice(json).map_err(|e| format!("json: {e}"))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(json).map_err(|e| format!("json: {e}"))?;
     let object = value.as_object();
     let member = |key: &str| object.and_then(|o| o.get(key));
     if let Some(status) = member("StreamStatus") {
@@ -213,7 +214,10 @@ fn classify<E: fmt::Display>(
         }));
     }
     Err(match member("header").and_then(|h| h.get("type")) {
-        Some(kind) => format!("header.type: {} is not a data event", clip(kind.to_string())),
+        Some(kind) => format!(
+            "header.type: {} is not a data event",
+            clip(kind.to_string())
+        ),
         None => "not an event: no header, StreamStatus or Error".to_owned(),
     })
 }

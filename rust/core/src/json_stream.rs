@@ -63,7 +63,9 @@ impl SplitError {
                 format!("unexpected byte 0x{byte:02x} between objects; skipped to the next '{{'")
             }
             SplitErrorKind::ObjectTooLarge { max } => {
-                format!("object exceeds max_object_size of {max} bytes; skipped without buffering it")
+                format!(
+                    "object exceeds max_object_size of {max} bytes; skipped without buffering it"
+                )
             }
         }
     }

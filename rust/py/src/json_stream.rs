@@ -3,9 +3,7 @@
 
 use std::ops::Range;
 
-use fastfeed_core::event::decode_event;
 use fastfeed_core::event_stream::{Control, JsonEventStream};
-use fastfeed_core::hub::Event;
 use fastfeed_core::json_stream::{JsonStreamSplitter, Span, SplitError, DEFAULT_MAX_OBJECT_SIZE};
 use numpy::PyArray1;
 use pyo3::prelude::*;
@@ -208,16 +206,10 @@ impl PyJsonEventStream {
         chunk: &[u8],
     ) -> (usize, usize, Option<ControlTuple>) {
         let hub = &mut hub.inner;
-        let fed = self.inner.feed(chunk, |json| {
-            decode_event(json).map(|decoded| match decoded {
-                Some((key, body)) => {
-                    let contract = hub.add_contract(key);
-                    batch.push_json(Event { contract, body }, json);
-                    true
-                }
-                None => false,
-            })
-        });
+        let batch = &mut batch.inner;
+        let fed = self
+            .inner
+            .feed(chunk, |json| batch.push_json_event(hub, json));
         (fed.consumed, fed.events, fed.control.map(control_tuple))
     }
 

@@ -54,7 +54,9 @@ fn events_and_controls_come_in_stream_order() {
 fn the_feed_stops_right_after_a_control_object() {
     let body = format!("{TRADE} {{\"StreamStatus\":\"GoAway\"}} {TRADE}");
     let mut stream = JsonEventStream::default();
-    let fed = stream.feed(body.as_bytes(), |json| decode_event(json).map(|d| d.is_some()));
+    let fed = stream.feed(body.as_bytes(), |json| {
+        decode_event(json).map(|d| d.is_some())
+    });
     assert_eq!(fed.events, 1);
     assert_eq!(fed.control, Some(Control::GoAway));
     assert!(fed.control.unwrap().ends_request());
@@ -99,7 +101,10 @@ fn invalid_objects_are_skipped_counted_and_located() {
     assert_eq!(stream.events(), 0);
     assert_eq!(stream.skipped(), 6);
     let trade_at = "{\"foo\":1}".len();
-    assert_eq!(skips[0], "at stream offset 0: not an event: no header, StreamStatus or Error");
+    assert_eq!(
+        skips[0],
+        "at stream offset 0: not an event: no header, StreamStatus or Error"
+    );
     assert!(skips[1].starts_with(&format!("at stream offset {trade_at}: trade.price:")));
     assert!(skips[2].contains("exceeds max_object_size of 256 bytes"));
     assert!(skips[3].contains("unexpected byte 0x5d (']')"));
