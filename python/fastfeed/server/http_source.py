@@ -39,7 +39,7 @@ from fastfeed.errors import ConfigError
 from fastfeed.server.hub import Hub
 from fastfeed.server.source import SourceEnd
 
-__all__ = ["DEFAULT_IDLE_TIMEOUT", "HttpSource", "HttpSpec", "parse_header"]
+__all__ = ["DEFAULT_IDLE_TIMEOUT", "HttpSource", "HttpSpec", "RequestEnd", "parse_header"]
 
 log = logging.getLogger("fastfeed.server")
 
@@ -120,9 +120,10 @@ class HttpSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class _Ended:
-    """How one request ended: why (for the log), whether to request again at once (GoAway),
-    and whether it delivered anything (then the backoff starts again from its first delay)."""
+class RequestEnd:
+    """How one request ended: why (for the log), whether it delivered anything (then the
+    backoff starts again from its first delay), and whether to request again at once
+    (GoAway)."""
 
     reason: str
     delivered: bool = False
@@ -146,18 +147,16 @@ class HttpSource:
 
     async def run(self, hub: Hub) -> SourceEnd | None:
         spec = self.spec
-        url = redact_url(spec.url)
         headers = describe_headers(spec.headers)
-        log.info("http: requesting %s%s", url, f" with headers {headers}" if headers else "")
-        hub.set_upstream(False)
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=spec.idle_timeout, sock_read=spec.idle_timeout
+        log.info(
+            "http: requesting %s%s",
+            redact_url(spec.url),
+            f" with headers {headers}" if headers else "",
         )
-        async with aiohttp.ClientSession(
-            headers=list(spec.headers), timeout=timeout, trust_env=True
-        ) as session:
+        hub.set_upstream(False)
+        async with self.open_session() as session:
             while True:
-                ended = await self._request(session, hub)
+                ended = await self.request(session, hub)
                 hub.set_upstream(False)
                 self._log_skipped(force=True)
                 if ended.delivered:
@@ -169,12 +168,25 @@ class HttpSource:
                 else:
                     log.info("http: %s; requesting again now", ended.reason)
 
+    def open_session(self) -> aiohttp.ClientSession:
+        """An aiohttp session for :meth:`request`: the spec's headers, ``idle_timeout`` on
+        connecting and between reads (no total limit: the stream is endless), proxies from the
+        environment (``HTTPS_PROXY``, …)."""
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self.spec.idle_timeout, sock_read=self.spec.idle_timeout
+        )
+        return aiohttp.ClientSession(
+            headers=list(self.spec.headers), timeout=timeout, trust_env=True
+        )
+
     def _next_delay(self) -> float:
         delay = self._schedule.next_delay()
         # max_attempts=None retries forever; a bounded policy keeps retrying at its cap.
         return self._schedule.backoff.cap if delay is None else delay
 
-    async def _request(self, session: aiohttp.ClientSession, hub: Hub) -> _Ended:
+    async def request(self, session: aiohttp.ClientSession, hub: Hub) -> RequestEnd:
+        """Makes one request and publishes its events until it ends (the hub's upstream is
+        marked connected once the response is a success); returns how it ended."""
         self.requests += 1
         self.stream.reset()
         try:
@@ -182,7 +194,7 @@ class HttpSource:
                 if not 200 <= response.status < 300:
                     body = await response.content.read(_ERROR_BODY_BYTES)
                     text = body.decode(errors="replace").strip().replace("\n", " ")
-                    return _Ended(
+                    return RequestEnd(
                         f"HTTP {response.status} {response.reason or ''}".rstrip()
                         + (f": {text}" if text else "")
                     )
@@ -195,19 +207,19 @@ class HttpSource:
                 )
                 return await self._read(response.content, hub)
         except TimeoutError:
-            return _Ended(f"nothing received for {self.spec.idle_timeout:g} s")
+            return RequestEnd(f"nothing received for {self.spec.idle_timeout:g} s")
         except aiohttp.ClientError as error:
-            return _Ended(f"connection failed: {_describe(error)}")
+            return RequestEnd(f"connection failed: {_describe(error)}")
         except OSError as error:
-            return _Ended(f"connection failed: {error}")
+            return RequestEnd(f"connection failed: {error}")
 
-    async def _read(self, content: aiohttp.StreamReader, hub: Hub) -> _Ended:
+    async def _read(self, content: aiohttp.StreamReader, hub: Hub) -> RequestEnd:
         stream, core = self.stream, hub.core
         delivered = False
         while True:
             chunk = await content.readany()
             if not chunk:
-                return _Ended("the server ended the stream", delivered)
+                return RequestEnd("the server ended the stream", delivered)
             while True:
                 batch = SourceBatch()
                 consumed, events, control = stream.feed(core, batch, chunk)
@@ -225,10 +237,10 @@ class HttpSource:
                     hub.notice_end_of_snapshot()
                     delivered = True
                 elif kind == "GoAway":
-                    return _Ended("the server sent GoAway", delivered, at_once=True)
+                    return RequestEnd("the server sent GoAway", delivered, at_once=True)
                 elif kind == "Error":
                     detail = f"{text}: {message}" if message else text
-                    return _Ended(f"the server sent Error: {detail}", delivered)
+                    return RequestEnd(f"the server sent Error: {detail}", delivered)
                 else:
                     log.info("http: StreamStatus %s", text)
                 chunk = chunk[consumed:]

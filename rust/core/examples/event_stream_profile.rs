@@ -1,0 +1,109 @@
+//! Feeds 200,000 JSON Lines option TRADE events through [`JsonEventStream`] into a hub's
+//! [`SourceBatch`] in 64 KiB reads, repeatedly, and prints the rate of each stage (splitter
+//! alone, decode alone, the whole feed): a driver for profilers.
+//!
+//!     cargo run --release -p fastfeed-core --example event_stream_profile [ROUNDS]
+
+use std::time::Instant;
+
+use fastfeed_core::contract::{ContractKey, Right, Symbol};
+use fastfeed_core::event::{decode_event, EventBody, EventEncoder, EventHeader, Trade};
+use fastfeed_core::event_stream::JsonEventStream;
+use fastfeed_core::hub::{Hub, SourceBatch};
+use fastfeed_core::json_stream::JsonStreamSplitter;
+
+fn best_of(rounds: usize, mut run: impl FnMut()) -> f64 {
+    let mut best = f64::MAX;
+    for _ in 0..rounds {
+        let start = Instant::now();
+        run();
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    best
+}
+
+fn main() {
+    let rounds: usize = std::env::args().nth(1).map_or(10, |r| r.parse().unwrap());
+    let mut encoder = EventEncoder::new();
+    let spy = Symbol::new("SPY").unwrap();
+    let ids: Vec<u32> = (0..20)
+        .map(|i| {
+            let right = if i % 2 == 0 { Right::Call } else { Right::Put };
+            encoder.add_contract(ContractKey::option(spy, 20250321, 550_000 + 5_000 * (i / 2), right))
+        })
+        .collect();
+    let mut body = Vec::new();
+    let mut lines = Vec::new();
+    let n = 200_000_u32;
+    for i in 0..n {
+        let r = i.wrapping_mul(2654435761) >> 7;
+        let trade = EventBody::Trade(Trade {
+            ms_of_day: 34_200_000 + i,
+            sequence: i64::from(i),
+            size: 1 + r % 500,
+            condition: r % 130,
+            price: f64::from(5 + r % 6000) / 100.0,
+            exchange: 1 + r % 69,
+            date: 20250321,
+        });
+        let start = body.len();
+        encoder
+            .write_json(&mut body, ids[(r % 20) as usize], EventHeader::default(), &trade)
+            .unwrap();
+        lines.push(start..body.len());
+        body.push(b'\n');
+    }
+    let report = |what: &str, seconds: f64| {
+        println!("{what:<28} {:>6.0} ns/event {:>6.2} GB/s", seconds * 1e9 / f64::from(n), body.len() as f64 / seconds / 1e9);
+    };
+    report("splitter", best_of(rounds, || {
+        let mut splitter = JsonStreamSplitter::default();
+        let mut count = 0;
+        for chunk in body.chunks(64 << 10) {
+            splitter.feed_spans(chunk, |_| count += 1);
+        }
+        assert_eq!(count, n);
+    }));
+    report("utf-8 check", best_of(rounds, || {
+        assert!(simdutf8_check(&body));
+    }));
+    report("decode_event", best_of(rounds, || {
+        for line in &lines {
+            assert!(decode_event(&body[line.clone()]).unwrap().is_some());
+        }
+    }));
+    report("EventLineDecoder (cached)", best_of(rounds, || {
+        let mut decoder = fastfeed_core::event::EventLineDecoder::new();
+        for line in &lines {
+            assert!(decoder.decode_spelled(&body[line.clone()]).unwrap().is_some());
+        }
+    }));
+    report("decode_event + add_contract", best_of(rounds, || {
+        let mut hub = Hub::new(true);
+        for line in &lines {
+            let (key, _) = decode_event(&body[line.clone()]).unwrap().unwrap();
+            hub.add_contract(key);
+        }
+    }));
+    report("push_json_event", best_of(rounds, || {
+        let mut hub = Hub::new(true);
+        let mut batch = SourceBatch::new();
+        for line in &lines {
+            assert!(batch.push_json_event(&mut hub, &body[line.clone()]).unwrap());
+        }
+    }));
+    report("JsonEventStream::feed", best_of(rounds, || {
+        let mut hub = Hub::new(true);
+        let mut stream = JsonEventStream::default();
+        let mut events = 0;
+        for chunk in body.chunks(64 << 10) {
+            let mut batch = SourceBatch::new();
+            events += stream.feed(chunk, |json| batch.push_json_event(&mut hub, json)).events;
+        }
+        assert_eq!(events, n as usize);
+    }));
+}
+
+fn simdutf8_check(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_ok()
+}
