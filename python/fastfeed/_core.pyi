@@ -615,6 +615,8 @@ class SourceBatch:
 
     def __new__(cls) -> SourceBatch: ...
     def __len__(self) -> int: ...
+    def clear(self) -> None:
+        """Empties the batch, keeping its memory (one batch reused for every read)."""
     def add_json_lines(self, hub: Hub, data: bytes) -> list[tuple[int, str]]:
         """Appends the data events of SPEC §3.3 JSON Lines, registering their contracts with
         ``hub``; each keeps its line, forwarded as it is. Returns the lines that are not valid

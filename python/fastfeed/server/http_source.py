@@ -215,16 +215,18 @@ class HttpSource:
 
     async def _read(self, content: aiohttp.StreamReader, hub: Hub) -> RequestEnd:
         stream, core = self.stream, hub.core
+        # One batch for every read: the hub does not keep it, so its memory is reused.
+        batch = SourceBatch()
         delivered = False
         while True:
             chunk = await content.readany()
             if not chunk:
                 return RequestEnd("the server ended the stream", delivered)
             while True:
-                batch = SourceBatch()
                 consumed, events, control = stream.feed(core, batch, chunk)
                 if events:
                     hub.publish(batch)
+                    batch.clear()
                     self.published += events
                     delivered = True
                 if stream.skipped != self._skips_reported:

@@ -9,10 +9,10 @@ use std::time::Instant;
 use fastfeed_core::contract::{ContractKey, Right, Symbol};
 use fastfeed_core::event::{decode_event, EventBody, EventEncoder, EventHeader, Trade};
 use fastfeed_core::event_stream::JsonEventStream;
-use fastfeed_core::hub::{Hub, SourceBatch};
+use fastfeed_core::hub::{Hub, JsonEventDecoder, SourceBatch};
 use fastfeed_core::json_stream::JsonStreamSplitter;
 
-fn best_of(rounds: usize, mut run: impl FnMut()) -> f64 {
+fn best_of(rounds: usize, run: &mut dyn FnMut()) -> f64 {
     let mut best = f64::MAX;
     for _ in 0..rounds {
         let start = Instant::now();
@@ -29,7 +29,12 @@ fn main() {
     let ids: Vec<u32> = (0..20)
         .map(|i| {
             let right = if i % 2 == 0 { Right::Call } else { Right::Put };
-            encoder.add_contract(ContractKey::option(spy, 20250321, 550_000 + 5_000 * (i / 2), right))
+            encoder.add_contract(ContractKey::option(
+                spy,
+                20250321,
+                550_000 + 5_000 * (i / 2),
+                right,
+            ))
         })
         .collect();
     let mut body = Vec::new();
@@ -48,60 +53,122 @@ fn main() {
         });
         let start = body.len();
         encoder
-            .write_json(&mut body, ids[(r % 20) as usize], EventHeader::default(), &trade)
+            .write_json(
+                &mut body,
+                ids[(r % 20) as usize],
+                EventHeader::default(),
+                &trade,
+            )
             .unwrap();
         lines.push(start..body.len());
         body.push(b'\n');
     }
-    let report = |what: &str, seconds: f64| {
-        println!("{what:<28} {:>6.0} ns/event {:>6.2} GB/s", seconds * 1e9 / f64::from(n), body.len() as f64 / seconds / 1e9);
+    // STAGE=name runs that stage only (for `perf stat`, whose counts the shared machine's load
+    // does not skew as it does times).
+    let only = std::env::var("STAGE").ok();
+    let best_of = |what: &str, rounds: usize, run: &mut dyn FnMut()| {
+        if only.as_deref().is_some_and(|o| o != what) {
+            return f64::NAN;
+        }
+        best_of(rounds, run)
     };
-    report("splitter", best_of(rounds, || {
-        let mut splitter = JsonStreamSplitter::default();
-        let mut count = 0;
-        for chunk in body.chunks(64 << 10) {
-            splitter.feed_spans(chunk, |_| count += 1);
+    let report = |what: &str, seconds: f64| {
+        if seconds.is_nan() {
+            return;
         }
-        assert_eq!(count, n);
-    }));
-    report("utf-8 check", best_of(rounds, || {
-        assert!(simdutf8_check(&body));
-    }));
-    report("decode_event", best_of(rounds, || {
-        for line in &lines {
-            assert!(decode_event(&body[line.clone()]).unwrap().is_some());
-        }
-    }));
-    report("EventLineDecoder (cached)", best_of(rounds, || {
-        let mut decoder = fastfeed_core::event::EventLineDecoder::new();
-        for line in &lines {
-            assert!(decoder.decode_spelled(&body[line.clone()]).unwrap().is_some());
-        }
-    }));
-    report("decode_event + add_contract", best_of(rounds, || {
-        let mut hub = Hub::new(true);
-        for line in &lines {
-            let (key, _) = decode_event(&body[line.clone()]).unwrap().unwrap();
-            hub.add_contract(key);
-        }
-    }));
-    report("push_json_event", best_of(rounds, || {
-        let mut hub = Hub::new(true);
-        let mut batch = SourceBatch::new();
-        for line in &lines {
-            assert!(batch.push_json_event(&mut hub, &body[line.clone()]).unwrap());
-        }
-    }));
-    report("JsonEventStream::feed", best_of(rounds, || {
-        let mut hub = Hub::new(true);
-        let mut stream = JsonEventStream::default();
-        let mut events = 0;
-        for chunk in body.chunks(64 << 10) {
+        println!(
+            "{what:<28} {:>6.0} ns/event {:>6.2} GB/s",
+            seconds * 1e9 / f64::from(n),
+            body.len() as f64 / seconds / 1e9
+        );
+    };
+    report(
+        "splitter",
+        best_of("splitter", rounds, &mut || {
+            let mut splitter = JsonStreamSplitter::default();
+            let mut count = 0;
+            for chunk in body.chunks(64 << 10) {
+                splitter.feed_spans(chunk, |_| count += 1);
+            }
+            assert_eq!(count, n);
+        }),
+    );
+    report(
+        "utf-8 check",
+        best_of("utf-8 check", rounds, &mut || {
+            assert!(simdutf8_check(&body));
+        }),
+    );
+    report(
+        "decode_event",
+        best_of("decode_event", rounds, &mut || {
+            for line in &lines {
+                assert!(decode_event(&body[line.clone()]).unwrap().is_some());
+            }
+        }),
+    );
+    report(
+        "EventLineDecoder (cached)",
+        best_of("EventLineDecoder (cached)", rounds, &mut || {
+            let mut decoder = fastfeed_core::event::EventLineDecoder::new();
+            for line in &lines {
+                assert!(decoder
+                    .decode_spelled(&body[line.clone()])
+                    .unwrap()
+                    .is_some());
+            }
+        }),
+    );
+    report(
+        "decode_event + add_contract",
+        best_of("decode_event + add_contract", rounds, &mut || {
+            let mut hub = Hub::new(true);
+            for line in &lines {
+                let (key, _) = decode_event(&body[line.clone()]).unwrap().unwrap();
+                hub.add_contract(key);
+            }
+        }),
+    );
+    report(
+        "push_json_event",
+        best_of("push_json_event", rounds, &mut || {
+            let mut hub = Hub::new(true);
             let mut batch = SourceBatch::new();
-            events += stream.feed(chunk, |json| batch.push_json_event(&mut hub, json)).events;
-        }
-        assert_eq!(events, n as usize);
-    }));
+            for line in &lines {
+                assert!(batch
+                    .push_json_event(&mut hub, &body[line.clone()])
+                    .unwrap());
+            }
+        }),
+    );
+    report(
+        "JsonEventDecoder::push",
+        best_of("JsonEventDecoder::push", rounds, &mut || {
+            let mut hub = Hub::new(true);
+            let mut batch = SourceBatch::new();
+            let mut decoder = JsonEventDecoder::new();
+            for line in &lines {
+                assert!(decoder
+                    .push(&mut batch, &mut hub, &body[line.clone()])
+                    .unwrap());
+            }
+        }),
+    );
+    report(
+        "JsonEventStream::feed",
+        best_of("JsonEventStream::feed", rounds, &mut || {
+            let mut hub = Hub::new(true);
+            let mut stream = JsonEventStream::default();
+            let mut events = 0;
+            for chunk in body.chunks(64 << 10) {
+                let mut batch = SourceBatch::new();
+                events += stream
+                    .feed(chunk, |json| batch.push_json_event(&mut hub, json))
+                    .events;
+            }
+            assert_eq!(events, n as usize);
+        }),
+    );
 }
 
 fn simdutf8_check(bytes: &[u8]) -> bool {

@@ -4,6 +4,7 @@
 use std::ops::Range;
 
 use fastfeed_core::event_stream::{Control, JsonEventStream};
+use fastfeed_core::hub::JsonEventDecoder;
 use fastfeed_core::json_stream::{JsonStreamSplitter, Span, SplitError, DEFAULT_MAX_OBJECT_SIZE};
 use numpy::PyArray1;
 use pyo3::prelude::*;
@@ -182,7 +183,15 @@ fn control_tuple(control: Control) -> ControlTuple {
 #[pyclass(module = "fastfeed._core", name = "JsonEventStream")]
 pub struct PyJsonEventStream {
     inner: JsonEventStream,
+    decoder: JsonEventDecoder,
+    /// The hub the decoder's remembered contract ids belong to (kept alive, so it cannot be
+    /// another hub at the same address); another hub starts a fresh decoder.
+    hub: Option<Py<PyHub>>,
 }
+
+/// Objects are rarely shorter than this: a read of `n` bytes reserves room for `n / 64`
+/// events, so a batch does not grow (and copy) while it is filled.
+const MIN_OBJECT_BYTES: usize = 64;
 
 #[pymethods]
 impl PyJsonEventStream {
@@ -191,6 +200,8 @@ impl PyJsonEventStream {
     fn new(max_object_size: usize) -> Self {
         Self {
             inner: JsonEventStream::new(max_object_size),
+            decoder: JsonEventDecoder::new(),
+            hub: None,
         }
     }
 
@@ -201,16 +212,26 @@ impl PyJsonEventStream {
     /// `(kind, text, message)` or `None`.
     fn feed(
         &mut self,
-        mut hub: PyRefMut<'_, PyHub>,
+        hub: &Bound<'_, PyHub>,
         mut batch: PyRefMut<'_, PySourceBatch>,
         chunk: &[u8],
-    ) -> (usize, usize, Option<ControlTuple>) {
+    ) -> PyResult<(usize, usize, Option<ControlTuple>)> {
+        if self.hub.as_ref().is_none_or(|known| !known.is(hub)) {
+            self.decoder = JsonEventDecoder::new();
+            self.hub = Some(hub.clone().unbind());
+        }
+        let mut hub = hub.try_borrow_mut()?;
         let hub = &mut hub.inner;
         let batch = &mut batch.inner;
+        batch.reserve(
+            chunk.len() / MIN_OBJECT_BYTES,
+            chunk.len() + self.inner.buffered(),
+        );
+        let decoder = &mut self.decoder;
         let fed = self
             .inner
-            .feed(chunk, |json| batch.push_json_event(hub, json));
-        (fed.consumed, fed.events, fed.control.map(control_tuple))
+            .feed(chunk, |json| decoder.push(batch, hub, json));
+        Ok((fed.consumed, fed.events, fed.control.map(control_tuple)))
     }
 
     /// A new request: forgets any partial object (the counters go on).

@@ -1,7 +1,7 @@
 //! A source's batch of events on its way into the [`Hub`]: the events, and for those that came
 //! as JSON their original bytes, forwarded as they are rather than encoded again.
 
-use crate::event::{decode_event, DecodeError, EventBody};
+use crate::event::{decode_event, ContractId, DecodeError, EventBody, EventLineDecoder};
 
 use super::{Event, Hub, RawSpan};
 
@@ -32,6 +32,14 @@ impl SourceBatch {
     pub fn reserve(&mut self, events: usize, raw_bytes: usize) {
         self.events.reserve(events);
         self.raw.reserve(raw_bytes);
+    }
+
+    /// Empties the batch, keeping its memory for the next events (a source that publishes one
+    /// batch per read reuses it rather than allocating, and faulting in, a new one each time).
+    pub fn clear(&mut self) {
+        self.events.clear();
+        self.spans.clear();
+        self.raw.clear();
     }
 
     /// The events, in order.
@@ -114,6 +122,50 @@ impl SourceBatch {
     }
 }
 
+/// [`SourceBatch::push_json_event`] for the many events of one source into one hub: each
+/// contract spelling is remembered with its hub id ([`EventLineDecoder`]), so an event that
+/// spells its contract as an earlier one did costs neither a contract parse nor a registry
+/// lookup. The results are those of `push_json_event`.
+#[derive(Clone, Default)]
+pub struct JsonEventDecoder {
+    decoder: EventLineDecoder,
+    /// The hub id of each remembered spelling, by spelling number.
+    ids: Vec<ContractId>,
+}
+
+impl JsonEventDecoder {
+    /// A decoder that knows no contract yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes one event into `batch`, as [`SourceBatch::push_json_event`] does. `hub` must be
+    /// the same hub at every call (the remembered ids are its own).
+    pub fn push(
+        &mut self,
+        batch: &mut SourceBatch,
+        hub: &mut Hub,
+        json: &[u8],
+    ) -> Result<bool, DecodeError> {
+        let Some((key, spelling, body)) = self.decoder.decode_spelled(json)? else {
+            return Ok(false);
+        };
+        let known = spelling.and_then(|s| self.ids.get(s as usize));
+        let contract = if let Some(&id) = known {
+            id
+        } else {
+            let id = hub.add_contract(key);
+            // A new spelling is numbered next.
+            if spelling.is_some() {
+                self.ids.push(id);
+            }
+            id
+        };
+        batch.push_json(Event { contract, body }, json);
+        Ok(true)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +202,25 @@ mod tests {
         assert_eq!(batch.spans(), &[None, Some((0, TRADE.len())), None]);
         assert_eq!(batch.raw(), TRADE);
         assert_eq!(hub.market().contract_count(), 1);
+    }
+
+    #[test]
+    fn the_caching_decoder_gives_what_push_json_event_gives() {
+        let option = br#"{"header":{"type":"TRADE","status":"CONNECTED"},"contract":{"security_type":"OPTION","symbol":"SPY","expiration":20250321,"strike":570000,"right":"C"},"trade":{"ms_of_day":1,"sequence":2,"size":3,"condition":0,"price":4.5,"exchange":5,"date":20250321}}"#;
+        let payloads: [&[u8]; 5] = [TRADE, option, STATUS, TRADE, option];
+        let (mut hub_a, mut hub_b) = (Hub::new(true), Hub::new(true));
+        let (mut plain, mut cached) = (SourceBatch::new(), SourceBatch::new());
+        let mut decoder = JsonEventDecoder::new();
+        for json in payloads {
+            assert_eq!(
+                plain.push_json_event(&mut hub_a, json),
+                decoder.push(&mut cached, &mut hub_b, json)
+            );
+        }
+        assert_eq!(plain.events(), cached.events());
+        assert_eq!(plain.spans(), cached.spans());
+        assert_eq!(plain.raw(), cached.raw());
+        assert_eq!(hub_b.market().contract_count(), 2);
     }
 
     #[test]
