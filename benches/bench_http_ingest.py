@@ -23,7 +23,6 @@ sent, byte for byte, and the baseline parsed as many objects, equal to the lines
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import statistics

@@ -250,19 +250,37 @@ def test_go_away_requests_again_at_once(caplog: pytest.LogCaptureFixture) -> Non
     caplog.set_level(logging.INFO, LOG)
 
     async def main() -> None:
-        first = stream(event(0), GO_AWAY + event(3))  # what follows GoAway is not read
+        # After a healthy request (it lasted a second); what follows GoAway is not read.
+        first = stream(event(0), GO_AWAY + event(3), pause=1.0)
         async with (
             Upstream(first, stream(event(6))) as upstream,
             ingesting(spec(upstream, backoff=Backoff(initial=5, cap=5))) as (_, collector),
         ):
             requests = await upstream.wait_requests(2)
             await wait_for(lambda: len(collector.payloads) == 2)
-            assert requests[1].at - requests[0].at < 0.5  # no 0-5 s backoff
+            assert requests[1].at - requests[0].at < 1.0 + 0.5  # no 0-5 s backoff
             assert collector.payloads == [event(0), event(6)]
         assert (
             logged(caplog, "http: the server sent GoAway")
             == "http: the server sent GoAway; requesting again now"
         )
+
+    run(main)
+
+
+def test_a_go_away_loop_backs_off(caplog: pytest.LogCaptureFixture) -> None:
+    """A server that answers every request with GoAway gets one request at once, then the
+    backoff: not a tight loop."""
+    caplog.set_level(logging.INFO, LOG)
+
+    async def main() -> None:
+        async with (
+            Upstream(stream(event(0), GO_AWAY)) as upstream,
+            ingesting(spec(upstream, backoff=Backoff(initial=0.2, cap=0.2))) as (source, _),
+        ):
+            await asyncio.sleep(1.0)
+            assert 3 <= source.requests <= 25
+        assert logged(caplog, "http: the server sent GoAway; requesting again in ")
 
     run(main)
 

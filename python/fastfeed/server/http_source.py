@@ -9,12 +9,14 @@ SPEC §3.3 event into the batch handed to :meth:`Hub.publish
 objects come back one at a time, in stream order:
 
 * ``{"StreamStatus": "EndSnapshot"}``: logged; clients get an ``EndOfSnapshot`` notice;
-* ``{"StreamStatus": "GoAway"}``: the request is ended and made again at once;
+* ``{"StreamStatus": "GoAway"}``: the request is ended and made again at once (after a healthy
+  request: one that delivered something and lasted a second; a server that keeps sending GoAway
+  sooner meets the backoff);
 * ``{"Error": …, "Message": …}``: the request is ended, logged, and made again after a backoff.
 
 An error status (401, 500, …), a connection error, a stream the server ends, and a stream
 silent for ``idle_timeout`` also re-request after a backoff: the SDK's full-jitter
-:class:`~fastfeed.client.reconnect.Backoff`, restarted once a request delivered something.
+:class:`~fastfeed.client.reconnect.Backoff`, restarted after a healthy request.
 Meanwhile local clients stay connected and their STATUS header says ``DISCONNECTED``. Objects
 that are not valid events (or are over the size limit, never buffered) are counted and logged
 at most once a second; the stream goes on.
@@ -49,6 +51,10 @@ DEFAULT_IDLE_TIMEOUT: Final = 30.0
 DEFAULT_MAX_OBJECT_SIZE: Final = 1 << 20
 #: Skipped objects are logged at most this often (the count of the others follows).
 _SKIP_LOG_INTERVAL: Final = 1.0
+#: A request that delivered something and lasted this long was healthy: the backoff starts
+#: again from its first delay, and a GoAway ending it is followed by a request at once. A
+#: server that fails (or sends GoAway) sooner, again and again, meets a growing backoff.
+_HEALTHY_AFTER: Final = 1.0
 #: Bytes of an error response's body quoted in the log.
 _ERROR_BODY_BYTES: Final = 200
 #: Headers whose values are never logged.
@@ -121,12 +127,12 @@ class HttpSpec:
 
 @dataclass(frozen=True, slots=True)
 class RequestEnd:
-    """How one request ended: why (for the log), whether it delivered anything (then the
-    backoff starts again from its first delay), and whether to request again at once
-    (GoAway)."""
+    """How one request ended: why (for the log), whether it was healthy (it delivered events
+    or the end of a snapshot, and lasted :data:`_HEALTHY_AFTER`), and whether to request
+    again at once (GoAway)."""
 
     reason: str
-    delivered: bool = False
+    healthy: bool = False
     at_once: bool = False
 
 
@@ -144,6 +150,8 @@ class HttpSource:
         self._schedule: BackoffSchedule = spec.backoff.schedule()
         self._skips_reported = 0
         self._skip_logged_at = -_SKIP_LOG_INTERVAL
+        #: Whether the current request delivered events or the end of a snapshot.
+        self._delivered = False
 
     async def run(self, hub: Hub) -> SourceEnd | None:
         spec = self.spec
@@ -159,9 +167,9 @@ class HttpSource:
                 ended = await self.request(session, hub)
                 hub.set_upstream(False)
                 self._log_skipped(force=True)
-                if ended.delivered:
+                if ended.healthy:
                     self._schedule.reset()
-                delay = 0.0 if ended.at_once and ended.delivered else self._next_delay()
+                delay = 0.0 if ended.at_once and ended.healthy else self._next_delay()
                 if delay:
                     log.warning("http: %s; requesting again in %.2f s", ended.reason, delay)
                     await asyncio.sleep(delay)
@@ -189,15 +197,21 @@ class HttpSource:
         marked connected once the response is a success); returns how it ended."""
         self.requests += 1
         self.stream.reset()
+        self._delivered = False
+        started = time.monotonic()
+        reason, at_once = await self._attempt(session, hub)
+        healthy = self._delivered and time.monotonic() - started >= _HEALTHY_AFTER
+        return RequestEnd(reason, healthy, at_once)
+
+    async def _attempt(self, session: aiohttp.ClientSession, hub: Hub) -> tuple[str, bool]:
+        """One request: why it ended, and whether to request again at once."""
         try:
             async with session.get(self.spec.url) as response:
                 if not 200 <= response.status < 300:
                     body = await response.content.read(_ERROR_BODY_BYTES)
                     text = body.decode(errors="replace").strip().replace("\n", " ")
-                    return RequestEnd(
-                        f"HTTP {response.status} {response.reason or ''}".rstrip()
-                        + (f": {text}" if text else "")
-                    )
+                    status = f"HTTP {response.status} {response.reason or ''}".rstrip()
+                    return status + (f": {text}" if text else ""), False
                 hub.set_upstream(True)
                 log.info(
                     "http: streaming %s (HTTP %d, %s)",
@@ -207,28 +221,28 @@ class HttpSource:
                 )
                 return await self._read(response.content, hub)
         except TimeoutError:
-            return RequestEnd(f"nothing received for {self.spec.idle_timeout:g} s")
+            return f"nothing received for {self.spec.idle_timeout:g} s", False
         except aiohttp.ClientError as error:
-            return RequestEnd(f"connection failed: {_describe(error)}")
+            return f"connection failed: {_describe(error)}", False
         except OSError as error:
-            return RequestEnd(f"connection failed: {error}")
+            return f"connection failed: {error}", False
 
-    async def _read(self, content: aiohttp.StreamReader, hub: Hub) -> RequestEnd:
+    async def _read(self, content: aiohttp.StreamReader, hub: Hub) -> tuple[str, bool]:
+        """Reads the body to its end, a GoAway or an Error (see :meth:`_attempt`)."""
         stream, core = self.stream, hub.core
         # One batch for every read: the hub does not keep it, so its memory is reused.
         batch = SourceBatch()
-        delivered = False
         while True:
             chunk = await content.readany()
             if not chunk:
-                return RequestEnd("the server ended the stream", delivered)
+                return "the server ended the stream", False
             while True:
                 consumed, events, control = stream.feed(core, batch, chunk)
                 if events:
                     hub.publish(batch)
                     batch.clear()
                     self.published += events
-                    delivered = True
+                    self._delivered = True
                 if stream.skipped != self._skips_reported:
                     self._log_skipped()
                 if control is None:
@@ -237,12 +251,12 @@ class HttpSource:
                 if kind == "EndSnapshot":
                     log.info("http: end of snapshot (%d events so far)", self.published)
                     hub.notice_end_of_snapshot()
-                    delivered = True
+                    self._delivered = True
                 elif kind == "GoAway":
-                    return RequestEnd("the server sent GoAway", delivered, at_once=True)
+                    return "the server sent GoAway", True
                 elif kind == "Error":
                     detail = f"{text}: {message}" if message else text
-                    return RequestEnd(f"the server sent Error: {detail}", delivered)
+                    return f"the server sent Error: {detail}", False
                 else:
                     log.info("http: StreamStatus %s", text)
                 chunk = chunk[consumed:]
