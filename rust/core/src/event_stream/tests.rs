@@ -20,13 +20,11 @@ fn run(stream: &mut JsonEventStream, chunks: &[&[u8]]) -> Vec<String> {
                 })
             });
             rest = &rest[fed.consumed..];
-            match fed.control {
-                Some(control) => out.push(format!("{control:?}")),
-                None => {
-                    assert!(rest.is_empty());
-                    break;
-                }
-            }
+            let Some(control) = fed.control else {
+                assert!(rest.is_empty());
+                break;
+            };
+            out.push(format!("{control:?}"));
         }
     }
     out
