@@ -7,7 +7,7 @@ import contextlib
 import dataclasses
 import json
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import uvloop
@@ -23,8 +23,29 @@ PATH = "/v1/events"
 _raw_clients: list[RawClient] = []
 
 
+#: Event loops the server is tested on: uvloop (what ``serve`` uses where it exists) and
+#: asyncio's own (the fallback where uvloop does not exist).
+LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "uvloop": uvloop.new_event_loop,
+    "asyncio": asyncio.new_event_loop,
+}
+_loop = "uvloop"
+
+
+@contextlib.contextmanager
+def on_loop(name: str) -> Iterator[None]:
+    """Runs the test bodies started inside on the event loop ``name`` (see :data:`LOOPS`)."""
+    global _loop
+    previous, _loop = _loop, name
+    try:
+        yield
+    finally:
+        _loop = previous
+
+
 def run(coro_fn: Callable[[], Awaitable[None]], timeout: float = 30) -> None:
-    """Runs one async test body on uvloop, bounded by ``timeout``."""
+    """Runs one async test body, bounded by ``timeout``, on uvloop unless :func:`on_loop`
+    says otherwise."""
 
     async def bounded() -> None:
         try:
@@ -33,7 +54,7 @@ def run(coro_fn: Callable[[], Awaitable[None]], timeout: float = 30) -> None:
             while _raw_clients:
                 await _raw_clients.pop().close()
 
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+    with asyncio.Runner(loop_factory=LOOPS[_loop]) as runner:
         runner.run(bounded())
 
 

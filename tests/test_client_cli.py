@@ -34,8 +34,9 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
         (["tail", "--stock", "AAPL", "--req", "TRADE,BOOK"], "--req: unknown request type 'BOOK'"),
         (["tail", "--option", "SPY:20250321:570000"], "expected SYMBOL:YYYYMMDD:STRIKE:C|P"),
         (
-            ["tail", "--stock", "aapl"],
-            'contract.symbol: must be 1-16 characters of A-Z 0-9 . / ^ -, got "aapl"',
+            # Any case is fine (upper-cased); a character no symbol has is not.
+            ["tail", "--stock", "aa_pl"],
+            'contract.symbol: must be 1-16 characters of A-Z 0-9 . / ^ -, got "AA_PL"',
         ),
         (
             ["tail", "--option", "SPY:20250230:570000:C"],
@@ -52,6 +53,14 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
             "--queue-events: expected a positive integer, got 0",
         ),
         (["record", "stock.AAPL@trade"], "the following arguments are required: --out"),
+        *(
+            (
+                ["record", "--out", name, "stock.AAPL@trade"],
+                f"--out '{name}': record writes JSON Lines, to a file named .jsonl (or "
+                ".jsonl.gz, gzip-compressed; .ndjson too)",
+            )
+            for name in ("x.csv", "x.csv.gz", "x.json.bz2", "x.parquet", "x")
+        ),
         (
             ["record", "--out", "x.jsonl", "stock.AAPL@book"],
             "'stock.AAPL@book': kind: expected one of trade, quote, ohlc, open_interest, "
@@ -169,8 +178,9 @@ def test_tail_json_prints_what_the_server_sent() -> None:
         source = QueueSource()
         async with started(source, status_interval=0.05) as server:
             proc = await spawn(
-                "tail", "--url", url(server), "--stock", "AAPL",
-                "--option", "SPY:20250321:570000:C", "--req", "TRADE,QUOTE",
+                # Typed by a person: contracts in any case.
+                "tail", "--url", url(server), "--stock", "aapl",
+                "--option", "spy:20250321:570000:c", "--req", "TRADE,QUOTE",
                 "--count", "4", "--json", "--summary-interval", "0.2",
             )  # fmt: skip
             await wait_subscribed(server, 4)
@@ -231,7 +241,7 @@ def test_record_writes_the_replay_format_and_replays(tmp_path: Path) -> None:
         async with started(source, status_interval=0.05) as server:
             proc = await spawn(
                 "record", "--url", url(server), "--out", str(out), "--count", "4",
-                "stock.AAPL@trade", "option.SPY.20250321.570000.C@trade",
+                "stock.aapl@trade", "option.Spy.20250321.570000.C@trade",
                 "option.SPY.20250321.570000.C@quote", "option@full_trades",
             )  # fmt: skip
             await wait_subscribed(server, 4)

@@ -27,7 +27,8 @@ from fastfeed import (
     Trade,
     _record_writer,
 )
-from fastfeed._console import LineBudget, NoticeLimiter, QuietWatch, human
+from fastfeed._console import LineBudget, QuietWatch, human
+from fastfeed._notices import NoticeLimiter
 from fastfeed._record_writer import RecordingFile
 from fastfeed.client import Subscription
 from fastfeed.record import LineBuffer

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -157,7 +160,43 @@ def test_feed_packed_matches_feed() -> None:
     assert [data[a:b] for a, b in itertools.pairwise(offsets)] == split(stream)
 
 
-def test_large_chunk_released_gil_path_and_reset() -> None:
+def test_a_large_chunk_is_scanned_without_the_gil() -> None:
+    """Another Python thread runs while a large chunk is scanned. The switch interval is set
+    far beyond the test, so the interpreter never asks the scanning thread to let go: the
+    spinning thread can count only if the scan itself releases the GIL."""
+    obj = b'{"k":"' + b"v" * 480 + b'"}'
+    chunk = (obj + b"\n") * 200_000  # ~100 MB: tens of milliseconds to scan
+    splitter = JsonStreamSplitter()
+    counter = 0
+    stop = False
+    ready = threading.Event()
+
+    def spin() -> None:
+        nonlocal counter
+        ready.set()
+        while not stop:
+            counter += 1
+            if counter % 256 == 0:
+                time.sleep(0)  # lets the main thread take the GIL back promptly
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(60)
+    try:
+        spinner = threading.Thread(target=spin)
+        spinner.start()
+        ready.wait()
+        before = counter
+        data, offsets = splitter.feed_packed(chunk)
+        during = counter - before
+        stop = True
+        spinner.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert len(offsets) == 200_001 and data[: len(obj)] == obj
+    assert during > 0
+
+
+def test_large_chunk_path_and_reset() -> None:
     stream = b'{"k":"v"}\n' * 10_000
     splitter = JsonStreamSplitter()
     assert splitter.feed(stream + b'{"partial":') == [b'{"k":"v"}'] * 10_000

@@ -218,10 +218,17 @@ def test_speed_10_keeps_its_pace_within_2_percent(tmp_path: Path) -> None:
                 message = json.loads(await asyncio.wait_for(ws.recv(), 5))
                 if message["header"]["type"] == "TRADE":
                     arrivals.append(time.monotonic())
-            span = arrivals[-1] - arrivals[0]
-            assert abs(span - 2.0) <= 0.04, span
-            # And evenly: the midpoint arrives at the midpoint of the span.
-            assert abs((arrivals[100] - arrivals[0]) - 1.0) <= 0.04
+            # The pace is the slope of arrival time over market time, fitted over every
+            # arrival: what drifts moves it, one late wake-up of the client does not.
+            market = np.array([(m - ms[0]) / 1000 for m in ms])
+            seconds = np.array(arrivals) - arrivals[0]
+            slope, _ = np.polyfit(market, seconds, 1)
+            assert abs(slope - 0.1) <= 0.002, slope  # --speed 10 within 2 %
+            # And evenly: most arrivals lie within 20 ms of the line.
+            residual = np.abs(
+                seconds - np.polyval([slope, 0], market) - np.median(seconds - slope * market)
+            )
+            assert np.median(residual) <= 0.02, np.median(residual)
 
     run(body)
 

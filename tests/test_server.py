@@ -5,23 +5,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
+from collections.abc import Iterator
 
 import pytest
 from fastfeed import ws_encode_frames
 from fastfeed.server import QueueSource, ServerConfig, ServerConfigError
 from fastfeed.server.guard import split_host_header
 from server_support import (
+    LOOPS,
     RawClient,
     ack,
     assert_served,
     client,
     command,
+    on_loop,
     run,
     started,
     trade_frames,
     url,
 )
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 AAPL_TRADE = {
@@ -32,6 +37,13 @@ AAPL_TRADE = {
     "id": 1,
     "contract": {"symbol": "AAPL"},
 }
+
+
+@pytest.fixture(autouse=True, params=sorted(LOOPS))
+def _event_loop(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test of this module runs on uvloop and on asyncio's own loop."""
+    with on_loop(request.param):
+        yield
 
 
 def test_subscribe_unsubscribe_stop_acks() -> None:
@@ -149,7 +161,10 @@ def test_new_client_takes_over() -> None:
     run(body)
 
 
-def test_oversize_single_frame_is_1009() -> None:
+def test_oversize_single_frame_is_1009(caplog: pytest.LogCaptureFixture) -> None:
+    """Closed with 1009, logged as a client's mistake: one INFO line of ``fastfeed.server``,
+    no ERROR (picows' parser finds it)."""
+
     async def body() -> None:
         async with started() as server:
             async with await client(server) as ws:
@@ -163,7 +178,13 @@ def test_oversize_single_frame_is_1009() -> None:
             )
             await assert_served(server)
 
-    run(body)
+    with caplog.at_level(logging.INFO):
+        run(body)
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert [r.getMessage() for r in caplog.records if "frame parser" in r.getMessage()] == [
+        "client mistake found by the frame parser, closing with 1009: Received frame with "
+        "payload size exceeding max allowed size, 4097 > 4096"
+    ]
 
 
 def test_fragmented_total_above_cap_is_1009() -> None:
@@ -270,6 +291,41 @@ def test_handshake_guards(
             await assert_served(server)
 
     run(body)
+
+
+@pytest.mark.parametrize(
+    ("version_header", "body"),
+    [
+        (b"Sec-WebSocket-Version: 8\r\n", b"Sec-WebSocket-Version unsupported ('8')"),
+        (b"Sec-WebSocket-Version: 13, 8\r\n", b"Sec-WebSocket-Version unsupported ('13, 8')"),
+        (b"", b"Sec-WebSocket-Version missing"),
+    ],
+)
+def test_a_websocket_version_other_than_13_gets_426_naming_13(
+    version_header: bytes, body: bytes
+) -> None:
+    """RFC 6455 §4.2.2: 426 Upgrade Required with ``Sec-WebSocket-Version: 13``; the server
+    goes on serving."""
+
+    async def main() -> None:
+        async with started() as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(
+                b"GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                + version_header
+                + b"\r\n"
+            )
+            response = await asyncio.wait_for(reader.read(), 5)
+            writer.close()
+            head, _, text = response.partition(b"\r\n\r\n")
+            lines = head.split(b"\r\n")
+            assert lines[0] == b"HTTP/1.1 426 Upgrade Required"
+            assert b"Sec-WebSocket-Version: 13" in lines[1:]
+            assert text == body + b": this server speaks 13"
+            await assert_served(server)
+
+    run(main)
 
 
 def test_token_is_required_when_configured() -> None:
@@ -512,3 +568,60 @@ def test_heartbeat_timeout_1011() -> None:
                 assert await command(ws, {"msg_type": "STOP", "id": 1}) == ack(1, "OK")
 
     run(body)
+
+
+#: Characters that must never reach a log line or an error message raw: C1 controls (NEXT
+#: LINE, CSI), DEL, the line/paragraph separators and a bidirectional override.
+_UNPRINTABLE = "\u0085\u009b\u007f\u2028\u2029\u202e"
+
+
+@pytest.mark.parametrize("path", ["/v1/events", "/v1/stream"])
+def test_client_mistakes_are_escaped_and_logged_at_most_once_a_second(
+    path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An echo of client input escapes everything unprintable, in the reply and in the log;
+    a client sending bad commands as fast as it can gets each one answered but writes about
+    one log line a second, with the count of the others; other clients are served."""
+    stream = path == "/v1/stream"
+    bad = (
+        json.dumps({"method": f"x{_UNPRINTABLE}", "id": 1})
+        if stream
+        else json.dumps({"msg_type": f"x{_UNPRINTABLE}", "id": 1})
+    )
+    flood = 2000
+
+    async def body() -> None:
+        async with started() as server:
+            async with connect(f"ws://127.0.0.1:{server.port}{path}", open_timeout=5) as ws:
+                for _ in range(flood):
+                    await ws.send(bad)
+                replies = []
+                while len(replies) < flood:
+                    message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                    if (
+                        "error" in message
+                        or message.get("header", {}).get("type") == "REQ_RESPONSE"
+                    ):
+                        replies.append(message)
+                await assert_served(server)
+            first = replies[0]
+            text = first["error"]["msg"] if stream else first["header"]["message"]
+            assert not any(c in text for c in _UNPRINTABLE), text
+            assert r"x\u0085\u009b\u007f\u2028\u2029\u202e" in text, text
+
+    with caplog.at_level(logging.INFO, logger="fastfeed.server"):
+        run(body)
+    lines = [r.getMessage() for r in caplog.records if r.name == "fastfeed.server"]
+    mistakes = [line for line in lines if "bad command" in line or ": mistakes: " in line]
+    assert all(not any(c in line for c in _UNPRINTABLE) for line in lines)
+    assert mistakes[0].endswith(r"x\u0085\u009b\u007f\u2028\u2029\u202e" + '"'), mistakes[0]
+    # The first mistake, then a count of the others (when the connection closed, or once a
+    # second while the flood lasted): never one line per command.
+    assert 2 <= len(mistakes) <= 10, mistakes
+    counted = sum(
+        int(m.split(": ")[2].split(" more")[0].replace(",", ""))
+        for m in mistakes[1:]
+        if "more in the last" in m
+    )
+    shown = sum(1 for m in mistakes if "bad command" in m)
+    assert shown + counted == flood, mistakes

@@ -20,7 +20,16 @@ from fastfeed.bars import BarBook
 from fastfeed.errors import EventEncodeError
 from fastfeed.server import Hub, Server, SyntheticSource, SyntheticSpec
 from fastfeed.server.hub import LAG_GRACE
-from server_support import RawClient, assert_served, client, command, run, started
+from server_support import (
+    LOOPS,
+    RawClient,
+    assert_served,
+    client,
+    command,
+    on_loop,
+    run,
+    started,
+)
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
@@ -28,6 +37,13 @@ DATE = 20250321
 MS = 34_200_000
 #: The synthetic market of these tests: its option chain expires on the next two Fridays.
 SPEC = SyntheticSpec(seed=3, rate=None, symbols=("SPY", "AAPL"), expirations=1, strikes=4)
+
+
+@pytest.fixture(autouse=True, params=sorted(LOOPS))
+def _event_loop(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test of this module runs on uvloop and on asyncio's own loop."""
+    with on_loop(request.param):
+        yield
 
 
 class StepSource:

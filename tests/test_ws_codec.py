@@ -735,3 +735,20 @@ def test_exports() -> None:
     ):
         assert name in fastfeed.__all__
         assert getattr(fastfeed, name) is getattr(fastfeed._core, name)
+
+
+@pytest.mark.parametrize("role", ["server", "client"])
+def test_messages_before_a_violation_travel_on_the_error(role: str) -> None:
+    """Everything decoded before the first bad byte of a read is delivered: on the error."""
+    mask = b"\x01\x02\x03\x04" if role == "server" else None
+    good = frame(0x81, b'{"id":1}', mask) + frame(0x89, b"p", mask) + frame(0x81, b"two", mask)
+    bad = frame(0x83, b"x", mask)  # reserved opcode 3
+    decoder = WSFrameDecoder(role)  # type: ignore[arg-type]
+    with pytest.raises(ProtocolError) as caught:
+        decoder.feed(good + bad + frame(0x81, b"after", mask))
+    assert caught.value.close_code == 1002
+    assert caught.value.messages == [(1, b'{"id":1}'), (9, b"p"), (1, b"two")]
+    # An error on the first byte carries nothing; other errors carry an empty list too.
+    with pytest.raises(ProtocolError) as again:
+        decoder.feed(frame(0x81, b"later", mask))
+    assert again.value.messages == []

@@ -13,18 +13,17 @@ import os
 import sys
 import threading
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
 from typing import Generic, Never, TextIO, TypeVar
 
 from tqdm import tqdm
 
+from fastfeed._notices import NoticeLimiter
 from fastfeed.client import Disconnected, Gap, Reconnected, TakenOver
 from fastfeed.client.events import ControlEvent
 
 __all__ = [
     "Console",
     "LineBudget",
-    "NoticeLimiter",
     "QuietWatch",
     "counter_bar",
     "human",
@@ -48,57 +47,6 @@ def human(value: float, unit: str = "") -> str:
             return f"{value:.3g}{suffix}{unit}"
         value /= 1000
     raise AssertionError("unreachable")
-
-
-@dataclass(slots=True)
-class _Kind:
-    last_shown: float
-    suppressed: int = 0
-    lost: int = 0
-
-
-class NoticeLimiter:
-    """At most one line per ``interval`` seconds for each kind of notice (gap, reconnect, …).
-
-    :meth:`offer` returns the line to print now, or ``None`` when it is suppressed (counted);
-    :meth:`due` returns, once a kind's interval has passed, one line saying how many of that
-    kind were not shown (and the events they report lost), which uses that interval's line.
-    """
-
-    def __init__(self, interval: float = 1.0) -> None:
-        if not interval > 0:
-            raise ValueError(f"interval must be positive, got {interval}")
-        self.interval = interval
-        self._kinds: dict[str, _Kind] = {}
-        #: Notices not shown so far, over the limiter's life.
-        self.suppressed = 0
-
-    def offer(self, kind: str, text: str, now: float, lost: int = 0) -> str | None:
-        """A notice of ``kind`` at ``now`` (``lost``: the events it reports lost)."""
-        state = self._kinds.get(kind)
-        if state is None or (now - state.last_shown >= self.interval and not state.suppressed):
-            self._kinds[kind] = _Kind(now)
-            return text
-        state.suppressed += 1
-        state.lost += lost
-        self.suppressed += 1
-        return None
-
-    def due(self, now: float, *, final: bool = False) -> list[str]:
-        """Lines for kinds whose suppressed notices are due (all of them when ``final``)."""
-        lines = []
-        for kind, state in self._kinds.items():
-            if not state.suppressed:
-                continue
-            if not final and now - state.last_shown < self.interval:
-                continue
-            window = max(now - state.last_shown, 0.0)
-            lost = f", {state.lost:,} events lost" if state.lost else ""
-            lines.append(f"{kind}: {state.suppressed:,} more in the last {window:.1f} s{lost}")
-            state.last_shown = now
-            state.suppressed = 0
-            state.lost = 0
-        return lines
 
 
 class LineBudget:

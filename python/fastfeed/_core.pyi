@@ -247,6 +247,7 @@ __all__ += [
     "parse_stream_command",
     "parse_stream_name",
     "stream_name",
+    "typed_contract",
 ]
 
 _StreamErrorCode: TypeAlias = Literal[
@@ -279,8 +280,14 @@ class StreamSpec:
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
-def parse_stream_name(name: str) -> StreamSpec:
-    """Parse a §4 stream name; raise :class:`fastfeed.StreamNameError` if it is invalid."""
+def parse_stream_name(name: str, *, typed: bool = False) -> StreamSpec:
+    """Parse a §4 stream name; raise :class:`fastfeed.StreamNameError` if it is invalid. With
+    ``typed``, the name is as typed on a command line: its contract in any case
+    (``stock.aapl@trade``)."""
+
+def typed_contract(text: str) -> str:
+    """A contract as typed on a command line (``aapl``, ``spy:20250321:570000:c``) in the
+    wire's case (``AAPL``): command lines name contracts case-insensitively."""
 
 def stream_name(
     sec_type: str,

@@ -13,10 +13,12 @@ from typing import NoReturn
 import uvloop
 
 from fastfeed import __version__
+from fastfeed._core import typed_contract
 from fastfeed._process import stop_on_signals
 from fastfeed.bars import parse_interval
 from fastfeed.errors import BarsError, ConfigError, FastfeedError
 from fastfeed.server import DEFAULT_PORT, ServerConfig, Source, serve
+from fastfeed.server.guard import format_host
 from fastfeed.server.pacing import parse_speed
 from fastfeed.server.synthetic import DEFAULT_SYMBOLS, SyntheticSource, SyntheticSpec
 
@@ -73,7 +75,7 @@ def _seed(text: str) -> int:
 
 
 def _symbols(text: str) -> tuple[str, ...]:
-    symbols = tuple(s.strip().upper() for s in text.split(","))
+    symbols = tuple(typed_contract(s) for s in text.split(","))
     if not all(symbols):
         raise argparse.ArgumentTypeError(f"expected comma-separated symbols, got {text!r}")
     return symbols
@@ -145,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"fastfeed {__version__}")
     commands = parser.add_subparsers(
-        dest="command", metavar="COMMAND", required=True, parser_class=_OneLineParser
+        dest="command", metavar="COMMAND", required=False, parser_class=_OneLineParser
     )
     serve_parser = commands.add_parser(
         "serve",
@@ -198,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--strict",
         action="store_true",
         help=(
-            "accept only SPEC JSON commands on /v1/events; by default the forms the original "
+            "accept only JSON commands on /v1/events; by default the forms the original "
             "terminal's documentation sends are read too (a Python dict's repr, expiration and "
             "strike as digit strings, STREAM_BULK, STOP without an id)"
         ),
@@ -225,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where events come from: synthetic (default); replay:PATH — JSON Lines of "
         "events (what record writes; .gz too) or CSV with a header row; a glob merges several "
         "files in time order; http://… or https://… — an HTTP chunked stream of JSON events "
-        "(seed 002)",
+        "(TradeStation-style streaming responses)",
     )
     http = serve_parser.add_argument_group("HTTP chunked stream (--source http://… or https://…)")
     http.add_argument(
@@ -369,16 +371,23 @@ def _run_serve(args: argparse.Namespace) -> int:
         return 1
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
-            print(f"port {config.port} is in use", file=sys.stderr)
+            print(
+                f"python -m fastfeed serve: port {config.port} is in use "
+                "(another server? choose a free one with --port)",
+                file=sys.stderr,
+            )
         else:
-            print(f"cannot serve on {config.host}:{config.port}: {error}", file=sys.stderr)
+            print(
+                f"python -m fastfeed serve: cannot serve on "
+                f"{format_host(config.host)}:{config.port}: {error}",
+                file=sys.stderr,
+            )
         return 1
     return 0
 
 
 def _make_source(args: argparse.Namespace) -> Source:
     """The ``--source`` of ``serve``; raises ``ConfigError`` or ``ReplayError``."""
-    log = logging.getLogger("fastfeed.server")
     is_http = args.source.startswith(("http://", "https://"))
     if not is_http and (args.header or args.idle_timeout is not None):
         raise ConfigError("--header and --idle-timeout apply to http:// and https:// sources only")
@@ -400,20 +409,17 @@ def _make_source(args: argparse.Namespace) -> Source:
             progress=True,
         )
         return ReplaySource(spec)
-    source = SyntheticSource(SyntheticSpec(seed=args.seed, rate=args.rate, symbols=args.symbols))
-    log.info(
-        "synthetic market: %s, index SPX, option chain on %s; %s events/s, seed %d",
-        ",".join(args.symbols),
-        args.symbols[0],
-        "max" if args.rate is None else f"{args.rate:g}",
-        args.seed,
-    )
-    return source
+    return SyntheticSource(SyntheticSpec(seed=args.seed, rate=args.rate, symbols=args.symbols))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the process exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        # Plain `python -m fastfeed`: what there is to run.
+        parser.print_help(sys.stderr)
+        return 2
     if args.command == "serve":
         return _run_serve(args)
     if args.command in ("tail", "record"):
@@ -445,7 +451,8 @@ def _add_client_commands(commands: argparse._SubParsersAction[_OneLineParser]) -
         commands.add_parser(
             "record",
             help="write a stream to JSON Lines (replay format)",
-            description="Subscribe and write every data event as one line of SPEC §3.3 JSON "
+            description="Subscribe and write every data event as one line of the server's "
+            "event JSON "
             "(gzip when FILE ends in .gz); the file replays with serve --source replay:FILE. "
             "Written at least every second, whole lines (one gzip member) at a time, by a "
             "child process: the file stays valid even after kill -9, losing at most the last "

@@ -30,13 +30,22 @@ class FastfeedError(Exception):
 
 
 class ProtocolError(FastfeedError):
-    """The peer violated RFC 6455; close the connection with :attr:`close_code`."""
+    """The peer violated RFC 6455; close the connection with :attr:`close_code`.
+
+    :attr:`messages` are the ``(opcode, payload)`` messages a decoder had decoded from the same
+    input before the violation (``WSFrameDecoder.feed``), so nothing received before the first
+    bad byte is lost; empty otherwise.
+    """
 
     close_code: int
+    messages: list[tuple[int, bytes]]
 
-    def __init__(self, message: str, close_code: int) -> None:
+    def __init__(
+        self, message: str, close_code: int, messages: list[tuple[int, bytes]] | None = None
+    ) -> None:
         super().__init__(message)
         self.close_code = close_code
+        self.messages = messages if messages is not None else []
 
 
 class HandshakeError(FastfeedError):

@@ -57,6 +57,12 @@ TICK_SECONDS: Final = 0.25
 WRITER_EXIT_SECONDS: Final = 5.0
 
 
+#: The file names ``record`` writes (any case): JSON Lines, gzip-compressed with ``.gz``. A
+#: replay reads every other name but ``.csv`` as JSON Lines too, so a name that promises another
+#: format is refused rather than written with the wrong content.
+RECORD_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+
+
 def add_record_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``record``."""
     parser.add_argument("--url", default=DEFAULT_URL, help=f"server URL (default {DEFAULT_URL})")
@@ -304,10 +310,17 @@ def run_record(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"{PROGRAM}: error: --{error}", file=sys.stderr)  # the SDK's "url: …"
         return 2
+    if not args.out.lower().endswith(RECORD_SUFFIXES):
+        print(
+            f"{PROGRAM}: error: --out {args.out!r}: record writes JSON Lines, to a file named "
+            ".jsonl (or .jsonl.gz, gzip-compressed; .ndjson too)",
+            file=sys.stderr,
+        )
+        return 2
     subscriptions = []
     for name in args.subscriptions:
         try:
-            subscriptions.append(parse_stream_name(name))
+            subscriptions.append(parse_stream_name(name, typed=True))
         except ValueError as error:
             print(f"{PROGRAM}: error: {name!r}: {error}", file=sys.stderr)
             return 2

@@ -33,6 +33,7 @@ from fastfeed._console import (
     status_bar,
     terminal_width,
 )
+from fastfeed._core import typed_contract
 from fastfeed._process import SignalStop, Stopped, open_feed, quiet_sdk_logging
 from fastfeed.client import (
     Batch,
@@ -118,7 +119,7 @@ def add_tail_arguments(parser: argparse.ArgumentParser) -> None:
         "--count", type=int, default=None, metavar="N", help="print N events, then exit"
     )
     parser.add_argument(
-        "--json", action="store_true", help="print every event as §3.3 JSON, one a line"
+        "--json", action="store_true", help="print every event as the server's JSON, one a line"
     )
     parser.add_argument(
         "--lines-per-second",
@@ -156,9 +157,10 @@ def add_tail_arguments(parser: argparse.ArgumentParser) -> None:
 
 def tail_subscriptions(args: argparse.Namespace) -> list[Subscription]:
     """The subscriptions the flags ask for; raises ``ValueError`` with a one-line reason."""
-    contracts: list[Contract] = [Stock(s) for s in args.stock]
-    contracts += [Option.parse(o) for o in args.option]
-    contracts += [Index(s) for s in args.index]
+    # Typed by a person: contracts in any case.
+    contracts: list[Contract] = [Stock(typed_contract(s)) for s in args.stock]
+    contracts += [Option.parse(typed_contract(o)) for o in args.option]
+    contracts += [Index(typed_contract(s)) for s in args.index]
     if not contracts:
         raise ValueError("give at least one --stock, --option or --index")
     try:

@@ -21,11 +21,12 @@ from fastfeed.events import EventKind
 __all__ = ["BatchJsonWriter", "parse_stream_name"]
 
 
-def parse_stream_name(name: str) -> Subscription:
+def parse_stream_name(name: str, *, typed: bool = False) -> Subscription:
     """``stock.AAPL@trade`` → a :class:`~fastfeed.client.Subscription`. The name is parsed
-    by the Rust §4 grammar (:func:`fastfeed.parse_stream_name`); raises
-    :class:`~fastfeed.StreamNameError` (a ``ValueError``) with a one-line reason."""
-    spec = _core.parse_stream_name(name)
+    by the Rust §4 grammar (:func:`fastfeed.parse_stream_name`; with ``typed``, as typed on a
+    command line: the contract in any case); raises :class:`~fastfeed.StreamNameError` (a
+    ``ValueError``) with a one-line reason."""
+    spec = _core.parse_stream_name(name, typed=typed)
     contract: Contract | None
     if spec.symbol is None:
         contract = None

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Protocol
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
 from fastfeed._core import WSMessageAssembler
+from fastfeed._notices import NoticeLimiter
 from fastfeed.errors import ProtocolError
 from fastfeed.server.config import ServerConfig
 
@@ -57,6 +58,8 @@ _OPCODE_PONG = 10
 _UPSTREAM_UP = b'"status":"CONNECTED"'
 _UPSTREAM_DOWN = b'"status":"DISCONNECTED"'
 _SNAPSHOT_END = b',"stream_status":"EndSnapshot"'
+#: What the log calls a connection's mistakes beyond the first each second.
+_MISTAKES = "mistakes"
 #: The ``count`` of a queue entry that is an end-of-snapshot STATUS, not data.
 _END_OF_SNAPSHOT = -1
 
@@ -97,6 +100,7 @@ class Connection(WSListener):
             max_message_size=config.max_message_size, reject_binary=True
         )
         self.peer = "?"
+        self._mistakes = NoticeLimiter(1.0)
         #: The hub's id of this connection (set once connected).
         self.subscriber: int | None = None
         #: Data events handed to the transport (reported in STATUS).
@@ -164,12 +168,7 @@ class Connection(WSListener):
                 bool(frame.fin), rsv, int(frame.msg_type.value), frame.get_payload_as_bytes()
             )
         except ProtocolError as error:
-            log.warning(
-                "client %s: protocol error, closing with %d: %s",
-                self.peer,
-                error.close_code,
-                error,
-            )
+            self.log_mistake(f"protocol error, closing with {error.close_code}: {error}")
             self.close(error.close_code, str(error))
             return
         if message is None:
@@ -198,6 +197,8 @@ class Connection(WSListener):
         for timer in self._timers:
             timer.cancel()
         self._discard_queue()
+        for line in self._mistakes.due(time.monotonic(), final=True):
+            log.info("client %s: %s", self.peer, line)
         log.info("client %s disconnected (sent=%d dropped=%d)", self.peer, self.sent, self.dropped)
         if self.subscriber is not None:
             self.hub.detach(self.subscriber)
@@ -298,6 +299,19 @@ class Connection(WSListener):
         self._queued_bytes = 0
         self._queued_events = 0
 
+    def log_mistake(self, text: str) -> None:
+        """Logs a client's mistake (a bad command, a refused subscription, a protocol error)
+        as one INFO line of ``fastfeed.server``: at most one a second per connection; the
+        others are counted and the count logged with the next line allowed or at disconnect,
+        so a client cannot flood the log. ``text`` quotes client input only as the validators
+        escape it."""
+        now = time.monotonic()
+        for line in self._mistakes.due(now):
+            log.info("client %s: %s", self.peer, line)
+        shown = self._mistakes.offer(_MISTAKES, text, now)
+        if shown is not None:
+            log.info("client %s: %s", self.peer, shown)
+
     def send_status(self, *, end_of_snapshot: bool = False) -> None:
         """Sends a STATUS now: ``sent``/``dropped`` and whether the server's upstream is
         connected (:attr:`Hub.upstream_connected
@@ -354,7 +368,13 @@ class Connection(WSListener):
         # closing a socket with unread input would reset the connection, and the peer might
         # lose the Close frame and its reason.
         if raw.can_write_eof():
-            raw.write_eof()
+            try:
+                raw.write_eof()
+            except OSError:
+                # The peer is already gone (asyncio's transports raise ENOTCONN here; uvloop's
+                # do not): nothing left to half-close.
+                raw.abort()
+                return
         else:
             self._transport.disconnect(graceful=True)
         self._timers = [self._loop.call_later(self.config.close_timeout, raw.abort)]

@@ -45,7 +45,7 @@ class EventsConnection(Connection):
         try:
             command = parse_command(payload, strict=self.config.strict)
         except EnvelopeError as error:
-            log.info("client %s: bad command: %s", self.peer, error)
+            self.log_mistake(f"bad command: {error}")
             self.send_text(encode_ack(error.req_id, "ERROR", str(error)))
             return
         if isinstance(command, StreamCommand):
@@ -56,7 +56,7 @@ class EventsConnection(Connection):
                     if error.reason == "too_many_streams":
                         self.send_text(encode_ack(command.id, "MAX_STREAMS_REACHED"))
                     else:
-                        log.info("client %s: refused subscription: %s", self.peer, error)
+                        self.log_mistake(f"refused subscription: {error}")
                         self.send_text(encode_ack(command.id, "ERROR", str(error)))
                     return
             else:

@@ -20,15 +20,32 @@ from fastfeed.server.config import ServerConfig
 if TYPE_CHECKING:
     from multidict import CIMultiDict
 
-__all__ = ["HandshakeRejection", "check_handshake", "split_host_header", "split_target"]
+__all__ = [
+    "HandshakeRejection",
+    "check_handshake",
+    "format_host",
+    "split_host_header",
+    "split_target",
+]
+
+
+#: The only WebSocket version there is (RFC 6455).
+WEBSOCKET_VERSION = "13"
 
 
 @dataclass(frozen=True, slots=True)
 class HandshakeRejection:
-    """Why a handshake is refused: the HTTP status and a one-line body."""
+    """Why a handshake is refused: the HTTP status, a one-line body and headers the status
+    calls for."""
 
     status: HTTPStatus
     reason: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def format_host(host: str) -> str:
+    """``host`` as it is written in a URL: an IPv6 literal in brackets (``[::1]``)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def split_host_header(value: str) -> tuple[str, int | None]:
@@ -74,6 +91,16 @@ def check_handshake(
     route, query = split_target(path)
     if route not in endpoints:
         return HandshakeRejection(HTTPStatus.NOT_FOUND, f"no such endpoint {route}")
+
+    version = headers.get("Sec-WebSocket-Version")
+    if version != WEBSOCKET_VERSION:
+        # RFC 6455 §4.2.2: 426 naming the version this server speaks.
+        problem = "missing" if version is None else f"unsupported ({version!r})"
+        return HandshakeRejection(
+            HTTPStatus.UPGRADE_REQUIRED,
+            f"Sec-WebSocket-Version {problem}: this server speaks {WEBSOCKET_VERSION}",
+            (("Sec-WebSocket-Version", WEBSOCKET_VERSION),),
+        )
 
     host_header = headers.get("Host")
     if host_header is None:

@@ -26,7 +26,7 @@ from fastfeed.errors import FastfeedError
 from fastfeed.server.config import ServerConfig
 from fastfeed.server.connection import Connection
 from fastfeed.server.events_endpoint import EventsConnection, EventsEndpoint
-from fastfeed.server.guard import check_handshake, split_target
+from fastfeed.server.guard import check_handshake, format_host, split_target
 from fastfeed.server.hub import Hub
 from fastfeed.server.source import Source, SourceEnd
 from fastfeed.server.stream_endpoint import StreamEndpoint
@@ -34,6 +34,20 @@ from fastfeed.server.stream_endpoint import StreamEndpoint
 __all__ = ["Server", "serve"]
 
 log = logging.getLogger("fastfeed.server")
+
+
+class _PicowsLog(logging.LoggerAdapter[logging.Logger]):
+    """picows' own log, passed through: except that a frame its parser refuses (an oversize
+    frame) is a client's mistake, an INFO line of ``fastfeed.server`` like the others, not an
+    ERROR of picows'."""
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if isinstance(msg, str) and msg.startswith("WS parser error") and args:
+            details: tuple[object, ...] = tuple(args[0])
+            code, reason, *_ = (*details, None, None)
+            log.info("client mistake found by the frame parser, closing with %s: %s", code, reason)
+            return
+        super().log(level, msg, *args, **kwargs)
 
 
 class Server:
@@ -95,6 +109,7 @@ class Server:
             self.config.host,
             self.config.port,
             websocket_handshake_timeout=self.config.handshake_timeout,
+            logger_name=_PicowsLog(logging.getLogger("picows.server")),
             max_frame_size=self.config.max_message_size,
             # Pongs are answered by the connection, inside its pending-bytes budget.
             enable_auto_pong=False,
@@ -106,7 +121,7 @@ class Server:
         if sockets:
             self.port = sockets[0].getsockname()[1]
         for path in self.endpoints:
-            log.info("serving ws://%s:%d%s", self.config.host, self.port, path)
+            log.info("serving ws://%s:%d%s", format_host(self.config.host), self.port, path)
         if self._source is not None:
             self._pump = asyncio.get_running_loop().create_task(self._run_source(self._source))
 
@@ -146,7 +161,7 @@ class Server:
             assert rejection is not None
             log.info("refused handshake for %s: %d %s", route, rejection.status, rejection.reason)
             response = WSUpgradeResponse.create_error_response(
-                rejection.status, rejection.reason.encode()
+                rejection.status, rejection.reason.encode(), dict(rejection.headers)
             )
             return WSUpgradeResponseWithListener(response, None)
         return endpoint.connection()

@@ -40,7 +40,7 @@ class StreamConnection(Connection):
         try:
             request = parse_stream_command(payload)
         except StreamCommandError as error:
-            log.info("client %s: bad command: %s", self.peer, error)
+            self.log_mistake(f"bad command: {error}")
             self.send_text(encode_stream_error(error.id, error.code, str(error)))
             return
         method = request.method
@@ -57,7 +57,7 @@ class StreamConnection(Connection):
                 else:
                     code = "INVALID_PARAM"
                     message = f"params[{error.index}]: {error}"
-                log.info("client %s: refused: %s", self.peer, message)
+                self.log_mistake(f"refused: {message}")
                 self.send_text(encode_stream_error(request.id, code, message))
                 return
             self.send_text(encode_stream_result(request.id, None))

@@ -157,6 +157,16 @@ class SyntheticSpec:
         date, _ = new_york_clock()
         self.build(_core.Hub(_core.BarBook([1000], 1)), date)
 
+    def describe(self) -> str:
+        """One line for the log: what is traded, how fast, which seed."""
+        parts = [",".join(self.symbols)] if self.symbols else []
+        if self.index is not None:
+            parts.append(f"index {self.index}")
+        if self.symbols and self.expirations:
+            parts.append(f"option chain on {self.symbols[0]}")
+        rate = "max" if self.rate is None else f"{self.rate:g}"
+        return f"synthetic market: {', '.join(parts)}; {rate} events/s, seed {self.seed}"
+
     def build(self, hub: _core.Hub, date: int) -> SyntheticMarket:
         """The market of this spec on ``date`` (YYYYMMDD), its contracts registered with
         ``hub`` and declared its universe. Raises :class:`~fastfeed.ConfigError` for a symbol
@@ -192,6 +202,7 @@ class SyntheticSource:
     async def run(self, hub: Hub) -> None:
         date, last_ms = self._clock()
         market = self.spec.build(hub.core, date)
+        log.info("%s", self.spec.describe())
         log.info("universe: %s", hub.core.universe)
         bars = hub.bars
         loop = asyncio.get_running_loop()

@@ -222,6 +222,14 @@ impl fmt::Display for Symbol {
     }
 }
 
+/// A contract as a person types it on a command line (`aapl`, `spy:20250321:570000:c`), in
+/// the case the wire requires: ASCII letters upper-cased, surrounding whitespace trimmed.
+/// Command lines name contracts case-insensitively (`serve --symbols`, `tail --stock`,
+/// `record stock.aapl@trade`); commands on the wire stay exact.
+pub fn typed_contract(text: &str) -> String {
+    text.trim().to_ascii_uppercase()
+}
+
 /// Identity of one contract. For stocks and indices only `symbol` is meaningful and the option
 /// fields are zero / `None`; options carry `expiration` (YYYYMMDD), `strike` (thousandths of a
 /// dollar) and `right`.

@@ -24,13 +24,51 @@ pub(crate) fn quote_bounded(s: &str) -> String {
     out
 }
 
-/// Appends the JSON escape of `s` (without quotes), as [`write_escaped`] does.
+/// Appends the JSON escape of `s` (without quotes) for an echo of untrusted input: what
+/// [`write_escaped`] escapes, and every character that is not printable as `\uXXXX` (a
+/// surrogate pair above U+FFFF), so an echo cannot break, rewrite or disguise a log line or a
+/// terminal: DEL and the C1 controls (U+0080–U+009F, e.g. U+0085 NEXT LINE, U+009B CSI), the
+/// line and paragraph separators U+2028/U+2029, and the invisible format characters
+/// (see [`is_unprintable`]).
 pub(crate) fn escape_into(out: &mut String, s: &str) {
     let mut escaped = Vec::with_capacity(s.len());
-    write_escaped(&mut escaped, s);
-    // Escaping copies every byte >= 0x80 unchanged, so valid UTF-8 in gives valid UTF-8 out
-    // and the lossy conversion never replaces anything.
+    let mut plain = 0;
+    for (i, c) in s.char_indices() {
+        if !is_unprintable(c) {
+            continue;
+        }
+        write_escaped(&mut escaped, &s[plain..i]);
+        let mut units = [0u16; 2];
+        for unit in c.encode_utf16(&mut units) {
+            escaped.extend_from_slice(format!("\\u{unit:04x}").as_bytes());
+        }
+        plain = i + c.len_utf8();
+    }
+    write_escaped(&mut escaped, &s[plain..]);
+    // Escaping copies every other byte >= 0x80 unchanged, so valid UTF-8 in gives valid UTF-8
+    // out and the lossy conversion never replaces anything.
     out.push_str(&String::from_utf8_lossy(&escaped));
+}
+
+/// Characters an echo escapes beyond JSON's own rules: DEL and C1 controls, and the
+/// invisible ones of Unicode's Cf/Zl/Zp categories that can hide or reorder text (soft hyphen,
+/// Arabic letter mark, Mongolian vowel separator, zero-width and bidirectional marks and
+/// overrides, line/paragraph separators, word joiner and invisible operators, isolates, BOM,
+/// interlinear annotation, tags). The C0 controls are escaped by [`write_escaped`].
+pub(crate) fn is_unprintable(c: char) -> bool {
+    matches!(
+        c,
+        '\u{7f}'..='\u{9f}'
+            | '\u{ad}'
+            | '\u{61c}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{e0000}'..='\u{e007f}'
+    )
 }
 
 /// Appends the JSON escape of `s` without quotes: `"` `\` and the control characters below
@@ -63,4 +101,32 @@ pub(crate) fn write_escaped(out: &mut Vec<u8>, s: &str) {
         }
     }
     out.extend_from_slice(&bytes[copied..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoes_escape_every_unprintable_character() {
+        let input = "a\u{85}b\u{9b}[31mc\u{7f}d\u{2028}e\u{2029}f\u{202e}g\u{200b}h\u{feff}i\u{e0041}\t\"é€😀";
+        assert_eq!(
+            quote_bounded(input),
+            r#""a\u0085b\u009b[31mc\u007fd\u2028e\u2029f\u202eg\u200bh\ufeffi\udb40\udc41\t\"é€😀""#
+        );
+        // What remains is printable, and the echo is still one JSON string.
+        let echo = quote_bounded(input);
+        assert!(echo.chars().all(|c| !c.is_control() && !is_unprintable(c)));
+        let parsed: String = serde_json::from_str(&echo).unwrap();
+        assert_eq!(parsed, input);
+    }
+
+    #[test]
+    fn long_echoes_are_cut_after_the_limit() {
+        let echo = quote_bounded(&"\u{85}".repeat(100));
+        assert_eq!(
+            echo,
+            format!("\"{}\"... (100 characters)", r"\u0085".repeat(ECHO_LIMIT))
+        );
+    }
 }

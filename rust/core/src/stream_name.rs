@@ -47,8 +47,8 @@
 use std::fmt;
 
 use crate::contract::{
-    validate_expiration, validate_right, validate_strike, validate_symbol, ContractError,
-    ContractField, ContractKey, ContractReason, ReqType, SecType, StreamKey,
+    typed_contract, validate_expiration, validate_right, validate_strike, validate_symbol,
+    ContractError, ContractField, ContractKey, ContractReason, ReqType, SecType, StreamKey,
 };
 use crate::echo::quote_bounded;
 
@@ -189,6 +189,22 @@ pub fn parse_stream_name(name: &str) -> Result<StreamKey, StreamNameError> {
         ContractKey::validate(sec_type, contract, None, None, None)?
     };
     Ok(StreamKey::of_contract(req_type, key))
+}
+
+/// [`parse_stream_name`] of a name as a person types it on a command line: the contract part
+/// (between the first `.` and the `@`) goes through [`typed_contract`], so
+/// `stock.aapl@trade` is `stock.AAPL@trade`; the rest is exact.
+pub fn parse_typed_stream_name(name: &str) -> Result<StreamKey, StreamNameError> {
+    let name = name.trim();
+    match (name.find('.'), name.find('@')) {
+        (Some(dot), Some(at)) if dot < at => parse_stream_name(&format!(
+            "{}{}{}",
+            &name[..=dot],
+            typed_contract(&name[dot + 1..at]),
+            &name[at..]
+        )),
+        _ => parse_stream_name(name),
+    }
 }
 
 /// The stream of `req_type` on the contract given by its fields (the Python `stream_name()`):

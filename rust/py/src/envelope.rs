@@ -312,11 +312,24 @@ impl PyStreamSpec {
 }
 
 /// Parses a SPEC §4 stream name; raises `fastfeed.StreamNameError` with a one-line reason.
+/// With `typed`, the name is as a person typed it on a command line: its contract in any case.
 #[pyfunction]
-fn parse_stream_name(name: &str) -> PyResult<PyStreamSpec> {
-    names::parse_stream_name(name)
+#[pyo3(signature = (name, *, typed = false))]
+fn parse_stream_name(name: &str, typed: bool) -> PyResult<PyStreamSpec> {
+    let parsed = if typed {
+        names::parse_typed_stream_name(name)
+    } else {
+        names::parse_stream_name(name)
+    };
+    parsed
         .map(PyStreamSpec)
         .map_err(|e| stream_name_error(e.to_string()))
+}
+
+/// A contract as typed on a command line (`aapl`, `spy:20250321:570000:c`) in the wire's case.
+#[pyfunction]
+fn typed_contract(text: &str) -> String {
+    fastfeed_core::contract::typed_contract(text)
 }
 
 /// The SPEC §4 name of a stream given by its fields, validated like `parse_stream_name`.
@@ -521,6 +534,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_command, m)?)?;
     m.add_function(wrap_pyfunction!(encode_ack, m)?)?;
     m.add_function(wrap_pyfunction!(parse_stream_name, m)?)?;
+    m.add_function(wrap_pyfunction!(typed_contract, m)?)?;
     m.add_function(wrap_pyfunction!(stream_name, m)?)?;
     m.add_function(wrap_pyfunction!(check_contract, m)?)?;
     m.add_function(wrap_pyfunction!(parse_stream_command, m)?)?;

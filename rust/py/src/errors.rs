@@ -29,6 +29,17 @@ pub fn protocol_error(message: impl Into<String>, close_code: u16) -> PyErr {
     ProtocolError::new_err((message.into(), close_code))
 }
 
+/// [`protocol_error`] raised by a decoder that had already decoded `messages` from the same
+/// input: they travel on the error (`ProtocolError.messages`), so nothing received before the
+/// first bad byte is lost.
+pub fn protocol_error_after(
+    message: impl Into<String>,
+    close_code: u16,
+    messages: Py<PyAny>,
+) -> PyErr {
+    ProtocolError::new_err((message.into(), close_code, messages))
+}
+
 /// A failed opening handshake.
 pub fn handshake_error(message: impl Into<String>) -> PyErr {
     HandshakeError::new_err(message.into())

@@ -14,7 +14,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
-use crate::errors::{handshake_error, protocol_error};
+use crate::errors::{handshake_error, protocol_error, protocol_error_after};
 
 // The `WSFrameDecoder` signature spells the default as a literal so Python can show it.
 const _: () = assert!(DEFAULT_MAX_MESSAGE_SIZE == 4096);
@@ -51,6 +51,8 @@ impl PyFrameDecoder {
     }
 
     /// Decodes `data`; returns `(opcode, payload)` for each complete message and control frame.
+    /// A protocol violation raises `ProtocolError` whose `messages` are those decoded before
+    /// it in `data`.
     fn feed<'py>(&mut self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
         let mut messages: Vec<Bound<'py, PyTuple>> = Vec::new();
         let mut conversion_error = None;
@@ -65,8 +67,15 @@ impl PyFrameDecoder {
         if let Some(error) = conversion_error {
             return Err(error);
         }
-        result.map_err(|error| to_py_protocol_error(&error))?;
-        PyList::new(py, messages)
+        let messages = PyList::new(py, messages)?;
+        match result {
+            Ok(()) => Ok(messages),
+            Err(error) => Err(protocol_error_after(
+                error.reason(),
+                error.close_code().code(),
+                messages.into_any().unbind(),
+            )),
+        }
     }
 
     /// Decodes `data` as `feed` does, but only counts the text messages of at least

@@ -701,58 +701,47 @@ impl CsvRows {
 
     /// The next event or bad row; blank lines are passed over.
     pub(crate) fn next_row(&mut self, contracts: &mut Contracts) -> std::io::Result<Option<Row>> {
-        loop {
-            let Some((number, line)) = self.lines.next_line()? else {
-                return Ok(None);
-            };
-            let range = match line {
-                Line::Text(range) => range,
-                Line::TooLong => {
-                    let problem = LineProblem::TooLong {
-                        format: "csv",
-                        limit: MAX_LINE,
-                    };
-                    return Ok(Some(Row::Bad(number, problem)));
-                }
-            };
-            let mut line = &self.lines.buffer()[range];
-            if let Some(rest) = line.strip_suffix(b"\r") {
-                line = rest;
-            }
-            if is_blank(line) {
-                continue;
-            }
-            if let Some((contract, index, body)) = self.layout.parse_plain(line, &mut self.memo) {
-                return Ok(Some(Row::Event {
-                    contract,
-                    index,
-                    body,
-                }));
-            }
-            let row = if split_fields(line, &mut self.fields) {
-                line
-            } else {
-                self.fields.clear();
-                self.unquoted.clear();
-                for field in &csv_record(line) {
-                    let from = self.unquoted.len();
-                    self.unquoted.extend_from_slice(field);
-                    self.fields.push((from, self.unquoted.len()));
-                }
-                &self.unquoted[..]
-            };
-            let parsed = self
-                .layout
-                .parse(row, &self.fields, contracts, &mut self.memo);
-            return Ok(Some(match parsed {
-                Ok((contract, index, body)) => Row::Event {
-                    contract,
-                    index,
-                    body,
-                },
-                Err(problem) => Row::Bad(number, problem),
+        let Some((number, line)) = self.lines.next_content_line("csv")? else {
+            return Ok(None);
+        };
+        let range = match line {
+            Ok(range) => range,
+            Err(problem) => return Ok(Some(Row::Bad(number, problem))),
+        };
+        let mut line = &self.lines.buffer()[range];
+        if let Some(rest) = line.strip_suffix(b"\r") {
+            line = rest;
+        }
+        if let Some((contract, index, body)) = self.layout.parse_plain(line, &mut self.memo) {
+            return Ok(Some(Row::Event {
+                contract,
+                index,
+                body,
             }));
         }
+        let row = if split_fields(line, &mut self.fields) {
+            line
+        } else {
+            self.fields.clear();
+            self.unquoted.clear();
+            for field in &csv_record(line) {
+                let from = self.unquoted.len();
+                self.unquoted.extend_from_slice(field);
+                self.fields.push((from, self.unquoted.len()));
+            }
+            &self.unquoted[..]
+        };
+        let parsed = self
+            .layout
+            .parse(row, &self.fields, contracts, &mut self.memo);
+        Ok(Some(match parsed {
+            Ok((contract, index, body)) => Row::Event {
+                contract,
+                index,
+                body,
+            },
+            Err(problem) => Row::Bad(number, problem),
+        }))
     }
 }
 

@@ -5,7 +5,7 @@
 use std::ops::Range;
 
 use super::error::LineProblem;
-use super::lines::{is_blank, Line, LineReader, MAX_LINE};
+use super::lines::LineReader;
 use super::{Contracts, Row};
 use crate::event::EventLineDecoder;
 
@@ -33,25 +33,14 @@ impl JsonlRows {
     /// (STATUS, acknowledgements, objects of unknown type) are passed over.
     pub(crate) fn next_row(&mut self, contracts: &mut Contracts) -> std::io::Result<Option<Row>> {
         loop {
-            let Some((number, line)) = self.lines.next_line()? else {
+            let Some((number, line)) = self.lines.next_content_line("json")? else {
                 return Ok(None);
             };
             let range = match line {
-                Line::Text(range) => range,
-                Line::TooLong => {
-                    return Ok(Some(Row::Bad(
-                        number,
-                        LineProblem::TooLong {
-                            format: "json",
-                            limit: MAX_LINE,
-                        },
-                    )))
-                }
+                Ok(range) => range,
+                Err(problem) => return Ok(Some(Row::Bad(number, problem))),
             };
             let bytes = &self.lines.buffer()[range.clone()];
-            if is_blank(bytes) {
-                continue;
-            }
             // The line goes out as a WebSocket text frame: it must be UTF-8.
             if let Err(e) = simdutf8::compat::from_utf8(bytes) {
                 let offset = e.valid_up_to();

@@ -4,6 +4,7 @@
 use std::io::{self, Read};
 use std::ops::Range;
 
+use super::error::LineProblem;
 use super::format::Stream;
 
 /// The longest line kept (in bytes, without its `\n`); a longer one is reported as too long
@@ -78,6 +79,28 @@ impl LineReader {
         }
     }
 
+    /// The next line that is not blank, as [`LineReader::next_line`]; a line over
+    /// [`MAX_LINE`] comes as the problem of a bad line of `format` (`"json"`, `"csv"`).
+    pub(crate) fn next_content_line(
+        &mut self,
+        format: &'static str,
+    ) -> io::Result<Option<ContentLine>> {
+        while let Some((number, line)) = self.next_line()? {
+            match line {
+                Line::Text(range) if is_blank(&self.buf[range.clone()]) => {}
+                Line::Text(range) => return Ok(Some((number, Ok(range)))),
+                Line::TooLong => {
+                    let problem = LineProblem::TooLong {
+                        format,
+                        limit: MAX_LINE,
+                    };
+                    return Ok(Some((number, Err(problem))));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// Moves the partial line to the front and reads more after it.
     fn fill(&mut self) -> io::Result<()> {
         if self.pos > 0 {
@@ -116,6 +139,9 @@ impl LineReader {
         }
     }
 }
+
+/// A line's number, and its range in [`LineReader::buffer`] or why it cannot be read.
+pub(crate) type ContentLine = (u64, Result<Range<usize>, LineProblem>);
 
 /// True when `line` holds nothing but ASCII whitespace.
 pub(crate) fn is_blank(line: &[u8]) -> bool {

@@ -426,3 +426,32 @@ proptest! {
         }
     }
 }
+
+/// Command lines name contracts case-insensitively; the wire's names stay exact.
+#[test]
+fn typed_names_take_contracts_in_any_case() {
+    for (typed, exact) in [
+        ("stock.aapl@trade", "stock.AAPL@trade"),
+        (" stock.Aapl@quote ", "stock.AAPL@quote"),
+        (
+            "option.spy.20250321.570000.c@trade",
+            "option.SPY.20250321.570000.C@trade",
+        ),
+        ("index.spx@ohlc", "index.SPX@ohlc"),
+        ("option@full_trades", "option@full_trades"),
+    ] {
+        assert_eq!(
+            parse_typed_stream_name(typed).map(|k| k.name()),
+            Ok(exact.to_owned()),
+            "{typed}"
+        );
+    }
+    // Only the contract's case: the prefix and the kind are as exact as ever.
+    assert!(parse_typed_stream_name("STOCK.aapl@trade").is_err());
+    assert!(parse_typed_stream_name("stock.aapl@TRADE").is_err());
+    assert!(parse_stream_name("stock.aapl@trade").is_err());
+    assert_eq!(
+        typed_contract(" spy:20250321:570000:p\n"),
+        "SPY:20250321:570000:P"
+    );
+}
