@@ -535,8 +535,6 @@ class JsonEventStream:
     def take_latest_skip(self) -> str | None:
         """The latest skip since the last call: ``at stream offset N: reason``."""
     @property
-    def max_object_size(self) -> int: ...
-    @property
     def buffered(self) -> int:
         """Bytes of an incomplete object held until the next read."""
     @property

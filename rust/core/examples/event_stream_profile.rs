@@ -4,10 +4,10 @@
 //!
 //!     cargo run --release -p fastfeed-core --example event_stream_profile [ROUNDS]
 
+use std::io::Write;
 use std::time::Instant;
 
-use fastfeed_core::contract::{ContractKey, Right, Symbol};
-use fastfeed_core::event::{decode_event, EventBody, EventEncoder, EventHeader, Trade};
+use fastfeed_core::event::decode_event;
 use fastfeed_core::event_stream::JsonEventStream;
 use fastfeed_core::hub::{Hub, JsonEventDecoder, SourceBatch};
 use fastfeed_core::json_stream::JsonStreamSplitter;
@@ -24,42 +24,32 @@ fn best_of(rounds: usize, run: &mut dyn FnMut()) -> f64 {
 
 fn main() {
     let rounds: usize = std::env::args().nth(1).map_or(10, |r| r.parse().unwrap());
-    let mut encoder = EventEncoder::new();
-    let spy = Symbol::new("SPY").unwrap();
-    let ids: Vec<u32> = (0..20)
-        .map(|i| {
-            let right = if i % 2 == 0 { Right::Call } else { Right::Put };
-            encoder.add_contract(ContractKey::option(
-                spy,
-                20250321,
-                550_000 + 5_000 * (i / 2),
-                right,
-            ))
-        })
-        .collect();
+    // Option trades as `record` writes them: 20 contracts, compact JSON, one per line.
     let mut body = Vec::new();
     let mut lines = Vec::new();
     let n = 200_000_u32;
     for i in 0..n {
-        let r = i.wrapping_mul(2654435761) >> 7;
-        let trade = EventBody::Trade(Trade {
-            ms_of_day: 34_200_000 + i,
-            sequence: i64::from(i),
-            size: 1 + r % 500,
-            condition: r % 130,
-            price: f64::from(5 + r % 6000) / 100.0,
-            exchange: 1 + r % 69,
-            date: 20250321,
-        });
+        let r = i.wrapping_mul(2_654_435_761) >> 7;
+        let (strike, right) = (
+            550_000 + 5_000 * (r % 10),
+            if r % 2 == 0 { 'C' } else { 'P' },
+        );
         let start = body.len();
-        encoder
-            .write_json(
-                &mut body,
-                ids[(r % 20) as usize],
-                EventHeader::default(),
-                &trade,
-            )
-            .unwrap();
+        write!(
+            body,
+            "{{\"header\":{{\"type\":\"TRADE\",\"status\":\"CONNECTED\"}},\"contract\":\
+             {{\"security_type\":\"OPTION\",\"symbol\":\"SPY\",\"expiration\":20250321,\
+             \"strike\":{strike},\"right\":\"{right}\"}},\"trade\":{{\"ms_of_day\":{},\
+             \"sequence\":{i},\"size\":{},\"condition\":{},\"price\":{}.{:02},\"exchange\":{},\
+             \"date\":20250321}}}}",
+            34_200_000 + i,
+            1 + r % 500,
+            r % 130,
+            5 + r % 600,
+            r % 100,
+            1 + r % 69,
+        )
+        .unwrap();
         lines.push(start..body.len());
         body.push(b'\n');
     }
@@ -157,14 +147,17 @@ fn main() {
     report(
         "JsonEventStream::feed",
         best_of("JsonEventStream::feed", rounds, &mut || {
+            // As the binding does it: the caching decoder, one batch cleared after each read.
             let mut hub = Hub::new(true);
             let mut stream = JsonEventStream::default();
+            let mut decoder = JsonEventDecoder::new();
+            let mut batch = SourceBatch::new();
             let mut events = 0;
             for chunk in body.chunks(64 << 10) {
-                let mut batch = SourceBatch::new();
                 events += stream
-                    .feed(chunk, |json| batch.push_json_event(&mut hub, json))
+                    .feed(chunk, |json| decoder.push(&mut batch, &mut hub, json))
                     .events;
+                batch.clear();
             }
             assert_eq!(events, n as usize);
         }),

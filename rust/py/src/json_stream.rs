@@ -257,12 +257,6 @@ impl PyJsonEventStream {
         self.inner.take_latest_skip().map(|s| s.to_string())
     }
 
-    /// The size limit in bytes.
-    #[getter]
-    fn max_object_size(&self) -> usize {
-        self.inner.max_object_size()
-    }
-
     /// Bytes of an incomplete object held until the next read.
     #[getter]
     fn buffered(&self) -> usize {
