@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -79,9 +80,12 @@ class Upstream:
     """``async with Upstream(script, …) as up``: serves ``up.url``; request ``i`` gets
     ``scripts[i]`` (the last one again for later requests); :attr:`requests` records them."""
 
-    def __init__(self, *scripts: Script, path: str = "/stream") -> None:
+    def __init__(
+        self, *scripts: Script, path: str = "/stream", tls: ssl.SSLContext | None = None
+    ) -> None:
         self.scripts = list(scripts)
         self.path = path
+        self.tls = tls
         self.requests: list[Seen] = []
         self.closing = asyncio.Event()
         self._arrived = asyncio.Event()
@@ -90,14 +94,15 @@ class Upstream:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{self.path}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{self.path}"
 
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_get(self.path, self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.tls)
         await site.start()
         server = site._server
         assert server is not None

@@ -10,7 +10,9 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
+import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -567,36 +569,82 @@ def test_bad_http_flags_exit_2_with_one_line(args: list[str], line: str) -> None
     assert done.stderr.splitlines() == [line]
 
 
+async def serve_until_streaming(upstream: Upstream, *flags: str, **env: str) -> str:
+    """Runs ``serve --source upstream.url FLAGS`` until it streams, then SIGINT: it must exit 0
+    within 5 s (the body still open). Returns its log."""
+    process = await asyncio.create_subprocess_exec(
+        *SERVE,
+        "--source",
+        upstream.url,
+        *flags,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **env},
+    )
+    assert process.stderr is not None
+    log: list[str] = []
+    async with asyncio.timeout(20):
+        while not any("http: streaming" in line for line in log):
+            line = (await process.stderr.readline()).decode()
+            assert line, "".join(log)
+            log.append(line)
+    process.send_signal(signal.SIGINT)
+    async with asyncio.timeout(5):
+        rest = (await process.stderr.read()).decode()
+        assert await process.wait() == 0
+    return "".join(log) + rest
+
+
 def test_serve_from_an_http_stream_and_exit_promptly_on_ctrl_c() -> None:
-    """The command as a user runs it: the log says what it requests (no secret), a client
-    gets the stream's events, SIGINT exits 0 at once even while the body is open."""
+    """The command as a user runs it: the log says what it requests (no secret), SIGINT exits
+    0 at once even while the body is open."""
 
     async def main() -> None:
         async with Upstream(stream(*(event(i) for i in range(0, 30, 6)))) as upstream:
-            process = await asyncio.create_subprocess_exec(
-                *SERVE,
-                "--source",
-                upstream.url,
-                "--header",
-                "Authorization: Bearer s3cret",
-                "--idle-timeout",
-                "5",
-                stderr=subprocess.PIPE,
+            text = await serve_until_streaming(
+                upstream, "--header", "Authorization: Bearer s3cret", "--idle-timeout", "5"
             )
-            assert process.stderr is not None
-            log: list[str] = []
-            async with asyncio.timeout(20):
-                while not any("http: streaming" in line for line in log):
-                    log.append((await process.stderr.readline()).decode())
-            await upstream.wait_requests(1)
             assert upstream.requests[0].headers["Authorization"] == "Bearer s3cret"
-            process.send_signal(signal.SIGINT)
-            async with asyncio.timeout(5):
-                rest = (await process.stderr.read()).decode()
-                assert await process.wait() == 0
-        text = "".join(log) + rest
         assert "s3cret" not in text
         assert f"http: requesting {upstream.url} with headers Authorization: ***" in text
         assert f"http: streaming {upstream.url} (HTTP 200, application/vnd." in text
 
     run(main, timeout=40)
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 and its key (openssl)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = str(directory / "cert.pem"), str(directory / "key.pem")
+    request = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    subject = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    subprocess.run(
+        ["openssl", *request, "-keyout", key, "-out", cert, *subject],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
+def test_https_is_verified_against_the_trusted_certificates(
+    certificate: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """TLS is aiohttp's: an upstream whose certificate nobody trusts is a connection failure
+    (retried); with the certificate trusted (``SSL_CERT_FILE``) the stream flows."""
+    cert, key = certificate
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    caplog.set_level(logging.INFO, LOG)
+
+    async def main() -> None:
+        async with Upstream(stream(event(0)), tls=tls) as upstream:
+            async with ingesting(spec(upstream)) as (source, _):
+                await wait_for(lambda: source.requests >= 2)
+            assert "certificate verify failed" in logged(caplog, "http: connection failed")
+            text = await serve_until_streaming(upstream, SSL_CERT_FILE=cert)
+        assert f"http: streaming {upstream.url} (HTTP 200," in text
+
+    run(main, timeout=60)
