@@ -177,11 +177,10 @@ class HttpSource:
 
     def open_session(self) -> aiohttp.ClientSession:
         """An aiohttp session for :meth:`request`: the spec's headers, ``idle_timeout`` on
-        connecting and between reads (no total limit: the stream is endless), proxies from the
-        environment (``HTTPS_PROXY``, …)."""
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=self.spec.idle_timeout, sock_read=self.spec.idle_timeout
-        )
+        connecting (name lookup included) and between reads (no total limit: the stream is
+        endless), proxies from the environment (``HTTPS_PROXY``, …)."""
+        idle = self.spec.idle_timeout
+        timeout = aiohttp.ClientTimeout(total=None, connect=idle, sock_connect=idle, sock_read=idle)
         return aiohttp.ClientSession(
             headers=list(self.spec.headers), timeout=timeout, trust_env=True
         )
