@@ -350,10 +350,12 @@ def test_token_is_required_when_configured() -> None:
 
 def test_config_validation() -> None:
     with pytest.raises(
-        ServerConfigError, match=r"^binding the non-loopback address 0\.0\.0\.0 requires --token$"
+        ServerConfigError,
+        match=r"^binding the non-loopback address 0\.0\.0\.0 requires --token and "
+        r"--tls-cert/--tls-key \(the token must not cross a network in clear\)$",
     ):
         ServerConfig(host="0.0.0.0")
-    ServerConfig(host="0.0.0.0", token="t")
+    ServerConfig(host="0.0.0.0", token="t", tls_cert="c.pem", tls_key="k.pem")
     ServerConfig(host="::1")
     with pytest.raises(ServerConfigError, match=r"^slow-consumer must be"):
         ServerConfig(slow_consumer="block")  # type: ignore[arg-type]

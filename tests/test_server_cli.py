@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from fastfeed.cli import build_parser
@@ -106,7 +107,13 @@ def test_help_documents_every_flag(command: str) -> None:
         (
             ["--host", "0.0.0.0"],
             "python -m fastfeed serve: error: binding the non-loopback address 0.0.0.0 "
-            "requires --token",
+            "requires --token and --tls-cert/--tls-key (the token must not cross a network in "
+            "clear)",
+        ),
+        (
+            ["--tls-key", "k.pem"],
+            "python -m fastfeed serve: error: tls-cert and tls-key go together: give both or "
+            "neither",
         ),
         (
             ["--rate", "0"],
@@ -174,8 +181,8 @@ def test_port_in_use_exits_1() -> None:
     assert done.returncode == 1
     # The one line, at the default log level: nothing is logged before the port is bound.
     assert done.stderr == (
-        f"python -m fastfeed serve: port {port} is in use "
-        "(another server? choose a free one with --port)\n"
+        f"python -m fastfeed serve: port {port} on 127.0.0.1 is in use by another program; "
+        "choose another with --port\n"
     )
 
 
@@ -282,3 +289,27 @@ def test_symbols_are_typed_in_any_case() -> None:
     ``record`` read contracts."""
     args = build_parser().parse_args(["serve", "--symbols", " aapl, Msft ,spy"])
     assert args.symbols == ("AAPL", "MSFT", "SPY")
+
+
+def _readme_example(heading: str) -> str:
+    """The first Python block under ``heading`` in the README, as a user would copy it."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index(heading) :]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_embedded_example_says_in_one_line_that_its_port_is_taken() -> None:
+    code = _readme_example("### Embedded in a Python program")
+    assert "port=25520" in code
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-c", code.replace("port=25520", f"port={port}")],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert done.returncode == 1
+    assert done.stderr == f"embedded: port {port} on 127.0.0.1 is in use by another program\n"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import logging
 import math
 import sys
@@ -16,7 +15,7 @@ from fastfeed import __version__
 from fastfeed._core import typed_contract
 from fastfeed._process import stop_on_signals
 from fastfeed.bars import parse_interval
-from fastfeed.errors import BarsError, ConfigError, FastfeedError
+from fastfeed.errors import AddressInUseError, BarsError, ConfigError, FastfeedError
 from fastfeed.server import DEFAULT_PORT, ServerConfig, Source, serve
 from fastfeed.server.guard import format_host
 from fastfeed.server.pacing import parse_speed
@@ -181,6 +180,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--token",
         help="require 'Authorization: Bearer TOKEN' or '?token=TOKEN' on the handshake "
         "(HTTP 401 otherwise)",
+    )
+    serve_parser.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        help="serve wss:// with this certificate chain (PEM; with --tls-key). A non-loopback "
+        "--host requires it, so the token never crosses a network in clear",
+    )
+    serve_parser.add_argument(
+        "--tls-key", metavar="FILE", help="the private key (PEM) of --tls-cert"
     )
     serve_parser.add_argument(
         "--max-subscriptions",
@@ -349,6 +357,8 @@ def _run_serve(args: argparse.Namespace) -> int:
             port=args.port,
             allow_origins=tuple(args.allow_origin),
             token=args.token,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
             max_subscriptions=args.max_subscriptions,
             max_clients=args.max_clients,
             strict=args.strict,
@@ -357,6 +367,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             ohlcvc=args.ohlcvc,
             bar_intervals_ms=args.bar_intervals,
         )
+        config.tls_context()  # a certificate that cannot be loaded is a bad flag
         source = _make_source(args)
     except ConfigError as error:
         print(f"python -m fastfeed serve: error: {error}", file=sys.stderr)
@@ -366,22 +377,18 @@ def _run_serve(args: argparse.Namespace) -> int:
         return 2
     try:
         uvloop.run(_serve_until_signal(config, source))
+    except AddressInUseError as error:
+        print(f"python -m fastfeed serve: {error}; choose another with --port", file=sys.stderr)
+        return 1
     except FastfeedError as error:
         print(f"python -m fastfeed serve: {error}", file=sys.stderr)
         return 1
     except OSError as error:
-        if error.errno == errno.EADDRINUSE:
-            print(
-                f"python -m fastfeed serve: port {config.port} is in use "
-                "(another server? choose a free one with --port)",
-                file=sys.stderr,
-            )
-        else:
-            print(
-                f"python -m fastfeed serve: cannot serve on "
-                f"{format_host(config.host)}:{config.port}: {error}",
-                file=sys.stderr,
-            )
+        print(
+            f"python -m fastfeed serve: cannot serve on "
+            f"{format_host(config.host)}:{config.port}: {error}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

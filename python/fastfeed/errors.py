@@ -7,7 +7,10 @@ The Rust core's error values are turned into these classes in one place (``rust/
 
 from __future__ import annotations
 
+import errno
+
 __all__ = [
+    "AddressInUseError",
     "BarsError",
     "ConfigError",
     "ContractError",
@@ -166,6 +169,23 @@ class BarsError(FastfeedError, ValueError):
 class ConfigError(FastfeedError, ValueError):
     """An invalid setting (a server flag, a source or market specification); the message is
     one line naming the setting."""
+
+
+class AddressInUseError(FastfeedError, OSError):
+    """The server's port is taken (``errno.EADDRINUSE``); the message is one line. An
+    ``OSError`` too, so generic handlers keep working."""
+
+    host: str
+    port: int
+
+    def __init__(self, host: str, port: int) -> None:
+        shown = f"[{host}]" if ":" in host else host
+        super().__init__(errno.EADDRINUSE, f"port {port} on {shown} is in use by another program")
+        self.host = host
+        self.port = port
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 class SubscribeError(FastfeedError, ValueError):

@@ -230,6 +230,7 @@ class Feed:
         bar_capacity: int = 4096,
         headers: Sequence[tuple[str, str]] = (),
         seed: int | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         parts = check_url(url)
         if not heartbeat_timeout > 0:
@@ -243,7 +244,12 @@ class Feed:
         self._host: str = parts.hostname
         self._port = parts.port or (443 if parts.scheme == "wss" else 80)
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self._ssl = parts.scheme == "wss"
+        if ssl_context is not None and parts.scheme != "wss":
+            raise ValueError(f"ssl_context is for wss:// URLs, got {url!r}")
+        #: The TLS context of a wss:// URL (default: the system's trusted CAs).
+        self._ssl: ssl.SSLContext | None = (
+            (ssl_context or ssl.create_default_context()) if parts.scheme == "wss" else None
+        )
         self._headers = list(headers)
         #: ``"stream"`` (SPEC §4) for a ``/v1/stream`` URL, else ``"events"`` (SPEC §3).
         self.endpoint: Endpoint = endpoint_of(parts.path or "/")
@@ -352,7 +358,7 @@ class Feed:
             self._host, self._port, self._path, os.urandom(16), self._headers
         )
         conn = _Connection(self, handshake)
-        ssl_context = ssl.create_default_context() if self._ssl else None
+        ssl_context = self._ssl
         try:
             async with asyncio.timeout(self.connect_timeout):
                 await loop.create_connection(
@@ -765,6 +771,7 @@ def connect(
     bar_capacity: int = 4096,
     headers: Sequence[tuple[str, str]] = (),
     seed: int | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> Feed:
     """A :class:`Feed` to use as ``async with fastfeed.connect(url) as feed:``.
 
@@ -782,6 +789,8 @@ def connect(
       (its drops arrive as ``Gap`` events too).
     * ``bar_intervals``/``bar_capacity``: the rings of :meth:`Feed.bars`.
     * ``headers``: extra handshake headers (e.g. ``Authorization``); ``seed`` seeds the jitter.
+    * ``ssl_context``: for ``wss://``, the TLS context (e.g. one trusting a private CA:
+      ``ssl.create_default_context(cafile=…)``); default: the system's trusted CAs.
     """
     return Feed(
         url,
@@ -794,4 +803,5 @@ def connect(
         bar_capacity=bar_capacity,
         headers=headers,
         seed=seed,
+        ssl_context=ssl_context,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from dataclasses import dataclass
 from typing import Literal
 
@@ -42,6 +43,10 @@ class ServerConfig:
     port: int = DEFAULT_PORT
     allow_origins: tuple[str, ...] = ()
     token: str | None = None
+    #: TLS certificate chain and private key files (PEM): serve wss:// (``--tls-cert``,
+    #: ``--tls-key``), both or neither.
+    tls_cert: str | None = None
+    tls_key: str | None = None
     max_subscriptions: int = 10_000
     #: Connections ``/v1/stream`` accepts at once; beyond them the handshake gets HTTP 503.
     max_clients: int = 1000
@@ -114,7 +119,32 @@ class ServerConfig:
             )
         if self.token is not None and not self.token:
             raise ServerConfigError("token must not be empty")
-        if not is_loopback_host(self.host) and self.token is None:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ServerConfigError("tls-cert and tls-key go together: give both or neither")
+        if not is_loopback_host(self.host) and (self.token is None or self.tls_cert is None):
             raise ServerConfigError(
-                f"binding the non-loopback address {self.host} requires --token"
+                f"binding the non-loopback address {self.host} requires --token and "
+                "--tls-cert/--tls-key (the token must not cross a network in clear)"
             )
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The server's TLS context (TLS 1.2 or later, Python's defaults otherwise), or
+        ``None`` without a certificate; raises ``ServerConfigError`` naming a file that
+        cannot be loaded."""
+        if self.tls_cert is None or self.tls_key is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            context.load_cert_chain(self.tls_cert, self.tls_key)
+        except (OSError, ssl.SSLError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+            raise ServerConfigError(
+                f"tls: cannot load certificate {self.tls_cert} with key {self.tls_key}: {reason}"
+            ) from None
+        return context
+
+    @property
+    def scheme(self) -> str:
+        """``wss`` with TLS, else ``ws``."""
+        return "ws" if self.tls_cert is None else "wss"

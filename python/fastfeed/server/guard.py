@@ -15,7 +15,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
-from fastfeed.server.config import ServerConfig
+from fastfeed.server.config import ServerConfig, is_loopback_host
 
 if TYPE_CHECKING:
     from multidict import CIMultiDict
@@ -105,9 +105,12 @@ def check_handshake(
     host_header = headers.get("Host")
     if host_header is None:
         return HandshakeRejection(HTTPStatus.FORBIDDEN, "missing Host header")
+    # On loopback, a Host naming another server is a web page's DNS rebinding: refused. A
+    # server bound beyond loopback is reached under names it cannot know; it requires a token.
     host, port = split_host_header(host_header)
-    if host.lower() not in {config.host.lower(), "localhost", "127.0.0.1"} or (
-        port is not None and port != bound_port
+    if is_loopback_host(config.host) and (
+        host.lower() not in {config.host.lower(), "localhost", "127.0.0.1"}
+        or (port is not None and port != bound_port)
     ):
         return HandshakeRejection(HTTPStatus.FORBIDDEN, f"Host {host_header!r} is not this server")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 from collections.abc import Callable
 from types import TracebackType
@@ -22,7 +23,7 @@ from picows import (
 )
 
 from fastfeed.bars import BarBook
-from fastfeed.errors import FastfeedError
+from fastfeed.errors import AddressInUseError, FastfeedError
 from fastfeed.server.config import ServerConfig
 from fastfeed.server.connection import Connection
 from fastfeed.server.events_endpoint import EventsConnection, EventsEndpoint
@@ -65,6 +66,8 @@ class Server:
 
     def __init__(self, config: ServerConfig | None = None, source: Source | None = None) -> None:
         self.config = config if config is not None else ServerConfig()
+        #: Raises ``ServerConfigError`` now for a certificate that cannot be loaded.
+        self._tls = self.config.tls_context()
         self._source = source
         self._server: asyncio.Server | None = None
         self._pump: asyncio.Task[None] | None = None
@@ -102,9 +105,31 @@ class Server:
         return self._events.active
 
     async def start(self) -> None:
-        """Binds and starts serving. Raises ``OSError`` (e.g. EADDRINUSE) if it cannot bind."""
+        """Binds and starts serving. Raises :class:`~fastfeed.errors.AddressInUseError` when
+        the port is taken, ``OSError`` when it cannot bind otherwise."""
         self.ended = asyncio.get_running_loop().create_future()
-        self._server = await ws_create_server(
+        try:
+            self._server = await self._bind()
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise AddressInUseError(self.config.host, self.config.port) from None
+            raise
+        sockets = self._server.sockets
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+        for path in self.endpoints:
+            log.info(
+                "serving %s://%s:%d%s",
+                self.config.scheme,
+                format_host(self.config.host),
+                self.port,
+                path,
+            )
+        if self._source is not None:
+            self._pump = asyncio.get_running_loop().create_task(self._run_source(self._source))
+
+    async def _bind(self) -> asyncio.Server:
+        return await ws_create_server(
             self._accept,
             self.config.host,
             self.config.port,
@@ -116,14 +141,8 @@ class Server:
             # Plain uvloop/asyncio transports: their pause/resume_writing and
             # write-buffer limits are what the egress queue relies on.
             use_aiofastnet=False,
+            ssl=self._tls,
         )
-        sockets = self._server.sockets
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
-        for path in self.endpoints:
-            log.info("serving ws://%s:%d%s", format_host(self.config.host), self.port, path)
-        if self._source is not None:
-            self._pump = asyncio.get_running_loop().create_task(self._run_source(self._source))
 
     async def close(self, code: int = 1001, reason: str = "server shutting down") -> None:
         """Stops accepting, closes every client with ``code``, waits (bounded) for them."""

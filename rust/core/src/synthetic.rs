@@ -3,7 +3,8 @@
 //!
 //! Every underlying (stock or index) follows a mean-reverting random walk in log price; options
 //! are priced off their underlying with Black–Scholes (zero rates). Quotes sit on a cent grid
-//! with `bid < ask`; trades print at the bid, at the ask or inside the spread, with sizes drawn
+//! with `bid < ask`; each contract keeps its best bid and offer as last quoted, and trades
+//! print at that bid, at that ask or inside the spread, with sizes drawn
 //! like a tape (round and odd lots for stocks, small lots for options). The walk runs on the
 //! events' clock (40 % a year), not on their count, so a market looks the same at 2,000 events/s
 //! or two million. Given the seed and the same timestamps the events are the same however they
@@ -95,6 +96,8 @@ struct Instrument {
     /// Position in `SyntheticMarket::spots`.
     underlying: usize,
     open_interest: u64,
+    /// The best bid and offer in cents, as last quoted: trades print at or inside it.
+    bbo: Option<(i64, i64)>,
 }
 
 /// A mean-reverting random walk of one underlying's log price.
@@ -151,6 +154,7 @@ impl SyntheticMarket {
                 kind,
                 underlying: spots.len(),
                 open_interest: 0,
+                bbo: None,
             });
             weights.push(if matches!(kind, Kind::Index) {
                 4.0
@@ -206,6 +210,7 @@ impl SyntheticMarket {
                             },
                             underlying: chain.underlying,
                             open_interest: rng.random_range(100..50_000),
+                            bbo: None,
                         });
                         weights.push(1.0);
                     }
@@ -282,10 +287,15 @@ impl SyntheticMarket {
                 date,
             }),
             Kind::Stock => {
-                let (bid, ask) = self.stock_quote(spot);
                 if roll < 0.8 {
+                    let (bid, ask) = self.stock_quote(spot);
+                    self.instruments[k].bbo = Some((bid, ask));
                     self.quote(bid, ask, date, ms_of_day, true)
                 } else {
+                    let (bid, ask) = match instrument.bbo {
+                        Some(bbo) => bbo,
+                        None => self.stock_quote(spot),
+                    };
                     self.trade(bid, ask, date, ms_of_day, true)
                 }
             }
@@ -294,10 +304,15 @@ impl SyntheticMarket {
                 right,
                 years,
             } => {
-                let (bid, ask) = self.option_quote(spot, strike, right, years);
                 if roll < 0.75 {
+                    let (bid, ask) = self.option_quote(spot, strike, right, years);
+                    self.instruments[k].bbo = Some((bid, ask));
                     self.quote(bid, ask, date, ms_of_day, false)
                 } else if roll < 0.97 {
+                    let (bid, ask) = match instrument.bbo {
+                        Some(bbo) => bbo,
+                        None => self.option_quote(spot, strike, right, years),
+                    };
                     self.trade(bid, ask, date, ms_of_day, false)
                 } else {
                     let oi = &mut self.instruments[k].open_interest;
@@ -539,7 +554,7 @@ mod tests {
         m.generate(20250321, 34_200_000, 34_260_000, 200_000, &mut events);
         let mut last_ms = 0;
         let mut last_quote: Vec<Option<(f64, f64)>> = vec![None; keys.len()];
-        let (mut quotes, mut trades, mut ois) = (0, 0, 0);
+        let (mut quotes, mut trades, mut ois, mut inside) = (0, 0, 0, 0);
         let mut last_seq = 0;
         for e in &events {
             let key = keys[e.contract as usize];
@@ -556,6 +571,14 @@ mod tests {
                 }
                 EventBody::Trade(t) => {
                     trades += 1;
+                    // At or inside the latest quote of its contract.
+                    if let Some((bid, ask)) = last_quote[e.contract as usize] {
+                        assert!(
+                            bid <= t.price && t.price <= ask,
+                            "{t:?} outside {bid}/{ask}"
+                        );
+                        inside += 1;
+                    }
                     assert!(t.sequence > last_seq);
                     last_seq = t.sequence;
                     assert!(t.price > 0.0);
@@ -578,6 +601,10 @@ mod tests {
             }
         }
         assert!(last_ms <= 34_260_000 && last_ms > 34_259_000);
+        assert!(
+            inside > trades / 2,
+            "{inside} of {trades} trades checked against a quote"
+        );
         let n = events.len() as f64;
         assert!((0.6..0.85).contains(&(f64::from(quotes) / n)), "{quotes}");
         assert!((0.15..0.35).contains(&(f64::from(trades) / n)), "{trades}");
