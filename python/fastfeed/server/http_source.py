@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import aiohttp
 
 from fastfeed._core import JsonEventStream, SourceBatch
+from fastfeed._notices import CountReport
 from fastfeed.client.reconnect import Backoff, BackoffSchedule
 from fastfeed.errors import ConfigError
 from fastfeed.server.hub import Hub
@@ -147,8 +148,7 @@ class HttpSource:
         #: Data events handed to the hub so far.
         self.published = 0
         self._schedule: BackoffSchedule = spec.backoff.schedule()
-        self._skips_reported = 0
-        self._skip_logged_at = -_SKIP_LOG_INTERVAL
+        self._skips = CountReport(_SKIP_LOG_INTERVAL)
         #: Whether the current request delivered events or the end of a snapshot.
         self._delivered = False
 
@@ -241,7 +241,7 @@ class HttpSource:
                     batch.clear()
                     self.published += events
                     self._delivered = True
-                if stream.skipped != self._skips_reported:
+                if stream.skipped != self._skips.reported:
                     self._log_skipped()
                 if control is None:
                     break
@@ -264,16 +264,14 @@ class HttpSource:
     def _log_skipped(self, *, force: bool = False) -> None:
         """Logs skipped objects at most once per :data:`_SKIP_LOG_INTERVAL`: how many since the
         last report, and the latest one's reason."""
-        count = self.stream.skipped - self._skips_reported
-        now = time.monotonic()
-        if count == 0 or (not force and now - self._skip_logged_at < _SKIP_LOG_INTERVAL):
-            return
-        latest = self.stream.take_latest_skip()
-        log.warning(
-            "http: skipped %d object(s) that are not valid events; the latest %s", count, latest
-        )
-        self._skips_reported = self.stream.skipped
-        self._skip_logged_at = now
+        count = self._skips.due(self.stream.skipped, time.monotonic(), force=force)
+        if count:
+            latest = self.stream.take_latest_skip()
+            log.warning(
+                "http: skipped %d object(s) that are not valid events; the latest %s",
+                count,
+                latest,
+            )
 
 
 def _describe(error: aiohttp.ClientError) -> str:
