@@ -128,8 +128,8 @@ def test_help_documents_every_flag(command: str) -> None:
         (
             ["--source", "redis://127.0.0.1:1/0"],
             "python -m fastfeed serve: error: argument --source: 'redis://127.0.0.1:1/0' is "
-            "not available in this version (synthetic, replay:PATH or "
-            "ws://HOST:PORT/v1/events; HTTP and Redis sources are planned)",
+            "not available in this version (synthetic, replay:PATH, "
+            "ws://HOST:PORT/v1/events, http://… or https://…; Redis sources are planned)",
         ),
         (
             ["--source", "ws://"],

@@ -506,6 +506,46 @@ class JsonStreamSplitter:
     @property
     def in_object(self) -> bool: ...
 
+__all__ += ["JsonEventStream"]
+
+_ControlKind: TypeAlias = Literal["EndSnapshot", "GoAway", "StreamStatus", "Error"]
+
+@final
+class JsonEventStream:
+    """An HTTP streaming body (seed 002) of SPEC §3.3 events and control objects, fed one read
+    at a time: the splitter finds the objects whatever the chunking, each data event is
+    decoded into a :class:`SourceBatch`, control objects stop the feed, and everything else is
+    skipped and counted (invalid objects, objects of another kind, stray bytes, objects over
+    ``max_object_size``, which are never buffered)."""
+
+    def __new__(cls, max_object_size: int = 1048576) -> JsonEventStream: ...
+    def feed(
+        self, hub: Hub, batch: SourceBatch, chunk: bytes
+    ) -> tuple[int, int, tuple[_ControlKind, str | None, str | None] | None]:
+        """Feeds one read: data events are decoded, their contracts registered with ``hub``,
+        and appended to ``batch`` keeping their JSON. Stops after the first control object.
+        Returns ``(consumed, events, control)``: bytes of ``chunk`` consumed (all of them
+        unless a control object stopped the feed: feed the rest again, or end the request),
+        events appended, and the control object as ``(kind, text, message)``:
+        ``("EndSnapshot", None, None)``, ``("GoAway", None, None)``, ``("StreamStatus",
+        status, None)`` for another status, ``("Error", error, message or None)``."""
+    def reset(self) -> None:
+        """A new request: forgets any partial object (the counters go on)."""
+    @property
+    def events(self) -> int:
+        """Data events accepted so far."""
+    @property
+    def skipped(self) -> int:
+        """Objects (and runs of stray bytes) skipped so far."""
+    def take_latest_skip(self) -> str | None:
+        """The latest skip since the last call: ``at stream offset N: reason``."""
+    @property
+    def buffered(self) -> int:
+        """Bytes of an incomplete object held until the next read."""
+    @property
+    def offset(self) -> int:
+        """Bytes consumed since the request began."""
+
 # --- bars: OHLC aggregation and rings --------------------------------------------------------
 
 __all__ += [
@@ -585,6 +625,8 @@ class SourceBatch:
 
     def __new__(cls) -> SourceBatch: ...
     def __len__(self) -> int: ...
+    def clear(self) -> None:
+        """Empties the batch, keeping its memory (one batch reused for every read)."""
     def add_json_lines(self, hub: Hub, data: bytes) -> list[tuple[int, str]]:
         """Appends the data events of SPEC §3.3 JSON Lines, registering their contracts with
         ``hub``; each keeps its line, forwarded as it is. Returns the lines that are not valid

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["NoticeLimiter"]
+__all__ = ["CountReport", "NoticeLimiter"]
 
 
 @dataclass(slots=True)
@@ -58,3 +58,26 @@ class NoticeLimiter:
             state.suppressed = 0
             state.lost = 0
         return lines
+
+
+class CountReport:
+    """A growing count (bad lines skipped, invalid objects) reported at most once per
+    ``interval`` seconds: :meth:`due` says how many to report now, since the last report."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        #: The total at the last report.
+        self.reported = 0
+        self._at: float | None = None
+
+    def due(self, total: int, now: float, *, force: bool = False) -> int:
+        """How many of ``total`` to report at ``now`` (0: nothing, or not yet); ``force``
+        reports what is left whatever the time (at the end)."""
+        count = total - self.reported
+        if count <= 0:
+            return 0
+        if not force and self._at is not None and now - self._at < self.interval:
+            return 0
+        self.reported = total
+        self._at = now
+        return count

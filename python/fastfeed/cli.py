@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 import uvloop
@@ -95,18 +96,42 @@ def _source(text: str) -> str:
                 "replay: needs a path or glob, e.g. replay:day.jsonl.gz"
             )
         return text
+    check: Callable[[str], object] | None = None
     if text.startswith(("ws://", "wss://")):
-        from fastfeed.server.relay import RelaySpec
-
+        from fastfeed.server.relay import RelaySpec as check
+    elif text.startswith(("http://", "https://")):
+        from fastfeed.server.http_source import HttpSpec as check
+    if check is not None:
         try:
-            RelaySpec(text)
+            check(text)
         except ConfigError as error:
             raise argparse.ArgumentTypeError(str(error).removeprefix("source: ")) from None
         return text
     raise argparse.ArgumentTypeError(
-        f"{text!r} is not available in this version (synthetic, replay:PATH or "
-        "ws://HOST:PORT/v1/events; HTTP and Redis sources are planned)"
+        f"{text!r} is not available in this version (synthetic, replay:PATH, "
+        "ws://HOST:PORT/v1/events, http://… or https://…; Redis sources are planned)"
     )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of seconds, got {text!r}"
+        ) from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _header(text: str) -> tuple[str, str]:
+    from fastfeed.server.http_source import parse_header
+
+    try:
+        return parse_header(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("header: ")) from None
 
 
 def _speed(text: str) -> float | None:
@@ -218,7 +243,28 @@ def build_parser() -> argparse.ArgumentParser:
         "server (another fastfeed, a relay, the original terminal): one upstream connection "
         "subscribed to the union of what local clients want, reconnecting with backoff "
         "(also while it is unreachable at start) while local clients stay connected and see "
-        "DISCONNECTED in their STATUS",
+        "DISCONNECTED in their STATUS; http://… or https://… — an HTTP chunked stream of JSON "
+        "events (TradeStation-style streaming responses)",
+    )
+    http = serve_parser.add_argument_group("HTTP chunked stream (--source http://… or https://…)")
+    http.add_argument(
+        "--idle-timeout",
+        type=_seconds,
+        default=None,
+        metavar="S",
+        help="request again (after a backoff) when nothing was received for S seconds "
+        '(default 30); errors, error statuses and {"Error": …} also request again, '
+        '{"StreamStatus": "GoAway"} at once; clients stay connected, their STATUS '
+        "saying DISCONNECTED meanwhile",
+    )
+    http.add_argument(
+        "--header",
+        type=_header,
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="add a request header (repeatable), e.g. 'Authorization: Bearer TOKEN'; the "
+        "values of Authorization, Proxy-Authorization and Cookie are never logged",
     )
     replay = serve_parser.add_argument_group("replay (--source replay:PATH)")
     replay.add_argument(
@@ -358,6 +404,14 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 def _make_source(args: argparse.Namespace) -> Source:
     """The ``--source`` of ``serve``; raises ``ConfigError`` or ``ReplayError``."""
+    is_http = args.source.startswith(("http://", "https://"))
+    if not is_http and (args.header or args.idle_timeout is not None):
+        raise ConfigError("--header and --idle-timeout apply to http:// and https:// sources only")
+    if is_http:
+        from fastfeed.server.http_source import DEFAULT_IDLE_TIMEOUT, HttpSource, HttpSpec
+
+        idle = DEFAULT_IDLE_TIMEOUT if args.idle_timeout is None else args.idle_timeout
+        return HttpSource(HttpSpec(args.source, tuple(args.header), idle_timeout=idle))
     if args.source.startswith("replay:"):
         from fastfeed.server.replay import ReplaySource, ReplaySpec
 

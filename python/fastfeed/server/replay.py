@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fastfeed._core import ReplayReader
+from fastfeed._notices import CountReport
 from fastfeed.server.hub import Hub
 from fastfeed.server.pacing import Pacer
 from fastfeed.server.progress import Progress
@@ -82,8 +83,7 @@ class ReplaySource:
         self.reader = ReplayReader(spec.path, on_bad_line=spec.on_bad_line)
         #: Data events handed to the hub so far (over every loop).
         self.published = 0
-        self._skip_logged_at = 0.0
-        self._skips_reported = 0
+        self._skips = CountReport(_SKIP_LOG_INTERVAL)
         self._last_skip = ""
 
     @property
@@ -200,7 +200,7 @@ class ReplaySource:
     def _published(self, count: int, progress: Progress) -> None:
         self.published += count
         progress.update(self.reader.read_count)
-        if self.reader.skipped != self._skips_reported:
+        if self.reader.skipped != self._skips.reported:
             self._log_skipped()
 
     def _log_skipped(self, *, force: bool = False) -> None:
@@ -209,10 +209,6 @@ class ReplaySource:
         messages = self.reader.take_skipped_messages()
         if messages:
             self._last_skip = messages[-1]
-        count = self.reader.skipped - self._skips_reported
-        now = time.monotonic()
-        if count == 0 or (not force and now - self._skip_logged_at < _SKIP_LOG_INTERVAL):
-            return
-        log.warning("replay: skipped %d bad line(s); the latest: %s", count, self._last_skip)
-        self._skips_reported = self.reader.skipped
-        self._skip_logged_at = now
+        count = self._skips.due(self.reader.skipped, time.monotonic(), force=force)
+        if count:
+            log.warning("replay: skipped %d bad line(s); the latest: %s", count, self._last_skip)

@@ -23,7 +23,7 @@
 //! Memory is bounded by `max_object_size` (the partial object carried between chunks).
 
 use std::fmt;
-use std::ops::Range;
+use std::ops::{ControlFlow, Range};
 
 /// The default bound on one object: 1 MiB.
 pub const DEFAULT_MAX_OBJECT_SIZE: usize = 1 << 20;
@@ -50,6 +50,24 @@ impl SplitError {
     /// The human-readable message (same as `Display`).
     pub fn message(&self) -> String {
         self.to_string()
+    }
+
+    /// What went wrong, without the offset (for a caller that reports the offset itself).
+    pub fn reason(&self) -> String {
+        match self.kind {
+            SplitErrorKind::UnexpectedByte { byte } if byte.is_ascii_graphic() => format!(
+                "unexpected byte 0x{byte:02x} ('{}') between objects; skipped to the next '{{'",
+                char::from(byte)
+            ),
+            SplitErrorKind::UnexpectedByte { byte } => {
+                format!("unexpected byte 0x{byte:02x} between objects; skipped to the next '{{'")
+            }
+            SplitErrorKind::ObjectTooLarge { max } => {
+                format!(
+                    "object exceeds max_object_size of {max} bytes; skipped without buffering it"
+                )
+            }
+        }
     }
 }
 
@@ -184,6 +202,36 @@ impl JsonStreamSplitter {
     /// Like [`feed`](Self::feed), but reports objects inside the chunk as ranges, so a caller can
     /// keep positions without borrowing (at most one object per call is [`Span::Joined`]).
     pub fn feed_spans(&mut self, chunk: &[u8], mut out: impl FnMut(Result<Span<'_>, SplitError>)) {
+        self.feed_spans_until(chunk, |item| {
+            out(item);
+            ControlFlow::Continue(())
+        });
+    }
+
+    /// Like [`feed_spans`](Self::feed_spans), but `out` may stop the scan: after an item for
+    /// which it returns [`ControlFlow::Break`], the call returns at once. Returns how many bytes
+    /// of `chunk` were consumed (all of them unless stopped); the rest is the caller's to feed
+    /// again, or to drop (then [`reset`](Self::reset) before the next stream).
+    pub fn feed_spans_until(
+        &mut self,
+        chunk: &[u8],
+        mut out: impl FnMut(Result<Span<'_>, SplitError>) -> ControlFlow<()>,
+    ) -> usize {
+        let consumed = match self.scan_chunk(chunk, &mut out) {
+            ControlFlow::Continue(()) => chunk.len(),
+            ControlFlow::Break(pos) => pos,
+        };
+        self.offset += consumed as u64;
+        consumed
+    }
+
+    /// The loop of [`feed_spans_until`](Self::feed_spans_until): `Break(pos)` when `out`
+    /// stopped it after `chunk[..pos]`.
+    fn scan_chunk(
+        &mut self,
+        chunk: &[u8],
+        out: &mut impl FnMut(Result<Span<'_>, SplitError>) -> ControlFlow<()>,
+    ) -> ControlFlow<usize> {
         let mut pos = 0;
         while pos < chunk.len() {
             match self.mode {
@@ -196,29 +244,32 @@ impl JsonStreamSplitter {
                         Some(skip) => {
                             pos += skip;
                             if chunk[pos] == b'{' {
-                                pos = self.open_object(chunk, pos, &mut out);
+                                pos = self.open_object(chunk, pos, out)?;
                             } else {
-                                out(Err(SplitError {
+                                self.mode = Mode::Resync;
+                                let error = SplitError {
                                     kind: SplitErrorKind::UnexpectedByte { byte: chunk[pos] },
                                     offset: self.offset + pos as u64,
-                                }));
-                                self.mode = Mode::Resync;
+                                };
                                 pos += 1;
+                                if out(Err(error)).is_break() {
+                                    return ControlFlow::Break(pos);
+                                }
                             }
                         }
                     }
                 }
                 Mode::Resync => match memchr::memchr(b'{', &chunk[pos..]) {
                     None => pos = chunk.len(),
-                    Some(skip) => pos = self.open_object(chunk, pos + skip, &mut out),
+                    Some(skip) => pos = self.open_object(chunk, pos + skip, out)?,
                 },
                 Mode::Object | Mode::Skip => {
                     // Only the first object of a chunk can have started in an earlier one.
-                    pos = self.continue_object(chunk, pos, 0, &mut out);
+                    pos = self.continue_object(chunk, pos, 0, out)?;
                 }
             }
         }
-        self.offset += chunk.len() as u64;
+        ControlFlow::Continue(())
     }
 
     /// Starts an object at `chunk[start] == b'{'` and scans as far as the chunk allows.
@@ -226,8 +277,8 @@ impl JsonStreamSplitter {
         &mut self,
         chunk: &[u8],
         start: usize,
-        out: &mut impl FnMut(Result<Span<'_>, SplitError>),
-    ) -> usize {
+        out: &mut impl FnMut(Result<Span<'_>, SplitError>) -> ControlFlow<()>,
+    ) -> ControlFlow<usize, usize> {
         self.mode = Mode::Object;
         self.lexer = Lexer {
             depth: 1,
@@ -239,14 +290,15 @@ impl JsonStreamSplitter {
     }
 
     /// Scans an object from `chunk[pos]`; the object's bytes in this chunk begin at
-    /// `chunk[start]`. Returns the position after the object, or the chunk length.
+    /// `chunk[start]`. Continues with the position after the object, or the chunk length;
+    /// breaks with that position when `out` stopped the scan.
     fn continue_object(
         &mut self,
         chunk: &[u8],
         pos: usize,
         start: usize,
-        out: &mut impl FnMut(Result<Span<'_>, SplitError>),
-    ) -> usize {
+        out: &mut impl FnMut(Result<Span<'_>, SplitError>) -> ControlFlow<()>,
+    ) -> ControlFlow<usize, usize> {
         let end = scan_object(&mut self.lexer, chunk, pos);
         let too_large = SplitError {
             kind: SplitErrorKind::ObjectTooLarge {
@@ -254,38 +306,44 @@ impl JsonStreamSplitter {
             },
             offset: self.object_offset,
         };
-        match (end, self.mode) {
+        let (next, flow) = match (end, self.mode) {
             (Some(last), Mode::Skip) => {
                 self.mode = Mode::Between;
-                last + 1
+                (last + 1, ControlFlow::Continue(()))
             }
             (Some(last), _) => {
                 self.mode = Mode::Between;
                 let tail = &chunk[start..=last];
-                if self.partial.len() + tail.len() > self.max_object_size {
+                let flow = if self.partial.len() + tail.len() > self.max_object_size {
                     self.partial.clear();
-                    out(Err(too_large));
+                    out(Err(too_large))
                 } else if self.partial.is_empty() {
-                    out(Ok(Span::InChunk(start..last + 1)));
+                    out(Ok(Span::InChunk(start..last + 1)))
                 } else {
                     self.partial.extend_from_slice(tail);
-                    out(Ok(Span::Joined(&self.partial)));
+                    let flow = out(Ok(Span::Joined(&self.partial)));
                     self.partial.clear();
-                }
-                last + 1
+                    flow
+                };
+                (last + 1, flow)
             }
-            (None, Mode::Skip) => chunk.len(),
+            (None, Mode::Skip) => (chunk.len(), ControlFlow::Continue(())),
             (None, _) => {
                 let tail = &chunk[start..];
-                if self.partial.len() + tail.len() > self.max_object_size {
+                let flow = if self.partial.len() + tail.len() > self.max_object_size {
                     self.partial.clear();
                     self.mode = Mode::Skip;
-                    out(Err(too_large));
+                    out(Err(too_large))
                 } else {
                     self.partial.extend_from_slice(tail);
-                }
-                chunk.len()
+                    ControlFlow::Continue(())
+                };
+                (chunk.len(), flow)
             }
+        };
+        match flow {
+            ControlFlow::Continue(()) => ControlFlow::Continue(next),
+            ControlFlow::Break(()) => ControlFlow::Break(next),
         }
     }
 }

@@ -11,6 +11,7 @@
 //! | [`envelope`] | `/v1/events` and `/v1/stream` commands and their replies (SPEC §3.1–3.2, §4) |
 //! | [`event`] | event encode/decode and columnar batches (SPEC §3.3) |
 //! | [`json_stream`] | splitting a chunked byte stream into top-level JSON objects (seed 002) |
+//! | [`event_stream`] | an HTTP streaming body of events and control objects (seed 002) |
 //! | [`bars`] | trade-to-OHLC aggregation into fixed-capacity rings (SPEC §6) |
 //! | [`hub`] | one market, many consumers: bars and session OHLC once, fan-out per subscriber (SPEC §4) |
 //! | [`synthetic`] | the built-in deterministic market (SPEC §5) |
@@ -21,6 +22,7 @@ pub mod contract;
 mod echo;
 pub mod envelope;
 pub mod event;
+pub mod event_stream;
 pub mod hub;
 pub mod json_stream;
 pub mod replay;

@@ -15,7 +15,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use crate::bars::PyBarBook;
 use crate::errors::event_encode_error;
 use crate::hub::{PyHub, PySourceBatch};
-use fastfeed_core::hub::JsonEventReader;
+use fastfeed_core::hub::JsonEventDecoder;
 
 /// `(sec_type, symbol, expiration, strike, right)`, option fields `None` for stocks and indices.
 pub(crate) type ContractTuple = (
@@ -544,7 +544,7 @@ pub struct PyEventDecoder {
     inner: EventDecoder,
     bars_skipped: u64,
     /// `feed_source`'s contract spellings and their ids in its hub.
-    source: JsonEventReader,
+    source: JsonEventDecoder,
 }
 
 /// Socket reads at least this large are decoded with the GIL released.
@@ -561,7 +561,7 @@ impl PyEventDecoder {
         PyEventDecoder {
             inner: EventDecoder::with_max_message_size(max_message_size),
             bars_skipped: 0,
-            source: JsonEventReader::new(),
+            source: JsonEventDecoder::new(),
         }
     }
 

@@ -87,6 +87,12 @@ impl PySourceBatch {
         self.inner.len()
     }
 
+    /// Empties the batch, keeping its memory: a source publishing one batch per read reuses
+    /// one batch instead of allocating a new one each time.
+    fn clear(&mut self) {
+        self.inner.clear();
+    }
+
     /// Appends TRADE events from columns (arrays of one length, or scalars).
     #[allow(clippy::too_many_arguments)]
     fn add_trades(

@@ -1,13 +1,17 @@
-//! `JsonStreamSplitter`: the seed-002 JSON stream splitter for Python.
+//! `JsonStreamSplitter`: the seed-002 JSON stream splitter for Python; `JsonEventStream`: an
+//! HTTP streaming body of events into a hub's `SourceBatch`, one call per read.
 
 use std::ops::Range;
 
+use fastfeed_core::event_stream::{Control, JsonEventStream};
+use fastfeed_core::hub::JsonEventDecoder;
 use fastfeed_core::json_stream::{JsonStreamSplitter, Span, SplitError, DEFAULT_MAX_OBJECT_SIZE};
 use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
 use crate::errors::json_stream_error;
+use crate::hub::{PyHub, PySourceBatch};
 
 /// Chunks at least this long are scanned with the GIL released (below it, the hand-off costs
 /// more than the scan).
@@ -162,6 +166,121 @@ impl PyJsonStreamSplitter {
     }
 }
 
+/// A control object as Python sees it: `(kind, text, message)`.
+type ControlTuple = (&'static str, Option<String>, Option<String>);
+
+fn control_tuple(control: Control) -> ControlTuple {
+    match control {
+        Control::EndSnapshot => ("EndSnapshot", None, None),
+        Control::GoAway => ("GoAway", None, None),
+        Control::Status(status) => ("StreamStatus", Some(status), None),
+        Control::Error { error, message } => ("Error", Some(error), message),
+    }
+}
+
+/// An HTTP streaming body (seed 002) of SPEC §3.3 events and control objects (see the core
+/// docs): each read is split, its events decoded into a `SourceBatch` for the hub.
+#[pyclass(module = "fastfeed._core", name = "JsonEventStream")]
+pub struct PyJsonEventStream {
+    inner: JsonEventStream,
+    decoder: JsonEventDecoder,
+    /// The hub the decoder's remembered contract ids belong to (kept alive, so it cannot be
+    /// another hub at the same address); another hub starts a fresh decoder.
+    hub: Option<Py<PyHub>>,
+}
+
+/// Objects are rarely shorter than this: a read of `n` bytes reserves room for `n / 64`
+/// events, so a batch does not grow (and copy) while it is filled.
+const MIN_OBJECT_BYTES: usize = 64;
+
+#[pymethods]
+impl PyJsonEventStream {
+    #[new]
+    #[pyo3(signature = (max_object_size = DEFAULT_MAX_OBJECT_SIZE), text_signature = "(max_object_size=1048576)")]
+    fn new(max_object_size: usize) -> Self {
+        Self {
+            inner: JsonEventStream::new(max_object_size),
+            decoder: JsonEventDecoder::new(),
+            hub: None,
+        }
+    }
+
+    /// Feeds one body read: each data event is decoded, its contract registered with `hub`,
+    /// and appended to `batch` with its original JSON. Stops after the first control object.
+    /// Returns `(consumed, events, control)`: bytes of `chunk` consumed (all unless a control
+    /// object stopped the feed), events appended, and the control object as
+    /// `(kind, text, message)` or `None`.
+    fn feed(
+        &mut self,
+        hub: &Bound<'_, PyHub>,
+        mut batch: PyRefMut<'_, PySourceBatch>,
+        chunk: &[u8],
+    ) -> PyResult<(usize, usize, Option<ControlTuple>)> {
+        if self.hub.as_ref().is_none_or(|known| !known.is(hub)) {
+            self.decoder = JsonEventDecoder::new();
+            self.hub = Some(hub.clone().unbind());
+        }
+        let mut hub = hub.try_borrow_mut()?;
+        let hub = &mut hub.inner;
+        let batch = &mut batch.inner;
+        batch.reserve(
+            chunk.len() / MIN_OBJECT_BYTES,
+            chunk.len() + self.inner.buffered(),
+        );
+        let decoder = &mut self.decoder;
+        let fed = self
+            .inner
+            .feed(chunk, |json| decoder.push(batch, hub, json));
+        Ok((fed.consumed, fed.events, fed.control.map(control_tuple)))
+    }
+
+    /// A new request: forgets any partial object (the counters go on).
+    fn reset(&mut self) {
+        self.inner.reset();
+    }
+
+    /// Data events accepted so far.
+    #[getter]
+    fn events(&self) -> u64 {
+        self.inner.events()
+    }
+
+    /// Objects (and runs of stray bytes) skipped so far: invalid, not data events, or over
+    /// `max_object_size`.
+    #[getter]
+    fn skipped(&self) -> u64 {
+        self.inner.skipped()
+    }
+
+    /// The latest skip since the last call, as `at stream offset N: reason`.
+    fn take_latest_skip(&mut self) -> Option<String> {
+        self.inner.take_latest_skip().map(|s| s.to_string())
+    }
+
+    /// Bytes of an incomplete object held until the next read.
+    #[getter]
+    fn buffered(&self) -> usize {
+        self.inner.buffered()
+    }
+
+    /// Bytes consumed since the request began.
+    #[getter]
+    fn offset(&self) -> u64 {
+        self.inner.offset()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "JsonEventStream(max_object_size={}, offset={}, events={}, skipped={})",
+            self.inner.max_object_size(),
+            self.inner.offset(),
+            self.inner.events(),
+            self.inner.skipped()
+        )
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyJsonStreamSplitter>()
+    m.add_class::<PyJsonStreamSplitter>()?;
+    m.add_class::<PyJsonEventStream>()
 }

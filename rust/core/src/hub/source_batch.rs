@@ -34,6 +34,14 @@ impl SourceBatch {
         self.raw.reserve(raw_bytes);
     }
 
+    /// Empties the batch, keeping its memory for the next events (a source that publishes one
+    /// batch per read reuses it rather than allocating, and faulting in, a new one each time).
+    pub fn clear(&mut self) {
+        self.events.clear();
+        self.spans.clear();
+        self.raw.clear();
+    }
+
     /// The events, in order.
     pub fn events(&self) -> &[Event] {
         &self.events
@@ -114,33 +122,25 @@ impl SourceBatch {
     }
 }
 
-/// [`SourceBatch::push_json_event`] for the many events of one source into one [`Hub`] (a
-/// relay's upstream): each contract spelling is parsed and registered once and remembered byte
-/// for byte ([`EventLineDecoder`], as the replay reader does), so later events spelled the same
-/// way skip both. The results are those of `push_json_event`.
+/// [`SourceBatch::push_json_event`] for the many events of one source into one hub: each
+/// contract spelling is remembered with its hub id ([`EventLineDecoder`]), so an event that
+/// spells its contract as an earlier one did costs neither a contract parse nor a registry
+/// lookup. The results are those of `push_json_event`.
 #[derive(Clone, Default)]
-pub struct JsonEventReader {
+pub struct JsonEventDecoder {
     decoder: EventLineDecoder,
-    /// The hub's contract id of each spelling the decoder remembers (numbered 0, 1, …).
+    /// The hub id of each remembered spelling, by spelling number.
     ids: Vec<ContractId>,
 }
 
-impl std::fmt::Debug for JsonEventReader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JsonEventReader")
-            .field("spellings", &self.ids.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl JsonEventReader {
-    /// A reader that knows no spelling yet.
+impl JsonEventDecoder {
+    /// A decoder that knows no contract yet.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Decodes `json` into `batch` (see [`SourceBatch::push_json_event`]); always the same
-    /// `hub`.
+    /// Decodes one event into `batch`, as [`SourceBatch::push_json_event`] does. `hub` must be
+    /// the same hub at every call (the remembered ids are its own).
     pub fn push(
         &mut self,
         batch: &mut SourceBatch,
@@ -150,12 +150,14 @@ impl JsonEventReader {
         let Some((key, spelling, body)) = self.decoder.decode_spelled(json)? else {
             return Ok(false);
         };
-        let contract = if let Some(&id) = spelling.and_then(|s| self.ids.get(s as usize)) {
+        let known = spelling.and_then(|s| self.ids.get(s as usize));
+        let contract = if let Some(&id) = known {
             id
         } else {
             let id = hub.add_contract(key);
+            // A new spelling is numbered next.
             if spelling.is_some() {
-                self.ids.push(id); // a new spelling is numbered next
+                self.ids.push(id);
             }
             id
         };
@@ -203,27 +205,22 @@ mod tests {
     }
 
     #[test]
-    fn a_reader_gives_what_push_json_event_gives() {
-        const OTHER: &[u8] = br#"{"header":{"type":"TRADE","status":"CONNECTED"},"contract":{"symbol":"MSFT","security_type":"STOCK"},"trade":{"ms_of_day":1,"sequence":2,"size":3,"condition":0,"price":4.5,"exchange":5,"date":20250321}}"#;
-        let (mut hub, mut reader, mut batch) =
-            (Hub::new(true), JsonEventReader::new(), SourceBatch::new());
-        let (mut plain_hub, mut plain) = (Hub::new(true), SourceBatch::new());
-        for json in [
-            TRADE,
-            OTHER,
-            TRADE,
-            STATUS,
-            OTHER,
-            b"{\"header\":1}".as_slice(),
-        ] {
+    fn the_caching_decoder_gives_what_push_json_event_gives() {
+        let option = br#"{"header":{"type":"TRADE","status":"CONNECTED"},"contract":{"security_type":"OPTION","symbol":"SPY","expiration":20250321,"strike":570000,"right":"C"},"trade":{"ms_of_day":1,"sequence":2,"size":3,"condition":0,"price":4.5,"exchange":5,"date":20250321}}"#;
+        let payloads: [&[u8]; 5] = [TRADE, option, STATUS, TRADE, option];
+        let (mut hub_a, mut hub_b) = (Hub::new(true), Hub::new(true));
+        let (mut plain, mut cached) = (SourceBatch::new(), SourceBatch::new());
+        let mut decoder = JsonEventDecoder::new();
+        for json in payloads {
             assert_eq!(
-                reader.push(&mut batch, &mut hub, json),
-                plain.push_json_event(&mut plain_hub, json)
+                plain.push_json_event(&mut hub_a, json),
+                decoder.push(&mut cached, &mut hub_b, json)
             );
         }
-        assert_eq!(batch.events(), plain.events());
-        assert_eq!(batch.raw(), plain.raw());
-        assert_eq!(hub.market().contract_count(), 2);
+        assert_eq!(plain.events(), cached.events());
+        assert_eq!(plain.spans(), cached.spans());
+        assert_eq!(plain.raw(), cached.raw());
+        assert_eq!(hub_b.market().contract_count(), 2);
     }
 
     #[test]

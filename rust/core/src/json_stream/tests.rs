@@ -402,6 +402,35 @@ proptest! {
         }
         prop_assert_eq!(split_with_sizes(&stream, &sizes, 1 << 20), one_shot);
     }
+
+    /// Stopping after any item and feeding the rest of the chunk again gives what one feed
+    /// gives: the splitter is left exactly after the item.
+    #[test]
+    fn stopping_and_feeding_the_rest_again_changes_nothing(
+        stream in json_stream_bytes(),
+        stop_every in 1usize..4,
+        max in prop::sample::select(vec![8usize, 40, 1 << 20]),
+    ) {
+        let expected = reference(&stream, max);
+        let mut splitter = JsonStreamSplitter::new(max);
+        let mut items = Vec::new();
+        let mut rest: &[u8] = &stream;
+        let mut seen = 0usize;
+        while !rest.is_empty() {
+            let consumed = splitter.feed_spans_until(rest, |item| {
+                items.push(match item {
+                    Ok(Span::InChunk(range)) => Item::Object(rest[range].to_vec()),
+                    Ok(Span::Joined(bytes)) => Item::Object(bytes.to_vec()),
+                    Err(e) => Item::Error(e.message()),
+                });
+                seen += 1;
+                if seen % stop_every == 0 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            });
+            rest = &rest[consumed..];
+        }
+        prop_assert_eq!(splitter.offset(), stream.len() as u64);
+        prop_assert_eq!(items, expected);
+    }
 }
 
 /// Release-mode throughput: `cargo test -p fastfeed-core --release -- --ignored throughput --nocapture`.
