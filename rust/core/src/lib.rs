@@ -23,6 +23,7 @@ pub mod envelope;
 pub mod event;
 pub mod hub;
 pub mod json_stream;
+pub mod redis;
 pub mod replay;
 pub mod stream_name;
 pub mod synthetic;
