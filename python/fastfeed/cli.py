@@ -17,6 +17,7 @@ from fastfeed.bars import parse_interval
 from fastfeed.errors import BarsError, ConfigError, FastfeedError
 from fastfeed.server import DEFAULT_PORT, ServerConfig, Source, serve
 from fastfeed.server.pacing import parse_speed
+from fastfeed.server.redis_link import RedisUrl
 from fastfeed.server.synthetic import DEFAULT_SYMBOLS, SyntheticSource, SyntheticSpec
 
 
@@ -85,8 +86,18 @@ def _intervals(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _redis_url(text: str) -> RedisUrl:
+    try:
+        return RedisUrl.parse(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _source(text: str) -> str:
     if text == "synthetic":
+        return text
+    if text.startswith("redis:"):
+        _redis_url(text)
         return text
     if text.startswith("replay:"):
         if text == "replay:":
@@ -95,8 +106,8 @@ def _source(text: str) -> str:
             )
         return text
     raise argparse.ArgumentTypeError(
-        f"{text!r} is not available in this version (synthetic or replay:PATH; relay, "
-        "HTTP and Redis sources are planned)"
+        f"{text!r} is not available in this version (synthetic, replay:PATH or redis://…; "
+        "relay and HTTP sources are planned)"
     )
 
 
@@ -192,9 +203,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=_source,
         default="synthetic",
         metavar="SPEC",
-        help="where events come from: synthetic (default), or replay:PATH — JSON Lines of "
+        help="where events come from: synthetic (default); replay:PATH — JSON Lines of "
         "events (what record writes; .gz too) or CSV with a header row; a glob merges several "
-        "files in time order",
+        "files in time order; redis://[:password@]host:port/db — an edge serving the channels "
+        "a --publish server publishes, subscribed while a local client wants them",
+    )
+    serve_parser.add_argument(
+        "--publish",
+        type=_redis_url,
+        metavar="redis://…",
+        help="also publish every event to Redis Pub/Sub, on channels ff:<SEC>:<REQ>:<contract> "
+        "with a per-channel pseq in the header (pipelined; when Redis is slow or down, events "
+        "are dropped and counted, never held)",
     )
     replay = serve_parser.add_argument_group("replay (--source replay:PATH)")
     replay.add_argument(
@@ -340,7 +360,25 @@ def _make_source(args: argparse.Namespace) -> Source:
             on_bad_line=args.on_bad_line,
             progress=True,
         )
-        return ReplaySource(spec)
+        source: Source = ReplaySource(spec)
+    elif args.source.startswith("redis:"):
+        from fastfeed.server.redis_source import RedisSource
+
+        url = RedisUrl.parse(args.source)
+        log.info("edge of %s: subscribing on demand", url)
+        source = RedisSource(url)
+    else:
+        source = _synthetic(args)
+    if args.publish is not None:
+        from fastfeed.server.redis_publish import PublishingSource, RedisPublisher
+
+        log.info("publishing every event to %s", args.publish)
+        source = PublishingSource(source, RedisPublisher(args.publish))
+    return source
+
+
+def _synthetic(args: argparse.Namespace) -> Source:
+    log = logging.getLogger("fastfeed.server")
     source = SyntheticSource(SyntheticSpec(seed=args.seed, rate=args.rate, symbols=args.symbols))
     log.info(
         "synthetic market: %s, index SPX, option chain on %s; %s events/s, seed %d",
