@@ -318,3 +318,131 @@ def test_bad_redis_urls_are_one_line_errors(args: list[str], line: str) -> None:
     done = subprocess.run([*SERVE, *args], capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert done.stderr == line + "\n"
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[list[RedisServer]]:
+    """A real local Redis Cluster of three masters, no replicas."""
+    masters = [
+        RedisServer(
+            tmp_path / f"node{i}",
+            extra=("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"),
+        )
+        for i in range(3)
+    ]
+    try:
+        for master in masters:
+            master.start()
+        subprocess.run(
+            ["redis-cli", "--cluster", "create",
+             *[f"127.0.0.1:{m.port}" for m in masters],
+             "--cluster-replicas", "0", "--cluster-yes"],
+            capture_output=True, timeout=60, check=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while not all("cluster_state:ok" in m.cli("CLUSTER", "INFO") for m in masters):
+            assert time.monotonic() < deadline, "cluster did not come up"
+            time.sleep(0.2)
+        yield masters
+    finally:
+        for master in masters:
+            master.stop()
+
+
+def move_slot(masters: list[RedisServer], slot: int) -> tuple[int, int]:
+    """Reshards ``slot`` to the next master (``CLUSTER SETSLOT`` as ``redis-cli --cluster
+    reshard`` does; shard channels have no keys to migrate); returns (from, to) indexes."""
+    ids = [m.cli("CLUSTER", "MYID")[0] for m in masters]
+    owner = next(
+        i
+        for i, m in enumerate(masters)
+        if str(slot) in _owned_slots(m.cli("CLUSTER", "NODES"), ids[i])
+    )
+    target = (owner + 1) % len(masters)
+    masters[target].cli("CLUSTER", "SETSLOT", str(slot), "IMPORTING", ids[owner])
+    masters[owner].cli("CLUSTER", "SETSLOT", str(slot), "MIGRATING", ids[target])
+    for master in (masters[target], masters[owner], *masters):
+        master.cli("CLUSTER", "SETSLOT", str(slot), "NODE", ids[target])
+    return owner, target
+
+
+def _owned_slots(nodes: list[str], node_id: str) -> set[str]:
+    """Slots (as strings) of ``node_id`` in ``CLUSTER NODES`` output words."""
+    at = nodes.index(node_id)
+    slots: set[str] = set()
+    for word in nodes[at + 8 :]:
+        if len(word) == 40 and all(c in "0123456789abcdef" for c in word):
+            break
+        if "-" in word and not word.startswith("["):
+            low, high = word.split("-")
+            slots.update(str(s) for s in range(int(low), int(high) + 1))
+        elif word.isdigit():
+            slots.add(word)
+    return slots
+
+
+def per_channel(events: list[Any]) -> dict[tuple[str, Any], list[Any]]:
+    """Events by (type, contract): a channel's order is kept, across channels it is not."""
+    channels: dict[tuple[str, Any], list[Any]] = defaultdict(list)
+    for event in events:
+        channels[(type(event).__name__, event.contract)].append(event)
+    return channels
+
+
+@needs_redis
+def test_a_cluster_edge_gets_exactly_its_channels_through_a_reshard(
+    tmp_path: Path, cluster: list[RedisServer], nodes: list[Node]
+) -> None:
+    from fastfeed._core import redis_key_slot
+
+    seed = cluster[0].url
+    nodes.append(Node(tmp_path, "ingest", "--rate", "3000", "--publish", seed, "--redis-cluster"))
+    nodes.append(Node(tmp_path, "edge", "--source", cluster[1].url, "--redis-cluster"))
+    ingest, edge = nodes
+    streams = [f"stock.{s}@quote" for s in ("SPY", "AAPL", "MSFT", "QQQ", "TSLA")]
+    streams.append("stock.AAPL@trade")
+    channels = [f"ff:STOCK:QUOTE:{s}" for s in ("SPY", "AAPL", "MSFT", "QQQ", "TSLA")]
+    channels += ["ff:STOCK:TRADE:AAPL", "ff:STOCK:OHLC:AAPL"]
+
+    def shard_counts() -> list[int]:
+        """Per master: how many of ``channels`` have a subscriber there."""
+        return [
+            sum(int(n) for n in m.cli("PUBSUB", "SHARDNUMSUB", *channels)[1::2]) for m in cluster
+        ]
+
+    async def body() -> None:
+        truth_feed = fastfeed.connect(ingest.url("/v1/stream"))
+        edge_feed = fastfeed.connect(edge.url("/v1/stream"))
+        for feed in (truth_feed, edge_feed):
+            await feed.__aenter__()
+        try:
+            for stream in streams:
+                await truth_feed.subscribe(stream)
+            truth_run = asyncio.ensure_future(collect(truth_feed, 9))
+            await asyncio.sleep(0.3)
+            for stream in streams:
+                await edge_feed.subscribe(stream)
+            await wait_for(lambda: sum(shard_counts()) == len(channels))
+            spread = shard_counts()
+            edge_run = asyncio.ensure_future(collect(edge_feed, 7))
+            await asyncio.sleep(2)
+            moved = move_slot(cluster, redis_key_slot(b"ff:STOCK:QUOTE:SPY"))
+            await wait_for(lambda: sum(shard_counts()) == len(channels))
+            seen = await edge_run
+            truth = data(await truth_run)
+        finally:
+            for feed in (truth_feed, edge_feed):
+                await feed.__aexit__(None, None, None)
+        assert sum(1 for n in spread if n) >= 2, spread  # the channels spread over the shards
+        got = per_channel(data(seen))
+        want = per_channel(truth)
+        assert set(got) == set(want)
+        lost_total = 0
+        for key, events in got.items():
+            window = want[key][want[key].index(events[0]) : want[key].index(events[-1]) + 1]
+            assert [e for e in window if e in events] == events, key
+            lost_total += len(window) - len(events)
+        gaps = sum(e.count for e in seen if isinstance(e, fastfeed.Gap))
+        assert gaps == lost_total, (gaps, lost_total, moved)
+
+    run(body, timeout=90)

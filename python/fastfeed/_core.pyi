@@ -795,9 +795,10 @@ class RedisReader:
 
     def __new__(cls) -> RedisReader: ...
     def feed(
-        self, hub: Hub | None, data: bytes
+        self, hub: Hub | None, data: bytes, connection: int = 0
     ) -> tuple[SourceBatch, list[tuple[str, int, list[int]]], list[object], list[str], int]:
-        """Reads one socket read: ``(batch, gaps, replies, bad_payloads, duplicates)``.
+        """Reads one socket read of ``connection`` (a Cluster edge reads one per node; the
+        channels' sequences are shared): ``(batch, gaps, replies, bad_payloads, duplicates)``.
         ``gaps`` are ``(channel, events lost, subscribers they would have reached)``;
         ``replies`` every other reply (str, int, bytes, None, lists; error replies as
         :class:`~fastfeed.errors.RedisError` instances). Raises ``RedisError`` for bytes that

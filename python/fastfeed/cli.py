@@ -216,6 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
         "with a per-channel pseq in the header (pipelined; when Redis is slow or down, events "
         "are dropped and counted, never held)",
     )
+    serve_parser.add_argument(
+        "--redis-cluster",
+        action="store_true",
+        help="the redis:// of --publish / --source is a node of a Redis Cluster (Redis >= 7): "
+        "sharded Pub/Sub, each channel on the node that owns its slot (SPUBLISH/SSUBSCRIBE); "
+        "whole-market streams are not served by a cluster edge",
+    )
     replay = serve_parser.add_argument_group("replay (--source replay:PATH)")
     replay.add_argument(
         "--speed",
@@ -366,14 +373,15 @@ def _make_source(args: argparse.Namespace) -> Source:
 
         url = RedisUrl.parse(args.source)
         log.info("edge of %s: subscribing on demand", url)
-        source = RedisSource(url)
+        source = RedisSource(url, cluster=args.redis_cluster)
     else:
         source = _synthetic(args)
     if args.publish is not None:
         from fastfeed.server.redis_publish import PublishingSource, RedisPublisher
 
         log.info("publishing every event to %s", args.publish)
-        source = PublishingSource(source, RedisPublisher(args.publish))
+        publisher = RedisPublisher(args.publish, cluster=args.redis_cluster)
+        source = PublishingSource(source, publisher)
     return source
 
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from typing import cast
 from urllib.parse import unquote, urlsplit
 
-from fastfeed._core import RedisReader, redis_command
+from fastfeed._core import RedisReader, redis_command, redis_key_slot
 from fastfeed.errors import ConfigError, FastfeedError, RedisError
 
-__all__ = ["RateLimitedLog", "RedisLink", "RedisUrl"]
+__all__ = ["RateLimitedLog", "RedisLink", "RedisNodes", "RedisUrl"]
 
 log = logging.getLogger("fastfeed.server")
 
@@ -225,3 +225,94 @@ class RedisLink(asyncio.Protocol):
     def resume_writing(self) -> None:
         if self.on_resume is not None:
             self.on_resume()
+
+
+class RedisNodes:
+    """The Redis servers a publisher or an edge talks to: one server, or every master of a
+    Cluster (``--redis-cluster``) with the node of each hash slot, read from ``CLUSTER
+    SLOTS`` when connecting. A topology change (``MOVED``, a channel moved away) is handled by
+    dropping every link and connecting again: the new topology is read then.
+
+    Implements :class:`~fastfeed.client.reconnect.Link`: down as soon as any node is.
+    """
+
+    def __init__(self, links: list[RedisLink], slot_nodes: list[int] | None) -> None:
+        self.links = links
+        #: Node index of each of the 16384 slots (``None``: one server).
+        self.slot_nodes = slot_nodes
+        self._down: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(cls, url: RedisUrl, *, cluster: bool, name: str) -> RedisNodes:
+        """Connects to ``url``, and with ``cluster`` to every master its ``CLUSTER SLOTS``
+        names (with ``url``'s password). Raises :class:`OSError` when a node cannot be
+        reached or answers with an error."""
+        try:
+            seed = await RedisLink.open(url, name=name, select_db=not cluster)
+            if not cluster:
+                return cls([seed], None)
+            try:
+                reply = await seed.call(b"CLUSTER", b"SLOTS")
+            finally:
+                seed.abort("topology read")
+            addresses, slot_nodes = _topology(reply)
+            links: list[RedisLink] = []
+            try:
+                for host, port in addresses:
+                    node = RedisUrl(host, port, 0, url.password, url.username)
+                    links.append(await RedisLink.open(node, name=f"{name} {host}:{port}"))
+            except BaseException:
+                for link in links:
+                    link.abort("cluster connect failed")
+                raise
+            return cls(links, slot_nodes)
+        except (RedisError, FastfeedError) as error:
+            raise OSError(str(error)) from None
+
+    def node_of(self, channel: bytes) -> int:
+        """The index of the node that owns ``channel``'s slot."""
+        if self.slot_nodes is None:
+            return 0
+        return self.slot_nodes[redis_key_slot(channel)]
+
+    @property
+    def up(self) -> bool:
+        return all(link.up for link in self.links)
+
+    @property
+    def close_reason(self) -> str:
+        reasons = dict.fromkeys(link.close_reason for link in self.links if link.close_reason)
+        return "; ".join(reasons)
+
+    async def wait_closed(self) -> None:
+        """Returns once any node's link is down (the others are then dropped too)."""
+        waits = [asyncio.ensure_future(link.wait_closed()) for link in self.links]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+        self.abort("another node's link is down")
+
+    def abort(self, reason: str) -> None:
+        """Drops every link."""
+        for link in self.links:
+            link.abort(reason)
+
+
+def _topology(reply: object) -> tuple[list[tuple[str, int]], list[int]]:
+    """``CLUSTER SLOTS`` as (master addresses, node index of each slot)."""
+    if not isinstance(reply, list):
+        raise RedisError(f"CLUSTER SLOTS: unexpected reply {reply!r}")
+    addresses: list[tuple[str, int]] = []
+    slot_nodes = [0] * 16384
+    for entry in reply:
+        start, end, master = entry[0], entry[1], entry[2]
+        address = (master[0].decode(), int(master[1]))
+        if address not in addresses:
+            addresses.append(address)
+        index = addresses.index(address)
+        slot_nodes[start : end + 1] = [index] * (end - start + 1)
+    if not addresses:
+        raise RedisError("CLUSTER SLOTS: no slot is served (is the cluster up?)")
+    return addresses, slot_nodes

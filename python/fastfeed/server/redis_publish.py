@@ -19,9 +19,8 @@ import contextlib
 import logging
 
 from fastfeed.client.reconnect import Backoff, Reconnector
-from fastfeed.errors import RedisError
 from fastfeed.server.hub import Hub
-from fastfeed.server.redis_link import RateLimitedLog, RedisLink, RedisUrl
+from fastfeed.server.redis_link import RateLimitedLog, RedisNodes, RedisUrl
 from fastfeed.server.source import Source, SourceEnd
 
 __all__ = ["PublishingSource", "RedisPublisher"]
@@ -35,7 +34,10 @@ _FIRST_CONNECT_WAIT = 2.0
 
 
 class RedisPublisher:
-    """Publishes everything a :class:`~fastfeed.server.hub.Hub` publishes to one Redis server.
+    """Publishes everything a :class:`~fastfeed.server.hub.Hub` publishes to one Redis server,
+    or with ``cluster`` to the masters of a Redis Cluster, each channel with ``SPUBLISH`` to
+    the node that owns its slot (sharded Pub/Sub: the load spreads over the shards). A
+    ``MOVED`` reply (resharding) drops the links; reconnecting reads the new topology.
 
     Counters: :attr:`sent` (events written to Redis), :attr:`dropped` (events dropped: Redis
     down or not keeping up), :attr:`errors` (error replies).
@@ -45,10 +47,12 @@ class RedisPublisher:
         self,
         url: RedisUrl,
         *,
+        cluster: bool = False,
         max_pending_bytes: int = DEFAULT_MAX_PENDING,
         backoff: Backoff | None = None,
     ) -> None:
         self.url = url
+        self.cluster = cluster
         self.max_pending_bytes = max_pending_bytes
         self.backoff = backoff if backoff is not None else Backoff()
         self.sent = 0
@@ -56,7 +60,8 @@ class RedisPublisher:
             "redis publish: dropped %d event(s) in the last 10 s (%s)", interval=10.0
         )
         self._errors = RateLimitedLog("redis publish: %d error reply(ies); the latest: %s")
-        self._link: RedisLink | None = None
+        self._nodes: RedisNodes | None = None
+        self._paused: set[int] = set()
         self._hub: Hub | None = None
         self._sink = 0
         #: Set once the first connection attempt is over (connected or not).
@@ -75,12 +80,12 @@ class RedisPublisher:
     @property
     def connected(self) -> bool:
         """Whether the link to Redis is up."""
-        return self._link is not None and self._link.up
+        return self._nodes is not None and self._nodes.up
 
     async def run(self, hub: Hub) -> None:
         """Publishes until cancelled, reconnecting with backoff."""
         self._hub = hub
-        hub.core.enable_redis_publish(False)
+        hub.core.enable_redis_publish(self.cluster)
         self._sink = hub.add_sink()
         hub.on_published(self._flush)
         reconnector = Reconnector(
@@ -96,41 +101,57 @@ class RedisPublisher:
             await reconnector.wait()
         finally:
             await reconnector.stop()
-            if self._link is not None:
-                self._link.abort("server stopping")
+            if self._nodes is not None:
+                self._nodes.abort("server stopping")
 
-    async def _connect(self) -> RedisLink:
+    async def _connect(self) -> RedisNodes:
         try:
-            return await RedisLink.open(self.url, name=f"redis {self.url}")
-        except RedisError as error:
-            raise OSError(str(error)) from None
+            return await RedisNodes.open(self.url, cluster=self.cluster, name=f"redis {self.url}")
         finally:
             self.first_attempt.set()
 
-    def _up(self, link: RedisLink, attempts: int) -> None:
+    def _up(self, nodes: RedisNodes, attempts: int) -> None:
         hub = self._hub
         assert hub is not None
-        link.on_data = self._replies
-        link.on_pause = lambda: hub.blocked(self._sink)
-        link.on_resume = lambda: hub.unblocked(self._sink)
-        self._link = link
-        log.info("redis publish: connected to %s", self.url)
+        self._paused.clear()
+        for index, link in enumerate(nodes.links):
+            link.on_data = lambda data, nodes=nodes: self._replies(nodes, data)
+            link.on_pause = lambda index=index: self._pause(index)
+            link.on_resume = lambda index=index: self._resume(index)
+        if nodes.slot_nodes is not None:
+            hub.core.set_redis_slot_nodes(nodes.slot_nodes)
+        self._nodes = nodes
+        shards = f", {len(nodes.links)} cluster masters" if nodes.slot_nodes is not None else ""
+        log.info("redis publish: connected to %s%s", self.url, shards)
 
-    def _down(self, link: RedisLink) -> bool:
+    def _pause(self, node: int) -> None:
         assert self._hub is not None
-        self._link = None
+        self._paused.add(node)
+        self._hub.blocked(self._sink)
+
+    def _resume(self, node: int) -> None:
+        assert self._hub is not None
+        self._paused.discard(node)
+        if not self._paused:
+            self._hub.unblocked(self._sink)
+
+    def _down(self, nodes: RedisNodes) -> bool:
+        assert self._hub is not None
+        self._nodes = None
+        self._paused.clear()
         self._hub.unblocked(self._sink)
         log.warning(
             "redis publish: lost %s (%s); dropping events until it is back",
             self.url,
-            link.close_reason,
+            nodes.close_reason,
         )
         return True
 
     def _flush(self) -> None:
         assert self._hub is not None
-        link = self._link
-        for _node, commands, count in self._hub.core.take_redis():
+        nodes = self._nodes
+        for node, commands, count in self._hub.core.take_redis():
+            link = nodes.links[node] if nodes is not None and node < len(nodes.links) else None
             if link is None or not link.up:
                 self._dropped.add(count, "Redis is down")
             elif link.buffered + len(commands) > self.max_pending_bytes:
@@ -139,12 +160,15 @@ class RedisPublisher:
                 link.write(commands)
                 self.sent += count
 
-    def _replies(self, data: bytes) -> None:
+    def _replies(self, nodes: RedisNodes, data: bytes) -> None:
         # PUBLISH answers with an integer; only error lines need a look.
         if b"-" in data:
             for line in data.split(b"\r\n"):
                 if line.startswith(b"-"):
-                    self._errors.add(1, line[1:].decode(errors="replace"))
+                    error = line[1:].decode(errors="replace")
+                    self._errors.add(1, error)
+                    if error.startswith(("MOVED", "ASK", "CLUSTERDOWN")):
+                        nodes.abort(f"cluster topology changed ({error})")
 
 
 class PublishingSource:

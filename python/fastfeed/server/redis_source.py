@@ -28,7 +28,7 @@ from fastfeed._core import RedisReader, redis_subscriptions
 from fastfeed.client.reconnect import Backoff, Reconnector
 from fastfeed.errors import RedisError
 from fastfeed.server.hub import Hub
-from fastfeed.server.redis_link import RateLimitedLog, RedisLink, RedisUrl
+from fastfeed.server.redis_link import RateLimitedLog, RedisNodes, RedisUrl
 
 __all__ = ["RedisSource"]
 
@@ -46,8 +46,11 @@ class RedisSource:
     forwarded), :attr:`lost` (events missing from the channels' sequences), :attr:`duplicates`
     (payloads that arrived twice, through a channel and a pattern, skipped)."""
 
-    def __init__(self, url: RedisUrl, *, backoff: Backoff | None = None) -> None:
+    def __init__(
+        self, url: RedisUrl, *, cluster: bool = False, backoff: Backoff | None = None
+    ) -> None:
         self.url = url
+        self.cluster = cluster
         self.backoff = backoff if backoff is not None else Backoff()
         self.received = 0
         self.duplicates = 0
@@ -55,7 +58,8 @@ class RedisSource:
         self._bad = RateLimitedLog("redis: %d payload(s) that are not events; the latest: %s")
         self._wanted: Counter[Subscription] = Counter()
         self._reader = RedisReader()
-        self._link: RedisLink | None = None
+        self._nodes: RedisNodes | None = None
+        self._pattern_warned = False
         self._hub: Hub | None = None
 
     @property
@@ -93,20 +97,18 @@ class RedisSource:
         finally:
             pinger.cancel()
             await reconnector.stop()
-            if self._link is not None:
-                self._link.abort("server stopping")
+            if self._nodes is not None:
+                self._nodes.abort("server stopping")
 
-    async def _connect(self) -> RedisLink:
-        try:
-            return await RedisLink.open(self.url, name=f"redis {self.url}")
-        except RedisError as error:
-            raise OSError(str(error)) from None
+    async def _connect(self) -> RedisNodes:
+        return await RedisNodes.open(self.url, cluster=self.cluster, name=f"redis {self.url}")
 
-    def _up(self, link: RedisLink, attempts: int) -> None:
+    def _up(self, nodes: RedisNodes, attempts: int) -> None:
         assert self._hub is not None
         self._reader.reconnected()
-        link.on_data = self._data
-        self._link = link
+        for index, link in enumerate(nodes.links):
+            link.on_data = lambda data, index=index, nodes=nodes: self._data(nodes, index, data)
+        self._nodes = nodes
         self._send(sorted(self._wanted), subscribe=True)
         self._hub.set_upstream(True)
         log.info(
@@ -116,29 +118,29 @@ class RedisSource:
             f" (after {attempts} attempts)" if attempts > 1 else "",
         )
 
-    def _down(self, link: RedisLink) -> bool:
+    def _down(self, nodes: RedisNodes) -> bool:
         assert self._hub is not None
-        self._link = None
+        self._nodes = None
         self._hub.set_upstream(False)
-        log.warning("redis: lost %s (%s); reconnecting", self.url, link.close_reason)
+        log.warning("redis: lost %s (%s); reconnecting", self.url, nodes.close_reason)
         return True
 
     async def _ping(self) -> None:
         # Subscribed connections answer PING too: silence means a dead (or stopped) Redis.
         while True:
             await asyncio.sleep(_PING_INTERVAL)
-            if self._link is not None and self._link.up:
-                self._link.send(b"PING")
+            if self._nodes is not None:
+                for link in self._nodes.links:
+                    link.send(b"PING")
 
-    def _data(self, data: bytes) -> None:
+    def _data(self, nodes: RedisNodes, index: int, data: bytes) -> None:
         hub = self._hub
         assert hub is not None
         self._reconnector.alive()
         try:
-            batch, gaps, replies, bad, duplicates = self._reader.feed(hub.core, data)
+            batch, gaps, replies, bad, duplicates = self._reader.feed(hub.core, data, index)
         except RedisError as error:
-            if self._link is not None:
-                self._link.abort(str(error))
+            nodes.abort(str(error))
             return
         if len(batch):
             self.received += len(batch)
@@ -152,6 +154,15 @@ class RedisSource:
         for reply in replies:
             if isinstance(reply, RedisError):
                 log.warning("redis: %s", reply)
+                if str(reply).startswith(("MOVED", "ASK", "CLUSTERDOWN")):
+                    nodes.abort(f"cluster topology changed ({reply})")
+            elif (
+                isinstance(reply, list)
+                and reply[:1] == [b"sunsubscribe"]
+                and (False, reply[1].decode()) in self._wanted
+            ):
+                # Redis unsubscribes a shard channel whose slot moved to another node.
+                nodes.abort(f"{reply[1].decode()} moved to another node")
 
     def _interest(self, gained: list[str], lost: list[str]) -> None:
         added: list[Subscription] = []
@@ -172,15 +183,29 @@ class RedisSource:
                         self._reader.forget_prefix(name.rstrip("*").encode())
                     else:
                         self._reader.forget(name.encode())
-        if self._link is not None and self._link.up:
+        if self._nodes is not None and self._nodes.up:
             self._send(added, subscribe=True)
             self._send(removed, subscribe=False)
 
     def _send(self, subs: list[Subscription], *, subscribe: bool) -> None:
-        link = self._link
-        assert link is not None
+        nodes = self._nodes
+        assert nodes is not None
         channels = [name.encode() for is_pattern, name in subs if not is_pattern]
         patterns = [name.encode() for is_pattern, name in subs if is_pattern]
+        if nodes.slot_nodes is not None:
+            # Sharded Pub/Sub: each channel on the node of its slot (one slot per command).
+            for channel in channels:
+                nodes.links[nodes.node_of(channel)].send(
+                    b"SSUBSCRIBE" if subscribe else b"SUNSUBSCRIBE", channel
+                )
+            if patterns and subscribe and not self._pattern_warned:
+                self._pattern_warned = True
+                log.warning(
+                    "redis: whole-market streams are not served on a Redis Cluster (sharded "
+                    "Pub/Sub has no patterns); subscribe to contracts instead"
+                )
+            return
+        link = nodes.links[0]
         if channels:
             link.send(b"SUBSCRIBE" if subscribe else b"UNSUBSCRIBE", *channels)
         if patterns:

@@ -46,14 +46,17 @@ impl PyRedisReader {
         Self::default()
     }
 
-    /// Reads one socket read: returns `(batch, gaps, replies, bad_payloads, duplicates)`.
+    /// Reads one socket read of connection `connection` (a Cluster edge has one per node):
+    /// returns `(batch, gaps, replies, bad_payloads, duplicates)`.
     /// Without `hub` (replies only, e.g. a handshake), payloads go into a throwaway market.
     #[allow(clippy::type_complexity)]
+    #[pyo3(signature = (hub, data, connection = 0))]
     fn feed(
         &mut self,
         py: Python<'_>,
         hub: Option<PyRefMut<'_, PyHub>>,
         data: &[u8],
+        connection: usize,
     ) -> PyResult<(PySourceBatch, Vec<Gap>, Vec<Py<PyAny>>, Vec<String>, u64)> {
         let mut batch = PySourceBatch::of_events(Vec::new());
         let mut scratch;
@@ -66,7 +69,7 @@ impl PyRedisReader {
         };
         let pushes = self
             .inner
-            .feed(data, hub, &mut batch.inner)
+            .feed_from(connection, data, hub, &mut batch.inner)
             .map_err(|e| RedisError::new_err(e.to_string()))?;
         let gaps = pushes
             .gaps

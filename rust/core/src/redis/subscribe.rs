@@ -71,7 +71,8 @@ enum Value {
 /// Reads a subscriber connection's bytes: see the module documentation.
 #[derive(Debug, Default)]
 pub struct PushReader {
-    pending: Vec<u8>,
+    /// Per connection (a Cluster edge reads one per node): bytes not yet a whole reply.
+    pending: Vec<Vec<u8>>,
     last: HashMap<Vec<u8>, u64>,
     restarts: u64,
 }
@@ -126,15 +127,31 @@ impl PushReader {
         self.pending.clear();
     }
 
-    /// Reads `data`: message payloads are appended to `batch` (contracts registered with
-    /// `hub`), everything else is returned. A partial reply at the end waits for the next call.
+    /// [`PushReader::feed_from`] connection 0.
     pub fn feed(
         &mut self,
         data: &[u8],
         hub: &mut Hub,
         batch: &mut SourceBatch,
     ) -> Result<Pushes, ProtocolError> {
-        let mut pending = std::mem::take(&mut self.pending);
+        self.feed_from(0, data, hub, batch)
+    }
+
+    /// Reads `data` of connection `connection` (each has its own partial reply; channel
+    /// sequences are shared, so a channel that moves to another Cluster node keeps its
+    /// accounting): message payloads are appended to `batch` (contracts registered with
+    /// `hub`), everything else is returned. A partial reply at the end waits for the next call.
+    pub fn feed_from(
+        &mut self,
+        connection: usize,
+        data: &[u8],
+        hub: &mut Hub,
+        batch: &mut SourceBatch,
+    ) -> Result<Pushes, ProtocolError> {
+        if self.pending.len() <= connection {
+            self.pending.resize_with(connection + 1, Vec::new);
+        }
+        let mut pending = std::mem::take(&mut self.pending[connection]);
         pending.extend_from_slice(data);
         let mut pushes = Pushes::default();
         let mut pos = 0;
@@ -149,7 +166,7 @@ impl PushReader {
             }
         };
         pending.drain(..pos);
-        self.pending = pending;
+        self.pending[connection] = pending;
         result
     }
 
@@ -410,6 +427,21 @@ mod tests {
         assert!(pushes.gaps.is_empty());
         reader.forget_prefix(b"ff:STOCK:");
         assert_eq!(reader.last_pseq(ch), None);
+    }
+
+    #[test]
+    fn connections_keep_their_partial_replies_apart() {
+        let mut hub = Hub::new(true);
+        let mut reader = PushReader::new();
+        let mut batch = SourceBatch::new();
+        let a = message(b"ff:STOCK:TRADE:AAPL", &payload(2, 1.0));
+        let b = message(b"ff:STOCK:TRADE:AAPL", &payload(3, 1.0));
+        reader.feed_from(0, &a[..10], &mut hub, &mut batch).unwrap();
+        let pushes = reader.feed_from(1, &b, &mut hub, &mut batch).unwrap();
+        assert!(pushes.gaps.is_empty());
+        let pushes = reader.feed_from(0, &a[10..], &mut hub, &mut batch).unwrap();
+        assert_eq!(pushes.duplicates, 1);
+        assert_eq!(batch.len(), 1);
     }
 
     #[test]
