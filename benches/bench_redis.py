@@ -67,21 +67,25 @@ def _universe() -> Universe:
 
 def _commands(n: int) -> tuple[list[bytes], int]:
     """The publisher's RESP commands for ``n`` synthetic events (batches), and their count."""
+    chunks: list[bytes] = []
+    count = 0
+    for commands, k in _published(n):
+        chunks.append(commands)
+        count += k
+    return chunks, count
+
+
+def _published(n: int) -> Iterator[tuple[bytes, int]]:
+    """Draws ``n`` synthetic events in batches, publishes each through a hub that publishes to
+    Redis, and yields each batch's commands and their count."""
     hub = Hub(BarBook([1000], 16))
     market = _market(hub)
     hub.enable_redis_publish(False)
-    chunks: list[bytes] = []
-    count = 0
     for start in range(0, n, _BATCH):
-        hub.publish(
-            market.draw(
-                min(_BATCH, n - start), _DATE, 34_200_000 + start, 34_200_000 + start + _BATCH
-            )
-        )
-        for _, commands, k in hub.take_redis():
-            chunks.append(commands)
-            count += k
-    return chunks, count
+        first_ms = 34_200_000 + start
+        hub.publish(market.draw(min(_BATCH, n - start), _DATE, first_ms, first_ms + _BATCH))
+        for _, commands, count in hub.take_redis():
+            yield commands, count
 
 
 class _Acks:
@@ -94,35 +98,32 @@ class _Acks:
 
     def __call__(self, data: bytes) -> None:
         self.count += data.count(b"\r\n")
-        if self.count >= self.target:
+        if self.target and self.count >= self.target:
+            self.event.set()
+
+    def expect(self, target: int) -> None:
+        """All ``target`` replies are due: :attr:`event` is set once they arrived."""
+        self.target = target
+        if self.count >= target:
             self.event.set()
 
 
 async def _fastfeed_publish(url: str, n: int) -> tuple[float, int]:
     """Events acknowledged per second: draw, publish through the hub, write, until every
     reply is back."""
-    hub = Hub(BarBook([1000], 16))
-    market = _market(hub)
-    hub.enable_redis_publish(False)
     link = await RedisLink.open(RedisUrl.parse(url))
     acks = _Acks()
     link.on_data = acks
     written = 0
     started = time.perf_counter()
-    for start in range(0, n, _BATCH):
-        hub.publish(
-            market.draw(
-                min(_BATCH, n - start), _DATE, 34_200_000 + start, 34_200_000 + start + _BATCH
-            )
-        )
-        for _, commands, k in hub.take_redis():
-            link.write(commands)
-            written += k
+    for commands, count in _published(n):
+        link.write(commands)
+        written += count
         if link.buffered > 4 << 20:
             await asyncio.sleep(0)
             while link.buffered > 1 << 20:
                 await asyncio.sleep(0.001)
-    acks.target = written
+    acks.expect(written)
     await asyncio.wait_for(acks.event.wait(), 60)
     elapsed = time.perf_counter() - started
     link.abort("done")
