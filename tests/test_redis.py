@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -284,12 +285,27 @@ def test_a_stopped_redis_never_holds_the_ingest_node_back_and_memory_stays_bound
     run(body, timeout=60)
 
 
+def cluster_port() -> int:
+    """A free port whose cluster bus port (+10000) is valid and free too."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[list[RedisServer]]:
     """A real local Redis Cluster of three masters, no replicas."""
     masters = [
         RedisServer(
             tmp_path / f"node{i}",
+            port=cluster_port(),
             extra=("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"),
         )
         for i in range(3)

@@ -123,8 +123,9 @@ class RedisLink(asyncio.Protocol):
     async def open(
         cls, url: RedisUrl, *, name: str = "redis", select_db: bool = True, timeout: float = 5.0
     ) -> RedisLink:
-        """Connects, authenticates and selects ``url.db``; raises :class:`OSError` or
-        :class:`~fastfeed.errors.RedisError` (a reconnector retries both)."""
+        """Connects, authenticates, selects ``url.db`` and checks that Redis answers; raises
+        :class:`OSError` or :class:`~fastfeed.errors.RedisError` (a reconnector retries
+        both)."""
         loop = asyncio.get_running_loop()
         link = cls(name)
         try:
@@ -135,6 +136,9 @@ class RedisLink(asyncio.Protocol):
                     await link.call(b"AUTH", *user, url.password.encode())
                 if url.db and select_db:
                     await link.call(b"SELECT", str(url.db).encode())
+                # A stopped Redis still accepts connections (the kernel does): only an answer
+                # says it is alive.
+                await link.call(b"PING")
         except TimeoutError:
             link.abort("handshake timeout")
             raise OSError(f"{url}: no answer within {timeout:g} s") from None
