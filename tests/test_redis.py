@@ -429,3 +429,40 @@ def test_a_cluster_edge_gets_exactly_its_channels_through_a_reshard(
         assert gaps == lost_total, (gaps, lost_total, moved)
 
     run(body, timeout=90)
+
+
+def test_redis_urls() -> None:
+    from fastfeed.errors import ConfigError
+    from fastfeed.server.redis_link import RedisUrl
+
+    url = RedisUrl.parse("redis://:S3cret@10.0.0.1:6380/2")
+    assert url == RedisUrl("10.0.0.1", 6380, 2, "S3cret", None)
+    assert str(url) == "redis://:***@10.0.0.1:6380/2"
+    assert RedisUrl.parse("redis://feed:p%40ss@host") == RedisUrl("host", 6379, 0, "p@ss", "feed")
+    with pytest.raises(ConfigError, match=r"^--publish: expected redis://"):
+        RedisUrl.parse("rediss://host:6379/0", "--publish")
+
+
+@needs_redis
+def test_links_authenticate_select_and_report_a_wrong_password(tmp_path: Path) -> None:
+    from fastfeed.errors import RedisError
+    from fastfeed.server.redis_link import RedisLink, RedisUrl
+
+    server = RedisServer(tmp_path / "redis", extra=("--requirepass", "S3cret")).start()
+
+    async def body() -> None:
+        good = RedisUrl.parse(f"redis://:S3cret@127.0.0.1:{server.port}/3")
+        link = await RedisLink.open(good)
+        assert await link.call(b"CLIENT", b"INFO") is not None
+        info = await link.call(b"CLIENT", b"INFO")
+        assert isinstance(info, bytes) and b" db=3 " in info
+        link.abort("done")
+        with pytest.raises(RedisError, match="AUTH: WRONGPASS"):
+            await RedisLink.open(RedisUrl.parse(f"redis://:wrong@127.0.0.1:{server.port}/0"))
+        with pytest.raises(RedisError, match="PING: NOAUTH"):
+            await RedisLink.open(RedisUrl.parse(f"redis://127.0.0.1:{server.port}/0"))
+
+    try:
+        run(body, timeout=30)
+    finally:
+        server.stop()

@@ -45,7 +45,7 @@ class RedisUrl:
     def parse(cls, text: str, flag: str = "") -> RedisUrl:
         """Reads a URL; raises :class:`~fastfeed.ConfigError` with one line (naming ``flag``
         first if given)."""
-        flag = f"{flag}" if flag else ""
+        flag = f"{flag}: " if flag else ""
         if not text.startswith("redis://"):
             raise ConfigError(f"{flag}expected {_URL_FORM}, got {text!r}")
         parts = urlsplit(text)
