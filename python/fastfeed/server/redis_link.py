@@ -270,7 +270,12 @@ class RedisNodes:
                     link.abort("cluster connect failed")
                 raise
             return cls(links, slot_nodes)
-        except (RedisError, FastfeedError) as error:
+        except RedisError as error:
+            # Not a network failure (a wrong password, a db that does not exist): say so
+            # louder than a refused connection; the reconnector still retries with backoff.
+            log.warning("%s", error)
+            raise OSError(str(error)) from None
+        except FastfeedError as error:
             raise OSError(str(error)) from None
 
     def node_of(self, channel: bytes) -> int:
