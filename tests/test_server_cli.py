@@ -128,8 +128,8 @@ def test_help_documents_every_flag(command: str) -> None:
         (
             ["--source", "ws://127.0.0.1:1/v1/events"],
             "python -m fastfeed serve: error: argument --source: 'ws://127.0.0.1:1/v1/events' is "
-            "not available in this version (synthetic, replay:PATH, http://… or https://…; "
-            "relay and Redis sources are planned)",
+            "not available in this version (synthetic, replay:PATH, http://… or https://…, "
+            "redis://…; the relay source is planned)",
         ),
         (
             ["--source", "replay:"],
@@ -160,6 +160,31 @@ def test_help_documents_every_flag(command: str) -> None:
             ["--symbols", "AAPL,,MSFT"],
             "python -m fastfeed serve: error: argument --symbols: "
             "expected comma-separated symbols, got 'AAPL,,MSFT'",
+        ),
+        (
+            ["--publish", "http://127.0.0.1:6379/0"],
+            "python -m fastfeed serve: error: argument --publish: expected "
+            "redis://[:password@]host:port/db, got 'http://127.0.0.1:6379/0'",
+        ),
+        (
+            ["--publish", "redis://127.0.0.1:99999/0"],
+            "python -m fastfeed serve: error: argument --publish: port must be 1-65535 in "
+            "'redis://127.0.0.1:99999/0'",
+        ),
+        (
+            ["--source", "redis://127.0.0.1:6379/zero"],
+            "python -m fastfeed serve: error: argument --source: db must be a number, got "
+            "'zero' in 'redis://127.0.0.1:6379/zero'",
+        ),
+        (
+            ["--source", "redis:///0"],
+            "python -m fastfeed serve: error: argument --source: no host in 'redis:///0' "
+            "(expected redis://[:password@]host:port/db)",
+        ),
+        (
+            ["--publish", "redis://h:1/0?x=1"],
+            "python -m fastfeed serve: error: argument --publish: unexpected query or "
+            "fragment in 'redis://h:1/0?x=1'",
         ),
     ],
 )

@@ -312,6 +312,10 @@ class Connection(WSListener):
         if shown is not None:
             log.info("client %s: %s", self.peer, shown)
 
+    def count_lost(self, count: int) -> None:
+        """``count`` events meant for this connection were lost upstream (a Redis gap)."""
+        self.dropped += count
+
     def send_status(self, *, end_of_snapshot: bool = False) -> None:
         """Sends a STATUS now: ``sent``/``dropped`` and whether the server's upstream is
         connected (:attr:`Hub.upstream_connected

@@ -54,6 +54,11 @@ class Consumer(Protocol):
         handed over before it."""
         ...
 
+    def count_lost(self, count: int) -> None:
+        """``count`` events meant for this connection were lost before they reached the
+        server (a Redis gap, SPEC §7): counted in its STATUS ``dropped``."""
+        ...
+
 
 class Hub:
     """The server side shared by every connection and the source."""
@@ -70,6 +75,9 @@ class Hub:
         self._lagging: set[int] = set()
         self._changed = asyncio.Event()
         self._listeners: list[InterestListener] = []
+        self._published_listeners: list[Callable[[], None]] = []
+        #: Consumers that are not connections (the Redis publisher): negative ids.
+        self._sinks: set[int] = set()
         self._upstream_connected = True
 
     # --- sources -----------------------------------------------------------------------------
@@ -79,7 +87,32 @@ class Hub:
         number of data events handed to connections (summed over them). With lock-step
         (:meth:`enable_lock_step`), what the paced client's window does not allow yet waits in the
         backlog (:attr:`backlog`) for :meth:`drain`."""
-        return self._deliver(self.core.publish(batch))
+        delivered = self._deliver(self.core.publish(batch))
+        for listener in self._published_listeners:
+            listener()
+        return delivered
+
+    def on_published(self, listener: Callable[[], None]) -> None:
+        """Calls ``listener()`` after each :meth:`publish` (the Redis publisher takes the
+        batch's commands from :attr:`core` then)."""
+        self._published_listeners.append(listener)
+
+    def add_sink(self) -> int:
+        """Registers a consumer that is not a connection (the Redis publisher): paced
+        sources wait for it as for a connection (it reports :meth:`blocked` and
+        :meth:`unblocked` with the returned id), and do not wait for a first client."""
+        sink = -1 - len(self._sinks)
+        self._sinks.add(sink)
+        self._changed.set()
+        return sink
+
+    def count_lost(self, subscribers: list[int], count: int) -> None:
+        """``count`` events meant for ``subscribers`` were lost upstream (a Redis gap): each
+        one's STATUS ``dropped`` grows by ``count``, so its SDK reports a ``Gap``."""
+        for subscriber in subscribers:
+            consumer = self._consumers.get(subscriber)
+            if consumer is not None:
+                consumer.count_lost(count)
 
     def enable_lock_step(self, window: int) -> None:
         """Seed 004's lock-step (``--pace ack``): the ``/v1/events`` client's events carry
@@ -131,7 +164,7 @@ class Hub:
         blocked (a replay at ``--speed max`` never drops)."""
         loop = asyncio.get_running_loop()
         while True:
-            if not self._consumers:
+            if not self._consumers and not self._sinks:
                 await self._wait_change(None)
                 continue
             if grace is None:
