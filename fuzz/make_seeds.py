@@ -136,6 +136,7 @@ def main() -> None:
         "event_batch": [b"\x08" + frame(1, e) for e in events[:10]]
         + [b"\x00" + b"\n".join(events)],
         "json_stream": [bytes([c]) + s for s in splits for c in (0x02, 0x0A)],
+        "hub_ingest": [b"\n".join(events), b"\n".join(events[:5]) + b"\x00" + TRADE],
         **replay_files(),
     }
     shutil.rmtree(SEEDS, ignore_errors=True)
