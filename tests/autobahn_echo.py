@@ -63,6 +63,18 @@ def _error_close(error: ProtocolError, mask: bool) -> bytes:
     )
 
 
+async def _close_after_peer(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout: float
+) -> None:
+    """Reads (discarding) until the server closes, or nothing came for ``timeout`` s."""
+    try:
+        while await asyncio.wait_for(reader.read(1 << 16), timeout):
+            pass
+    except (TimeoutError, ConnectionError):
+        pass
+    writer.close()
+
+
 async def _echo_frames(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
@@ -90,12 +102,7 @@ async def _echo_frames(
         # The server closes the TCP connection first (RFC 6455 §7.1.1).
         writer.close()
         return
-    try:
-        while await asyncio.wait_for(reader.read(1 << 16), 5):
-            pass
-    except (TimeoutError, ConnectionError):
-        pass
-    writer.close()
+    await _close_after_peer(reader, writer, 5)
 
 
 async def _serve_decoder(cap: int) -> None:
@@ -159,12 +166,7 @@ async def _run_client(url: str, agent: str, cap: int) -> None:
             print(f"case {case}: {error!r}", file=sys.stderr)
     reader, writer, _ = await _open(url, f"/updateReports?agent={agent}")
     writer.write(ws_encode_frames(_CLOSE, [ws_close_payload(1000)], os.urandom(4)))
-    try:
-        while await asyncio.wait_for(reader.read(1 << 16), 10):
-            pass
-    except (TimeoutError, ConnectionError):
-        pass
-    writer.close()
+    await _close_after_peer(reader, writer, 10)
 
 
 async def _serve_picows(cap: int) -> None:
