@@ -10,6 +10,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
+import pytest
 import uvloop
 from fastfeed import WSClientHandshake, WSFrameDecoder, ws_encode_frames, ws_parse_close_payload
 from fastfeed.server import Server, ServerConfig, Source
@@ -41,6 +42,14 @@ def on_loop(name: str) -> Iterator[None]:
         yield
     finally:
         _loop = previous
+
+
+@pytest.fixture(params=sorted(LOOPS))
+def each_loop(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Runs a test on every loop of :data:`LOOPS`: ``pytestmark =
+    pytest.mark.usefixtures("each_loop")`` in a module that imports it."""
+    with on_loop(request.param):
+        yield
 
 
 def run(coro_fn: Callable[[], Awaitable[None]], timeout: float = 30) -> None:

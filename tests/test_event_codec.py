@@ -377,6 +377,8 @@ def test_acks_status_other_and_control() -> None:
         "sent": [1, -1, 3],
         "dropped": [0, -1, 1],
         "received": [1, 1, 2],
+        "connected": [1, 1, 1],
+        "end_of_snapshot": [0, 0, 0],
     }
     assert batch.other == [
         b'{"header":{"type":"NEWS","status":"CONNECTED"},"news":{"headline":"x"}}',

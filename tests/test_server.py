@@ -7,20 +7,17 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Iterator
 
 import pytest
 from fastfeed import ws_encode_frames
 from fastfeed.server import QueueSource, ServerConfig, ServerConfigError
 from fastfeed.server.guard import split_host_header
 from server_support import (
-    LOOPS,
     RawClient,
     ack,
     assert_served,
     client,
     command,
-    on_loop,
     run,
     started,
     trade_frames,
@@ -39,11 +36,8 @@ AAPL_TRADE = {
 }
 
 
-@pytest.fixture(autouse=True, params=sorted(LOOPS))
-def _event_loop(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Every test of this module runs on uvloop and on asyncio's own loop."""
-    with on_loop(request.param):
-        yield
+#: Every test of this module runs on uvloop and on asyncio's own loop.
+pytestmark = pytest.mark.usefixtures("each_loop")
 
 
 def test_subscribe_unsubscribe_stop_acks() -> None:

@@ -126,10 +126,10 @@ def test_help_documents_every_flag(command: str) -> None:
             "expected an integer 0 to 2^64-1, got '-1'",
         ),
         (
-            ["--source", "redis://127.0.0.1:1/0"],
-            "python -m fastfeed serve: error: argument --source: 'redis://127.0.0.1:1/0' is "
+            ["--source", "ftp://127.0.0.1:1/x"],
+            "python -m fastfeed serve: error: argument --source: 'ftp://127.0.0.1:1/x' is "
             "not available in this version (synthetic, replay:PATH, "
-            "ws://HOST:PORT/v1/events, http://… or https://…; Redis sources are planned)",
+            "ws://HOST:PORT/v1/events, http://… or https://…, redis://…)",
         ),
         (
             ["--source", "ws://"],
@@ -175,6 +175,31 @@ def test_help_documents_every_flag(command: str) -> None:
             ["--symbols", "AAPL,,MSFT"],
             "python -m fastfeed serve: error: argument --symbols: "
             "expected comma-separated symbols, got 'AAPL,,MSFT'",
+        ),
+        (
+            ["--publish", "http://127.0.0.1:6379/0"],
+            "python -m fastfeed serve: error: argument --publish: expected "
+            "redis://[:password@]host:port/db, got 'http://127.0.0.1:6379/0'",
+        ),
+        (
+            ["--publish", "redis://127.0.0.1:99999/0"],
+            "python -m fastfeed serve: error: argument --publish: port must be 1-65535 in "
+            "'redis://127.0.0.1:99999/0'",
+        ),
+        (
+            ["--source", "redis://127.0.0.1:6379/zero"],
+            "python -m fastfeed serve: error: argument --source: db must be a number, got "
+            "'zero' in 'redis://127.0.0.1:6379/zero'",
+        ),
+        (
+            ["--source", "redis:///0"],
+            "python -m fastfeed serve: error: argument --source: no host in 'redis:///0' "
+            "(expected redis://[:password@]host:port/db)",
+        ),
+        (
+            ["--publish", "redis://h:1/0?x=1"],
+            "python -m fastfeed serve: error: argument --publish: unexpected query or "
+            "fragment in 'redis://h:1/0?x=1'",
         ),
     ],
 )

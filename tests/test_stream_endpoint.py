@@ -21,12 +21,10 @@ from fastfeed.errors import EventEncodeError
 from fastfeed.server import Hub, Server, SyntheticSource, SyntheticSpec
 from fastfeed.server.hub import LAG_GRACE
 from server_support import (
-    LOOPS,
     RawClient,
     assert_served,
     client,
     command,
-    on_loop,
     run,
     started,
 )
@@ -39,11 +37,8 @@ MS = 34_200_000
 SPEC = SyntheticSpec(seed=3, rate=None, symbols=("SPY", "AAPL"), expirations=1, strikes=4)
 
 
-@pytest.fixture(autouse=True, params=sorted(LOOPS))
-def _event_loop(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Every test of this module runs on uvloop and on asyncio's own loop."""
-    with on_loop(request.param):
-        yield
+#: Every test of this module runs on uvloop and on asyncio's own loop.
+pytestmark = pytest.mark.usefixtures("each_loop")
 
 
 class StepSource:

@@ -746,6 +746,17 @@ class Hub:
         """The source's own OHLC events are the session OHLC (none made after trades)."""
     @source_session_ohlc.setter
     def source_session_ohlc(self, yes: bool) -> None: ...
+    def enable_redis_publish(self, sharded: bool) -> None:
+        """From now on every published batch is also encoded for Redis (SPEC §7): one
+        ``PUBLISH`` (``SPUBLISH`` when ``sharded``) per event, its channel's next ``pseq`` in
+        the header; take them with :meth:`take_redis`."""
+    def set_redis_slot_nodes(self, slot_nodes: list[int]) -> None:
+        """Routes each of the 16384 hash slots to a node index (a Cluster's topology)."""
+    def take_redis(self) -> list[tuple[int, bytes, int]]:
+        """The publish commands since the last call: ``[(node, commands, count)]``."""
+    @property
+    def redis_published(self) -> int | None:
+        """Events encoded for Redis so far (``None``: not publishing)."""
     @property
     def rejected(self) -> int: ...
     @property
@@ -830,3 +841,44 @@ class ReplayReader:
         does every call until :meth:`rewind`. A call never both returns events and raises."""
     def rewind(self) -> None:
         """Starts again from the beginning of every file (``--loop``); counts restart."""
+
+# --- redis: scale-out over Redis Pub/Sub (SPEC §7) ---------------------------------------------
+
+__all__ += ["RedisReader", "redis_command", "redis_key_slot", "redis_subscriptions"]
+
+@final
+class RedisReader:
+    """Reads what Redis sends a subscriber connection (SPEC §7): message payloads join a
+    :class:`SourceBatch` as they are; each channel's ``pseq`` is checked for gaps and
+    duplicates."""
+
+    def __new__(cls) -> RedisReader: ...
+    def feed(
+        self, hub: Hub | None, data: bytes, connection: int = 0
+    ) -> tuple[SourceBatch, list[tuple[str, int, list[int]]], list[object], list[str], int]:
+        """Reads one socket read of ``connection`` (a Cluster edge reads one per node; the
+        channels' sequences are shared): ``(batch, gaps, replies, bad_payloads, duplicates)``.
+        ``gaps`` are ``(channel, events lost, subscribers they would have reached)``;
+        ``replies`` every other reply (str, int, bytes, None, lists; error replies as
+        :class:`~fastfeed.errors.RedisError` instances). Raises ``RedisError`` for bytes that
+        are not RESP. Without ``hub`` the payloads go into a throwaway market."""
+    def forget(self, channel: bytes) -> None:
+        """Forgets a channel's sequence (it was unsubscribed)."""
+    def forget_prefix(self, prefix: bytes) -> None:
+        """Forgets every channel starting with ``prefix`` (a pattern was unsubscribed)."""
+    def reconnected(self) -> None:
+        """A new connection: partial replies are discarded; sequences are kept."""
+    def last_pseq(self, channel: bytes) -> int | None:
+        """The last sequence number seen on ``channel``."""
+    @property
+    def restarts(self) -> int:
+        """Times a publisher restarted (a channel's ``pseq`` went back to 1)."""
+
+def redis_subscriptions(stream: str) -> list[tuple[bool, str]]:
+    """What an edge subscribes on Redis for a SPEC §4 stream: ``[(is_pattern, name)]``."""
+
+def redis_command(*args: bytes) -> bytes:
+    """One RESP command (an array of bulk strings)."""
+
+def redis_key_slot(key: bytes) -> int:
+    """The Redis Cluster hash slot of ``key``."""

@@ -4,9 +4,11 @@ was not shown. Used wherever a peer or a file could otherwise flood a terminal o
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 
-__all__ = ["CountReport", "NoticeLimiter"]
+__all__ = ["CountReport", "NoticeLimiter", "RateLimitedLog"]
 
 
 @dataclass(slots=True)
@@ -81,3 +83,23 @@ class CountReport:
         self.reported = total
         self._at = now
         return count
+
+
+class RateLimitedLog:
+    """Counts occurrences of one kind of trouble and logs them (WARNING) at most once per
+    ``interval`` seconds: how many since the last line, and the latest detail. ``message``
+    takes ``(count, detail)``."""
+
+    def __init__(self, logger: logging.Logger, message: str, interval: float = 10.0) -> None:
+        self._logger = logger
+        self._message = message
+        self._report = CountReport(interval)
+        #: Occurrences over the log's life.
+        self.total = 0
+
+    def add(self, count: int, detail: str = "") -> None:
+        """Counts ``count`` more; logs if the last line is old enough."""
+        self.total += count
+        due = self._report.due(self.total, time.monotonic())
+        if due:
+            self._logger.warning(self._message, due, detail)

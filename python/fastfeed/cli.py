@@ -19,6 +19,7 @@ from fastfeed.errors import AddressInUseError, BarsError, ConfigError, FastfeedE
 from fastfeed.server import DEFAULT_PORT, ServerConfig, Source, serve
 from fastfeed.server.guard import format_host
 from fastfeed.server.pacing import parse_speed
+from fastfeed.server.redis_link import RedisUrl
 from fastfeed.server.synthetic import DEFAULT_SYMBOLS, SyntheticSource, SyntheticSpec
 
 
@@ -87,8 +88,18 @@ def _intervals(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _redis_url(text: str) -> RedisUrl:
+    try:
+        return RedisUrl.parse(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _source(text: str) -> str:
     if text == "synthetic":
+        return text
+    if text.startswith("redis:"):
+        _redis_url(text)
         return text
     if text.startswith("replay:"):
         if text == "replay:":
@@ -109,7 +120,7 @@ def _source(text: str) -> str:
         return text
     raise argparse.ArgumentTypeError(
         f"{text!r} is not available in this version (synthetic, replay:PATH, "
-        "ws://HOST:PORT/v1/events, http://… or https://…; Redis sources are planned)"
+        "ws://HOST:PORT/v1/events, http://… or https://…, redis://…)"
     )
 
 
@@ -244,7 +255,24 @@ def build_parser() -> argparse.ArgumentParser:
         "subscribed to the union of what local clients want, reconnecting with backoff "
         "(also while it is unreachable at start) while local clients stay connected and see "
         "DISCONNECTED in their STATUS; http://… or https://… — an HTTP chunked stream of JSON "
-        "events (TradeStation-style streaming responses)",
+        "events (TradeStation-style streaming responses); redis://[:password@]host:port/db — an "
+        "edge serving the channels a --publish server publishes, subscribed while a local "
+        "client wants them",
+    )
+    serve_parser.add_argument(
+        "--publish",
+        type=_redis_url,
+        metavar="redis://…",
+        help="also publish every event to Redis Pub/Sub, on channels ff:<SEC>:<REQ>:<contract> "
+        "with a per-channel pseq in the header (pipelined; when Redis is slow or down, events "
+        "are dropped and counted, never held)",
+    )
+    serve_parser.add_argument(
+        "--redis-cluster",
+        action="store_true",
+        help="the redis:// of --publish / --source is a node of a Redis Cluster (Redis >= 7): "
+        "sharded Pub/Sub, each channel on the node that owns its slot (SPUBLISH/SSUBSCRIBE); "
+        "whole-market streams are not served by a cluster edge",
     )
     http = serve_parser.add_argument_group("HTTP chunked stream (--source http://… or https://…)")
     http.add_argument(
@@ -403,7 +431,17 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 
 def _make_source(args: argparse.Namespace) -> Source:
-    """The ``--source`` of ``serve``; raises ``ConfigError`` or ``ReplayError``."""
+    """The ``--source`` of ``serve``, publishing to Redis with ``--publish``; raises
+    ``ConfigError`` or ``ReplayError``."""
+    source = _source_of(args)
+    if args.publish is not None:
+        from fastfeed.server.redis_publish import PublishingSource, RedisPublisher
+
+        source = PublishingSource(source, RedisPublisher(args.publish, cluster=args.redis_cluster))
+    return source
+
+
+def _source_of(args: argparse.Namespace) -> Source:
     is_http = args.source.startswith(("http://", "https://"))
     if not is_http and (args.header or args.idle_timeout is not None):
         raise ConfigError("--header and --idle-timeout apply to http:// and https:// sources only")
@@ -429,6 +467,10 @@ def _make_source(args: argparse.Namespace) -> Source:
         from fastfeed.server.relay import RelaySource, RelaySpec
 
         return RelaySource(RelaySpec(args.source))
+    if args.source.startswith("redis:"):
+        from fastfeed.server.redis_source import RedisSource
+
+        return RedisSource(RedisUrl.parse(args.source), cluster=args.redis_cluster)
     return SyntheticSource(SyntheticSpec(seed=args.seed, rate=args.rate, symbols=args.symbols))
 
 

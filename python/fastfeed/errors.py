@@ -203,3 +203,10 @@ class SubscribeError(FastfeedError, ValueError):
         super().__init__(message)
         self.reason = reason
         self.index = index
+
+
+class RedisError(FastfeedError):
+    """Redis answered with an error reply, or sent bytes that are not RESP (SPEC §7)."""
+
+
+__all__ += ["RedisError"]

@@ -272,10 +272,6 @@ class Connection(WSListener):
         if log.isEnabledFor(logging.DEBUG):
             log.debug("client %s streams: %s", self.peer, " ".join(self.subscriptions) or "-")
 
-    def count_lost(self, count: int) -> None:
-        """``count`` events were lost upstream of the hub: reported in ``dropped``."""
-        self.dropped += count
-
     # --- egress ------------------------------------------------------------------------------
 
     @property
@@ -368,6 +364,11 @@ class Connection(WSListener):
         shown = self._mistakes.offer(_MISTAKES, text, now)
         if shown is not None:
             log.info("client %s: %s", self.peer, shown)
+
+    def count_lost(self, count: int) -> None:
+        """``count`` events meant for this connection were lost upstream (a Redis gap, a
+        relay's upstream drops)."""
+        self.dropped += count
 
     def send_status(self, *, end_of_snapshot: bool = False) -> None:
         """Sends a STATUS now: ``sent``/``dropped`` and whether the server's upstream is

@@ -67,7 +67,9 @@ class Consumer(Protocol):
         ...
 
     def count_lost(self, count: int) -> None:
-        """``count`` data events were lost before the hub (upstream): counted as dropped."""
+        """``count`` events meant for this connection were lost before they reached the
+        server (a relay's upstream dropped them, a Redis gap, SPEC §7): counted in its
+        STATUS ``dropped``."""
         ...
 
 
@@ -86,6 +88,9 @@ class Hub:
         self._lagging: set[int] = set()
         self._changed = asyncio.Event()
         self._listeners: list[InterestListener] = []
+        self._published_listeners: list[Callable[[], None]] = []
+        #: Consumers that are not connections (the Redis publisher): negative ids.
+        self._sinks: set[int] = set()
         self._upstream_connected = True
         self._confirmer: Confirmer | None = None
 
@@ -96,7 +101,32 @@ class Hub:
         number of data events handed to connections (summed over them). With lock-step
         (:meth:`enable_lock_step`), what the paced client's window does not allow yet waits in the
         backlog (:attr:`backlog`) for :meth:`drain`."""
-        return self._deliver(self.core.publish(batch))
+        delivered = self._deliver(self.core.publish(batch))
+        for listener in self._published_listeners:
+            listener()
+        return delivered
+
+    def on_published(self, listener: Callable[[], None]) -> None:
+        """Calls ``listener()`` after each :meth:`publish` (the Redis publisher takes the
+        batch's commands from :attr:`core` then)."""
+        self._published_listeners.append(listener)
+
+    def add_sink(self) -> int:
+        """Registers a consumer that is not a connection (the Redis publisher): paced
+        sources wait for it as for a connection (it reports :meth:`blocked` and
+        :meth:`unblocked` with the returned id), and do not wait for a first client."""
+        sink = -1 - len(self._sinks)
+        self._sinks.add(sink)
+        self._changed.set()
+        return sink
+
+    def count_lost(self, subscribers: list[int], count: int) -> None:
+        """``count`` events meant for ``subscribers`` were lost upstream (a Redis gap): each
+        one's STATUS ``dropped`` grows by ``count``, so its SDK reports a ``Gap``."""
+        for subscriber in subscribers:
+            consumer = self._consumers.get(subscriber)
+            if consumer is not None:
+                consumer.count_lost(count)
 
     def enable_lock_step(self, window: int) -> None:
         """Seed 004's lock-step (``--pace ack``): the ``/v1/events`` client's events carry
@@ -157,7 +187,7 @@ class Hub:
         consumer at all is ready too (a relay's upstream must be read even then)."""
         loop = asyncio.get_running_loop()
         while True:
-            if not self._consumers:
+            if not self._consumers and not self._sinks:
                 if not need_consumer:
                     return
                 await self._wait_change(None)
@@ -213,8 +243,7 @@ class Hub:
     def report_loss(self, count: int) -> None:
         """The source lost ``count`` data events (an upstream's drops): every connection
         counts them in its ``dropped``, so each client learns that it may have missed some."""
-        for consumer in self._consumers.values():
-            consumer.count_lost(count)
+        self.count_lost(list(self._consumers), count)
 
     @property
     def interest(self) -> list[tuple[str, int]]:

@@ -25,6 +25,7 @@ pub mod event;
 pub mod event_stream;
 pub mod hub;
 pub mod json_stream;
+pub mod redis;
 pub mod replay;
 pub mod stream_name;
 pub mod synthetic;

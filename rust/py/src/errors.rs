@@ -23,6 +23,7 @@ pyo3::import_exception!(fastfeed.errors, ContractError);
 pyo3::import_exception!(fastfeed.errors, StreamNameError);
 pyo3::import_exception!(fastfeed.errors, StreamCommandError);
 pyo3::import_exception!(fastfeed.errors, ReplayError);
+pyo3::import_exception!(fastfeed.errors, RedisError);
 
 /// A WebSocket protocol violation: `close_code` is the code to close the connection with.
 pub fn protocol_error(message: impl Into<String>, close_code: u16) -> PyErr {

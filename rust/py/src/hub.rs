@@ -6,6 +6,7 @@ use fastfeed_core::event::EventBody;
 use fastfeed_core::hub::{
     Event, Hub, InterestChange, Rejections, SourceBatch, SubscriberId, Universe, Wire,
 };
+use fastfeed_core::redis::Publisher;
 use fastfeed_core::stream_name::parse_stream_name;
 use fastfeed_core::synthetic::{Chain, Expiration, MarketSpec, SyntheticMarket, Underlying};
 use pyo3::prelude::*;
@@ -442,6 +443,40 @@ impl PyHub {
     #[setter]
     fn set_source_session_ohlc(&mut self, yes: bool) {
         self.inner.set_source_session_ohlc(yes);
+    }
+
+    /// From now on every published batch is also encoded for Redis (`serve --publish`, SPEC
+    /// §7): one `PUBLISH` command per event (`SPUBLISH` when `sharded`), with its channel's
+    /// next `pseq`; take them with `take_redis`.
+    fn enable_redis_publish(&mut self, sharded: bool) {
+        self.inner.set_publisher(Some(Publisher::new(sharded)));
+    }
+
+    /// Routes each of the 16384 hash slots to a node index (a Redis Cluster's topology).
+    #[allow(clippy::needless_pass_by_value)] // PyO3 extracts a Python sequence as a Vec
+    fn set_redis_slot_nodes(&mut self, slot_nodes: Vec<u16>) -> PyResult<()> {
+        let publisher = self
+            .inner
+            .publisher_mut()
+            .ok_or_else(|| config_error("publish: enable_redis_publish first"))?;
+        publisher.set_slot_nodes(slot_nodes);
+        Ok(())
+    }
+
+    /// The publish commands since the last call: `[(node, commands, count)]` (node 0 without a
+    /// cluster topology).
+    fn take_redis<'py>(&mut self, py: Python<'py>) -> Vec<(usize, Bound<'py, PyBytes>, u64)> {
+        let mut out = Vec::new();
+        if let Some(publisher) = self.inner.publisher_mut() {
+            publisher.take(|node, bytes, count| out.push((node, PyBytes::new(py, bytes), count)));
+        }
+        out
+    }
+
+    /// Events encoded for Redis so far (`None`: not publishing).
+    #[getter]
+    fn redis_published(&mut self) -> Option<u64> {
+        self.inner.publisher_mut().map(|p| p.published())
     }
 
     /// Events refused so far (not encodable or not aggregatable).

@@ -11,6 +11,7 @@ mod errors;
 mod event;
 mod hub;
 mod json_stream;
+mod redis;
 mod replay;
 mod ws;
 
@@ -24,5 +25,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     bars::register(m)?;
     hub::register(m)?;
     replay::register(m)?;
+    redis::register(m)?;
     Ok(())
 }

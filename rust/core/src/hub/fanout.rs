@@ -478,6 +478,24 @@ impl Fanout {
         }
     }
 
+    /// The subscribers with a stream that events of `route` on `contract` match (whom a
+    /// lost event would have reached).
+    pub fn subscribers_of_route(&self, contract: &ContractKey, route: Route) -> Vec<SubscriberId> {
+        let (keys, n) = candidates(route, contract);
+        let keys = &keys[..n];
+        self.subscribers
+            .iter()
+            .enumerate()
+            .filter_map(|(id, s)| {
+                let s = s.as_ref()?;
+                keys.iter()
+                    .flatten()
+                    .any(|k| s.streams.contains_key(k))
+                    .then_some(id as SubscriberId)
+            })
+            .collect()
+    }
+
     /// Gathers every event of `events` into the output of each subscriber that wants it.
     /// Events that cannot be encoded are refused (counted; nobody receives them).
     /// `raw` holds the original JSON the events' [`Outgoing::raw`] spans point into.

@@ -131,6 +131,17 @@ impl Market {
         &self.encoder
     }
 
+    /// Which streams a source's event of this kind matches (its trades' session bars aside).
+    pub fn route_of(&self, body: &EventBody) -> Route {
+        match body {
+            EventBody::Trade(_) => Route::Trade,
+            EventBody::Quote(_) => Route::Quote,
+            EventBody::Ohlc(_) if self.ohlcvc && self.source_session_ohlc => Route::SessionOhlc,
+            EventBody::Ohlc(_) => Route::SourceOhlc,
+            EventBody::OpenInterest(_) => Route::OpenInterest,
+        }
+    }
+
     /// Applies every trade of `events` to `bars` and appends what the consumers may receive to
     /// `out`: each event, and after each trade its contract's session OHLC event (with
     /// `ohlcvc`). `raw` is empty or gives each event's original JSON. Refused events are
@@ -187,10 +198,7 @@ impl Market {
                 }
                 return Ok(());
             }
-            EventBody::Quote(_) => Route::Quote,
-            EventBody::Ohlc(_) if self.ohlcvc && self.source_session_ohlc => Route::SessionOhlc,
-            EventBody::Ohlc(_) => Route::SourceOhlc,
-            EventBody::OpenInterest(_) => Route::OpenInterest,
+            other => self.route_of(other),
         };
         out.push(Outgoing {
             contract,

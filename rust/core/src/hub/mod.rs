@@ -26,6 +26,7 @@ pub use universe::{Universe, UniverseError};
 use crate::bars::BarBook;
 use crate::contract::{ContractKey, StreamKey};
 use crate::event::ContractId;
+use crate::redis::Publisher;
 
 /// Why a subscription command was refused; nothing of it was applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +70,7 @@ pub struct Hub {
     universe: Option<Universe>,
     outgoing: Vec<Outgoing>,
     lock_step: Option<LockStep>,
+    publisher: Option<Publisher>,
 }
 
 impl Hub {
@@ -80,6 +82,7 @@ impl Hub {
             universe: None,
             outgoing: Vec::new(),
             lock_step: None,
+            publisher: None,
         }
     }
 
@@ -121,6 +124,28 @@ impl Hub {
                 acked: 0,
                 unknown: ids.len(),
             },
+        }
+    }
+
+    /// Publishes every event to Redis too (`serve --publish`, SPEC §7): from now on each batch
+    /// also goes through `publisher` (take its commands with [`Hub::publisher_mut`]).
+    pub fn set_publisher(&mut self, publisher: Option<Publisher>) {
+        self.publisher = publisher;
+    }
+
+    /// The Redis publisher, when set.
+    pub fn publisher_mut(&mut self) -> Option<&mut Publisher> {
+        self.publisher.as_mut()
+    }
+
+    /// The subscribers a source's `event` reaches (whom it would have reached, had it not been
+    /// lost).
+    pub fn subscribers_of_event(&self, event: &Event) -> Vec<SubscriberId> {
+        match self.market.contract(event.contract) {
+            Some(contract) => self
+                .fanout
+                .subscribers_of_route(contract, self.market.route_of(&event.body)),
+            None => Vec::new(),
         }
     }
 
@@ -227,6 +252,9 @@ impl Hub {
         let mut outgoing = std::mem::take(&mut self.outgoing);
         outgoing.clear();
         let mut rejections = self.market.process(bars, events, raw, &mut outgoing);
+        if let Some(publisher) = &mut self.publisher {
+            publisher.add(&self.market, &outgoing);
+        }
         let encode = match &mut self.lock_step {
             Some(lock_step) => {
                 lock_step.queue(&outgoing);

@@ -1,0 +1,6 @@
+//! The WebSocket frame decoder in the client role (server frames: unmasked).
+#![no_main]
+use fastfeed_core::ws::Role;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| fastfeed_fuzz::frame_decoder(Role::Client, data));
