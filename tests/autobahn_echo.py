@@ -98,10 +98,11 @@ async def _echo_frames(
         if not data:
             break
     await writer.drain()
-    if not mask:
-        # The server closes the TCP connection first (RFC 6455 §7.1.1).
-        writer.close()
-        return
+    if not mask and writer.can_write_eof():
+        # The server closes the TCP connection first (RFC 6455 §7.1.1), but half-closes and
+        # reads on: closing with unread input (the rest of an oversize message) would reset
+        # the connection and the peer could lose the Close frame.
+        writer.write_eof()
     await _close_after_peer(reader, writer, 5)
 
 
