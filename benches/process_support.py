@@ -51,26 +51,43 @@ def spawn(args: list[str], port: int, **popen: Any) -> subprocess.Popen[bytes]:
 
 class RedisServer:
     """A ``redis-server`` on 127.0.0.1 in a child process, persisting nothing; restartable on
-    the same port (to test outages). ``extra`` arguments are appended (e.g. cluster mode)."""
+    the same port (to test outages). ``extra`` arguments are appended (e.g. cluster mode).
+    With ``tls`` (a certificate and its key, PEM) it serves TLS only, on :attr:`port`."""
 
-    def __init__(self, workdir: Path, port: int | None = None, extra: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        extra: tuple[str, ...] = (),
+        tls: tuple[Path, Path] | None = None,
+    ):
         assert REDIS_SERVER is not None, "redis-server is not installed"
         self.port = port if port is not None else free_port()
         self.workdir = workdir
         self.extra = extra
+        self.tls = tls
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
+        """Its URL; with TLS, trusting its certificate."""
+        if self.tls is not None:
+            return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={self.tls[0]}"
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
         """Starts it and waits until it accepts connections."""
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.tls is not None:
+            cert, key = self.tls
+            listen = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(cert)]
+            listen += ["--tls-key-file", str(key), "--tls-ca-cert-file", str(cert)]
+            listen += ["--tls-auth-clients", "no"]
+        else:
+            listen = ["--port", str(self.port)]
         args = [
             str(REDIS_SERVER),
-            "--port",
-            str(self.port),
+            *listen,
             "--bind",
             "127.0.0.1",
             "--save",
@@ -94,8 +111,9 @@ class RedisServer:
 
     def cli(self, *args: str) -> list[str]:
         """Runs ``redis-cli`` against it; its output lines."""
+        tls = ["--tls", "--cacert", str(self.tls[0])] if self.tls is not None else []
         done = subprocess.run(
-            ["redis-cli", "-p", str(self.port), *args],
+            ["redis-cli", "-p", str(self.port), *tls, *args],
             capture_output=True,
             text=True,
             timeout=10,

@@ -3,7 +3,6 @@ token that never crosses in clear, and the mistakes a user makes with either."""
 
 from __future__ import annotations
 
-import shutil
 import ssl
 import subprocess
 import sys
@@ -14,8 +13,9 @@ import pytest
 from fastfeed.errors import FeedConnectionError
 from fastfeed.server import ServerConfig, ServerConfigError, SyntheticSource, SyntheticSpec
 from server_support import run, started
+from tls_support import HAVE_OPENSSL, make_certificate
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+pytestmark = pytest.mark.skipif(not HAVE_OPENSSL, reason="needs openssl")
 
 TOKEN = "s3cret"
 
@@ -23,19 +23,7 @@ TOKEN = "s3cret"
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for localhost and 127.0.0.1, and its key."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-            "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return cert, key
+    return make_certificate(tmp_path_factory.mktemp("tls"))
 
 
 def test_the_sdk_streams_over_wss_with_a_token(certificate: tuple[Path, Path]) -> None:

@@ -19,8 +19,10 @@ from fastfeed.errors import AddressInUseError, BarsError, ConfigError, FastfeedE
 from fastfeed.server import DEFAULT_PORT, ServerConfig, Source, serve
 from fastfeed.server.guard import format_host
 from fastfeed.server.pacing import parse_speed
-from fastfeed.server.redis_link import RedisUrl
+from fastfeed.server.redis_link import RedisUrl, check_settings
 from fastfeed.server.synthetic import DEFAULT_SYMBOLS, SyntheticSource, SyntheticSpec
+
+_REDIS_SCHEMES = ("redis:", "rediss:")
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -90,7 +92,9 @@ def _intervals(text: str) -> tuple[int, ...]:
 
 def _redis_url(text: str) -> RedisUrl:
     try:
-        return RedisUrl.parse(text)
+        url = RedisUrl.parse(text)
+        url.ssl_context()  # a CA file that cannot be loaded is a bad flag
+        return url
     except ConfigError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -98,7 +102,7 @@ def _redis_url(text: str) -> RedisUrl:
 def _source(text: str) -> str:
     if text == "synthetic":
         return text
-    if text.startswith("redis:"):
+    if text.startswith(_REDIS_SCHEMES):
         _redis_url(text)
         return text
     if text.startswith("replay:"):
@@ -120,7 +124,7 @@ def _source(text: str) -> str:
         return text
     raise argparse.ArgumentTypeError(
         f"{text!r} is not available in this version (synthetic, replay:PATH, "
-        "ws://HOST:PORT/v1/events, http://… or https://…, redis://…)"
+        "ws://HOST:PORT/v1/events, http://… or https://…, redis://… or rediss://…)"
     )
 
 
@@ -255,9 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
         "subscribed to the union of what local clients want, reconnecting with backoff "
         "(also while it is unreachable at start) while local clients stay connected and see "
         "DISCONNECTED in their STATUS; http://… or https://… — an HTTP chunked stream of JSON "
-        "events (TradeStation-style streaming responses); redis://[:password@]host:port/db — an "
-        "edge serving the channels a --publish server publishes, subscribed while a local "
-        "client wants them",
+        "events (TradeStation-style streaming responses); redis://[:password@]host:port/db or "
+        "rediss://… (TLS) — an edge serving the channels a --publish server publishes, "
+        "subscribed while a local client wants them",
     )
     serve_parser.add_argument(
         "--publish",
@@ -265,14 +269,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="redis://…",
         help="also publish every event to Redis Pub/Sub, on channels ff:<SEC>:<REQ>:<contract> "
         "with a per-channel pseq in the header (pipelined; when Redis is slow or down, events "
-        "are dropped and counted, never held)",
+        "are dropped and counted, never held). redis://[[user]:password@]host[:port][/db]; "
+        "rediss://… for TLS, verifying Redis's certificate against the system's CAs, plus a "
+        "private CA with ?ssl_ca_certs=FILE (also for --source). A password, user, db or "
+        "certificate that Redis refuses at startup exits 2",
     )
     serve_parser.add_argument(
         "--redis-cluster",
         action="store_true",
-        help="the redis:// of --publish / --source is a node of a Redis Cluster (Redis >= 7): "
-        "sharded Pub/Sub, each channel on the node that owns its slot (SPUBLISH/SSUBSCRIBE); "
-        "whole-market streams are not served by a cluster edge",
+        help="the redis:// (or rediss://) of --publish / --source is a node of a Redis Cluster "
+        "(Redis >= 7): sharded Pub/Sub, each channel on the node that owns its slot "
+        "(SPUBLISH/SSUBSCRIBE); whole-market streams are not served by a cluster edge",
     )
     http = serve_parser.add_argument_group("HTTP chunked stream (--source http://… or https://…)")
     http.add_argument(
@@ -378,8 +385,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _serve_until_signal(config: ServerConfig, source: Source) -> None:
+async def _serve_until_signal(
+    config: ServerConfig, source: Source, redis: list[tuple[str, RedisUrl]], cluster: bool
+) -> None:
+    # A wrong password or db is a bad flag, not an outage: say so before serving.
+    for flag, url in redis:
+        await check_settings(url, cluster=cluster, flag=flag)
     await serve(config, source, stop=stop_on_signals())
+
+
+def _redis_flags(args: argparse.Namespace) -> list[tuple[str, RedisUrl]]:
+    """The Redis URLs of ``serve``'s flags, to check at startup."""
+    urls = [("--publish", args.publish)] if args.publish is not None else []
+    if args.source.startswith(_REDIS_SCHEMES):
+        urls.append(("--source", RedisUrl.parse(args.source)))
+    return urls
 
 
 def _run_serve(args: argparse.Namespace) -> int:
@@ -413,7 +433,10 @@ def _run_serve(args: argparse.Namespace) -> int:
         print(f"python -m fastfeed serve: {error}", file=sys.stderr)
         return 2
     try:
-        uvloop.run(_serve_until_signal(config, source))
+        uvloop.run(_serve_until_signal(config, source, _redis_flags(args), args.redis_cluster))
+    except ConfigError as error:  # Redis refused the settings of a flag
+        print(f"python -m fastfeed serve: error: {error}", file=sys.stderr)
+        return 2
     except AddressInUseError as error:
         print(f"python -m fastfeed serve: {error}; choose another with --port", file=sys.stderr)
         return 1
@@ -467,7 +490,7 @@ def _source_of(args: argparse.Namespace) -> Source:
         from fastfeed.server.relay import RelaySource, RelaySpec
 
         return RelaySource(RelaySpec(args.source))
-    if args.source.startswith("redis:"):
+    if args.source.startswith(_REDIS_SCHEMES):
         from fastfeed.server.redis_source import RedisSource
 
         return RedisSource(RedisUrl.parse(args.source), cluster=args.redis_cluster)

@@ -209,4 +209,11 @@ class RedisError(FastfeedError):
     """Redis answered with an error reply, or sent bytes that are not RESP (SPEC §7)."""
 
 
-__all__ += ["RedisError"]
+class RedisRefusedError(RedisError):
+    """Redis, or its TLS handshake, refused the connection's settings — a wrong password or
+    user (``WRONGPASS``, ``NOAUTH``), a db that does not exist, a certificate that is not
+    trusted: not an outage, so retrying does not help until the settings or the server change.
+    The message is one line and never contains the password."""
+
+
+__all__ += ["RedisError", "RedisRefusedError"]

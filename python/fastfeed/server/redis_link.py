@@ -12,67 +12,134 @@ visible: no client library retries or resubscribes behind our back (README, Depe
 from __future__ import annotations
 
 import asyncio
-import logging
+import ssl
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from fastfeed._core import RedisReader, redis_command, redis_key_slot
-from fastfeed.errors import ConfigError, FastfeedError, RedisError
+from fastfeed.errors import ConfigError, FastfeedError, RedisError, RedisRefusedError
 
-__all__ = ["RedisLink", "RedisNodes", "RedisUrl"]
+__all__ = ["RedisLink", "RedisNodes", "RedisUrl", "check_settings"]
 
-log = logging.getLogger("fastfeed.server")
-
-_URL_FORM = "redis://[:password@]host:port/db"
+_URL_FORM = "redis://[:password@]host:port/db or rediss://…"
+#: Error replies that refuse the client's credentials, whatever the command.
+_REFUSALS = ("NOAUTH", "WRONGPASS", "NOPERM")
+#: How long :func:`check_settings` waits for Redis at startup.
+_CHECK_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True, slots=True)
 class RedisUrl:
     """Where Redis is: ``redis://[[user]:password@]host[:port][/db]`` (port 6379 and db 0 by
-    default)."""
+    default), or ``rediss://…`` for TLS, optionally with ``?ssl_ca_certs=FILE`` (PEM) to trust a
+    private CA besides the system's."""
 
     host: str
     port: int = 6379
     db: int = 0
     password: str | None = None
     username: str | None = None
+    #: ``rediss://``: TLS, verifying the server's certificate and name.
+    tls: bool = False
+    #: CA certificates (PEM file) trusted besides the system's (``?ssl_ca_certs=``).
+    ca_certs: str | None = None
 
     @classmethod
     def parse(cls, text: str, flag: str = "") -> RedisUrl:
         """Reads a URL; raises :class:`~fastfeed.ConfigError` with one line (naming ``flag``
-        first if given)."""
+        first if given) that never shows the password."""
         flag = f"{flag}: " if flag else ""
-        if not text.startswith("redis://"):
-            raise ConfigError(f"{flag}expected {_URL_FORM}, got {text!r}")
+        shown = _masked(text)
+        if not text.startswith(("redis://", "rediss://")):
+            raise ConfigError(f"{flag}expected {_URL_FORM}, got {shown!r}")
+        tls = text.startswith("rediss://")
         parts = urlsplit(text)
-        if parts.query or parts.fragment:
-            raise ConfigError(f"{flag}unexpected query or fragment in {text!r}")
+        if parts.fragment:
+            raise ConfigError(f"{flag}unexpected fragment in {shown!r}")
+        ca_certs = None
+        if parts.query:
+            try:
+                query = parse_qs(parts.query, strict_parsing=True)
+            except ValueError:
+                query = {"": []}
+            if set(query) != {"ssl_ca_certs"} or len(query["ssl_ca_certs"]) != 1:
+                raise ConfigError(
+                    f"{flag}the only query is ?ssl_ca_certs=FILE (rediss://), in {shown!r}"
+                )
+            if not tls:
+                raise ConfigError(f"{flag}ssl_ca_certs needs rediss:// (TLS), in {shown!r}")
+            ca_certs = query["ssl_ca_certs"][0]
         try:
             port = parts.port
         except ValueError:
-            raise ConfigError(f"{flag}port must be 1-65535 in {text!r}") from None
+            raise ConfigError(f"{flag}port must be 1-65535 in {shown!r}") from None
         if not parts.hostname:
-            raise ConfigError(f"{flag}no host in {text!r} (expected {_URL_FORM})")
+            raise ConfigError(f"{flag}no host in {shown!r} (expected {_URL_FORM})")
         path = parts.path.lstrip("/")
         if path and not (path.isascii() and path.isdigit()):
-            raise ConfigError(f"{flag}db must be a number, got {path!r} in {text!r}")
+            raise ConfigError(f"{flag}db must be a number, got {path!r} in {shown!r}")
         if port == 0:
-            raise ConfigError(f"{flag}port must be 1-65535 in {text!r}")
+            raise ConfigError(f"{flag}port must be 1-65535 in {shown!r}")
         return cls(
             host=parts.hostname,
             port=port if port is not None else 6379,
             db=int(path) if path else 0,
             password=unquote(parts.password) if parts.password is not None else None,
             username=unquote(parts.username) if parts.username else None,
+            tls=tls,
+            ca_certs=ca_certs,
         )
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS settings of a ``rediss://`` URL (``None`` for ``redis://``): Python's
+        defaults, verifying the certificate against the system's CAs and :attr:`ca_certs`.
+        Raises :class:`~fastfeed.ConfigError` when :attr:`ca_certs` cannot be loaded."""
+        if not self.tls:
+            return None
+        context = ssl.create_default_context()
+        if self.ca_certs is not None:
+            try:
+                context.load_verify_locations(cafile=self.ca_certs)
+            except ssl.SSLError as error:
+                raise ConfigError(
+                    f"ssl_ca_certs: no PEM certificate in {self.ca_certs} ({error.reason})"
+                ) from None
+            except OSError as error:
+                raise ConfigError(
+                    f"ssl_ca_certs: cannot read {self.ca_certs}: {error.strerror}"
+                ) from None
+        return context
 
     def __str__(self) -> str:
         """The URL without its password (for logs)."""
         secret = ":***@" if self.password is not None else ""
-        return f"redis://{self.username or ''}{secret}{self.host}:{self.port}/{self.db}"
+        scheme = "rediss" if self.tls else "redis"
+        return f"{scheme}://{self.username or ''}{secret}{self.host}:{self.port}/{self.db}"
+
+
+def _masked(text: str) -> str:
+    """``text`` (a URL as typed) with its password replaced by ``***``."""
+    scheme, sep, rest = text.partition("://")
+    authority = rest.split("/", 1)[0].split("?", 1)[0]
+    if not sep or "@" not in authority:
+        return text
+    userinfo, _, _ = authority.rpartition("@")
+    if ":" not in userinfo:
+        return text
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{rest[len(userinfo) + 1 :]}"
+
+
+def _refused(error: RedisError) -> RedisError:
+    """``error`` as a :class:`~fastfeed.errors.RedisRefusedError` when it refuses the
+    credentials (any command can answer ``NOAUTH``)."""
+    if isinstance(error, RedisRefusedError):
+        return error
+    reply = str(error).rsplit(": ", 1)[-1]
+    return RedisRefusedError(str(error)) if reply.startswith(_REFUSALS) else error
 
 
 class RedisLink(asyncio.Protocol):
@@ -100,25 +167,57 @@ class RedisLink(asyncio.Protocol):
     async def open(
         cls, url: RedisUrl, *, name: str = "redis", select_db: bool = True, timeout: float = 5.0
     ) -> RedisLink:
-        """Connects, authenticates, selects ``url.db`` and checks that Redis answers; raises
-        :class:`OSError` or :class:`~fastfeed.errors.RedisError` (a reconnector retries
-        both)."""
+        """Connects (with TLS for ``rediss://``), authenticates, selects ``url.db`` and checks
+        that Redis answers. Raises :class:`~fastfeed.errors.RedisRefusedError` when Redis or
+        the TLS handshake refuses the settings (password, db, certificate), else
+        :class:`OSError` or :class:`~fastfeed.errors.RedisError` (a reconnector retries all)."""
         loop = asyncio.get_running_loop()
+        context = url.ssl_context()
         link = cls(name)
+        waiting_for = "no answer"
         try:
             async with asyncio.timeout(timeout):
-                await loop.create_connection(lambda: link, url.host, url.port)
-                if url.password is not None:
-                    user = [url.username.encode()] if url.username else []
-                    await link.call(b"AUTH", *user, url.password.encode())
-                if url.db and select_db:
-                    await link.call(b"SELECT", str(url.db).encode())
+                if context is not None:
+                    waiting_for = "no TLS handshake"
+                try:
+                    await loop.create_connection(
+                        lambda: link,
+                        url.host,
+                        url.port,
+                        ssl=context,
+                        server_hostname=url.host if context is not None else None,
+                    )
+                except ssl.SSLCertVerificationError as error:
+                    raise RedisRefusedError(
+                        f"{name}: TLS: certificate verify failed: {error.verify_message} "
+                        "(a private CA: add ?ssl_ca_certs=FILE to the URL)"
+                    ) from None
+                except ssl.SSLError as error:
+                    if isinstance(error, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
+                        raise
+                    raise RedisRefusedError(
+                        f"{name}: TLS handshake failed: {error.reason or error} "
+                        "(does the port serve TLS?)"
+                    ) from None
+                waiting_for = "no answer"
+                try:
+                    if url.password is not None:
+                        user = [url.username.encode()] if url.username else []
+                        await link.call(b"AUTH", *user, url.password.encode())
+                    if url.db and select_db:
+                        await link.call(b"SELECT", str(url.db).encode())
+                except RedisError as error:
+                    raise RedisRefusedError(str(error)) from None
                 # A stopped Redis still accepts connections (the kernel does): only an answer
                 # says it is alive.
                 await link.call(b"PING")
         except TimeoutError:
             link.abort("handshake timeout")
-            raise OSError(f"{url}: no answer within {timeout:g} s") from None
+            hint = " (does the port serve TLS?)" if waiting_for == "no TLS handshake" else ""
+            raise OSError(f"{url}: {waiting_for} within {timeout:g} s{hint}") from None
+        except RedisError as error:
+            link.abort("handshake failed")
+            raise _refused(error) from None
         except BaseException:
             link.abort("handshake failed")
             raise
@@ -224,34 +323,41 @@ class RedisNodes:
         self._down: asyncio.Task[None] | None = None
 
     @classmethod
-    async def open(cls, url: RedisUrl, *, cluster: bool, name: str) -> RedisNodes:
+    async def open(
+        cls, url: RedisUrl, *, cluster: bool, name: str, timeout: float = 5.0
+    ) -> RedisNodes:
         """Connects to ``url``, and with ``cluster`` to every master its ``CLUSTER SLOTS``
-        names (with ``url``'s password). Raises :class:`OSError` when a node cannot be
-        reached or answers with an error."""
+        names (with ``url``'s password and TLS settings). Raises
+        :class:`~fastfeed.errors.RedisRefusedError` when a node refuses the settings (see
+        :meth:`RedisLink.open`), :class:`OSError` when a node cannot be reached or answers
+        with another error."""
         try:
-            seed = await RedisLink.open(url, name=name, select_db=not cluster)
+            seed = await RedisLink.open(url, name=name, select_db=not cluster, timeout=timeout)
             if not cluster:
                 return cls([seed], None)
             try:
                 reply = await seed.call(b"CLUSTER", b"SLOTS")
+            except RedisError as error:
+                if "cluster support disabled" in str(error):
+                    raise RedisRefusedError(f"{error} (--redis-cluster names a server)") from None
+                raise
             finally:
                 seed.abort("topology read")
             addresses, slot_nodes = _topology(reply)
             links: list[RedisLink] = []
             try:
                 for host, port in addresses:
-                    node = RedisUrl(host, port, 0, url.password, url.username)
-                    links.append(await RedisLink.open(node, name=f"{name} {host}:{port}"))
+                    node = replace(url, host=host, port=port, db=0)
+                    links.append(
+                        await RedisLink.open(node, name=f"{name} {host}:{port}", timeout=timeout)
+                    )
             except BaseException:
                 for link in links:
                     link.abort("cluster connect failed")
                 raise
             return cls(links, slot_nodes)
-        except RedisError as error:
-            # Not a network failure (a wrong password, a db that does not exist): say so
-            # louder than a refused connection; the reconnector still retries with backoff.
-            log.warning("%s", error)
-            raise OSError(str(error)) from None
+        except RedisRefusedError:
+            raise
         except FastfeedError as error:
             raise OSError(str(error)) from None
 
@@ -302,3 +408,19 @@ def _topology(reply: object) -> tuple[list[tuple[str, int]], list[int]]:
     if not addresses:
         raise RedisError("CLUSTER SLOTS: no slot is served (is the cluster up?)")
     return addresses, slot_nodes
+
+
+async def check_settings(url: RedisUrl, *, cluster: bool, flag: str) -> None:
+    """Connects once, at startup, to tell a mistake from an outage: raises
+    :class:`~fastfeed.ConfigError` (one line naming ``flag``, the password masked) when Redis
+    refuses the settings; returns when it accepts them, or cannot be reached (an outage: the
+    server starts and its reconnector keeps trying)."""
+    try:
+        nodes = await RedisNodes.open(
+            url, cluster=cluster, name=f"{flag} {url}", timeout=_CHECK_TIMEOUT
+        )
+    except RedisRefusedError as error:
+        raise ConfigError(str(error)) from None
+    except (OSError, FastfeedError):
+        return
+    nodes.abort("settings checked")

@@ -20,6 +20,7 @@ import logging
 
 from fastfeed._notices import RateLimitedLog
 from fastfeed.client.reconnect import Backoff, Reconnector
+from fastfeed.errors import RedisRefusedError
 from fastfeed.server.hub import Hub
 from fastfeed.server.redis_link import RedisNodes, RedisUrl
 from fastfeed.server.source import Source, SourceEnd
@@ -30,6 +31,8 @@ log = logging.getLogger("fastfeed.server")
 
 #: Commands that may wait for a slow Redis before batches are dropped.
 DEFAULT_MAX_PENDING = 16 * 1024 * 1024
+#: Logged (at most every 10 s) while Redis refuses the settings, e.g. after a password change.
+_REFUSED = "redis publish: %d connection(s) refused, retrying with backoff; the latest: %s"
 #: How long the source waits for the publisher's first connection attempt.
 _FIRST_CONNECT_WAIT = 2.0
 
@@ -61,6 +64,7 @@ class RedisPublisher:
             log, "redis publish: dropped %d event(s) in the last 10 s (%s)", interval=10.0
         )
         self._errors = RateLimitedLog(log, "redis publish: %d error reply(ies); the latest: %s")
+        self._refused = RateLimitedLog(log, _REFUSED)
         self._nodes: RedisNodes | None = None
         self._paused: set[int] = set()
         self._hub: Hub | None = None
@@ -109,6 +113,9 @@ class RedisPublisher:
     async def _connect(self) -> RedisNodes:
         try:
             return await RedisNodes.open(self.url, cluster=self.cluster, name=f"redis {self.url}")
+        except RedisRefusedError as error:
+            self._refused.add(1, str(error))
+            raise
         finally:
             self.first_attempt.set()
 

@@ -27,7 +27,7 @@ from collections import Counter
 from fastfeed._core import RedisReader, redis_subscriptions
 from fastfeed._notices import RateLimitedLog
 from fastfeed.client.reconnect import Backoff, Reconnector
-from fastfeed.errors import RedisError
+from fastfeed.errors import RedisError, RedisRefusedError
 from fastfeed.server.hub import Hub
 from fastfeed.server.redis_link import RedisNodes, RedisUrl
 
@@ -39,6 +39,8 @@ log = logging.getLogger("fastfeed.server")
 Subscription = tuple[bool, str]
 
 _PING_INTERVAL = 1.0
+#: Logged (at most every 10 s) while Redis refuses the settings, e.g. after a password change.
+_REFUSED = "redis: %d connection(s) refused, retrying with backoff; the latest: %s"
 _SILENCE_TIMEOUT = 5.0
 
 
@@ -57,6 +59,7 @@ class RedisSource:
         self.duplicates = 0
         self._lost = RateLimitedLog(log, "redis: %d event(s) lost in the last 10 s (latest on %s)")
         self._bad = RateLimitedLog(log, "redis: %d payload(s) that are not events; the latest: %s")
+        self._refused = RateLimitedLog(log, _REFUSED)
         self._wanted: Counter[Subscription] = Counter()
         self._reader = RedisReader()
         self._nodes: RedisNodes | None = None
@@ -103,7 +106,11 @@ class RedisSource:
                 self._nodes.abort("server stopping")
 
     async def _connect(self) -> RedisNodes:
-        return await RedisNodes.open(self.url, cluster=self.cluster, name=f"redis {self.url}")
+        try:
+            return await RedisNodes.open(self.url, cluster=self.cluster, name=f"redis {self.url}")
+        except RedisRefusedError as error:
+            self._refused.add(1, str(error))
+            raise
 
     def _up(self, nodes: RedisNodes, attempts: int) -> None:
         assert self._hub is not None
