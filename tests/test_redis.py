@@ -439,13 +439,43 @@ def test_redis_urls() -> None:
     assert url == RedisUrl("10.0.0.1", 6380, 2, "S3cret", None)
     assert str(url) == "redis://:***@10.0.0.1:6380/2"
     assert RedisUrl.parse("redis://feed:p%40ss@host") == RedisUrl("host", 6379, 0, "p@ss", "feed")
+    tls = RedisUrl.parse("rediss://feed:S3cret@host/1?ssl_ca_certs=/etc/ca%20s.pem")
+    assert tls == RedisUrl("host", 6379, 1, "S3cret", "feed", tls=True, ca_certs="/etc/ca s.pem")
+    assert str(tls) == "rediss://feed:***@host:6379/1"
+    assert RedisUrl.parse("redis://host").ssl_context() is None
     with pytest.raises(ConfigError, match=r"^--publish: expected redis://"):
-        RedisUrl.parse("rediss://host:6379/0", "--publish")
+        RedisUrl.parse("https://host:6379/0", "--publish")
+    # A bad URL is a one-line error that never shows the password.
+    for text, message in [
+        (
+            "redis://:S3cret@host:99999/0",
+            "port must be 1-65535 in 'redis://:***@host:99999/0'",
+        ),
+        (
+            "rediss://u:S3cret@host/0?ssl_ca_certs=a&ssl_ca_certs=b",
+            "the only query is ?ssl_ca_certs=FILE (rediss://), in "
+            "'rediss://u:***@host/0?ssl_ca_certs=a&ssl_ca_certs=b'",
+        ),
+        (
+            "rediss://host/0?ssl_cert_reqs=none",
+            "the only query is ?ssl_ca_certs=FILE (rediss://), in "
+            "'rediss://host/0?ssl_cert_reqs=none'",
+        ),
+        (
+            "redis://:S3cret@host/0?ssl_ca_certs=ca.pem",
+            "ssl_ca_certs needs rediss:// (TLS), in 'redis://:***@host/0?ssl_ca_certs=ca.pem'",
+        ),
+    ]:
+        with pytest.raises(ConfigError) as refused:
+            RedisUrl.parse(text)
+        assert str(refused.value) == message
+    with pytest.raises(ConfigError, match=r"^ssl_ca_certs: cannot read /nonexistent/ca.pem: No "):
+        RedisUrl.parse("rediss://host/0?ssl_ca_certs=/nonexistent/ca.pem").ssl_context()
 
 
 @needs_redis
-def test_links_authenticate_select_and_report_a_wrong_password(tmp_path: Path) -> None:
-    from fastfeed.errors import RedisError
+def test_links_authenticate_select_and_refuse_a_wrong_password_or_db(tmp_path: Path) -> None:
+    from fastfeed.errors import RedisRefusedError
     from fastfeed.server.redis_link import RedisLink, RedisUrl
 
     server = RedisServer(tmp_path / "redis", extra=("--requirepass", "S3cret")).start()
@@ -457,10 +487,13 @@ def test_links_authenticate_select_and_report_a_wrong_password(tmp_path: Path) -
         info = await link.call(b"CLIENT", b"INFO")
         assert isinstance(info, bytes) and b" db=3 " in info
         link.abort("done")
-        with pytest.raises(RedisError, match="AUTH: WRONGPASS"):
+        # Refusals are not outages: a distinct error (the reconnector still retries it).
+        with pytest.raises(RedisRefusedError, match="AUTH: WRONGPASS"):
             await RedisLink.open(RedisUrl.parse(f"redis://:wrong@127.0.0.1:{server.port}/0"))
-        with pytest.raises(RedisError, match="PING: NOAUTH"):
+        with pytest.raises(RedisRefusedError, match="PING: NOAUTH"):
             await RedisLink.open(RedisUrl.parse(f"redis://127.0.0.1:{server.port}/0"))
+        with pytest.raises(RedisRefusedError, match="SELECT: ERR DB index is out of range"):
+            await RedisLink.open(RedisUrl.parse(f"redis://:S3cret@127.0.0.1:{server.port}/99"))
 
     try:
         run(body, timeout=30)
