@@ -6,6 +6,7 @@ Skipped only where ``redis-server`` is not installed (``.ci/run`` installs it)."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import socket
@@ -302,22 +303,25 @@ def cluster_port() -> int:
         return port
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[list[RedisServer]]:
-    """A real local Redis Cluster of three masters, no replicas."""
+@contextlib.contextmanager
+def running_cluster(
+    workdir: Path, tls: tuple[Path, Path] | None = None
+) -> Iterator[list[RedisServer]]:
+    """A real local Redis Cluster of three masters, no replicas; with ``tls`` (a certificate
+    and its key), TLS only, the cluster bus too."""
+    extra: tuple[str, ...] = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+    if tls is not None:
+        extra += ("--tls-cluster", "yes")
     masters = [
-        RedisServer(
-            tmp_path / f"node{i}",
-            port=cluster_port(),
-            extra=("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"),
-        )
+        RedisServer(workdir / f"node{i}", port=cluster_port(), extra=extra, tls=tls)
         for i in range(3)
     ]
     try:
         for master in masters:
             master.start()
+        options = ["--tls", "--cacert", str(tls[0])] if tls is not None else []
         subprocess.run(
-            ["redis-cli", "--cluster", "create",
+            ["redis-cli", *options, "--cluster", "create",
              *[f"127.0.0.1:{m.port}" for m in masters],
              "--cluster-replicas", "0", "--cluster-yes"],
             capture_output=True, timeout=60, check=True,
@@ -330,6 +334,13 @@ def cluster(tmp_path: Path) -> Iterator[list[RedisServer]]:
     finally:
         for master in masters:
             master.stop()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[list[RedisServer]]:
+    """A real local Redis Cluster of three masters, no replicas."""
+    with running_cluster(tmp_path) as masters:
+        yield masters
 
 
 def move_slot(masters: list[RedisServer], slot: int) -> tuple[int, int]:

@@ -11,7 +11,16 @@ from pathlib import Path
 
 import fastfeed
 import pytest
-from test_redis import SERVE, Node, assert_contiguous_slice, collect, data, needs_redis, wait_for
+from test_redis import (
+    SERVE,
+    Node,
+    assert_contiguous_slice,
+    collect,
+    data,
+    needs_redis,
+    running_cluster,
+    wait_for,
+)
 from tls_support import HAVE_OPENSSL, make_certificate
 
 from benches.process_support import RedisServer, free_port
@@ -204,3 +213,34 @@ def test_a_password_changed_later_is_logged_and_retried_until_it_is_back(
         f"redis://:***@127.0.0.1:{server.port}/0: AUTH: WRONGPASS" in log
     ), log
     assert PASSWORD not in log and "new-pw" not in log
+
+
+def test_a_cluster_over_tls_serves_an_edge_from_every_shard(
+    tmp_path: Path, certificates: dict[str, tuple[Path, Path]], nodes: list[Node]
+) -> None:
+    symbols = ("SPY", "AAPL", "MSFT", "QQQ", "TSLA")
+    channels = [f"ff:STOCK:QUOTE:{s}" for s in symbols]
+    with running_cluster(tmp_path / "cluster", tls=certificates["redis"]) as masters:
+        nodes.append(Node(tmp_path, "ingest", "--publish", masters[0].url, "--redis-cluster"))
+        nodes.append(Node(tmp_path, "edge", "--source", masters[1].url, "--redis-cluster"))
+        edge = nodes[1]
+
+        def shard_counts() -> list[int]:
+            return [
+                sum(int(n) for n in m.cli("PUBSUB", "SHARDNUMSUB", *channels)[1::2])
+                for m in masters
+            ]
+
+        async def body() -> None:
+            async with fastfeed.connect(edge.url("/v1/stream")) as feed:
+                for symbol in symbols:
+                    await feed.subscribe(f"stock.{symbol}@quote")
+                await wait_for(lambda: sum(shard_counts()) == len(channels))
+                spread = shard_counts()
+                seen = data(await collect(feed, 1.0))
+                assert feed.stats.gaps == 0, feed.stats
+            assert sum(1 for n in spread if n) >= 2, spread  # over TLS to several shards
+            assert {e.contract.symbol for e in seen} == set(symbols)
+
+        run(body, timeout=30)
+    assert ", 3 cluster masters" in nodes[0].log.read_text()
