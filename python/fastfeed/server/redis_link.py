@@ -133,15 +133,6 @@ def _masked(text: str) -> str:
     return f"{scheme}://{user}:***@{rest[len(userinfo) + 1 :]}"
 
 
-def _refused(error: RedisError) -> RedisError:
-    """``error`` as a :class:`~fastfeed.errors.RedisRefusedError` when it refuses the
-    credentials (any command can answer ``NOAUTH``)."""
-    if isinstance(error, RedisRefusedError):
-        return error
-    reply = str(error).rsplit(": ", 1)[-1]
-    return RedisRefusedError(str(error)) if reply.startswith(_REFUSALS) else error
-
-
 class RedisLink(asyncio.Protocol):
     """One TCP connection to a Redis server.
 
@@ -215,9 +206,6 @@ class RedisLink(asyncio.Protocol):
             link.abort("handshake timeout")
             hint = " (does the port serve TLS?)" if waiting_for == "no TLS handshake" else ""
             raise OSError(f"{url}: {waiting_for} within {timeout:g} s{hint}") from None
-        except RedisError as error:
-            link.abort("handshake failed")
-            raise _refused(error) from None
         except BaseException:
             link.abort("handshake failed")
             raise
@@ -244,7 +232,8 @@ class RedisLink(asyncio.Protocol):
 
     async def call(self, *args: bytes) -> object:
         """Sends one command and returns its reply (before :attr:`on_data` is set); an error
-        reply raises :class:`~fastfeed.errors.RedisError`."""
+        reply raises :class:`~fastfeed.errors.RedisError`, one refusing the credentials
+        (``NOAUTH``, ``WRONGPASS``, ``NOPERM``) :class:`~fastfeed.errors.RedisRefusedError`."""
         self.send(*args)
         while not self._replies:
             if self._closed.done():
@@ -253,7 +242,9 @@ class RedisLink(asyncio.Protocol):
             await asyncio.wait([self._waiter, self._closed], return_when=asyncio.FIRST_COMPLETED)
         reply = self._replies.popleft()
         if isinstance(reply, RedisError):
-            raise RedisError(f"{self.name}: {args[0].decode()}: {reply}")
+            refused = str(reply).startswith(_REFUSALS)
+            error = RedisRefusedError if refused else RedisError
+            raise error(f"{self.name}: {args[0].decode()}: {reply}")
         return reply
 
     def abort(self, reason: str) -> None:
