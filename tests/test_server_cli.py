@@ -129,7 +129,7 @@ def test_help_documents_every_flag(command: str) -> None:
             ["--source", "ftp://127.0.0.1:1/x"],
             "python -m fastfeed serve: error: argument --source: 'ftp://127.0.0.1:1/x' is "
             "not available in this version (synthetic, replay:PATH, "
-            "ws://HOST:PORT/v1/events, http://… or https://…, redis://…)",
+            "ws://HOST:PORT/v1/events, http://… or https://…, redis://… or rediss://…)",
         ),
         (
             ["--source", "ws://"],
@@ -179,7 +179,7 @@ def test_help_documents_every_flag(command: str) -> None:
         (
             ["--publish", "http://127.0.0.1:6379/0"],
             "python -m fastfeed serve: error: argument --publish: expected "
-            "redis://[:password@]host:port/db, got 'http://127.0.0.1:6379/0'",
+            "redis://[:password@]host:port/db or rediss://…, got 'http://127.0.0.1:6379/0'",
         ),
         (
             ["--publish", "redis://127.0.0.1:99999/0"],
@@ -194,12 +194,22 @@ def test_help_documents_every_flag(command: str) -> None:
         (
             ["--source", "redis:///0"],
             "python -m fastfeed serve: error: argument --source: no host in 'redis:///0' "
-            "(expected redis://[:password@]host:port/db)",
+            "(expected redis://[:password@]host:port/db or rediss://…)",
         ),
         (
             ["--publish", "redis://h:1/0?x=1"],
-            "python -m fastfeed serve: error: argument --publish: unexpected query or "
-            "fragment in 'redis://h:1/0?x=1'",
+            "python -m fastfeed serve: error: argument --publish: the only query is "
+            "?ssl_ca_certs=FILE (rediss://), in 'redis://h:1/0?x=1'",
+        ),
+        (
+            ["--publish", "rediss://:S3cret@h:99999/0"],
+            "python -m fastfeed serve: error: argument --publish: port must be 1-65535 in "
+            "'rediss://:***@h:99999/0'",
+        ),
+        (
+            ["--source", "rediss://h/0?ssl_ca_certs=/nonexistent/ca.pem"],
+            "python -m fastfeed serve: error: argument --source: ssl_ca_certs: cannot read "
+            "/nonexistent/ca.pem: No such file or directory",
         ),
     ],
 )
