@@ -90,7 +90,7 @@ def test_an_ingest_node_and_an_edge_deliver_over_tls_with_a_password(
             for feed in (truth_feed, edge_feed):
                 await feed.subscribe("stock.AAPL@trade")
                 await feed.subscribe("stock.MSFT@quote")
-            truth_run = asyncio.ensure_future(collect(truth_feed, 2.5))
+            truth_run = asyncio.ensure_future(collect(truth_feed, 3.5))
             await wait_for(
                 lambda: tls_redis.cli("-a", PASSWORD, "--no-auth-warning", "PUBSUB", "NUMSUB",
                                       "ff:STOCK:QUOTE:MSFT")[1:] == ["1"]
