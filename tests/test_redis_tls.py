@@ -40,9 +40,11 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Pa
 
 @pytest.fixture
 def tls_redis(tmp_path: Path, certificates: dict[str, tuple[Path, Path]]) -> Iterator[RedisServer]:
-    """A redis-server serving TLS only, requiring :data:`PASSWORD`."""
+    """A redis-server serving TLS only, requiring :data:`PASSWORD`, with a user ``edge`` (the
+    same password)."""
+    user = ("--user", "edge", "on", f">{PASSWORD}", "~*", "&*", "+@all")
     server = RedisServer(
-        tmp_path / "redis", tls=certificates["redis"], extra=("--requirepass", PASSWORD)
+        tmp_path / "redis", tls=certificates["redis"], extra=("--requirepass", PASSWORD, *user)
     ).start()
     yield server
     server.stop()
@@ -56,9 +58,9 @@ def nodes() -> Iterator[list[Node]]:
         node.stop()
 
 
-def with_password(url: str, password: str = PASSWORD) -> str:
+def with_password(url: str, user: str = "") -> str:
     scheme, rest = url.split("://", 1)
-    return f"{scheme}://:{password}@{rest}"
+    return f"{scheme}://{user}:{PASSWORD}@{rest}"
 
 
 def serve_refused(*args: str) -> tuple[int, str]:
@@ -72,13 +74,13 @@ def serve_refused(*args: str) -> tuple[int, str]:
     return done.returncode, done.stderr
 
 
-def test_an_ingest_node_and_an_edge_deliver_over_tls_with_a_password(
+def test_an_ingest_node_and_an_edge_deliver_over_tls_with_auth(
     tmp_path: Path, tls_redis: RedisServer, nodes: list[Node]
 ) -> None:
     url = with_password(tls_redis.url)
     assert url.startswith("rediss://:") and "?ssl_ca_certs=" in url
     nodes.append(Node(tmp_path, "ingest", "--rate", "3000", "--publish", url))
-    nodes.append(Node(tmp_path, "edge", "--source", url))
+    nodes.append(Node(tmp_path, "edge", "--source", with_password(tls_redis.url, "edge")))
     ingest, edge = nodes
 
     async def body() -> None:
@@ -110,7 +112,8 @@ def test_an_ingest_node_and_an_edge_deliver_over_tls_with_a_password(
     for node in nodes:
         node.stop()
         log = node.log.read_text()
-        assert "connected to rediss://:***@127.0.0.1:" in log, log
+        user = "edge" if node is edge else ""
+        assert f"connected to rediss://{user}:***@127.0.0.1:" in log, log
         assert PASSWORD not in log
 
 
