@@ -186,6 +186,19 @@ class RawClient:
                         return messages, code, reason
                     messages.append((opcode, payload))
 
+    async def read_until(
+        self, done: Callable[[list[tuple[int, bytes]]], bool], timeout: float = 10
+    ) -> list[tuple[int, bytes]]:
+        """Every message until ``done(messages)`` holds; fails after ``timeout`` seconds."""
+        messages: list[tuple[int, bytes]] = []
+        async with asyncio.timeout(timeout):
+            while not done(messages):
+                data = await self.reader.read(65536)
+                if not data:
+                    raise AssertionError("connection ended before the expected messages")
+                messages.extend(self.decoder.feed(data))
+        return messages
+
     async def read_until_quiet(self, quiet: float = 0.3) -> list[tuple[int, bytes]]:
         """Every message until nothing arrived for ``quiet`` seconds (or the connection ended)."""
         messages: list[tuple[int, bytes]] = []

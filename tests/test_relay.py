@@ -557,3 +557,20 @@ def test_relay_of_a_wss_upstream_with_a_token(certificate: tuple[Path, Path]) ->
         )
 
     run(scenario)
+
+
+def test_relay_sends_its_header_to_an_upstream_that_requires_a_token() -> None:
+    up = Serve(free_port(), "--token", "T0KEN")
+    url = f"ws://127.0.0.1:{up.port}/v1/events"
+    rel = Serve(free_port(), "--source", url, "--header", "Authorization: Bearer T0KEN")
+
+    async def scenario() -> None:
+        async with running(up, rel):
+            feed = await open_feed(rel.stream_url)
+            await feed.subscribe("stock.SPY@quote")
+            collector = Collector(feed)
+            await wait_every_stream([(collector, ["stock.SPY@quote"])], [0])
+            await collector.close()
+        assert not any(b"T0KEN" in line for line in rel.lines)
+
+    run(scenario)

@@ -274,7 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
         "sharded Pub/Sub, each channel on the node that owns its slot (SPUBLISH/SSUBSCRIBE); "
         "whole-market streams are not served by a cluster edge",
     )
-    http = serve_parser.add_argument_group("HTTP chunked stream (--source http://… or https://…)")
+    http = serve_parser.add_argument_group(
+        "live upstreams (--source http://…, https://…; --header also ws://…, wss://…)"
+    )
     http.add_argument(
         "--idle-timeout",
         type=_seconds,
@@ -291,8 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="'NAME: VALUE'",
-        help="add a request header (repeatable), e.g. 'Authorization: Bearer TOKEN'; the "
-        "values of Authorization, Proxy-Authorization and Cookie are never logged",
+        help="add a request header (repeatable), e.g. 'Authorization: Bearer TOKEN', to the "
+        "HTTP request or, for a ws:// or wss:// relay, to the upstream handshake; the values "
+        "of Authorization, Proxy-Authorization and Cookie are never logged",
     )
     replay = serve_parser.add_argument_group("replay (--source replay:PATH)")
     replay.add_argument(
@@ -443,8 +446,11 @@ def _make_source(args: argparse.Namespace) -> Source:
 
 def _source_of(args: argparse.Namespace) -> Source:
     is_http = args.source.startswith(("http://", "https://"))
-    if not is_http and (args.header or args.idle_timeout is not None):
-        raise ConfigError("--header and --idle-timeout apply to http:// and https:// sources only")
+    is_relay = args.source.startswith(("ws://", "wss://"))
+    if not is_http and args.idle_timeout is not None:
+        raise ConfigError("--idle-timeout applies to http:// and https:// sources only")
+    if not (is_http or is_relay) and args.header:
+        raise ConfigError("--header applies to http://, https://, ws:// and wss:// sources only")
     if is_http:
         from fastfeed.server.http_source import DEFAULT_IDLE_TIMEOUT, HttpSource, HttpSpec
 
@@ -463,10 +469,10 @@ def _source_of(args: argparse.Namespace) -> Source:
             progress=True,
         )
         return ReplaySource(spec)
-    if args.source.startswith(("ws://", "wss://")):
+    if is_relay:
         from fastfeed.server.relay import RelaySource, RelaySpec
 
-        return RelaySource(RelaySpec(args.source))
+        return RelaySource(RelaySpec(args.source, headers=tuple(args.header)))
     if args.source.startswith("redis:"):
         from fastfeed.server.redis_source import RedisSource
 
