@@ -542,35 +542,25 @@ def test_relay_of_a_wss_upstream_with_a_token(certificate: tuple[Path, Path]) ->
     # The relay trusts the upstream's certificate through the environment (Python's default
     # context reads SSL_CERT_FILE).
     rel = Serve(free_port(), "--source", url, env={"SSL_CERT_FILE": str(cert)})
+    run(lambda: quotes_arrive_through(up, rel, secret=b"token=T"))
+    assert b"relay of wss://127.0.0.1:%d/v1/events?\xe2\x80\xa6: connecting" % up.port in (
+        b"\n".join(rel.lines)
+    )
 
-    async def scenario() -> None:
-        async with running(up, rel):
-            feed = await open_feed(rel.stream_url)
-            await feed.subscribe("stock.SPY@quote")
-            collector = Collector(feed)
-            await wait_every_stream([(collector, ["stock.SPY@quote"])], [0])
-            await collector.close()
-        # The token stays out of the relay's log.
-        assert not any(b"token=T" in line for line in rel.lines)
-        assert b"relay of wss://127.0.0.1:%d/v1/events?\xe2\x80\xa6: connecting" % up.port in (
-            b"\n".join(rel.lines)
-        )
 
-    run(scenario)
+async def quotes_arrive_through(up: Serve, rel: Serve, secret: bytes) -> None:
+    """A local client of ``rel`` gets quotes from ``up``; ``secret`` stays out of the log."""
+    async with running(up, rel):
+        feed = await open_feed(rel.stream_url)
+        await feed.subscribe("stock.SPY@quote")
+        collector = Collector(feed)
+        await wait_every_stream([(collector, ["stock.SPY@quote"])], [0])
+        await collector.close()
+    assert not any(secret in line for line in rel.lines)
 
 
 def test_relay_sends_its_header_to_an_upstream_that_requires_a_token() -> None:
     up = Serve(free_port(), "--token", "T0KEN")
     url = f"ws://127.0.0.1:{up.port}/v1/events"
     rel = Serve(free_port(), "--source", url, "--header", "Authorization: Bearer T0KEN")
-
-    async def scenario() -> None:
-        async with running(up, rel):
-            feed = await open_feed(rel.stream_url)
-            await feed.subscribe("stock.SPY@quote")
-            collector = Collector(feed)
-            await wait_every_stream([(collector, ["stock.SPY@quote"])], [0])
-            await collector.close()
-        assert not any(b"T0KEN" in line for line in rel.lines)
-
-    run(scenario)
+    run(lambda: quotes_arrive_through(up, rel, secret=b"T0KEN"))
