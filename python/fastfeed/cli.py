@@ -50,6 +50,16 @@ def _port(text: str) -> int:
     return value
 
 
+def _metrics_port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port 1-65535, got {text!r}")
+    return value
+
+
 def _rate(text: str) -> float | None:
     if text == "max":
         return None
@@ -368,6 +378,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="bar intervals of the server's rings, e.g. 1s,1m (default 1s,1m)",
     )
     serve_parser.add_argument(
+        "--metrics-port",
+        type=_metrics_port,
+        default=None,
+        metavar="N",
+        help="serve Prometheus metrics at http://HOST:N/metrics (HOST: --host): events in "
+        "and out, dropped by reason, clients, subscriptions, errors, reconnects, pending "
+        "bytes, delivery latency (default: none)",
+    )
+    serve_parser.add_argument(
         "--log-level",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
         default="INFO",
@@ -403,6 +422,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             max_pending_bytes=args.max_pending_bytes,
             ohlcvc=args.ohlcvc,
             bar_intervals_ms=args.bar_intervals,
+            metrics_port=args.metrics_port,
         )
         config.tls_context()  # a certificate that cannot be loaded is a bad flag
         source = _make_source(args)
@@ -417,6 +437,9 @@ def _run_serve(args: argparse.Namespace) -> int:
     except AddressInUseError as error:
         print(f"python -m fastfeed serve: {error}; choose another with --port", file=sys.stderr)
         return 1
+    except ConfigError as error:  # --metrics-port cannot be bound: before anything is served
+        print(f"python -m fastfeed serve: error: {error}", file=sys.stderr)
+        return 2
     except FastfeedError as error:
         print(f"python -m fastfeed serve: {error}", file=sys.stderr)
         return 1

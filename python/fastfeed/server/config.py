@@ -75,10 +75,20 @@ class ServerConfig:
     #: Bar intervals of the server's rings (``--bar-intervals``) and bars per ring.
     bar_intervals_ms: tuple[int, ...] = (1000, 60_000)
     bar_capacity: int = 4096
+    #: Serve Prometheus metrics on this port of ``host`` (``--metrics-port``); ``None``: not.
+    metrics_port: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ServerConfigError(f"port must be 0-65535, got {self.port}")
+        if self.metrics_port is not None:
+            if not 1 <= self.metrics_port <= 65535:
+                raise ServerConfigError(f"metrics-port must be 1-65535, got {self.metrics_port}")
+            if self.metrics_port == self.port:
+                raise ServerConfigError(
+                    f"metrics-port: {self.metrics_port} is the WebSocket port (--port); "
+                    "choose another"
+                )
         if self.max_clients < 1:
             raise ServerConfigError(f"max-clients must be at least 1, got {self.max_clients}")
         if self.slow_consumer not in ("drop", "disconnect"):
