@@ -392,7 +392,9 @@ impl PyHub {
         self.inner
             .fanout()
             .union()
-            .fold((0, 0), |(streams, total), (_, n)| (streams + 1, total + u64::from(n)))
+            .fold((0, 0), |(streams, total), (_, n)| {
+                (streams + 1, total + u64::from(n))
+            })
     }
 
     /// Events of the batches published so far (refused ones included).
