@@ -15,8 +15,9 @@ from typing import Any
 
 import aiohttp
 import pytest
+from fastfeed.server import QueueSource
 from prometheus_client.parser import text_string_to_metric_families
-from server_support import RawClient, run
+from server_support import RawClient, run, started
 from websockets.asyncio.client import ClientConnection, connect
 
 SERVE = [sys.executable, "-m", "fastfeed", "serve"]
@@ -312,3 +313,31 @@ def test_a_metrics_port_in_use_exits_2_before_serving() -> None:
     # And the WebSocket port was released (never bound, or closed again).
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", port))
+
+
+@pytest.mark.usefixtures("each_loop")
+def test_an_embedded_server_serves_metrics_and_releases_the_port() -> None:
+    metrics_port = _free_port()
+
+    async def body() -> None:
+        async with (
+            started(QueueSource(), metrics_port=metrics_port) as server,
+            aiohttp.ClientSession() as session,
+        ):
+            assert server.metrics_port == metrics_port
+            samples = await _scrape(session, metrics_port)
+            assert _get(samples, "fastfeed_source_events_total", source="custom") == 0
+            assert _get(samples, "fastfeed_clients", endpoint="/v1/events") == 0
+            async with session.get(f"http://127.0.0.1:{metrics_port}/other") as response:
+                assert response.status == 404
+            # A scraper asking for OpenMetrics gets it.
+            accept = {"Accept": "application/openmetrics-text; version=1.0.0"}
+            url = f"http://127.0.0.1:{metrics_port}/metrics"
+            async with session.get(url, headers=accept) as response:
+                assert response.headers["Content-Type"].startswith("application/openmetrics-text")
+                assert (await response.text()).endswith("# EOF\n")
+        assert server.metrics_port is None
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", metrics_port))
+
+    run(body)
