@@ -17,6 +17,7 @@ from fastfeed._process import stop_on_signals
 from fastfeed.bars import parse_interval
 from fastfeed.errors import AddressInUseError, BarsError, ConfigError, FastfeedError
 from fastfeed.server import DEFAULT_PORT, ServerConfig, Source, serve
+from fastfeed.server.config import MetricsPortError
 from fastfeed.server.guard import format_host
 from fastfeed.server.pacing import parse_speed
 from fastfeed.server.redis_link import RedisUrl
@@ -437,7 +438,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     except AddressInUseError as error:
         print(f"python -m fastfeed serve: {error}; choose another with --port", file=sys.stderr)
         return 1
-    except ConfigError as error:  # --metrics-port cannot be bound: before anything is served
+    except MetricsPortError as error:  # raised before anything is served
         print(f"python -m fastfeed serve: error: {error}", file=sys.stderr)
         return 2
     except FastfeedError as error:

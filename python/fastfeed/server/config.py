@@ -9,7 +9,13 @@ from typing import Literal
 
 from fastfeed.errors import ConfigError
 
-__all__ = ["DEFAULT_PORT", "ServerConfig", "ServerConfigError", "is_loopback_host"]
+__all__ = [
+    "DEFAULT_PORT",
+    "MetricsPortError",
+    "ServerConfig",
+    "ServerConfigError",
+    "is_loopback_host",
+]
 
 DEFAULT_PORT = 25520
 
@@ -18,6 +24,11 @@ SlowConsumerPolicy = Literal["drop", "disconnect"]
 
 class ServerConfigError(ConfigError):
     """A server setting is invalid; the message is one line naming the setting."""
+
+
+class MetricsPortError(ServerConfigError):
+    """The metrics port (``--metrics-port``) cannot be bound: raised by
+    :meth:`Server.start <fastfeed.server.Server.start>` before anything is served."""
 
 
 def is_loopback_host(host: str) -> bool:

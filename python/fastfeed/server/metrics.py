@@ -34,7 +34,7 @@ from prometheus_client.metrics_core import (
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from fastfeed.server.config import ServerConfigError
+from fastfeed.server.config import MetricsPortError
 from fastfeed.server.connection import ConnectionCounts
 from fastfeed.server.guard import format_host
 from fastfeed.server.hub import LatencyHistogram, Wire
@@ -203,12 +203,12 @@ class ServerCollector(Collector):
 
 def bind_metrics_socket(host: str, port: int) -> socket.socket:
     """A listening socket for the metrics on ``host``:``port``; raises
-    :class:`~fastfeed.server.config.ServerConfigError` (one line) when it cannot be bound."""
+    :class:`~fastfeed.server.config.MetricsPortError` (one line) when it cannot be bound."""
     shown = f"{format_host(host)}:{port}"
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as error:
-        raise ServerConfigError(f"metrics-port: cannot bind {shown}: {error.strerror}") from None
+        raise MetricsPortError(f"metrics-port: cannot bind {shown}: {error.strerror}") from None
     family, kind, proto, _, address = infos[0]
     sock = socket.socket(family, kind, proto)
     try:
@@ -218,11 +218,11 @@ def bind_metrics_socket(host: str, port: int) -> socket.socket:
     except OSError as error:
         sock.close()
         if error.errno == errno.EADDRINUSE:
-            raise ServerConfigError(
+            raise MetricsPortError(
                 f"metrics-port: {port} on {format_host(host)} is in use by another program; "
                 "choose another with --metrics-port"
             ) from None
-        raise ServerConfigError(f"metrics-port: cannot bind {shown}: {error.strerror}") from None
+        raise MetricsPortError(f"metrics-port: cannot bind {shown}: {error.strerror}") from None
     sock.setblocking(False)
     return sock
 
