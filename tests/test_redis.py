@@ -280,6 +280,7 @@ def test_a_killed_redis_is_an_upstream_outage_and_the_gap_equals_the_events_lost
         publish_dropped = ("endpoint", "redis-publish"), ("reason", "slow_consumer")
         assert at_ingest["fastfeed_events_dropped_total", publish_dropped] > 0
         assert at_ingest["fastfeed_events_sent_total", (("endpoint", "redis-publish"),)] > 0
+        assert at_ingest["fastfeed_pending_bytes", (("endpoint", "redis-publish"),)] >= 0
 
     run(body, timeout=60)
 

@@ -121,6 +121,7 @@ class ServerCollector(Collector):
         if counts.publish is not None:
             sent.add_metric([REDIS_PUBLISH], counts.publish.sent)
             dropped.add_metric([REDIS_PUBLISH, "slow_consumer"], counts.publish.dropped)
+            pending.add_metric([REDIS_PUBLISH], counts.publish.pending_bytes)
         yield from (sent, dropped, clients, pending, command_errors)
 
         streams, subscriptions = core.subscription_counts

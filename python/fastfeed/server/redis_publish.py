@@ -92,6 +92,12 @@ class RedisPublisher:
         return max(self._connections - 1, 0)
 
     @property
+    def pending_bytes(self) -> int:
+        """Bytes written and waiting for Redis's sockets."""
+        nodes = self._nodes
+        return sum(link.buffered for link in nodes.links) if nodes is not None else 0
+
+    @property
     def connected(self) -> bool:
         """Whether the link to Redis is up."""
         return self._nodes is not None and self._nodes.up
@@ -200,9 +206,10 @@ class PublishingSource:
         inner = self.source
         counts = inner.counts() if isinstance(inner, CountedSource) else SourceCounts("custom")
         publisher = self.publisher
-        return dataclasses.replace(
-            counts, publish=PublishCounts(publisher.sent, publisher.dropped, publisher.reconnects)
+        publish = PublishCounts(
+            publisher.sent, publisher.dropped, publisher.reconnects, publisher.pending_bytes
         )
+        return dataclasses.replace(counts, publish=publish)
 
     async def run(self, hub: Hub) -> SourceEnd | None:
         task = asyncio.get_running_loop().create_task(self.publisher.run(hub))

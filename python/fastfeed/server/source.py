@@ -54,11 +54,12 @@ class Source(Protocol):
 @dataclass(frozen=True, slots=True)
 class PublishCounts:
     """What ``--publish`` counted so far: events written to Redis, dropped (Redis down or not
-    keeping up), reconnections to Redis."""
+    keeping up), reconnections to Redis; and the bytes waiting for Redis now."""
 
     sent: int
     dropped: int
     reconnects: int
+    pending_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
