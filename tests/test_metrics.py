@@ -56,7 +56,10 @@ class _Reader:
     received: int = 0
     statuses: list[dict[str, int]] = field(default_factory=list)
     replies: list[dict[str, Any]] = field(default_factory=list)
-    status_seen: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The first STATUS after the reply to :meth:`status_after_command`'s command.
+    _marker: int | None = None
+    _answered: bool = False
+    _status_after: asyncio.Future[dict[str, int]] | None = None
 
     async def run(self) -> None:
         async for message in self.ws:
@@ -66,16 +69,22 @@ class _Reader:
                 # What the server guarantees: the data before a STATUS number its `sent`.
                 assert stats["sent"] == self.received
                 self.statuses.append(stats)
-                self.status_seen.set()
+                if self._answered and self._status_after is not None:
+                    self._status_after.set_result(stats)
+                    self._answered, self._status_after = False, None
             elif "stream" in data:
                 self.received += 1
             else:
                 self.replies.append(data)
+                self._answered = self._answered or data["id"] == self._marker
 
-    async def next_status(self) -> dict[str, int]:
-        self.status_seen.clear()
-        await asyncio.wait_for(self.status_seen.wait(), 10)
-        return self.statuses[-1]
+    async def status_after_command(self, marker: int) -> dict[str, int]:
+        """Sends a command now and returns the first STATUS after its reply: made after this
+        call, so its counts are at least what the server had counted before it."""
+        self._marker, self._answered = marker, False
+        self._status_after = asyncio.get_running_loop().create_future()
+        await self.ws.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": marker}))
+        return await asyncio.wait_for(self._status_after, 10)
 
 
 def test_metrics_count_what_fast_and_slow_clients_received_and_lost() -> None:
@@ -150,7 +159,7 @@ def test_metrics_count_what_fast_and_slow_clients_received_and_lost() -> None:
             # `sent` at the scrape.
             before = [reader.statuses[-1] for reader in fast]
             during = await _scrape(session, metrics_port)
-            after = [await reader.next_status() for reader in fast]
+            after = [await reader.status_after_command(100) for reader in fast]
             stream_sent = _get(during, "fastfeed_events_sent_total", endpoint="/v1/stream")
             assert sum(s["sent"] for s in before) <= stream_sent <= sum(s["sent"] for s in after)
             stream_dropped = sum(
