@@ -17,6 +17,7 @@ from fastfeed._process import stop_on_signals
 from fastfeed.bars import parse_interval
 from fastfeed.errors import AddressInUseError, BarsError, ConfigError, FastfeedError
 from fastfeed.server import DEFAULT_PORT, ServerConfig, Source, serve
+from fastfeed.server.config import MetricsPortError
 from fastfeed.server.guard import format_host
 from fastfeed.server.pacing import parse_speed
 from fastfeed.server.redis_link import RedisUrl
@@ -47,6 +48,16 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"expected a port 0-65535, got {text!r}")
+    return value
+
+
+def _metrics_port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port 1-65535, got {text!r}")
     return value
 
 
@@ -371,6 +382,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="bar intervals of the server's rings, e.g. 1s,1m (default 1s,1m)",
     )
     serve_parser.add_argument(
+        "--metrics-port",
+        type=_metrics_port,
+        default=None,
+        metavar="N",
+        help="serve Prometheus metrics at http://HOST:N/metrics (HOST: --host): events in "
+        "and out, dropped by reason, clients, subscriptions, errors, reconnects, pending "
+        "bytes, delivery latency (default: none)",
+    )
+    serve_parser.add_argument(
         "--log-level",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
         default="INFO",
@@ -406,6 +426,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             max_pending_bytes=args.max_pending_bytes,
             ohlcvc=args.ohlcvc,
             bar_intervals_ms=args.bar_intervals,
+            metrics_port=args.metrics_port,
         )
         config.tls_context()  # a certificate that cannot be loaded is a bad flag
         source = _make_source(args)
@@ -420,6 +441,9 @@ def _run_serve(args: argparse.Namespace) -> int:
     except AddressInUseError as error:
         print(f"python -m fastfeed serve: {error}; choose another with --port", file=sys.stderr)
         return 1
+    except MetricsPortError as error:  # raised before anything is served
+        print(f"python -m fastfeed serve: error: {error}", file=sys.stderr)
+        return 2
     except FastfeedError as error:
         print(f"python -m fastfeed serve: {error}", file=sys.stderr)
         return 1
