@@ -112,9 +112,13 @@ class StreamServer(asyncio.Protocol):
                 self.transport.write(self.workload.close)
 
     def data_received(self, data: bytes) -> None:
-        if self.head is None:  # the client's Close: end the TCP connection, as servers do
-            assert self.transport is not None
-            self.transport.close()
+        if self.head is None:
+            # The client's Close answers ours, which follows the whole stream: then end the TCP
+            # connection, as servers do. Anything earlier (a client's keepalive Ping on a slow
+            # round) is not an end: closing then would cut the stream short.
+            if self.offset == len(self.workload.wire):
+                assert self.transport is not None
+                self.transport.close()
             return
         self.head += data
         if b"\r\n\r\n" not in self.head:
