@@ -10,7 +10,6 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import signal
 import ssl
 import subprocess
@@ -39,6 +38,7 @@ from http_support import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from server_support import run
+from tls_support import HAVE_OPENSSL, make_certificate
 
 DATE = 20250321
 FAST = Backoff(initial=0.05, cap=0.2)
@@ -623,20 +623,11 @@ def test_serve_from_an_http_stream_and_exit_promptly_on_ctrl_c() -> None:
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    """A self-signed certificate for 127.0.0.1 and its key (openssl)."""
-    if shutil.which("openssl") is None:
+    """A self-signed certificate for 127.0.0.1 and its key."""
+    if not HAVE_OPENSSL:
         pytest.skip("openssl is not installed")
-    directory = tmp_path_factory.mktemp("tls")
-    cert, key = str(directory / "cert.pem"), str(directory / "key.pem")
-    request = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
-    subject = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
-    subprocess.run(
-        ["openssl", *request, "-keyout", key, "-out", cert, *subject],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return cert, key
+    cert, key = make_certificate(tmp_path_factory.mktemp("tls"))
+    return str(cert), str(key)
 
 
 def test_https_is_verified_against_the_trusted_certificates(
