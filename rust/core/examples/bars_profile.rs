@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use fastfeed_core::bars::{aggregate_trades, TradeColumns};
+use fastfeed_core::bars::aggregate_trade_columns;
 use rand::{Rng, SeedableRng};
 
 fn main() {
@@ -33,8 +33,8 @@ fn main() {
     let mut bars = 0;
     for _ in 0..rounds {
         let started = Instant::now();
-        let columns = TradeColumns::new(&date, &ms, &price, &size).unwrap();
-        let out = aggregate_trades(&columns, Some(&group), interval_ms).unwrap();
+        let out =
+            aggregate_trade_columns(&date, &ms, &price, &size, Some(&group), interval_ms).unwrap();
         best = best.min(started.elapsed().as_secs_f64());
         bars = out.len();
     }
