@@ -232,6 +232,7 @@ def interleaved_medians(fns: dict[str, Callable[[], object]], rounds: int) -> di
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize(
     ("trades", "interval_ms"),
     [(2_000_000, 1000), (2_000_000, 60_000), (20_000_000, 1000), (20_000_000, 60_000)],
