@@ -11,6 +11,7 @@ from typing import Any
 import fastfeed
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 from fastfeed import BAR_DTYPE, BarBook, BarsError, SessionBar, _core, aggregate_trades
 from hypothesis import HealthCheck, given, settings
@@ -62,6 +63,63 @@ def pandas_bars(trades: pd.DataFrame, interval_ms: int, grouped: bool = True) ->
     with np.errstate(invalid="ignore", divide="ignore"):
         out["vwap"] = np.where(volume > 0, out["pv"].to_numpy() / volume, np.nan)
     return out.drop(columns="pv")[by + BAR_COLUMNS[2:]]
+
+
+def numpy_bars(trades: pd.DataFrame, interval_ms: int) -> pd.DataFrame:
+    """A second reference: lexsort by (group, date, ms), ``reduceat`` over bucket boundaries."""
+    g, d, m = (trades[c].to_numpy() for c in ("group", "date", "ms_of_day"))
+    order = np.lexsort((m, d, g))
+    g, d, m = g[order], d[order], m[order]
+    price, size = trades["price"].to_numpy()[order], trades["size"].to_numpy()[order]
+    start = m // interval_ms * interval_ms
+    new = np.r_[True, (g[1:] != g[:-1]) | (d[1:] != d[:-1]) | (start[1:] != start[:-1])]
+    starts = np.flatnonzero(new) if len(g) else np.zeros(0, np.int64)
+    ends = (np.r_[starts[1:], len(g)] - 1)[: len(starts)]
+    volume = np.add.reduceat(size, starts) if len(g) else np.zeros(0, np.int64)
+    pv = np.add.reduceat(price * size, starts) if len(g) else np.zeros(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vwap = np.where(volume > 0, pv / volume, np.nan)
+    empty = np.zeros(0)
+    return pd.DataFrame(
+        {
+            "group": g[starts],
+            "date": d[starts],
+            "start_ms": start[starts],
+            "open": price[starts],
+            "high": np.maximum.reduceat(price, starts) if len(g) else empty,
+            "low": np.minimum.reduceat(price, starts) if len(g) else empty,
+            "close": price[ends],
+            "volume": volume,
+            "count": np.diff(np.r_[starts, len(g)]),
+            "vwap": vwap,
+        }
+    )
+
+
+def polars_bars(trades: pd.DataFrame, interval_ms: int) -> pd.DataFrame:
+    """A third reference: polars ``group_by`` (row order kept within groups), bars sorted."""
+    by = ["group", "date", "start_ms"]
+    out = (
+        pl.from_pandas(trades)
+        .sort(["group", "date", "ms_of_day"], maintain_order=True)
+        .with_columns((pl.col("ms_of_day") // interval_ms * interval_ms).alias("start_ms"))
+        .group_by(by, maintain_order=True)
+        .agg(
+            pl.col("price").first().alias("open"),
+            pl.col("price").max().alias("high"),
+            pl.col("price").min().alias("low"),
+            pl.col("price").last().alias("close"),
+            pl.col("size").sum().alias("volume"),
+            pl.len().alias("count"),
+            (pl.col("price") * pl.col("size")).sum().alias("pv"),
+        )
+        .sort(by)
+    )
+    volume = out["volume"].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vwap = np.where(volume > 0, out["pv"].to_numpy() / volume, np.nan)
+    columns = {name: out[name].to_numpy() for name in by + BAR_COLUMNS[2:-1]}
+    return pd.DataFrame({**columns, "vwap": vwap})
 
 
 # --- layout ------------------------------------------------------------------------------------
@@ -156,6 +214,70 @@ def test_aggregate_sparse_groups_and_empty_input() -> None:
     empty = aggregate_trades([], [], [], [], 1000, group=[])
     assert list(empty) == ["group", *BAR_COLUMNS]
     assert all(len(v) == 0 for v in empty.values())
+
+
+def random_tape(
+    rows: int, contracts: int, dates: int, seed: int, layout: str = "tape", spread: int = 1
+) -> pd.DataFrame:
+    """``rows`` trades of ``contracts`` contracts (ids ``spread`` apart) over ``dates`` dates:
+    in time order with contracts interleaved (``tape``), one contract after another
+    (``by_contract``), or shuffled; ties, gaps and zero sizes included."""
+    rng = np.random.default_rng(seed)
+    date = D1 + np.sort(rng.integers(0, dates, rows))
+    ms = rng.integers(0, 86_400_000, rows) // rng.choice([1, 997, 60_000], rows)
+    trades = pd.DataFrame(
+        {
+            "group": rng.integers(0, contracts, rows).astype(np.int64) * spread - 5,
+            "date": date.astype(np.int32),
+            "ms_of_day": ms.astype(np.int32),
+            "price": np.round(rng.uniform(1, 50, rows), 2),
+            "size": rng.integers(0, 300, rows),
+        }
+    )
+    trades = trades.sort_values(["date", "ms_of_day"], kind="stable", ignore_index=True)
+    if layout == "by_contract":
+        trades = trades.sort_values("group", kind="stable", ignore_index=True)
+    elif layout == "shuffled":
+        trades = trades.sample(frac=1, random_state=seed, ignore_index=True)
+    return trades
+
+
+@pytest.mark.parametrize(
+    ("rows", "contracts", "dates", "layout", "spread"),
+    [
+        (0, 1, 1, "tape", 1),
+        (1, 1, 1, "tape", 1),
+        (5_000, 3, 2, "tape", 1),
+        (5_000, 2_000, 1, "tape", 1),  # many contracts, most with one bar
+        (5_000, 300, 2, "tape", 1 << 40),  # sparse ids
+        (5_000, 20, 3, "shuffled", 1),  # times go back: sorted first
+        (300_000, 50, 2, "tape", 1),  # large enough to be split across cores
+        (300_000, 7, 1, "by_contract", 1),
+    ],
+)
+def test_aggregate_equals_pandas_numpy_and_polars(
+    rows: int, contracts: int, dates: int, layout: str, spread: int
+) -> None:
+    trades = random_tape(
+        rows, contracts, dates, seed=rows + contracts, layout=layout, spread=spread
+    )
+    for interval_ms in (1, 1000, 60_000, 86_400_000):
+        ours = frame(
+            aggregate_trades(
+                trades["date"],
+                trades["ms_of_day"],
+                trades["price"],
+                trades["size"],
+                interval_ms,
+                group=trades["group"],
+            )
+        )
+        expected = pandas_bars(trades, interval_ms)
+        assert_bars_equal(ours, expected)
+        assert_bars_equal(numpy_bars(trades, interval_ms), expected)
+        assert_bars_equal(polars_bars(trades, interval_ms), expected)
+        if rows:
+            check_invariants(ours)
 
 
 @pytest.mark.parametrize(

@@ -330,7 +330,8 @@ impl BarRingBuffer {
 }
 
 /// Aggregates trade columns into bar columns (see `fastfeed_core::bars::aggregate_trades`),
-/// with the GIL released while it runs.
+/// with the GIL released while it runs; the values are validated on the way. The columns come
+/// back as numpy arrays over the `Vec`s the core filled (no copy).
 #[pyfunction]
 #[pyo3(signature = (date, ms_of_day, price, size, interval_ms, group = None))]
 fn aggregate_trades<'py>(
@@ -352,10 +353,7 @@ fn aggregate_trades<'py>(
         .map(|g| slice(g, "group"))
         .transpose()?;
     let bars = py
-        .detach(|| {
-            let trades = TradeColumns::new(d, m, p, s)?;
-            core::aggregate_trades(&trades, group_slice, interval_ms)
-        })
+        .detach(|| core::aggregate_trade_columns(d, m, p, s, group_slice, interval_ms))
         .map_err(|e| map_err(&e))?;
     let dict = PyDict::new(py);
     if let Some(g) = bars.group {

@@ -235,7 +235,7 @@ impl IntervalBuilder {
 
 /// `notional / volume`, `NaN` for a bar of zero volume.
 #[inline]
-fn vwap(notional: f64, volume: i64) -> f64 {
+pub(super) fn vwap(notional: f64, volume: i64) -> f64 {
     if volume > 0 {
         notional / volume as f64
     } else {

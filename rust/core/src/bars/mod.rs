@@ -22,7 +22,7 @@ mod interval;
 mod ring;
 mod session;
 
-pub use batch::{aggregate_trades, BarColumns};
+pub use batch::{aggregate_trade_columns, aggregate_trades, BarColumns};
 pub use book::{BarBook, MAX_CONTRACT_ID};
 pub use interval::{IntervalBuilder, Step};
 pub use ring::{BarRing, MAX_CAPACITY};
@@ -119,20 +119,7 @@ impl<'a> TradeColumns<'a> {
         price: &'a [f64],
         size: &'a [i64],
     ) -> Result<Self, BarsError> {
-        let len = date.len();
-        for (column, other) in [
-            ("ms_of_day", ms_of_day.len()),
-            ("price", price.len()),
-            ("size", size.len()),
-        ] {
-            if other != len {
-                return Err(BarsError::LengthMismatch {
-                    column,
-                    len: other,
-                    expected: len,
-                });
-            }
-        }
+        Self::check_lengths(date, ms_of_day, price, size)?;
         // Cheap branch-free scans first (folds, not `all`, so that they vectorize: an OR of
         // values is negative iff one is); the offending row is searched only on failure.
         let times_ok = date
@@ -151,6 +138,30 @@ impl<'a> TradeColumns<'a> {
             price,
             size,
         })
+    }
+
+    /// `Ok` when the columns have equal lengths (their values unchecked).
+    pub(crate) fn check_lengths(
+        date: &[i32],
+        ms_of_day: &[i32],
+        price: &[f64],
+        size: &[i64],
+    ) -> Result<(), BarsError> {
+        let len = date.len();
+        for (column, other) in [
+            ("ms_of_day", ms_of_day.len()),
+            ("price", price.len()),
+            ("size", size.len()),
+        ] {
+            if other != len {
+                return Err(BarsError::LengthMismatch {
+                    column,
+                    len: other,
+                    expected: len,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Number of trades.

@@ -1,6 +1,10 @@
 //! The batch aggregator for backtests and research: columns of trades in, columns of bars out.
 
+mod ordered;
+mod sink;
+
 use super::{check_interval, Bar, BarsError, IntervalBuilder, Step, TradeColumns};
+use ordered::{Failure, Input};
 
 /// Bars as columns, one row per non-empty `(group, date, bucket)`, sorted by group, then time.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -32,38 +36,6 @@ impl BarColumns {
             count: Vec::with_capacity(rows),
             vwap: Vec::with_capacity(rows),
         }
-    }
-
-    /// `rows` zero bars (zeroed allocations are lazily mapped, not written).
-    fn zeroed(rows: usize, grouped: bool) -> Self {
-        Self {
-            group: grouped.then(|| vec![0; rows]),
-            date: vec![0; rows],
-            start_ms: vec![0; rows],
-            open: vec![0.0; rows],
-            high: vec![0.0; rows],
-            low: vec![0.0; rows],
-            close: vec![0.0; rows],
-            volume: vec![0; rows],
-            count: vec![0; rows],
-            vwap: vec![0.0; rows],
-        }
-    }
-
-    #[inline]
-    fn set(&mut self, row: usize, group: i64, bar: &Bar) {
-        if let Some(g) = &mut self.group {
-            g[row] = group;
-        }
-        self.date[row] = bar.date;
-        self.start_ms[row] = bar.start_ms;
-        self.open[row] = bar.open;
-        self.high[row] = bar.high;
-        self.low[row] = bar.low;
-        self.close[row] = bar.close;
-        self.volume[row] = bar.volume;
-        self.count[row] = bar.count;
-        self.vwap[row] = bar.vwap;
     }
 
     fn push(&mut self, group: i64, bar: &Bar) {
@@ -114,30 +86,92 @@ impl BarColumns {
 /// the trades stably sorted by `(group, date, ms_of_day)`: ties keep input order, which defines
 /// open and close among equal timestamps. Input need not be sorted; when every group's trades
 /// are already in time order (e.g. one tape in time order, contracts interleaved) no sort is
-/// done at all, otherwise row indices are sorted.
+/// done at all, and large inputs are split across the available cores; otherwise row indices
+/// are sorted. The result never depends on the number of cores.
 pub fn aggregate_trades(
     trades: &TradeColumns<'_>,
     group: Option<&[i64]>,
     interval_ms: i64,
 ) -> Result<BarColumns, BarsError> {
-    let interval_ms = check_interval(interval_ms)?;
-    let rows = trades.len();
-    if rows > u32::MAX as usize {
-        return Err(BarsError::TooManyRows(rows));
-    }
-    if let Some(group) = group {
-        if group.len() != rows {
-            return Err(BarsError::LengthMismatch {
+    let input = Input {
+        date: trades.date,
+        ms_of_day: trades.ms_of_day,
+        price: trades.price,
+        size: trades.size,
+        group,
+        checked: true,
+    };
+    aggregate(&input, interval_ms, available_threads())
+}
+
+/// [`aggregate_trades`] over columns not yet validated: the values are checked on the way,
+/// chunk by chunk, instead of in a pass of their own ([`TradeColumns::new`]); the errors are
+/// the same, with the same precedence (lengths, then values, then the interval and `group`).
+pub fn aggregate_trade_columns(
+    date: &[i32],
+    ms_of_day: &[i32],
+    price: &[f64],
+    size: &[i64],
+    group: Option<&[i64]>,
+    interval_ms: i64,
+) -> Result<BarColumns, BarsError> {
+    TradeColumns::check_lengths(date, ms_of_day, price, size)?;
+    let input = Input {
+        date,
+        ms_of_day,
+        price,
+        size,
+        group,
+        checked: false,
+    };
+    aggregate(&input, interval_ms, available_threads())
+}
+
+fn available_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// The columns of `input` as validated [`TradeColumns`], or the first invalid value.
+fn validated<'a>(input: &Input<'a>) -> Result<TradeColumns<'a>, BarsError> {
+    TradeColumns::new(input.date, input.ms_of_day, input.price, input.size)
+}
+
+/// [`aggregate_trades`] with at most `threads` threads (of equal result whatever the count).
+fn aggregate(input: &Input<'_>, interval_ms: i64, threads: usize) -> Result<BarColumns, BarsError> {
+    let rows = input.date.len();
+    let checks = check_interval(interval_ms).and_then(|interval| {
+        if rows > u32::MAX as usize {
+            return Err(BarsError::TooManyRows(rows));
+        }
+        match input.group {
+            Some(group) if group.len() != rows => Err(BarsError::LengthMismatch {
                 column: "group",
                 len: group.len(),
                 expected: rows,
-            });
+            }),
+            _ => Ok(interval),
         }
-    }
-    let groups = Groups::new(group);
-    match in_order(trades, &groups, interval_ms) {
-        Some(bars) => Ok(bars),
-        None => Ok(sorted(trades, &groups, interval_ms)),
+    });
+    let interval_ms = match checks {
+        Ok(interval) => interval,
+        Err(e) => {
+            // Invalid values take precedence, as when the columns are validated first.
+            if !input.checked {
+                validated(input)?;
+            }
+            return Err(e);
+        }
+    };
+    let parts = ordered::parts_for(rows, threads);
+    match ordered::aggregate(input, interval_ms, parts) {
+        Ok(bars) => Ok(bars),
+        Err(Failure::Invalid) => {
+            Err(validated(input).expect_err("the ordered path saw an invalid value"))
+        }
+        Err(Failure::Unordered) => {
+            let trades = validated(input)?;
+            Ok(sorted(&trades, &Groups::new(input.group), interval_ms))
+        }
     }
 }
 
@@ -212,80 +246,6 @@ impl<'a> Groups<'a> {
     fn grouped(&self) -> bool {
         !matches!(self, Groups::One)
     }
-}
-
-struct GroupState {
-    builder: IntervalBuilder,
-    last_time: u64,
-    bars: usize,
-}
-
-/// One pass without sorting; `None` as soon as a group's trades go back in time.
-///
-/// Closed bars of all groups go to one buffer in emission order (reserved for the worst case,
-/// one bar per trade: untouched pages cost nothing), then are scattered into group order.
-fn in_order(
-    trades: &TradeColumns<'_>,
-    groups: &Groups<'_>,
-    interval_ms: i32,
-) -> Option<BarColumns> {
-    const UNSEEN: u32 = u32::MAX;
-    let mut slot_of_rank = vec![UNSEEN; groups.count()];
-    let mut states: Vec<GroupState> = Vec::new();
-    let mut emitted: Vec<(u32, Bar)> = Vec::with_capacity(trades.len());
-    for row in 0..trades.len() {
-        let trade = trades.get(row);
-        let rank = groups.rank(row);
-        let mut slot = slot_of_rank[rank];
-        if slot == UNSEEN {
-            slot = states.len() as u32;
-            slot_of_rank[rank] = slot;
-            states.push(GroupState {
-                builder: IntervalBuilder::new(i64::from(interval_ms)).ok()?,
-                last_time: 0,
-                bars: 0,
-            });
-        }
-        let state = &mut states[slot as usize];
-        let time = trade.time_key();
-        if time < state.last_time {
-            return None;
-        }
-        state.last_time = time;
-        match state.builder.on_trade(&trade) {
-            Step::Closed(bar) => {
-                state.bars += 1;
-                emitted.push((slot, bar));
-            }
-            Step::Applied | Step::Opened => {}
-            // In time order no bucket is ever behind the open one.
-            Step::Late => return None,
-        }
-    }
-    for (slot, state) in states.iter_mut().enumerate() {
-        if let Some(bar) = state.builder.finish() {
-            state.bars += 1;
-            emitted.push((slot as u32, bar));
-        }
-    }
-    // Output position of each slot's next bar: slots laid out in group (rank) order.
-    let mut next = vec![0_usize; states.len()];
-    let mut value_of_slot = vec![0_i64; states.len()];
-    let mut total = 0;
-    for (rank, &slot) in slot_of_rank.iter().enumerate() {
-        if slot != UNSEEN {
-            next[slot as usize] = total;
-            value_of_slot[slot as usize] = groups.value(rank);
-            total += states[slot as usize].bars;
-        }
-    }
-    let mut out = BarColumns::zeroed(total, groups.grouped());
-    for (slot, bar) in &emitted {
-        let at = next[*slot as usize];
-        next[*slot as usize] += 1;
-        out.set(at, value_of_slot[*slot as usize], bar);
-    }
-    Some(out)
 }
 
 /// Row order for the general case: stable counting sort by group rank, then each group's rows
@@ -537,5 +497,209 @@ mod tests {
                 tuples(&batch)
             );
         }
+    }
+
+    /// Time-ordered trades of `groups` groups, laid out as `layout` says, with ties, gaps of
+    /// several buckets, a date change and zero sizes.
+    fn ordered_tape(seed: u64, rows: usize, groups: i64, group_major: bool) -> Rows {
+        let mut seed = seed;
+        let mut data: Vec<(i64, i32, i32, f64, i64)> = Vec::with_capacity(rows);
+        let mut clock = vec![(20250321, 0_i32); groups as usize];
+        for n in 0..rows {
+            let g = if group_major {
+                (n * groups as usize / rows.max(1)) as i64
+            } else {
+                (lcg(&mut seed) % groups as u64) as i64
+            };
+            let (date, ms) = &mut clock[g as usize];
+            match lcg(&mut seed) % 8 {
+                0 => {} // a tie
+                1 => *ms += (lcg(&mut seed) % 5000) as i32,
+                2 if lcg(&mut seed) % 50 == 0 => {
+                    *date += 1;
+                    *ms = (lcg(&mut seed) % 3) as i32;
+                }
+                _ => *ms += (lcg(&mut seed) % 40) as i32,
+            }
+            let price = (lcg(&mut seed) % 1000) as f64 / 8.0 - 20.0;
+            data.push((g * 1000 - 7, *date, *ms, price, (lcg(&mut seed) % 4) as i64));
+        }
+        rows_of(&data)
+    }
+
+    fn rows_of(data: &[(i64, i32, i32, f64, i64)]) -> Rows {
+        rows(data)
+    }
+
+    fn input(r: &Rows, grouped: bool, checked: bool) -> Input<'_> {
+        Input {
+            date: &r.date,
+            ms_of_day: &r.ms,
+            price: &r.price,
+            size: &r.size,
+            group: grouped.then_some(&r.group[..]),
+            checked,
+        }
+    }
+
+    #[test]
+    fn any_split_into_parts_gives_the_sorting_paths_bars() {
+        for (seed, rows, groups, group_major) in [
+            (1, 5000, 7, false),
+            (2, 3000, 1, false),
+            (3, 4000, 40, true),
+            (4, 60, 3, false),
+            (5, 3, 2, false),
+            (6, 0, 1, false),
+        ] {
+            let r = ordered_tape(seed, rows, groups, group_major);
+            // As one series, only a one-group tape is in time order.
+            for grouped in [true, groups > 1] {
+                let trades = TradeColumns::new(&r.date, &r.ms, &r.price, &r.size).unwrap();
+                let group = grouped.then_some(&r.group[..]);
+                for interval_ms in [1, 7, 1000, 60_000, 86_400_000] {
+                    let expected = sorted(&trades, &Groups::new(group), interval_ms);
+                    for parts in [1, 2, 3, 5, 16] {
+                        for checked in [true, false] {
+                            let bars = ordered::aggregate(
+                                &input(&r, grouped, checked),
+                                interval_ms,
+                                parts,
+                            )
+                            .unwrap();
+                            assert_eq!(
+                                tuples(&bars),
+                                tuples(&expected),
+                                "seed {seed}, grouped {grouped}, interval {interval_ms}, {parts} parts"
+                            );
+                            assert_eq!(bars.group.is_some(), grouped);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_step_back_in_any_part_or_across_parts_falls_back_to_sorting() {
+        let r = ordered_tape(9, 2000, 5, false);
+        for at in [1, 700, 1000, 1001, 1999] {
+            let mut shuffled = rows_of(
+                &(0..r.date.len())
+                    .map(|i| (r.group[i], r.date[i], r.ms[i], r.price[i], r.size[i]))
+                    .collect::<Vec<_>>(),
+            );
+            // Move a row of the group of row `at` to before its earlier rows.
+            let g = shuffled.group[at];
+            let earlier = (0..at).rev().find(|&i| {
+                shuffled.group[i] == g
+                    && (shuffled.date[i], shuffled.ms[i]) < (shuffled.date[at], shuffled.ms[at])
+            });
+            let Some(earlier) = earlier else { continue };
+            shuffled.ms.swap(earlier, at);
+            shuffled.date.swap(earlier, at);
+            for parts in [1, 2, 3] {
+                let failure = ordered::aggregate(&input(&shuffled, true, true), 1000, parts);
+                assert_eq!(
+                    failure.unwrap_err(),
+                    Failure::Unordered,
+                    "row {at}, {parts} parts"
+                );
+            }
+            let expected = run(&shuffled, true, 1000);
+            let trades = TradeColumns::new(
+                &shuffled.date,
+                &shuffled.ms,
+                &shuffled.price,
+                &shuffled.size,
+            )
+            .unwrap();
+            assert_eq!(
+                tuples(&sorted(&trades, &Groups::new(Some(&shuffled.group)), 1000)),
+                tuples(&expected)
+            );
+        }
+    }
+
+    #[test]
+    fn unchecked_columns_give_the_first_invalid_value() {
+        let r = ordered_tape(11, 3000, 4, false);
+        let cases: [(&str, usize); 6] = [
+            ("price", 2999),
+            ("size", 1500),
+            ("ms_of_day", 2000),
+            ("date", 10),
+            ("price", 0),
+            ("size", 1499),
+        ];
+        for (column, row) in cases {
+            let mut bad = rows_of(
+                &(0..r.date.len())
+                    .map(|i| (r.group[i], r.date[i], r.ms[i], r.price[i], r.size[i]))
+                    .collect::<Vec<_>>(),
+            );
+            match column {
+                "price" => bad.price[row] = f64::NAN,
+                "size" => bad.size[row] = -1,
+                "ms_of_day" => bad.ms[row] = -5,
+                _ => bad.date[row] = -1,
+            }
+            let expected =
+                TradeColumns::new(&bad.date, &bad.ms, &bad.price, &bad.size).unwrap_err();
+            for parts in [1, 2, 3] {
+                let input = input(&bad, true, false);
+                assert_eq!(
+                    ordered::aggregate(&input, 1000, parts).unwrap_err(),
+                    Failure::Invalid
+                );
+                assert_eq!(aggregate(&input, 1000, parts).unwrap_err(), expected);
+            }
+            assert_eq!(
+                aggregate_trade_columns(
+                    &bad.date,
+                    &bad.ms,
+                    &bad.price,
+                    &bad.size,
+                    Some(&bad.group),
+                    1000
+                )
+                .unwrap_err(),
+                expected
+            );
+            // Values first, then the interval and the group column.
+            assert_eq!(
+                aggregate_trade_columns(&bad.date, &bad.ms, &bad.price, &bad.size, None, 0)
+                    .unwrap_err(),
+                expected
+            );
+            assert_eq!(
+                aggregate_trade_columns(
+                    &bad.date,
+                    &bad.ms,
+                    &bad.price,
+                    &bad.size,
+                    Some(&[1]),
+                    1000
+                )
+                .unwrap_err(),
+                expected
+            );
+        }
+        assert_eq!(
+            aggregate_trade_columns(&[1], &[2, 3], &[1.0], &[1], None, 1000).unwrap_err(),
+            BarsError::LengthMismatch {
+                column: "ms_of_day",
+                len: 2,
+                expected: 1
+            }
+        );
+        assert_eq!(
+            aggregate_trade_columns(&[1], &[2], &[1.0], &[1], Some(&[]), 1000).unwrap_err(),
+            BarsError::LengthMismatch {
+                column: "group",
+                len: 0,
+                expected: 1
+            }
+        );
     }
 }
