@@ -9,10 +9,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-import uvloop
-
 from fastfeed import __version__
 from fastfeed._core import typed_contract
+from fastfeed._loop import run as run_loop
 from fastfeed._process import stop_on_signals
 from fastfeed.bars import parse_interval
 from fastfeed.errors import AddressInUseError, BarsError, ConfigError, FastfeedError
@@ -413,7 +412,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         print(f"python -m fastfeed serve: {error}", file=sys.stderr)
         return 2
     try:
-        uvloop.run(_serve_until_signal(config, source))
+        run_loop(_serve_until_signal(config, source))
     except AddressInUseError as error:
         print(f"python -m fastfeed serve: {error}; choose another with --port", file=sys.stderr)
         return 1
