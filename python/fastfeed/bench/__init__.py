@@ -1,0 +1,145 @@
+"""``python -m fastfeed bench``: the comparison harness, on the user's own machine.
+
+One module per scenario (``client``, ``egress``, ``fanout``, ``bars``, ``replay``), each with
+``steps(mode)`` (how many measured steps, for the progress bar) and ``run(mode, tick)`` (the
+interleaved rounds beside every installed baseline, as :class:`Result` rows). The pytest
+suites in ``benches/`` run the same code. Modes: ``quick`` (under a minute on 2 cores),
+``full`` (the README's Performance figures) and ``smoke`` (seconds; the test suite's check of
+the command itself).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from fastfeed.bench._harness import Result, children, machine, table
+
+__all__ = ["SCENARIOS", "Result", "add_bench_arguments", "run_bench"]
+
+#: The scenarios in the order they run, with what each measures.
+SCENARIOS: dict[str, str] = {
+    "client": "client ingest: SDK next_batch + 1 s bars vs picows + orjson, websockets + json",
+    "egress": "server egress: serve --rate max to one client vs picows + orjson send per event",
+    "fanout": "fan-out to 1/10/100 /v1/stream clients vs picows, websockets.broadcast",
+    "bars": "batch OHLC: aggregate_trades vs pandas, numpy, polars",
+    "replay": "replay --speed max to one SDK client vs picows sending line by line",
+}
+
+PROGRAM = "python -m fastfeed bench"
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``bench``."""
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smaller workloads and fewer rounds: under a minute on 2 cores (default: the "
+        "full sizes of the README's Performance table, several minutes)",
+    )
+    parser.add_argument(
+        "--json",
+        metavar="OUT",
+        type=Path,
+        help="also write the results to OUT as JSON (medians, ratios, skipped baselines, "
+        "the machine), for a CI to compare runs",
+    )
+    parser.add_argument(
+        "--only",
+        metavar="NAMES",
+        help="run only these scenarios, comma-separated: " + ", ".join(SCENARIOS),
+    )
+    parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
+
+
+def _scenario(name: str) -> ModuleType:
+    return importlib.import_module(f"fastfeed.bench.{name}")
+
+
+def _chosen(only: str | None) -> list[str]:
+    if only is None:
+        return list(SCENARIOS)
+    names = [name.strip() for name in only.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SCENARIOS]
+    if unknown or not names:
+        raise ValueError(
+            f"--only: unknown scenario {', '.join(unknown) or repr(only)}; "
+            f"choose from {', '.join(SCENARIOS)}"
+        )
+    return [name for name in SCENARIOS if name in names]
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Runs ``bench``; returns the exit status (0, 1 when a scenario failed or its outputs
+    disagreed with a baseline's, 2 for bad flags, 130 after Ctrl-C)."""
+    try:
+        names = _chosen(args.only)
+    except ValueError as error:
+        print(f"{PROGRAM}: error: {error}", file=sys.stderr)
+        return 2
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    try:
+        return _run(names, mode, args.json)
+    except KeyboardInterrupt:
+        print(f"\n{PROGRAM}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(names: list[str], mode: str, out: Path | None) -> int:
+    from tqdm import tqdm
+
+    started = time.time()
+    results: list[Result] = []
+    failed: dict[str, str] = {}
+    modules = {name: _scenario(name) for name in names}
+    total = sum(int(module.steps(mode)) for module in modules.values())
+    print(
+        f"fastfeed bench ({mode}): {', '.join(names)}; medians of interleaved rounds, "
+        "ratios = fastfeed's rate / the other's",
+        file=sys.stderr,
+    )
+    with (
+        children(),
+        tqdm(total=total, unit="step", file=sys.stderr, leave=False, disable=None) as bar,
+    ):
+        for name, module in modules.items():
+            bar.set_description(name)
+            done = bar.n
+            try:
+                results += module.run(mode, lambda: bar.update(1))
+            except Exception as error:  # one scenario's failure: report it, run the rest
+                failed[name] = f"{type(error).__name__}: {error}"
+                bar.write(f"{name}: failed: {failed[name]}", file=sys.stderr)
+            bar.update(done + int(module.steps(mode)) - bar.n)
+    seconds = time.time() - started
+    print(table(results))
+    mismatched = [r.title for r in results if not r.outputs_match]
+    for title in mismatched:
+        print(f"{PROGRAM}: outputs differ from a baseline's: {title}", file=sys.stderr)
+    print(f"{len(results)} measurements in {seconds:.0f} s", file=sys.stderr)
+    if out is not None:
+        document: dict[str, Any] = {
+            "fastfeed": _version(),
+            "mode": mode,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "seconds": round(seconds, 1),
+            "machine": machine(),
+            "scenarios": names,
+            "results": [r.as_json() for r in results],
+            "failed": failed,
+        }
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(document, indent=2) + "\n")
+    return 1 if failed or mismatched else 0
+
+
+def _version() -> str:
+    from fastfeed import __version__
+
+    return __version__
