@@ -14,140 +14,31 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
-from fastfeed import BarBook, aggregate_trades
+from fastfeed import BarBook
+from fastfeed.bench import bars
+from fastfeed.bench.bars import assert_same_bars, make_tape, rings_as_columns, with_numpy
 
 TRADES = 2_000_000
-CONTRACTS = 50
-DATE = 20250321
 INTERVAL_MS = 60_000
-BATCH = 10_000
-COLUMNS = ["group", "date", "start_ms", "open", "high", "low", "close", "volume", "count", "vwap"]
-
-Bars = dict[str, np.ndarray[Any, Any]]
+BATCH = bars.BATCH
 
 
 @pytest.fixture(scope="module")
 def tape() -> dict[str, np.ndarray[Any, Any]]:
-    rng = np.random.default_rng(20250321)
-    ms = np.sort(rng.integers(34_200_000, 57_600_000, TRADES)).astype(np.int32)  # 09:30-16:00
-    contract = rng.integers(0, CONTRACTS, TRADES).astype(np.uint32)
-    # A random walk per contract on a cent grid, sizes 1..500 (a few zero-size prints).
-    steps = rng.integers(-3, 4, TRADES) / 100
-    price = 100.0 + np.round(np.cumsum(steps), 2) + contract
-    size = rng.integers(0, 501, TRADES).astype(np.int64)
-    return {
-        "contract": contract,
-        "group": contract.astype(np.int64),
-        "date": np.full(TRADES, DATE, np.int32),
-        "ms_of_day": ms,
-        "price": price,
-        "size": size,
-    }
+    return make_tape(TRADES)
 
 
-def with_fastfeed(t: dict[str, np.ndarray[Any, Any]]) -> Bars:
-    return aggregate_trades(
-        t["date"], t["ms_of_day"], t["price"], t["size"], INTERVAL_MS, group=t["group"]
-    )
+def with_fastfeed(t: dict[str, np.ndarray[Any, Any]]) -> bars.Columns:
+    return bars.with_fastfeed(t, INTERVAL_MS)
 
 
-def with_pandas(t: dict[str, np.ndarray[Any, Any]], presorted: bool = True) -> Bars:
-    """The fastest pandas way we know: one groupby over (contract, bucket) with named aggs.
-
-    ``first``/``last`` follow row order, so unsorted input is stably sorted by time first.
-    """
-    df = pd.DataFrame(
-        {"contract": t["group"], "ms": t["ms_of_day"], "price": t["price"], "size": t["size"]}
-    )
-    if not presorted:
-        df = df.sort_values(["contract", "ms"], kind="stable")
-    df["bucket"] = df["ms"] // INTERVAL_MS
-    df["pv"] = df["price"] * df["size"]
-    out = df.groupby(["contract", "bucket"], sort=True).agg(
-        open=("price", "first"),
-        high=("price", "max"),
-        low=("price", "min"),
-        close=("price", "last"),
-        volume=("size", "sum"),
-        count=("price", "size"),
-        pv=("pv", "sum"),
-    )
-    keys = out.index.to_frame(index=False)
-    volume = out["volume"].to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        vwap = np.where(volume > 0, out["pv"].to_numpy() / volume, np.nan)
-    return {
-        "group": keys["contract"].to_numpy(),
-        "date": np.full(len(out), DATE, np.int32),
-        "start_ms": (keys["bucket"].to_numpy() * INTERVAL_MS).astype(np.int32),
-        "open": out["open"].to_numpy(),
-        "high": out["high"].to_numpy(),
-        "low": out["low"].to_numpy(),
-        "close": out["close"].to_numpy(),
-        "volume": volume,
-        "count": out["count"].to_numpy(),
-        "vwap": vwap,
-    }
-
-
-def with_numpy(t: dict[str, np.ndarray[Any, Any]]) -> Bars:
-    """Stable sort by (contract, time), then ``ufunc.reduceat`` over the bucket boundaries."""
-    order = np.lexsort((t["ms_of_day"], t["group"]))
-    group = t["group"][order]
-    bucket = t["ms_of_day"][order] // INTERVAL_MS
-    price = t["price"][order]
-    size = t["size"][order]
-    key = group * 86_400_000 // INTERVAL_MS + bucket
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    ends = np.r_[starts[1:], len(key)] - 1
-    volume = np.add.reduceat(size, starts)
-    pv = np.add.reduceat(price * size, starts)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        vwap = np.where(volume > 0, pv / volume, np.nan)
-    return {
-        "group": group[starts],
-        "date": np.full(len(starts), DATE, np.int32),
-        "start_ms": (bucket[starts] * INTERVAL_MS).astype(np.int32),
-        "open": price[starts],
-        "high": np.maximum.reduceat(price, starts),
-        "low": np.minimum.reduceat(price, starts),
-        "close": price[ends],
-        "volume": volume,
-        "count": np.diff(np.r_[starts, len(key)]),
-        "vwap": vwap,
-    }
+def with_pandas(t: dict[str, np.ndarray[Any, Any]], presorted: bool = True) -> bars.Columns:
+    return bars.with_pandas(t, INTERVAL_MS, presorted)
 
 
 def with_bar_book(t: dict[str, np.ndarray[Any, Any]], session: bool = False) -> BarBook:
-    """The streaming path as the server runs it: default 1 s and 1 min rings, fed in batches."""
-    book = BarBook()
-    update = book.update_with_session if session else book.update
-    c, d, m, p, s = t["contract"], t["date"], t["ms_of_day"], t["price"], t["size"]
-    for i in range(0, TRADES, BATCH):
-        j = i + BATCH
-        update(c[i:j], d[i:j], m[i:j], p[i:j], s[i:j])
-    book.flush(DATE + 1, 0)
-    return book
-
-
-def rings_as_columns(book: BarBook) -> Bars:
-    parts = []
-    for contract in sorted(book.contracts):
-        ring = book.ring(contract, INTERVAL_MS)
-        part = {name: ring[name] for name in COLUMNS[1:]}
-        part["group"] = np.full(len(ring), contract, np.int64)
-        parts.append(part)
-    return {name: np.concatenate([p[name] for p in parts]) for name in COLUMNS}
-
-
-def assert_same_bars(actual: Bars, expected: Bars) -> None:
-    for name in COLUMNS:
-        if name == "vwap":
-            np.testing.assert_allclose(actual[name], expected[name], rtol=1e-12, equal_nan=True)
-        else:
-            np.testing.assert_array_equal(actual[name], expected[name], err_msg=name)
+    return bars.with_bar_book(t, session)
 
 
 def median_seconds(fn: Callable[[], object], rounds: int) -> float:
@@ -169,14 +60,14 @@ def test_aggregate_trades_vs_pandas_and_numpy(benchmark: Any, tape: dict[str, An
     reference = with_pandas(tape)
     assert len(reference["open"]) > 19_000
     assert_same_bars(ours, reference)
-    assert_same_bars(with_numpy(tape), reference)
+    assert_same_bars(with_numpy(tape, INTERVAL_MS), reference)
     assert (ours["low"] <= np.minimum(ours["open"], ours["close"])).all()
     assert (np.maximum(ours["open"], ours["close"]) <= ours["high"]).all()
 
     rounds = 1 if benchmark.disabled else 5
     t_ours = median_seconds(lambda: with_fastfeed(tape), rounds * 3)
     t_pandas = median_seconds(lambda: with_pandas(tape), rounds)
-    t_numpy = median_seconds(lambda: with_numpy(tape), rounds)
+    t_numpy = median_seconds(lambda: with_numpy(tape, INTERVAL_MS), rounds)
     report(
         benchmark,
         "aggregate_trades 2M trades x 50 contracts, 1 min bars",
@@ -199,8 +90,8 @@ def test_aggregate_trades_unsorted_input(benchmark: Any, tape: dict[str, Any]) -
     perm = np.random.default_rng(7).permutation(TRADES)
     shuffled = {name: column[perm] for name, column in tape.items()}
     ours = benchmark.pedantic(with_fastfeed, args=(shuffled,), rounds=3, iterations=1)
-    assert_same_bars(ours, with_numpy(shuffled))
-    assert_same_bars(with_pandas(shuffled, presorted=False), with_numpy(shuffled))
+    assert_same_bars(ours, with_numpy(shuffled, INTERVAL_MS))
+    assert_same_bars(with_pandas(shuffled, presorted=False), with_numpy(shuffled, INTERVAL_MS))
 
     rounds = 1 if benchmark.disabled else 3
     t_ours = median_seconds(lambda: with_fastfeed(shuffled), rounds)
@@ -220,7 +111,7 @@ def test_aggregate_trades_unsorted_input(benchmark: Any, tape: dict[str, Any]) -
 def test_bar_book_streaming(benchmark: Any, tape: dict[str, Any]) -> None:
     book = benchmark.pedantic(with_bar_book, args=(tape,), rounds=5, iterations=1)
     assert book.late_trades == {1000: 0, 60_000: 0}
-    assert_same_bars(rings_as_columns(book), with_fastfeed(tape))
+    assert_same_bars(rings_as_columns(book, INTERVAL_MS), with_fastfeed(tape))
 
     rounds = 1 if benchmark.disabled else 5
     t_stream = median_seconds(lambda: with_bar_book(tape), rounds)
