@@ -13,10 +13,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import signal
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Any
 
 from fastfeed.bench._harness import Result, children, machine, table
@@ -77,18 +78,30 @@ def _chosen(only: str | None) -> list[str]:
 
 def run_bench(args: argparse.Namespace) -> int:
     """Runs ``bench``; returns the exit status (0, 1 when a scenario failed or its outputs
-    disagreed with a baseline's, 2 for bad flags, 130 after Ctrl-C)."""
+    disagreed with a baseline's, 2 for bad flags, 130 after Ctrl-C, 143 after SIGTERM); child
+    processes are killed in every case."""
     try:
         names = _chosen(args.only)
     except ValueError as error:
         print(f"{PROGRAM}: error: {error}", file=sys.stderr)
         return 2
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return _run(names, mode, args.json)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stopped:  # Ctrl-C, or SIGTERM (see _terminate)
         print(f"\n{PROGRAM}: interrupted", file=sys.stderr)
-        return 130
+        return 143 if isinstance(stopped, _Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so the same cleanup runs."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated
 
 
 def _run(names: list[str], mode: str, out: Path | None) -> int:
