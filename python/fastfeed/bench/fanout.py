@@ -34,6 +34,7 @@ import os
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -130,18 +131,22 @@ class Results:
 
 
 def _die_with_parent() -> None:
-    """Runs in the child before exec: SIGTERM it when the benchmark process dies."""
+    """Runs in the child before exec: SIGTERM it when the benchmark process dies (Linux)."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _spawn(args: list[str], port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
-    return spawn(args, port, stdout=log, stderr=log, preexec_fn=_die_with_parent)
+    linux = sys.platform.startswith("linux")
+    return spawn(args, port, stdout=log, stderr=log, preexec_fn=_die_with_parent if linux else None)
 
 
 def _cpu_seconds(pid: int) -> float:
-    """utime + stime of process ``pid`` (all its threads)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
+    """utime + stime of process ``pid`` (all its threads); NaN without Linux's ``/proc``."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return float("nan")
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
