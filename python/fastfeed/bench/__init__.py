@@ -56,7 +56,12 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAMES",
         help="run only these scenarios, comma-separated: " + ", ".join(SCENARIOS),
     )
-    parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny workloads, one round, a few seconds: checks that the harness runs here; "
+        "its figures mean nothing",
+    )
 
 
 def _scenario(name: str) -> ModuleType:
