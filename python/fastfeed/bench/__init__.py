@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import signal
 import sys
 import time
@@ -153,8 +154,19 @@ def _run(names: list[str], mode: str, out: Path | None) -> int:
             "failed": failed,
         }
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(document, indent=2) + "\n")
+        out.write_text(json.dumps(_finite(document), indent=2, allow_nan=False) + "\n")
     return 1 if failed or mismatched else 0
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities (a figure this platform cannot measure) as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _version() -> str:
