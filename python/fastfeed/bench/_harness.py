@@ -179,11 +179,11 @@ class Result:
 
 
 def format_rate(value: float) -> str:
-    """3 significant digits with k/M/G (then the unit, without a space)."""
+    """3 significant digits with k/M/G: ``1.41 M``."""
     for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= scale:
             return f"{value / scale:.3g} {suffix}"
-    return f"{value:.3g} "
+    return f"{value:.3g}"
 
 
 def table(results: list[Result]) -> str:
@@ -202,7 +202,7 @@ def table(results: list[Result]) -> str:
                 (
                     result.title if i == 0 else "",
                     name,
-                    f"{format_rate(rate)}{result.unit}",
+                    f"{format_rate(rate)} {result.unit}",
                     ratio,
                 )
             )
