@@ -116,6 +116,7 @@ def _run(names: list[str], mode: str, out: Path | None) -> int:
     started = time.time()
     results: list[Result] = []
     failed: dict[str, str] = {}
+    timing: dict[str, float] = {}
     modules = {name: _scenario(name) for name in names}
     total = sum(int(module.steps(mode)) for module in modules.values())
     print(
@@ -130,24 +131,28 @@ def _run(names: list[str], mode: str, out: Path | None) -> int:
         for name, module in modules.items():
             bar.set_description(name)
             done = bar.n
+            began = time.perf_counter()
             try:
                 results += module.run(mode, lambda: bar.update(1))
             except Exception as error:  # one scenario's failure: report it, run the rest
                 failed[name] = f"{type(error).__name__}: {error}"
                 bar.write(f"{name}: failed: {failed[name]}", file=sys.stderr)
+            timing[name] = round(time.perf_counter() - began, 1)
             bar.update(done + int(module.steps(mode)) - bar.n)
     seconds = time.time() - started
     print(table(results))
     mismatched = [r.title for r in results if not r.outputs_match]
     for title in mismatched:
         print(f"{PROGRAM}: outputs differ from a baseline's: {title}", file=sys.stderr)
-    print(f"{len(results)} measurements in {seconds:.0f} s", file=sys.stderr)
+    spent = ", ".join(f"{name} {value:.0f} s" for name, value in timing.items())
+    print(f"{len(results)} measurements in {seconds:.0f} s ({spent})", file=sys.stderr)
     if out is not None:
         document: dict[str, Any] = {
             "fastfeed": _version(),
             "mode": mode,
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "seconds": round(seconds, 1),
+            "scenario_seconds": timing,
             "machine": machine(),
             "scenarios": names,
             "results": [r.as_json() for r in results],

@@ -369,7 +369,7 @@ def measure(
 
 
 #: TRADEs and rounds by mode.
-PLAN = {"smoke": (5_000, 1), "quick": (50_000, 3), "full": (200_000, 5)}
+PLAN = {"smoke": (5_000, 1), "quick": (30_000, 3), "full": (200_000, 5)}
 
 
 def steps(mode: str) -> int:
@@ -377,7 +377,7 @@ def steps(mode: str) -> int:
 
 
 def run(mode: str, tick: Tick) -> list[Result]:
-    """Option TRADEs: ``quick`` 50,000, 3 rounds; ``full`` 200,000, 5 rounds."""
+    """Option TRADEs: ``quick`` 30,000, 3 rounds; ``full`` 200,000, 5 rounds."""
     events, rounds = PLAN[mode]
     result, _ = measure("option", events, rounds, tick)
     return [result]

@@ -192,7 +192,7 @@ def measure(path: Path, events: int, rounds: int, tick: Tick) -> Result:
 
 
 #: Events and rounds by mode.
-PLAN = {"smoke": (5_000, 1), "quick": (100_000, 3), "full": (1_000_000, 3)}
+PLAN = {"smoke": (5_000, 1), "quick": (50_000, 3), "full": (1_000_000, 3)}
 
 
 def steps(mode: str) -> int:
@@ -200,7 +200,7 @@ def steps(mode: str) -> int:
 
 
 def run(mode: str, tick: Tick) -> list[Result]:
-    """``quick``: 100,000 events; ``full``: 1,000,000. 3 rounds."""
+    """``quick``: 50,000 events; ``full``: 1,000,000. 3 rounds."""
     import tempfile
 
     events, rounds = PLAN[mode]
