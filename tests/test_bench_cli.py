@@ -71,7 +71,8 @@ def test_quick_json_has_medians_and_ratios(tmp_path: Path) -> None:
     assert document["mode"] == "smoke"
     assert document["scenarios"] == ["client", "bars"]
     assert document["failed"] == {}
-    assert {"fastfeed", "started", "seconds", "machine"} <= document.keys()
+    assert {"fastfeed", "started", "seconds", "scenario_seconds", "machine"} <= document.keys()
+    assert set(document["scenario_seconds"]) == {"client", "bars"}
     assert document["machine"]["cpus"] >= 1
     results = document["results"]
     assert [r["scenario"] for r in results] == ["client", "bars"]
