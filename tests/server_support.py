@@ -83,13 +83,20 @@ async def client(server: Server, **kwargs: Any) -> ClientConnection:
     return await connect(url(server), open_timeout=5, **kwargs)
 
 
-async def command(ws: ClientConnection, cmd: dict[str, Any] | str) -> dict[str, Any]:
-    """Sends a command and returns the next non-STATUS message, parsed."""
+async def command(
+    ws: ClientConnection, cmd: dict[str, Any] | str, before: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Sends a command and returns its reply (the next REQ_RESPONSE), parsed. Data events of
+    earlier subscriptions may arrive first (the server does not hold them back for a reply):
+    they go to ``before`` when given; STATUS messages are skipped."""
     await ws.send(cmd if isinstance(cmd, str) else json.dumps(cmd))
     while True:
         reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
-        if reply["header"]["type"] != "STATUS":
+        kind = reply["header"]["type"]
+        if kind == "REQ_RESPONSE":
             return dict(reply)
+        if kind != "STATUS" and before is not None:
+            before.append(reply)
 
 
 def ack(req_id: int | None, response: str, message: str | None = None) -> dict[str, Any]:
@@ -185,6 +192,19 @@ class RawClient:
                         code, reason = ws_parse_close_payload(payload)
                         return messages, code, reason
                     messages.append((opcode, payload))
+
+    async def read_until(
+        self, done: Callable[[list[tuple[int, bytes]]], bool], timeout: float = 10
+    ) -> list[tuple[int, bytes]]:
+        """Every message until ``done(messages)`` holds; fails after ``timeout`` seconds."""
+        messages: list[tuple[int, bytes]] = []
+        async with asyncio.timeout(timeout):
+            while not done(messages):
+                data = await self.reader.read(65536)
+                if not data:
+                    raise AssertionError("connection ended before the expected messages")
+                messages.extend(self.decoder.feed(data))
+        return messages
 
     async def read_until_quiet(self, quiet: float = 0.3) -> list[tuple[int, bytes]]:
         """Every message until nothing arrived for ``quiet`` seconds (or the connection ended)."""

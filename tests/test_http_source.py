@@ -553,13 +553,23 @@ SERVE = [sys.executable, "-m", "fastfeed", "serve", "--port", "0"]
         ),
         (
             ["--header", "A: b"],
-            "python -m fastfeed serve: error: --header and --idle-timeout apply to http:// and "
-            "https:// sources only",
+            "python -m fastfeed serve: error: --header applies to http://, https://, ws:// and "
+            "wss:// sources only",
+        ),
+        (
+            ["--source", "replay:x.jsonl", "--header", "A: b"],
+            "python -m fastfeed serve: error: --header applies to http://, https://, ws:// and "
+            "wss:// sources only",
         ),
         (
             ["--idle-timeout", "5"],
-            "python -m fastfeed serve: error: --header and --idle-timeout apply to http:// and "
-            "https:// sources only",
+            "python -m fastfeed serve: error: --idle-timeout applies to http:// and https:// "
+            "sources only",
+        ),
+        (
+            ["--source", "ws://127.0.0.1:1/v1/events", "--idle-timeout", "5"],
+            "python -m fastfeed serve: error: --idle-timeout applies to http:// and https:// "
+            "sources only",
         ),
     ],
 )

@@ -17,8 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import fastfeed
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 
 from benches.process_support import REDIS_SERVER, RedisServer, free_port, spawn
@@ -213,8 +215,15 @@ async def edge_and_ingest_feeds(
 def test_a_killed_redis_is_an_upstream_outage_and_the_gap_equals_the_events_lost(
     tmp_path: Path, redis: RedisServer, nodes: list[Node]
 ) -> None:
-    nodes.append(Node(tmp_path, "ingest", "--rate", "3000", "--publish", redis.url))
-    nodes.append(Node(tmp_path, "edge", "--source", redis.url))
+    ingest_metrics, edge_metrics = free_port(), free_port()
+    nodes.append(
+        Node(
+            tmp_path,
+            "ingest",
+            *("--rate", "3000", "--publish", redis.url, "--metrics-port", str(ingest_metrics)),
+        )
+    )
+    nodes.append(Node(tmp_path, "edge", "--source", redis.url, "--metrics-port", str(edge_metrics)))
     ingest, edge = nodes
 
     async def body() -> None:
@@ -251,8 +260,42 @@ def test_a_killed_redis_is_an_upstream_outage_and_the_gap_equals_the_events_lost
         assert [e for e in window if e in got] == got
         gaps = sum(e.count for e in seen if isinstance(e, fastfeed.Gap))
         assert gaps == lost
+        # The metrics tell the same: the edge's gap (once, and for its one client; a channel
+        # that resumed after the client left may add to both), one reconnection each side,
+        # the ingest node's drops while Redis was down.
+        async with aiohttp.ClientSession() as session:
+            at_edge = await scrape(session, edge_metrics)
+            at_ingest = await scrape(session, ingest_metrics)
+        per_client = at_edge[
+            "fastfeed_events_dropped_total", (("endpoint", "/v1/stream"), ("reason", "redis_gap"))
+        ]
+        assert (
+            gaps
+            <= per_client
+            <= at_edge["fastfeed_source_events_lost_total", (("source", "redis"),)]
+        )
+        assert at_edge["fastfeed_reconnects_total", (("link", "source"),)] == 1
+        assert at_edge["fastfeed_upstream_connected", (("source", "redis"),)] == 1
+        assert at_ingest["fastfeed_reconnects_total", (("link", "redis-publish"),)] == 1
+        publish_dropped = ("endpoint", "redis-publish"), ("reason", "slow_consumer")
+        assert at_ingest["fastfeed_events_dropped_total", publish_dropped] > 0
+        assert at_ingest["fastfeed_events_sent_total", (("endpoint", "redis-publish"),)] > 0
+        assert at_ingest["fastfeed_pending_bytes", (("endpoint", "redis-publish"),)] >= 0
 
     run(body, timeout=60)
+
+
+async def scrape(
+    session: aiohttp.ClientSession, port: int
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """A node's metrics: ``(name, sorted labels)`` → value."""
+    async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+        text = await response.text()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 @needs_redis

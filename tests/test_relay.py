@@ -30,12 +30,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import fastfeed
 import pytest
 import uvloop
 from fastfeed import Feed
 from fastfeed.client.events import MarketEvent
 from fastfeed.server.synthetic import new_york_clock
+from prometheus_client.parser import text_string_to_metric_families
 from test_tls import certificate  # noqa: F401 (the fixture)
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
@@ -468,7 +470,8 @@ def test_unreachable_upstream_at_start_serves_retries_quietly_and_exits_on_ctrl_
 
 def test_upstream_drops_are_counted_into_local_clients_dropped() -> None:
     up = upstream("--rate", "20000", "--max-pending-bytes", "50000")
-    rel = relay(up)
+    metrics_port = free_port()
+    rel = relay(up, "--metrics-port", str(metrics_port))
 
     async def scenario() -> None:
         async with running(up, rel):
@@ -496,6 +499,30 @@ def test_upstream_drops_are_counted_into_local_clients_dropped() -> None:
                 if b"relay: the upstream lost" in x
             )
             assert feed.stats.server_dropped == counted
+            # And in the relay's metrics: counted once, and once per local client (one here).
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"http://127.0.0.1:{metrics_port}/metrics") as response,
+            ):
+                text = await response.text()
+            samples = {
+                (s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(text)
+                for s in family.samples
+            }
+            counted_later = sum(
+                int(x.split(b"upstream lost ")[1].split()[0])
+                for x in rel.lines
+                if b"relay: the upstream lost" in x
+            )
+            lost_once = samples["fastfeed_source_events_lost_total", (("source", "relay"),)]
+            per_client = samples[
+                "fastfeed_events_dropped_total",
+                (("endpoint", "/v1/stream"), ("reason", "upstream")),
+            ]
+            assert counted <= per_client <= lost_once <= counted_later
+            assert samples["fastfeed_reconnects_total", (("link", "source"),)] == 0
+            assert samples["fastfeed_upstream_connected", (("source", "relay"),)] == 1
 
     run(scenario)
 
@@ -542,18 +569,25 @@ def test_relay_of_a_wss_upstream_with_a_token(certificate: tuple[Path, Path]) ->
     # The relay trusts the upstream's certificate through the environment (Python's default
     # context reads SSL_CERT_FILE).
     rel = Serve(free_port(), "--source", url, env={"SSL_CERT_FILE": str(cert)})
+    run(lambda: quotes_arrive_through(up, rel, secret=b"token=T"))
+    assert b"relay of wss://127.0.0.1:%d/v1/events?\xe2\x80\xa6: connecting" % up.port in (
+        b"\n".join(rel.lines)
+    )
 
-    async def scenario() -> None:
-        async with running(up, rel):
-            feed = await open_feed(rel.stream_url)
-            await feed.subscribe("stock.SPY@quote")
-            collector = Collector(feed)
-            await wait_every_stream([(collector, ["stock.SPY@quote"])], [0])
-            await collector.close()
-        # The token stays out of the relay's log.
-        assert not any(b"token=T" in line for line in rel.lines)
-        assert b"relay of wss://127.0.0.1:%d/v1/events?\xe2\x80\xa6: connecting" % up.port in (
-            b"\n".join(rel.lines)
-        )
 
-    run(scenario)
+async def quotes_arrive_through(up: Serve, rel: Serve, secret: bytes) -> None:
+    """A local client of ``rel`` gets quotes from ``up``; ``secret`` stays out of the log."""
+    async with running(up, rel):
+        feed = await open_feed(rel.stream_url)
+        await feed.subscribe("stock.SPY@quote")
+        collector = Collector(feed)
+        await wait_every_stream([(collector, ["stock.SPY@quote"])], [0])
+        await collector.close()
+    assert not any(secret in line for line in rel.lines)
+
+
+def test_relay_sends_its_header_to_an_upstream_that_requires_a_token() -> None:
+    up = Serve(free_port(), "--token", "T0KEN")
+    url = f"ws://127.0.0.1:{up.port}/v1/events"
+    rel = Serve(free_port(), "--source", url, "--header", "Authorization: Bearer T0KEN")
+    run(lambda: quotes_arrive_through(up, rel, secret=b"T0KEN"))

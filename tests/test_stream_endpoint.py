@@ -521,13 +521,23 @@ def test_a_client_that_stops_reading_drops_only_its_own_data() -> None:
             for r in readers:
                 assert r.data == expected
                 assert r.statuses[-1] == {"sent": len(expected), "dropped": 0}
-            # The stalled client reads now: what it gets plus what it lost is everything.
-            messages = await stalled.read_until_quiet(1.0)
-            stats = [
-                json.loads(p)["data"]["stats"]
-                for op, p in messages
-                if op == 1 and b'"@status"' in p
-            ]
+
+            # The stalled client reads now: what it gets plus what it lost is everything. It
+            # reads until a STATUS accounts for every event (STATUS keeps coming every 0.1 s,
+            # so the stream never goes quiet).
+            def stats_of(messages: list[tuple[int, bytes]]) -> list[dict[str, int]]:
+                return [
+                    json.loads(p)["data"]["stats"]
+                    for op, p in messages
+                    if op == 1 and b'"@status"' in p
+                ]
+
+            def accounted(messages: list[tuple[int, bytes]]) -> bool:
+                stats = stats_of(messages)
+                return bool(stats) and stats[-1]["sent"] + stats[-1]["dropped"] == len(expected)
+
+            messages = await stalled.read_until(accounted)
+            stats = stats_of(messages)
             data = sum(
                 1
                 for op, p in messages

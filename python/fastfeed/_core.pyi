@@ -728,6 +728,13 @@ class Hub:
         """Every subscribed stream and its number of subscribers."""
     @property
     def subscriber_count(self) -> int: ...
+    @property
+    def subscription_counts(self) -> tuple[int, int]:
+        """``(streams, subscriptions)``: streams somebody subscribed to (the union), and
+        subscriptions summed over subscribers."""
+    @property
+    def published(self) -> int:
+        """Events of the batches published so far (refused ones included)."""
     def publish(self, batch: SourceBatch) -> list[tuple[list[int], bytes, int]]:
         """Publishes a batch: ``[(subscribers, frames, count)]``; subscribers that receive the
         same frames share one ``bytes``. With lock-step, the rest waits for :meth:`drain`."""

@@ -16,6 +16,7 @@ from fastfeed._process import stop_on_signals
 from fastfeed.bars import parse_interval
 from fastfeed.errors import AddressInUseError, BarsError, ConfigError, FastfeedError
 from fastfeed.server import DEFAULT_PORT, ServerConfig, Source, serve
+from fastfeed.server.config import MetricsPortError
 from fastfeed.server.guard import format_host
 from fastfeed.server.pacing import parse_speed
 from fastfeed.server.redis_link import RedisUrl
@@ -46,6 +47,16 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"expected a port 0-65535, got {text!r}")
+    return value
+
+
+def _metrics_port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port 1-65535, got {text!r}")
     return value
 
 
@@ -273,7 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
         "sharded Pub/Sub, each channel on the node that owns its slot (SPUBLISH/SSUBSCRIBE); "
         "whole-market streams are not served by a cluster edge",
     )
-    http = serve_parser.add_argument_group("HTTP chunked stream (--source http://… or https://…)")
+    http = serve_parser.add_argument_group(
+        "live upstreams (--source http://…, https://…; --header also ws://…, wss://…)"
+    )
     http.add_argument(
         "--idle-timeout",
         type=_seconds,
@@ -290,8 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="'NAME: VALUE'",
-        help="add a request header (repeatable), e.g. 'Authorization: Bearer TOKEN'; the "
-        "values of Authorization, Proxy-Authorization and Cookie are never logged",
+        help="add a request header (repeatable), e.g. 'Authorization: Bearer TOKEN', to the "
+        "HTTP request or, for a ws:// or wss:// relay, to the upstream handshake; the values "
+        "of Authorization, Proxy-Authorization and Cookie are never logged",
     )
     replay = serve_parser.add_argument_group("replay (--source replay:PATH)")
     replay.add_argument(
@@ -367,6 +381,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="bar intervals of the server's rings, e.g. 1s,1m (default 1s,1m)",
     )
     serve_parser.add_argument(
+        "--metrics-port",
+        type=_metrics_port,
+        default=None,
+        metavar="N",
+        help="serve Prometheus metrics at http://HOST:N/metrics (HOST: --host): events in "
+        "and out, dropped by reason, clients, subscriptions, errors, reconnects, pending "
+        "bytes, delivery latency (default: none)",
+    )
+    serve_parser.add_argument(
         "--log-level",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
         default="INFO",
@@ -403,6 +426,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             max_pending_bytes=args.max_pending_bytes,
             ohlcvc=args.ohlcvc,
             bar_intervals_ms=args.bar_intervals,
+            metrics_port=args.metrics_port,
         )
         config.tls_context()  # a certificate that cannot be loaded is a bad flag
         source = _make_source(args)
@@ -417,6 +441,9 @@ def _run_serve(args: argparse.Namespace) -> int:
     except AddressInUseError as error:
         print(f"python -m fastfeed serve: {error}; choose another with --port", file=sys.stderr)
         return 1
+    except MetricsPortError as error:  # raised before anything is served
+        print(f"python -m fastfeed serve: error: {error}", file=sys.stderr)
+        return 2
     except FastfeedError as error:
         print(f"python -m fastfeed serve: {error}", file=sys.stderr)
         return 1
@@ -443,8 +470,11 @@ def _make_source(args: argparse.Namespace) -> Source:
 
 def _source_of(args: argparse.Namespace) -> Source:
     is_http = args.source.startswith(("http://", "https://"))
-    if not is_http and (args.header or args.idle_timeout is not None):
-        raise ConfigError("--header and --idle-timeout apply to http:// and https:// sources only")
+    is_relay = args.source.startswith(("ws://", "wss://"))
+    if not is_http and args.idle_timeout is not None:
+        raise ConfigError("--idle-timeout applies to http:// and https:// sources only")
+    if not (is_http or is_relay) and args.header:
+        raise ConfigError("--header applies to http://, https://, ws:// and wss:// sources only")
     if is_http:
         from fastfeed.server.http_source import DEFAULT_IDLE_TIMEOUT, HttpSource, HttpSpec
 
@@ -463,10 +493,10 @@ def _source_of(args: argparse.Namespace) -> Source:
             progress=True,
         )
         return ReplaySource(spec)
-    if args.source.startswith(("ws://", "wss://")):
+    if is_relay:
         from fastfeed.server.relay import RelaySource, RelaySpec
 
-        return RelaySource(RelaySpec(args.source))
+        return RelaySource(RelaySpec(args.source, headers=tuple(args.header)))
     if args.source.startswith("redis:"):
         from fastfeed.server.redis_source import RedisSource
 

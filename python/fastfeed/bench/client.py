@@ -118,8 +118,12 @@ class StreamServer(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None
-        if self.head is None:  # the client's Close: end the TCP connection, as servers do
-            self.transport.close()
+        if self.head is None:
+            # The client's Close answers ours, which follows the whole stream: then end the TCP
+            # connection, as servers do. Anything earlier (a client's keepalive Ping on a slow
+            # round) is not an end: closing then would cut the stream short.
+            if self.offset == len(self.workload.wire):
+                self.transport.close()
             return
         self.head += data
         if b"\r\n\r\n" not in self.head:

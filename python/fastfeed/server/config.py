@@ -9,7 +9,13 @@ from typing import Literal
 
 from fastfeed.errors import ConfigError
 
-__all__ = ["DEFAULT_PORT", "ServerConfig", "ServerConfigError", "is_loopback_host"]
+__all__ = [
+    "DEFAULT_PORT",
+    "MetricsPortError",
+    "ServerConfig",
+    "ServerConfigError",
+    "is_loopback_host",
+]
 
 DEFAULT_PORT = 25520
 
@@ -18,6 +24,11 @@ SlowConsumerPolicy = Literal["drop", "disconnect"]
 
 class ServerConfigError(ConfigError):
     """A server setting is invalid; the message is one line naming the setting."""
+
+
+class MetricsPortError(ServerConfigError):
+    """The metrics port (``--metrics-port``) cannot be bound: raised by
+    :meth:`Server.start <fastfeed.server.Server.start>` before anything is served."""
 
 
 def is_loopback_host(host: str) -> bool:
@@ -75,10 +86,20 @@ class ServerConfig:
     #: Bar intervals of the server's rings (``--bar-intervals``) and bars per ring.
     bar_intervals_ms: tuple[int, ...] = (1000, 60_000)
     bar_capacity: int = 4096
+    #: Serve Prometheus metrics on this port of ``host`` (``--metrics-port``); ``None``: not.
+    metrics_port: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ServerConfigError(f"port must be 0-65535, got {self.port}")
+        if self.metrics_port is not None:
+            if not 1 <= self.metrics_port <= 65535:
+                raise ServerConfigError(f"metrics-port must be 1-65535, got {self.metrics_port}")
+            if self.metrics_port == self.port:
+                raise ServerConfigError(
+                    f"metrics-port: {self.metrics_port} is the WebSocket port (--port); "
+                    "choose another"
+                )
         if self.max_clients < 1:
             raise ServerConfigError(f"max-clients must be at least 1, got {self.max_clients}")
         if self.slow_consumer not in ("drop", "disconnect"):

@@ -34,6 +34,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
@@ -46,7 +47,7 @@ from fastfeed.server.config import ServerConfig
 if TYPE_CHECKING:
     from fastfeed.server.hub import Confirmation, Hub, Wire
 
-__all__ = ["Connection", "Endpoint"]
+__all__ = ["Connection", "ConnectionCounts", "Endpoint"]
 
 log = logging.getLogger("fastfeed.server")
 
@@ -73,11 +74,32 @@ _MAX_CLOSE_FRAME = 127
 _MAX_HELD_COMMANDS = 1024
 
 
+@dataclass(slots=True)
+class ConnectionCounts:
+    """Counters of connections, summed (an endpoint's closed connections, for metrics)."""
+
+    sent: int = 0
+    #: Dropped by the slow-consumer policy.
+    dropped_slow: int = 0
+    #: Accepted, then discarded from the queue when the connection closed.
+    discarded: int = 0
+    #: Commands answered with an error (invalid, refused, too many streams).
+    command_errors: int = 0
+
+    def add(self, other: Connection | ConnectionCounts) -> None:
+        self.sent += other.sent
+        self.dropped_slow += other.dropped_slow
+        self.discarded += other.discarded
+        self.command_errors += other.command_errors
+
+
 class Endpoint(Protocol):
     """The policy of one endpoint, told when its connections open and close."""
 
     #: The endpoint's path (``/v1/events``).
     path: str
+    #: The counters of its connections that have closed (added when each closes).
+    retired: ConnectionCounts
 
     def opened(self, connection: Connection) -> None: ...
 
@@ -109,8 +131,14 @@ class Connection(WSListener):
         self.subscriber: int | None = None
         #: Data events handed to the transport (reported in STATUS).
         self.sent = 0
-        #: Data events discarded by the slow-consumer policy (reported in STATUS).
+        #: Data events that did not reach the client (reported in STATUS): discarded by the
+        #: slow-consumer policy (:attr:`dropped_slow`), queued when the connection closed
+        #: (:attr:`discarded`), or lost upstream (:meth:`count_lost`).
         self.dropped = 0
+        self.dropped_slow = 0
+        self.discarded = 0
+        #: Commands answered with an error.
+        self.command_errors = 0
         #: Data batches ``(frames, count)`` waiting for the transport, and end-of-snapshot
         #: markers (``count`` :data:`_END_OF_SNAPSHOT`) that follow the data before them.
         self._queue: deque[tuple[bytes, int]] = deque()
@@ -222,6 +250,7 @@ class Connection(WSListener):
         log.info("client %s disconnected (sent=%d dropped=%d)", self.peer, self.sent, self.dropped)
         if self.subscriber is not None:
             self.hub.detach(self.subscriber)
+        self._endpoint.retired.add(self)
         self._endpoint.closed(self)
         if not self.disconnected.done():
             self.disconnected.set_result(None)
@@ -298,6 +327,7 @@ class Connection(WSListener):
             return False
         if self.pending_bytes + len(frames) > self._data_budget:
             self.dropped += count
+            self.dropped_slow += count
             if self.config.slow_consumer == "disconnect":
                 log.warning(
                     "client %s: more than %d bytes pending, disconnecting",
@@ -348,6 +378,7 @@ class Connection(WSListener):
 
     def _discard_queue(self) -> None:
         self.dropped += self._queued_events
+        self.discarded += self._queued_events
         self._queue.clear()
         self._queued_bytes = 0
         self._queued_events = 0

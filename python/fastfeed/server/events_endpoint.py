@@ -14,7 +14,7 @@ from picows import WSCloseCode
 from fastfeed._core import EventAck, StopCommand, StreamCommand, encode_ack, parse_command
 from fastfeed.errors import EnvelopeError, SubscribeError
 from fastfeed.server.config import ServerConfig
-from fastfeed.server.connection import Connection
+from fastfeed.server.connection import Connection, ConnectionCounts
 from fastfeed.server.guard import HandshakeRejection
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ class EventsConnection(Connection):
     status_template = _STATUS
 
     def _refuse(self, req_id: int, message: str) -> None:
+        self.command_errors += 1
         self.log_mistake(f"refused subscription: {message}")
         self.send_text(encode_ack(req_id, "ERROR", message))
 
@@ -49,6 +50,7 @@ class EventsConnection(Connection):
         try:
             command = parse_command(payload, strict=self.config.strict)
         except EnvelopeError as error:
+            self.command_errors += 1
             self.log_mistake(f"bad command: {error}")
             self.send_text(encode_ack(error.req_id, "ERROR", str(error)))
             return
@@ -60,6 +62,7 @@ class EventsConnection(Connection):
                     )
                 except SubscribeError as error:
                     if error.reason == "too_many_streams":
+                        self.command_errors += 1
                         self.send_text(encode_ack(command.id, "MAX_STREAMS_REACHED"))
                     else:
                         self._refuse(command.id, str(error))
@@ -105,6 +108,7 @@ class EventsEndpoint:
     def __init__(self, hub: Hub, config: ServerConfig) -> None:
         self._hub = hub
         self._config = config
+        self.retired = ConnectionCounts()
         #: The connected client, if any.
         self.active: EventsConnection | None = None
         self.connections: set[Connection] = set()

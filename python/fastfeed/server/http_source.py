@@ -40,7 +40,7 @@ from fastfeed._notices import CountReport
 from fastfeed.client.reconnect import Backoff, BackoffSchedule
 from fastfeed.errors import ConfigError
 from fastfeed.server.hub import Hub
-from fastfeed.server.source import SourceEnd
+from fastfeed.server.source import SourceCounts, SourceEnd
 
 __all__ = ["DEFAULT_IDLE_TIMEOUT", "HttpSource", "HttpSpec", "RequestEnd", "parse_header"]
 
@@ -151,6 +151,12 @@ class HttpSource:
         self._skips = CountReport(_SKIP_LOG_INTERVAL)
         #: Whether the current request delivered events or the end of a snapshot.
         self._delivered = False
+
+    def counts(self) -> SourceCounts:
+        """For metrics: objects skipped as not valid events, requests after the first."""
+        return SourceCounts(
+            "http", decode_errors=self.stream.skipped, reconnects=max(self.requests - 1, 0)
+        )
 
     async def run(self, hub: Hub) -> SourceEnd | None:
         spec = self.spec

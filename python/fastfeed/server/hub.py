@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from bisect import bisect_left
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Literal, Protocol, TypeAlias
 
@@ -29,11 +32,24 @@ from fastfeed._core import Hub as CoreHub
 from fastfeed._core import SourceBatch, StreamCommand, StreamRequest, stream_name
 from fastfeed.bars import BarBook
 
-__all__ = ["Confirmation", "Confirmer", "Consumer", "Hub", "InterestListener", "Wire"]
+__all__ = [
+    "Confirmation",
+    "Confirmer",
+    "Consumer",
+    "Hub",
+    "InterestListener",
+    "LatencyHistogram",
+    "LossReason",
+    "Wire",
+]
 
 log = logging.getLogger("fastfeed.server")
 
 Wire = Literal["events", "stream"]
+
+#: Why events meant for a connection were lost before they reached the server: a gap in a
+#: Redis channel's ``pseq`` (SPEC §7), or loss reported by a relay's upstream.
+LossReason = Literal["redis_gap", "upstream"]
 
 #: ``(gained, lost)``: SPEC §4 names of the streams that got their first / lost their last
 #: subscriber.
@@ -51,6 +67,39 @@ Confirmation: TypeAlias = Coroutine[Any, Any, tuple[int, str] | None]
 #: sources (``--rate max``): it is lagging, its data queues up to its pending budget and then
 #: the slow-consumer policy applies to it alone. It rejoins once it has drained.
 LAG_GRACE = 0.5
+
+
+class LatencyHistogram:
+    """Fixed buckets of durations (seconds), counted by :meth:`observe` and read as Prometheus
+    cumulative buckets when metrics are scraped: one bisect and one increment per observation,
+    no lock (the server's loop is its only writer and reader)."""
+
+    #: Upper bounds (seconds) of the buckets; the last bucket is +Inf.
+    BOUNDS = (
+        0.00001,
+        0.000025,
+        0.00005,
+        0.0001,
+        0.00025,
+        0.0005,
+        0.001,
+        0.0025,
+        0.005,
+        0.01,
+        0.025,
+        0.05,
+        0.1,
+        0.25,
+    )
+
+    def __init__(self) -> None:
+        #: Observations per bucket (not cumulative); ``counts[-1]`` is above the last bound.
+        self.counts = [0] * (len(self.BOUNDS) + 1)
+        self.sum = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect_left(self.BOUNDS, seconds)] += 1
+        self.sum += seconds
 
 
 class Consumer(Protocol):
@@ -93,6 +142,13 @@ class Hub:
         self._sinks: set[int] = set()
         self._upstream_connected = True
         self._confirmer: Confirmer | None = None
+        #: Per batch, from the source handing it over to the last write of it to a consumer
+        #: (or its queue): the server's source-to-write latency.
+        self.latency = LatencyHistogram()
+        #: Events lost upstream, counted once (:meth:`count_lost`, :meth:`report_loss`).
+        self.source_lost = 0
+        #: Events lost upstream, counted per connection they were meant for, by wire and reason.
+        self.lost: Counter[tuple[Wire, LossReason]] = Counter()
 
     # --- sources -----------------------------------------------------------------------------
 
@@ -101,9 +157,11 @@ class Hub:
         number of data events handed to connections (summed over them). With lock-step
         (:meth:`enable_lock_step`), what the paced client's window does not allow yet waits in the
         backlog (:attr:`backlog`) for :meth:`drain`."""
+        started = time.perf_counter()
         delivered = self._deliver(self.core.publish(batch))
         for listener in self._published_listeners:
             listener()
+        self.latency.observe(time.perf_counter() - started)
         return delivered
 
     def on_published(self, listener: Callable[[], None]) -> None:
@@ -120,13 +178,17 @@ class Hub:
         self._changed.set()
         return sink
 
-    def count_lost(self, subscribers: list[int], count: int) -> None:
+    def count_lost(
+        self, subscribers: list[int], count: int, reason: LossReason = "redis_gap"
+    ) -> None:
         """``count`` events meant for ``subscribers`` were lost upstream (a Redis gap): each
         one's STATUS ``dropped`` grows by ``count``, so its SDK reports a ``Gap``."""
+        self.source_lost += count
         for subscriber in subscribers:
             consumer = self._consumers.get(subscriber)
             if consumer is not None:
                 consumer.count_lost(count)
+                self.lost[self._wires[subscriber], reason] += count
 
     def enable_lock_step(self, window: int) -> None:
         """Seed 004's lock-step (``--pace ack``): the ``/v1/events`` client's events carry
@@ -243,7 +305,7 @@ class Hub:
     def report_loss(self, count: int) -> None:
         """The source lost ``count`` data events (an upstream's drops): every connection
         counts them in its ``dropped``, so each client learns that it may have missed some."""
-        self.count_lost(list(self._consumers), count)
+        self.count_lost(list(self._consumers), count, "upstream")
 
     @property
     def interest(self) -> list[tuple[str, int]]:

@@ -16,13 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 
 from fastfeed._notices import RateLimitedLog
 from fastfeed.client.reconnect import Backoff, Reconnector
 from fastfeed.server.hub import Hub
 from fastfeed.server.redis_link import RedisNodes, RedisUrl
-from fastfeed.server.source import Source, SourceEnd
+from fastfeed.server.source import (
+    CountedSource,
+    PublishCounts,
+    Source,
+    SourceCounts,
+    SourceEnd,
+)
 
 __all__ = ["PublishingSource", "RedisPublisher"]
 
@@ -57,6 +64,7 @@ class RedisPublisher:
         self.max_pending_bytes = max_pending_bytes
         self.backoff = backoff if backoff is not None else Backoff()
         self.sent = 0
+        self._connections = 0
         self._dropped = RateLimitedLog(
             log, "redis publish: dropped %d event(s) in the last 10 s (%s)", interval=10.0
         )
@@ -77,6 +85,17 @@ class RedisPublisher:
     def errors(self) -> int:
         """Error replies so far."""
         return self._errors.total
+
+    @property
+    def reconnects(self) -> int:
+        """Connections to Redis after the first."""
+        return max(self._connections - 1, 0)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes written and waiting for Redis's sockets."""
+        nodes = self._nodes
+        return sum(link.buffered for link in nodes.links) if nodes is not None else 0
 
     @property
     def connected(self) -> bool:
@@ -116,6 +135,7 @@ class RedisPublisher:
         hub = self._hub
         assert hub is not None
         self._paused.clear()
+        self._connections += 1
         for index, link in enumerate(nodes.links):
             link.on_data = lambda data, nodes=nodes: self._replies(nodes, data)
             link.on_pause = lambda index=index: self._pause(index)
@@ -180,6 +200,16 @@ class PublishingSource:
     def __init__(self, source: Source, publisher: RedisPublisher) -> None:
         self.source = source
         self.publisher = publisher
+
+    def counts(self) -> SourceCounts:
+        """The source's counts, with the publisher's."""
+        inner = self.source
+        counts = inner.counts() if isinstance(inner, CountedSource) else SourceCounts("custom")
+        publisher = self.publisher
+        publish = PublishCounts(
+            publisher.sent, publisher.dropped, publisher.reconnects, publisher.pending_bytes
+        )
+        return dataclasses.replace(counts, publish=publish)
 
     async def run(self, hub: Hub) -> SourceEnd | None:
         task = asyncio.get_running_loop().create_task(self.publisher.run(hub))

@@ -30,6 +30,7 @@ from fastfeed.client.reconnect import Backoff, Reconnector
 from fastfeed.errors import RedisError
 from fastfeed.server.hub import Hub
 from fastfeed.server.redis_link import RedisNodes, RedisUrl
+from fastfeed.server.source import SourceCounts
 
 __all__ = ["RedisSource"]
 
@@ -55,6 +56,9 @@ class RedisSource:
         self.backoff = backoff if backoff is not None else Backoff()
         self.received = 0
         self.duplicates = 0
+        #: Connections to Redis after the first.
+        self.reconnects = 0
+        self._connections = 0
         self._lost = RateLimitedLog(log, "redis: %d event(s) lost in the last 10 s (latest on %s)")
         self._bad = RateLimitedLog(log, "redis: %d payload(s) that are not events; the latest: %s")
         self._wanted: Counter[Subscription] = Counter()
@@ -67,6 +71,16 @@ class RedisSource:
     def lost(self) -> int:
         """Events published on subscribed channels that never arrived."""
         return self._lost.total
+
+    def counts(self) -> SourceCounts:
+        """For metrics: payloads that are not events, reconnections, channels and patterns
+        subscribed."""
+        return SourceCounts(
+            "redis",
+            decode_errors=self._bad.total,
+            reconnects=self.reconnects,
+            upstream_subscriptions=len(self._wanted),
+        )
 
     @property
     def subscriptions(self) -> list[Subscription]:
@@ -108,6 +122,8 @@ class RedisSource:
     def _up(self, nodes: RedisNodes, attempts: int) -> None:
         assert self._hub is not None
         self._reader.reconnected()
+        self._connections += 1
+        self.reconnects = self._connections - 1
         for index, link in enumerate(nodes.links):
             link.on_data = lambda data, index=index, nodes=nodes: self._data(nodes, index, data)
         self._nodes = nodes

@@ -60,7 +60,7 @@ from fastfeed.client.reconnect import Backoff
 from fastfeed.client.session import endpoint_of
 from fastfeed.errors import ConfigError, FeedClosedError, SubscriptionError
 from fastfeed.server.hub import Hub
-from fastfeed.server.source import SourceEnd
+from fastfeed.server.source import SourceCounts, SourceEnd
 
 __all__ = ["RelaySource", "RelaySpec"]
 
@@ -167,6 +167,9 @@ class RelaySource:
         self.feed: _UpstreamFeed | None = None
         #: Data events relayed so far (over every upstream connection).
         self.published = 0
+        #: Of upstream connections that ended (taken over): reconnects and decode errors.
+        self._past_reconnects = 0
+        self._past_decode_errors = 0
         #: Streams sent upstream and not yet accepted: their answer, ``None`` once accepted
         #: or the upstream's refusal message (kept while the stream is wanted locally).
         self._answers: dict[str, asyncio.Future[str | None]] = {}
@@ -175,6 +178,17 @@ class RelaySource:
         #: Connected to the upstream, and the upstream says it is connected to its own.
         self._connected = False
         self._upstream_ok = True
+
+    def counts(self) -> SourceCounts:
+        """For metrics: frames that were not valid events, reconnections (after an outage or
+        a takeover), streams subscribed upstream."""
+        feed = self.feed
+        return SourceCounts(
+            "relay",
+            decode_errors=self._past_decode_errors + (feed.decode_errors if feed else 0),
+            reconnects=self._past_reconnects + (feed.stats.reconnects if feed else 0),
+            upstream_subscriptions=len(feed.subscriptions) if feed else 0,
+        )
 
     async def run(self, hub: Hub) -> SourceEnd | None:
         self._hub = hub
@@ -197,6 +211,9 @@ class RelaySource:
                 self._upstream_changed()
                 end = await self._follow(feed, hub)
                 self.published += feed.published
+                # The next feed is a new connection: one more reconnect.
+                self._past_reconnects += feed.stats.reconnects + 1
+                self._past_decode_errors += feed.decode_errors
                 if isinstance(end, EndOfStream):
                     # Not an outage: local clients get the same end (their last STATUS says
                     # CONNECTED, then Close 1000 with the upstream's reason).

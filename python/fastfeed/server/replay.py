@@ -32,7 +32,7 @@ from fastfeed._notices import CountReport
 from fastfeed.server.hub import Hub
 from fastfeed.server.pacing import Pacer
 from fastfeed.server.progress import Progress
-from fastfeed.server.source import SourceEnd
+from fastfeed.server.source import SourceCounts, SourceEnd
 
 __all__ = ["END_OF_REPLAY", "ReplaySource", "ReplaySpec"]
 
@@ -85,6 +85,10 @@ class ReplaySource:
         self.published = 0
         self._skips = CountReport(_SKIP_LOG_INTERVAL)
         self._last_skip = ""
+
+    def counts(self) -> SourceCounts:
+        """For metrics: bad lines skipped (``--on-bad-line skip``)."""
+        return SourceCounts("replay", decode_errors=self.reader.skipped)
 
     @property
     def forwards_session_ohlc(self) -> bool:

@@ -12,7 +12,7 @@ import errno
 import logging
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from picows import (
     WSListener,
@@ -31,6 +31,9 @@ from fastfeed.server.guard import check_handshake, format_host, split_target
 from fastfeed.server.hub import Hub
 from fastfeed.server.source import Source, SourceEnd
 from fastfeed.server.stream_endpoint import StreamEndpoint
+
+if TYPE_CHECKING:
+    from fastfeed.server.metrics import MetricsServer
 
 __all__ = ["Server", "serve"]
 
@@ -69,6 +72,7 @@ class Server:
         #: Raises ``ServerConfigError`` now for a certificate that cannot be loaded.
         self._tls = self.config.tls_context()
         self._source = source
+        self._metrics: MetricsServer | None = None
         self._server: asyncio.Server | None = None
         self._pump: asyncio.Task[None] | None = None
         #: Made by :meth:`start`: done when the source ended (its :class:`SourceEnd`) or failed
@@ -100,6 +104,16 @@ class Server:
         return self.hub.core.add_contract(sec_type, symbol, expiration, strike, right)
 
     @property
+    def source(self) -> Source | None:
+        """The source the server runs."""
+        return self._source
+
+    @property
+    def metrics_port(self) -> int | None:
+        """The port serving Prometheus metrics (``config.metrics_port``), once started."""
+        return None if self._metrics is None else self._metrics.port
+
+    @property
     def client(self) -> EventsConnection | None:
         """The connected ``/v1/events`` client, if any."""
         return self._events.active
@@ -108,9 +122,18 @@ class Server:
         """Binds and starts serving. Raises :class:`~fastfeed.errors.AddressInUseError` when
         the port is taken, ``OSError`` when it cannot bind otherwise."""
         self.ended = asyncio.get_running_loop().create_future()
+        if self.config.metrics_port is not None:
+            # First: a metrics port that cannot be bound fails before anything is served.
+            # (Imported here: aiohttp's server and prometheus-client only when asked for.)
+            from fastfeed.server.metrics import MetricsServer, bind_metrics_socket
+
+            sock = bind_metrics_socket(self.config.host, self.config.metrics_port)
+            self._metrics = MetricsServer(self)
+            await self._metrics.start(sock)
         try:
             self._server = await self._bind()
         except OSError as error:
+            await self._close_metrics()
             if error.errno == errno.EADDRINUSE:
                 raise AddressInUseError(self.config.host, self.config.port) from None
             raise
@@ -155,6 +178,12 @@ class Server:
             self._pump = None
         await self._end_connections(lambda c: c.close(code, reason))
         self._server = None
+        await self._close_metrics()
+
+    async def _close_metrics(self) -> None:
+        if self._metrics is not None:
+            await self._metrics.close()
+            self._metrics = None
 
     async def __aenter__(self) -> Self:
         await self.start()

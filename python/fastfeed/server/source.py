@@ -18,11 +18,19 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from fastfeed.server.hub import Hub
 
-__all__ = ["EventBatch", "QueueSource", "Source", "SourceEnd"]
+__all__ = [
+    "CountedSource",
+    "EventBatch",
+    "PublishCounts",
+    "QueueSource",
+    "Source",
+    "SourceCounts",
+    "SourceEnd",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,42 @@ class Source(Protocol):
     too: clients get Close 1011 and :func:`~fastfeed.server.serve` raises it."""
 
     async def run(self, hub: Hub) -> SourceEnd | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PublishCounts:
+    """What ``--publish`` counted so far: events written to Redis, dropped (Redis down or not
+    keeping up), reconnections to Redis; and the bytes waiting for Redis now."""
+
+    sent: int
+    dropped: int
+    reconnects: int
+    pending_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SourceCounts:
+    """What a source counts itself, read when metrics are scraped (``serve --metrics-port``):
+    nothing of it is counted per event in Python."""
+
+    #: The kind of source: ``synthetic``, ``replay``, ``relay``, ``http``, ``redis``.
+    kind: str
+    #: Input that was not a valid event and was skipped (bad lines, objects, payloads, frames).
+    decode_errors: int = 0
+    #: Connections (or requests) to the upstream after the first.
+    reconnects: int = 0
+    #: What the source is subscribed to upstream (Redis channels and patterns, a relay's
+    #: streams); ``None`` for a source without an upstream that subscribes.
+    upstream_subscriptions: int | None = None
+    #: ``--publish``'s counts, when the events also go to Redis.
+    publish: PublishCounts | None = None
+
+
+@runtime_checkable
+class CountedSource(Protocol):
+    """A source that reports :class:`SourceCounts`."""
+
+    def counts(self) -> SourceCounts: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from fastfeed._core import encode_stream_error, encode_stream_result, parse_stream_command
 from fastfeed.errors import StreamCommandError, SubscribeError
 from fastfeed.server.config import ServerConfig
-from fastfeed.server.connection import Connection
+from fastfeed.server.connection import Connection, ConnectionCounts
 from fastfeed.server.guard import HandshakeRejection
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ class StreamConnection(Connection):
     status_template = _STATUS
 
     def _refuse(self, req_id: int, code: str, message: str) -> None:
+        self.command_errors += 1
         self.log_mistake(f"refused: {message}")
         self.send_text(encode_stream_error(req_id, code, message))
 
@@ -44,6 +45,7 @@ class StreamConnection(Connection):
         try:
             request = parse_stream_command(payload)
         except StreamCommandError as error:
+            self.command_errors += 1
             self.log_mistake(f"bad command: {error}")
             self.send_text(encode_stream_error(error.id, error.code, str(error)))
             return
@@ -90,6 +92,7 @@ class StreamEndpoint:
     def __init__(self, hub: Hub, config: ServerConfig) -> None:
         self._hub = hub
         self._config = config
+        self.retired = ConnectionCounts()
         self.connections: set[Connection] = set()
 
     def admit(self) -> HandshakeRejection | None:

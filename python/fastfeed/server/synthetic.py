@@ -22,6 +22,7 @@ from fastfeed import _core
 from fastfeed._core import SyntheticMarket
 from fastfeed.errors import ConfigError
 from fastfeed.server.hub import Hub
+from fastfeed.server.source import SourceCounts
 
 __all__ = [
     "DEFAULT_INDEX",
@@ -198,6 +199,10 @@ class SyntheticSource:
         self._clock = clock
         #: Events drawn so far (sent to the client or not).
         self.drawn = 0
+
+    def counts(self) -> SourceCounts:
+        """For metrics: the kind only (the hub counts the events)."""
+        return SourceCounts("synthetic")
 
     async def run(self, hub: Hub) -> None:
         date, last_ms = self._clock()

@@ -210,6 +210,8 @@ pub struct PyHub {
     bars: Py<PyBarBook>,
     rejected: u64,
     first_error: Option<String>,
+    /// Events of the batches published so far (counted per batch).
+    published: u64,
 }
 
 /// The stream keys of `streams`: a `/v1/stream` `StreamRequest`, a `StreamCommand` or a list
@@ -250,6 +252,7 @@ impl PyHub {
             bars,
             rejected: 0,
             first_error: None,
+            published: 0,
         }
     }
 
@@ -382,6 +385,24 @@ impl PyHub {
         self.inner.fanout().subscriber_count()
     }
 
+    /// `(streams, subscriptions)`: streams somebody subscribed to (the union), and
+    /// subscriptions summed over subscribers.
+    #[getter]
+    fn subscription_counts(&self) -> (usize, u64) {
+        self.inner
+            .fanout()
+            .union()
+            .fold((0, 0), |(streams, total), (_, n)| {
+                (streams + 1, total + u64::from(n))
+            })
+    }
+
+    /// Events of the batches published so far (refused ones included).
+    #[getter]
+    fn published(&self) -> u64 {
+        self.published
+    }
+
     /// Publishes a source's batch: trades into the bars, session OHLC events, and each event
     /// to its subscribers. Returns `[(subscribers, frames, count)]`: subscribers that receive
     /// the same frames share one `bytes`. With lock-step, only what the window allows goes out
@@ -394,6 +415,7 @@ impl PyHub {
     ) -> PyResult<Vec<Delivery<'py>>> {
         let mut bars = self.bars.bind(py).try_borrow_mut()?;
         let rejections = self.inner.publish_batch(&mut bars.inner, &batch.inner);
+        self.published += batch.inner.len() as u64;
         self.note(rejections);
         self.take_deliveries(py)
     }
