@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 import uvloop
-from egress_support import CountingClient, count_events, everything_commands
+from fastfeed.bench.egress import CountingClient, count_events, everything_commands
 from fastfeed.server import SyntheticSpec
 from process_support import free_port, spawn
 from prometheus_client.parser import text_string_to_metric_families

@@ -35,8 +35,8 @@ import fastfeed
 import pytest
 import redis.asyncio as aioredis
 import uvloop
-from fanout_support import Universe, stream_names
 from fastfeed._core import BarBook, Hub, RedisReader
+from fastfeed.bench._fanout_support import Universe, stream_names
 from fastfeed.server.redis_link import RedisLink, RedisUrl
 from fastfeed.server.synthetic import SyntheticSpec
 from process_support import REDIS_SERVER, RedisServer, free_port, spawn

@@ -1,5 +1,6 @@
-"""Replay (SPEC §5, §10): ``serve --source replay:FILE --speed max`` to one SDK client, beside
-a picows server that reads the file line by line and sends one frame per line; and lock-step
+"""Replay (SPEC §5, §10; the code is ``fastfeed.bench.replay``): ``serve --source replay:FILE
+--speed max`` to one SDK client, beside a picows server that reads the file line by line and
+sends one frame per line; and lock-step
 (``--pace ack``) round trips with the SDK beside a client written like seed 004's example
 (websockets + json, one ``event_ack`` per event) against the same server.
 
@@ -23,78 +24,19 @@ from pathlib import Path
 from typing import Any
 
 import fastfeed
-import numpy as np
 import pytest
 import uvloop
 import websockets
-from fastfeed import EventEncoder
+from fastfeed.bench.replay import (
+    baseline_server,
+    fastfeed_server,
+    replay_round,
+    sdk_replay,
+    write_recording,
+)
 from process_support import free_port, wait_listening
 
-HERE = Path(__file__).parent
-SYMBOLS = [f"S{i:02d}" for i in range(50)]
-
-
-def write_recording(path: Path, n: int) -> None:
-    """``n`` time-ordered trades of :data:`SYMBOLS` as JSON Lines, 100,000 per encode call."""
-    enc = EventEncoder()
-    ids = np.array([enc.add_contract("STOCK", s) for s in SYMBOLS], dtype=np.uint32)
-    rng = np.random.default_rng(0)
-    chunk = 100_000
-    with path.open("wb") as out:
-        for start in range(0, n, chunk):
-            k = min(chunk, n - start)
-            seq = np.arange(start, start + k, dtype=np.int64)
-            out.write(
-                enc.encode_trades(
-                    ids[rng.integers(0, len(ids), k)],
-                    (34_200_000 + seq // 100).astype(np.uint32),
-                    seq,
-                    rng.integers(1, 1000, k).astype(np.uint32),
-                    np.zeros(k, dtype=np.uint32),
-                    np.round(rng.uniform(10, 500, k), 2),
-                    np.full(k, 4, dtype=np.uint32),
-                    np.full(k, 20250321, dtype=np.uint32),
-                    framing="jsonl",
-                )
-            )
-
-
-def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
-async def sdk_replay(url: str, pid: int, expected: int) -> tuple[float, dict[int, float]]:
-    """Receives the whole replay from ``url`` with the SDK; returns (events/s, {events: RSS
-    MiB of the server ``pid``})."""
-    rss: dict[int, float] = {}
-    marks = [m for m in (1_000_000, 10_000_000) if m < expected]
-    async with fastfeed.connect(url, reconnect=False, overflow="pause") as feed:
-        await feed.subscribe("FULL_TRADES", sec_type="STOCK")
-        count = 0
-        started = 0.0
-        while (batch := await feed.next_batch()) is not None:
-            if count == 0 and len(batch):
-                started = time.perf_counter()
-            count += len(batch)
-            if marks and count >= marks[0]:
-                rss[marks.pop(0)] = _rss_mib(pid)
-        elapsed = time.perf_counter() - started
-    assert count == expected, (count, expected)
-    rss[count] = _rss_mib(pid) if Path(f"/proc/{pid}").exists() else float("nan")
-    return count / elapsed, rss
-
-
-def _replay_round(server: list[str], port: int, expected: int) -> tuple[float, dict[int, float]]:
-    process = subprocess.Popen(server, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_listening(port, process)
-        return uvloop.run(sdk_replay(f"ws://127.0.0.1:{port}/v1/events", process.pid, expected))
-    finally:
-        process.terminate()
-        process.wait(30)
+__all__ = ["recording", "sdk_replay"]
 
 
 @pytest.fixture(scope="module")
@@ -119,20 +61,10 @@ def test_replay_speed_max_to_one_sdk_client(benchmark: Any, recording: Path) -> 
     memory: dict[int, float] = {}
     for _ in range(rounds):
         port = free_port()
-        fastfeed_server = [
-            sys.executable, "-m", "fastfeed", "serve", "--port", str(port),
-            "--source", f"replay:{recording}", "--speed", "max", "--log-level", "WARNING",
-        ]  # fmt: skip
-        rate, memory = _replay_round(fastfeed_server, port, n)
+        rate, memory = replay_round(fastfeed_server(port, recording), port, n)
         rates["fastfeed"].append(rate)
         port = free_port()
-        baseline = [
-            sys.executable,
-            str(HERE / "replay_baseline_server.py"),
-            str(port),
-            str(recording),
-        ]
-        rates["baseline"].append(_replay_round(baseline, port, n)[0])
+        rates["baseline"].append(replay_round(baseline_server(port, recording), port, n)[0])
     ours, theirs = statistics.median(rates["fastfeed"]), statistics.median(rates["baseline"])
     benchmark.extra_info.update(
         fastfeed_events_per_s=round(ours),

@@ -42,7 +42,10 @@ def stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        try:
+            loop.add_signal_handler(signum, stop.set)
+        except NotImplementedError:  # Windows' loops: a plain handler that wakes the loop
+            signal.signal(signum, lambda _signum, _frame: loop.call_soon_threadsafe(stop.set))
     return stop
 
 

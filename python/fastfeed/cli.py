@@ -9,10 +9,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-import uvloop
-
 from fastfeed import __version__
 from fastfeed._core import typed_contract
+from fastfeed._loop import run as run_loop
 from fastfeed._process import stop_on_signals
 from fastfeed.bars import parse_interval
 from fastfeed.errors import AddressInUseError, BarsError, ConfigError, FastfeedError
@@ -405,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="logging level (default INFO)",
     )
     _add_client_commands(commands)
+    _add_bench_command(commands)
     return parser
 
 
@@ -457,7 +457,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         print(f"python -m fastfeed serve: {error}", file=sys.stderr)
         return 2
     try:
-        uvloop.run(_serve_until_signal(config, source, _redis_flags(args), args.redis_cluster))
+        run_loop(_serve_until_signal(config, source, _redis_flags(args), args.redis_cluster))
     except ConfigError as error:  # Redis refused the settings of a flag
         print(f"python -m fastfeed serve: error: {error}", file=sys.stderr)
         return 2
@@ -542,6 +542,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from fastfeed.tail import run_tail
 
         return run_tail(args) if args.command == "tail" else run_record(args)
+    if args.command == "bench":
+        from fastfeed.bench import run_bench
+
+        return run_bench(args)
     return 2
 
 
@@ -574,5 +578,26 @@ def _add_client_commands(commands: argparse._SubParsersAction[_OneLineParser]) -
             "second. Nothing is dropped here: a full queue stops reading the socket; what the "
             "server drops is reported as gaps. On a terminal, a live status line on stderr; "
             "else one summary line at the end. Ctrl-C exits 130, SIGTERM 143.",
+        )
+    )
+
+
+def _add_bench_command(commands: argparse._SubParsersAction[_OneLineParser]) -> None:
+    """``bench``: the comparison harness (its code is imported only when it runs)."""
+    from fastfeed.bench import add_bench_arguments
+
+    add_bench_arguments(
+        commands.add_parser(
+            "bench",
+            help="measure fastfeed beside its baselines on this machine",
+            description="Run the comparison benchmarks on this machine: client ingest, server "
+            "egress, fan-out to 1/10/100 clients, batch OHLC bars and replay, each beside the "
+            "baselines that are installed (picows + orjson, websockets, pandas, numpy, "
+            "polars; a missing one is skipped and listed). Rounds are interleaved; the table "
+            "shows medians and fastfeed's rate divided by each baseline's (and the share of "
+            "the machine's ceiling where one is measured: raw loopback, pre-built frames). "
+            "Servers and clients run as child processes on 127.0.0.1; Ctrl-C stops them and "
+            "exits 130. Exit status 1 if a scenario fails or its outputs differ from a "
+            "baseline's.",
         )
     )

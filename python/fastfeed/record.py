@@ -303,7 +303,7 @@ async def _record(args: argparse.Namespace, subscriptions: list[Subscription]) -
 def run_record(args: argparse.Namespace) -> int:
     """Runs ``record``; returns the exit status (2 for bad arguments, 1 for errors, 130 after
     Ctrl-C, 143 after SIGTERM)."""
-    import uvloop
+    from fastfeed._loop import run as run_loop
 
     try:
         check_url(args.url)
@@ -332,4 +332,4 @@ def run_record(args: argparse.Namespace) -> int:
             )
             return 2
     quiet_sdk_logging()
-    return uvloop.run(_record(args, subscriptions))
+    return run_loop(_record(args, subscriptions))

@@ -555,7 +555,7 @@ async def _tail(args: argparse.Namespace, subscriptions: list[Subscription], out
 def run_tail(args: argparse.Namespace) -> int:
     """Runs ``tail``; returns the exit status (2 for bad flags, 1 for connection errors, 130
     after Ctrl-C, 143 after SIGTERM)."""
-    import uvloop
+    from fastfeed._loop import run as run_loop
 
     try:
         subscriptions = tail_subscriptions(args)
@@ -563,4 +563,4 @@ def run_tail(args: argparse.Namespace) -> int:
         print(f"{PROGRAM}: error: {error}", file=sys.stderr)
         return 2
     quiet_sdk_logging()
-    return uvloop.run(_tail(args, subscriptions, sys.stdout))
+    return run_loop(_tail(args, subscriptions, sys.stdout))

@@ -9,11 +9,11 @@
   ``transport.write`` per client per chunk.
 
 A client sends a SUBSCRIBE (any text message), gets ``{"result":null,"id":1}``, and from then
-on receives the recorded messages (``fanout_support``) in a cycle until it disconnects. The
+on receives the recorded messages (``_fanout_support``) in a cycle until it disconnects. The
 per-event servers keep one pump for all clients and wait while any client's transport is
 paused (its buffer bounded); ``bulk`` writes each client's chunks as its transport allows.
 
-    python benches/fanout_baseline_server.py broadcast|picows|bulk PORT MESSAGES_FILE
+    python -m fastfeed.bench._fanout_servers broadcast|picows|bulk PORT MESSAGES_FILE
 """
 
 from __future__ import annotations
@@ -24,12 +24,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import orjson
-import uvloop
-from fanout_support import load_messages
-from fastfeed import ws_encode_frames
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_create_server
-from websockets.asyncio.server import ServerConnection, broadcast, serve
+
+from fastfeed import ws_encode_frames
+from fastfeed._loop import run as run_loop
+from fastfeed.bench._fanout_support import load_messages
 
 REPLY = b'{"result":null,"id":1}'
 #: Bytes of frames per write of the bulk server.
@@ -41,6 +40,8 @@ BROADCAST_HIGH_WATER = 1 << 20
 
 
 async def run_broadcast(port: int, messages: list[bytes]) -> None:
+    from websockets.asyncio.server import ServerConnection, broadcast, serve
+
     clients: set[ServerConnection] = set()
     subscribed = asyncio.Event()
 
@@ -157,6 +158,8 @@ async def run_picows(port: int, events: list[Any]) -> None:
     hub = _Hub()
     server = await ws_create_server(lambda _request: _Subscriber(hub, None), "127.0.0.1", port)
     print("ready", flush=True)
+    import orjson
+
     dumps = orjson.dumps
     text = WSMsgType.TEXT
     resumed = hub.resumed
@@ -200,11 +203,13 @@ def main() -> None:
     kind, port, path = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
     messages = load_messages(path)
     if kind == "broadcast":
-        uvloop.run(run_broadcast(port, messages))
+        run_loop(run_broadcast(port, messages))
     elif kind == "picows":
-        uvloop.run(run_picows(port, [orjson.loads(m) for m in messages]))
+        import orjson
+
+        run_loop(run_picows(port, [orjson.loads(m) for m in messages]))
     elif kind == "bulk":
-        uvloop.run(run_bulk(port, messages))
+        run_loop(run_bulk(port, messages))
     else:
         raise SystemExit(f"unknown kind {kind!r}")
 

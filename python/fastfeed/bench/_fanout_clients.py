@@ -25,7 +25,7 @@ the clients, are what a round measures. Correctness stays checked:
 * ``verify="all"``: a second decoder also ``feed``s every read; every data message is parsed
   and checked, and each read's count must equal what ``count`` said.
 
-    python benches/fanout_clients.py
+    python -m fastfeed.bench._fanout_clients
 """
 
 from __future__ import annotations
@@ -35,13 +35,12 @@ import json
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 
-import orjson
-import uvloop
-from fanout_support import check_message
 from fastfeed import HandshakeError, ProtocolError, WSClientHandshake, WSFrameDecoder
 from fastfeed import ws_encode_frames as encode
+from fastfeed._loop import new_event_loop
+from fastfeed.bench._fanout_support import check_message
 
 TEXT, CLOSE, PING, PONG = 1, 8, 9, 10
 #: ``{"stream":"`` is 11 bytes; the name of a status message starts with ``@``.
@@ -75,7 +74,7 @@ class CountingClient(asyncio.Protocol):
         self.bytes = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's TCPTransport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
         self.transport.write(self.handshake.request)
 
     def start(self, subscribe: bytes, streams: frozenset[str], target: int, verify: str) -> None:
@@ -168,7 +167,7 @@ class CountingClient(asyncio.Protocol):
             self.fail(f"count() said {count} data messages, feed() found {found}")
 
     def on_reply(self, payload: bytes) -> None:
-        if orjson.loads(payload) == {"result": None, "id": 1}:
+        if json.loads(payload) == {"result": None, "id": 1}:
             self.acked = True
         else:
             self.fail(f"expected the SUBSCRIBE reply, got {payload[:200]!r}")
@@ -235,7 +234,7 @@ async def go(clients: list[CountingClient], command: dict[str, Any]) -> dict[str
 
 
 def main() -> None:
-    loop = uvloop.new_event_loop()
+    loop = new_event_loop()
     asyncio.set_event_loop(loop)
     clients: list[CountingClient] = []
     for line in sys.stdin:
