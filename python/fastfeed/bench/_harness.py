@@ -156,10 +156,15 @@ class Result:
     skipped: dict[str, str] = field(default_factory=dict)
     outputs_match: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The figures are times (latency): lower is better, and ratios are each other variant's
+    #: time / ours (above 1: fastfeed is faster), as for rates.
+    lower_is_better: bool = False
 
     @property
     def ratios(self) -> dict[str, float]:
         mine = self.rates[self.ours]
+        if self.lower_is_better:
+            return {name: t / mine for name, t in self.rates.items() if name != self.ours}
         return {name: mine / rate for name, rate in self.rates.items() if name != self.ours}
 
     def as_json(self) -> dict[str, Any]:
@@ -174,6 +179,7 @@ class Result:
             "ratios": {name: round(ratio, 3) for name, ratio in self.ratios.items()},
             "skipped": self.skipped,
             "outputs_match": self.outputs_match,
+            "lower_is_better": self.lower_is_better,
             **({"extra": self.extra} if self.extra else {}),
         }
 
@@ -188,7 +194,7 @@ def format_rate(value: float) -> str:
 
 def table(results: list[Result]) -> str:
     """The results as a plain-text table: one line per variant, the ratio of fastfeed to it."""
-    rows = [("what", "variant", "median", "fastfeed ÷ it")]
+    rows = [("what", "variant", "median", "fastfeed's lead")]
     for result in results:
         ratios = result.ratios
         for i, (name, rate) in enumerate(result.rates.items()):
