@@ -50,11 +50,12 @@ from fastfeed.bench._harness import (
 
 #: (events/s, events per batch) measured; 100 k/s comes in batches of 10 (one every 100 µs).
 RATES: list[tuple[int, int]] = [(1_000, 1), (10_000, 1), (100_000, 10)]
-#: Latencies kept per round and events skipped first (warm-up), by mode; rounds by mode.
-PLAN: dict[str, tuple[int, int, int]] = {
-    "smoke": (200, 50, 1),
-    "quick": (2_000, 500, 3),
-    "full": (20_000, 2_000, 5),
+#: Seconds of events kept per round (at least 200 events; a fifth more is skipped first, as
+#: warm-up) and rounds, by mode.
+PLAN: dict[str, tuple[float, int]] = {
+    "smoke": (0.1, 1),
+    "quick": (0.6, 3),
+    "full": (4.0, 5),
 }
 PERCENTILES = (50, 90, 99)
 SYMBOL = "LAT"
@@ -233,13 +234,13 @@ CONSUMERS: dict[str, Callable[[int, int, int], Any]] = {
 
 def steps(mode: str) -> int:
     variants = 1 if optional("orjson") is None else 2
-    return len(RATES) * PLAN[mode][2] * variants
+    return len(RATES) * PLAN[mode][1] * variants
 
 
 def run(mode: str, tick: Tick) -> list[Result]:
     """Interleaved rounds at each rate; a result per rate and percentile (µs, lower is
     better)."""
-    count, warmup, rounds = PLAN[mode]
+    seconds, rounds = PLAN[mode]
     skipped: dict[str, str] = {}
     variants = list(CONSUMERS)
     if optional("orjson") is None:
@@ -247,6 +248,8 @@ def run(mode: str, tick: Tick) -> list[Result]:
         variants = ["fastfeed"]
     results: list[Result] = []
     for rate, per_batch in RATES:
+        count = max(200, round(rate * seconds))
+        warmup = count // 5
         ports = {name: free_port() for name in variants}
         producers = [
             spawn(
