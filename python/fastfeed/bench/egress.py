@@ -19,7 +19,7 @@ import time
 from typing import Any, cast
 
 import numpy as np
-from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_create_server
+from picows import WSMsgType, WSTransport, ws_create_server
 
 from fastfeed import (
     BarBook,
@@ -42,6 +42,7 @@ from fastfeed.bench._harness import (
     spawn,
     stop,
 )
+from fastfeed.bench._picows import PumpingListener
 from fastfeed.server import SyntheticSpec
 from fastfeed.server.synthetic import new_york_clock
 
@@ -164,33 +165,16 @@ def market_events(n: int) -> list[Any]:
     return [orjson.loads(p) for p in payloads]
 
 
-class Streamer(WSListener):
+class Streamer(PumpingListener):
     """Sends the events one ``orjson.dumps`` + ``send()`` at a time, as long as the transport
     takes them, as a straightforward Python feed handler would."""
 
     def __init__(self, events: list[Any]) -> None:
+        super().__init__()
         self.events = events
-        self.resumed = asyncio.Event()
-        self.resumed.set()
-        self.task: asyncio.Task[None] | None = None
 
     def on_ws_connected(self, transport: WSTransport) -> None:
-        self.task = asyncio.get_running_loop().create_task(self.pump(transport))
-
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        if frame.msg_type == WSMsgType.CLOSE:
-            transport.send_close(frame.get_close_code())
-            transport.disconnect()
-
-    def on_ws_disconnected(self, transport: WSTransport) -> None:
-        if self.task is not None:
-            self.task.cancel()
-
-    def pause_writing(self) -> None:
-        self.resumed.clear()
-
-    def resume_writing(self) -> None:
-        self.resumed.set()
+        self.start(transport)
 
     async def pump(self, transport: WSTransport) -> None:
         import orjson

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_create_server
+from picows import WSCloseCode, WSFrame, WSMsgType, WSTransport, ws_create_server
 
 import fastfeed
 from fastfeed import EventEncoder
@@ -31,6 +31,7 @@ from fastfeed.bench._harness import (
     stop,
     wait_listening,
 )
+from fastfeed.bench._picows import PumpingListener
 
 SYMBOLS = [f"S{i:02d}" for i in range(50)]
 
@@ -118,34 +119,19 @@ def baseline_server(port: int, path: Path) -> list[str]:
 # ---- the baseline server ---------------------------------------------------------------------
 
 
-class Replayer(WSListener):
+class Replayer(PumpingListener):
     """Sends the file one line per frame once the client's first command arrives."""
 
     def __init__(self, path: str) -> None:
+        super().__init__()
         self.path = path
-        self.resumed = asyncio.Event()
-        self.resumed.set()
-        self.task: asyncio.Task[None] | None = None
 
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        if frame.msg_type == WSMsgType.CLOSE:
-            transport.send_close(frame.get_close_code())
-            transport.disconnect()
-        elif frame.msg_type == WSMsgType.TEXT and self.task is None:
+    def on_text(self, transport: WSTransport, frame: WSFrame) -> None:
+        if self.task is None:
             # The first command (a subscription) starts the replay, as in fastfeed.
             transport.send(WSMsgType.TEXT, b'{"header":{"type":"REQ_RESPONSE","status":'
                            b'"CONNECTED","response":"OK","req_id":1}}')  # fmt: skip
-            self.task = asyncio.get_running_loop().create_task(self.pump(transport))
-
-    def on_ws_disconnected(self, transport: WSTransport) -> None:
-        if self.task is not None:
-            self.task.cancel()
-
-    def pause_writing(self) -> None:
-        self.resumed.clear()
-
-    def resume_writing(self) -> None:
-        self.resumed.set()
+            self.start(transport)
 
     async def pump(self, transport: WSTransport) -> None:
         send = transport.send

@@ -65,13 +65,13 @@ class ServerCollector(Collector):
         counts = source.counts() if isinstance(source, CountedSource) else SourceCounts("custom")
         kind = [counts.kind]
 
-        events_in = CounterMetricFamily(
+        yield _per_source(
+            CounterMetricFamily,
             "fastfeed_source_events",
             "Data events the source handed to the hub.",
-            labels=["source"],
+            kind,
+            core.published,
         )
-        events_in.add_metric(kind, core.published)
-        yield events_in
 
         sent = CounterMetricFamily(
             "fastfeed_events_sent",
@@ -136,38 +136,37 @@ class ServerCollector(Collector):
             value=streams,
         )
         if counts.upstream_subscriptions is not None:
-            upstream = GaugeMetricFamily(
+            yield _per_source(
+                GaugeMetricFamily,
                 "fastfeed_upstream_subscriptions",
                 "What the source is subscribed to upstream: Redis channels and patterns, or a "
                 "relay's streams.",
-                labels=["source"],
+                kind,
+                counts.upstream_subscriptions,
             )
-            upstream.add_metric(kind, counts.upstream_subscriptions)
-            yield upstream
-        connected = GaugeMetricFamily(
+        yield _per_source(
+            GaugeMetricFamily,
             "fastfeed_upstream_connected",
             "1 while the source's upstream is connected (clients' STATUS says CONNECTED).",
-            labels=["source"],
+            kind,
+            1 if hub.upstream_connected else 0,
         )
-        connected.add_metric(kind, 1 if hub.upstream_connected else 0)
-        yield connected
-
-        lost = CounterMetricFamily(
+        yield _per_source(
+            CounterMetricFamily,
             "fastfeed_source_events_lost",
             "Events the source knows it lost upstream (Redis gaps, a relay's upstream drops), "
             "counted once.",
-            labels=["source"],
+            kind,
+            hub.source_lost,
         )
-        lost.add_metric(kind, hub.source_lost)
-        yield lost
-        decode = CounterMetricFamily(
+        yield _per_source(
+            CounterMetricFamily,
             "fastfeed_decode_errors",
             "Source input that was not a valid event and was skipped (bad lines, objects, "
             "payloads or frames).",
-            labels=["source"],
+            kind,
+            counts.decode_errors,
         )
-        decode.add_metric(kind, counts.decode_errors)
-        yield decode
         yield CounterMetricFamily(
             "fastfeed_events_rejected",
             "Events the hub could not aggregate or encode (non-finite price, unknown contract), "
@@ -200,6 +199,19 @@ class ServerCollector(Collector):
             buckets.append((bound, cumulative))
         latency.add_metric([], buckets, histogram.sum)
         yield latency
+
+
+def _per_source(
+    family: type[CounterMetricFamily] | type[GaugeMetricFamily],
+    name: str,
+    documentation: str,
+    kind: list[str],
+    value: float,
+) -> Metric:
+    """A family with one sample, labelled with the kind of source."""
+    metric = family(name, documentation, labels=["source"])
+    metric.add_metric(kind, value)
+    return metric
 
 
 def bind_metrics_socket(host: str, port: int) -> socket.socket:
