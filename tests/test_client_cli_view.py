@@ -246,7 +246,7 @@ def test_json_lines_in_arrival_order_for_the_kinds_asked(kinds: tuple[int, ...])
     """The batch encoder (one call per type, lines put back in arrival order) gives the lines
     the server sent, filtered by type."""
     from fastfeed import EventDecoder
-    from fastfeed.client.batch import Batch, kind_counts
+    from fastfeed.client.batch import Batch
     from fastfeed.client.contracts import contract_from_tuple
     from fastfeed.client.jsonl import BatchJsonWriter
 
@@ -275,6 +275,6 @@ def test_json_lines_in_arrival_order_for_the_kinds_asked(kinds: tuple[int, ...])
             expected.append((2, encoder.encode_ohlc(*args, framing="jsonl")))
     raw = EventDecoder().feed(b"".join(frames))
     registry = [contract_from_tuple(*c[1:]) for c in raw.new_contracts]
-    batch = Batch(raw, kind_counts(raw.kinds), registry)
+    batch = Batch(raw, raw.counts, registry)
     got = BatchJsonWriter().encode(batch, registry, kinds)
     assert got == b"".join(line for kind, line in expected if kind in kinds)

@@ -1,8 +1,9 @@
 """Event codec types: columnar batches of SPEC §3.3 events and the encoder/decoder.
 
 :class:`EventDecoder` turns received event frames into :class:`EventBatch` objects whose columns
-are numpy arrays (moved out of Rust without copying); :class:`EventEncoder` turns numpy columns
-into ready WebSocket frames. The ``TypedDict`` classes below name the columns of each type.
+are numpy arrays (moved out of Rust without copying; a column of a few rows is copied, which
+costs less); :class:`EventEncoder` turns numpy columns into ready WebSocket frames. The
+``TypedDict`` classes below name the columns of each type.
 """
 
 from __future__ import annotations

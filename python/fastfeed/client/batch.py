@@ -38,7 +38,6 @@ _QUOTE: Final = int(EventKind.QUOTE)
 _OHLC: Final = int(EventKind.OHLC)
 _OI: Final = int(EventKind.OPEN_INTEREST)
 _STATUS: Final = int(EventKind.STATUS)
-_N_KINDS: Final = len(EventKind)
 
 
 def columns_dict(columns: Any) -> dict[str, npt.NDArray[Any]]:
@@ -59,6 +58,8 @@ def _empty_columns() -> dict[str, dict[str, npt.NDArray[Any]]]:
 
 _EMPTY: Final = _empty_columns()
 _EMPTY_KINDS: Final = np.empty(0, dtype=np.uint8)
+#: A batch without STATUS notices (never changed).
+_NO_NOTICES: Final[list[tuple[int, StatusNotice]]] = []
 
 
 class Batch:
@@ -77,8 +78,8 @@ class Batch:
     of the stream; a batch may hold only notices. ``len(batch)`` is the number of data events
     (TRADE, QUOTE, OHLC, OPEN_INTEREST).
 
-    The arrays are the batch's own (moved out of Rust, no copy); they stay valid after the
-    next batch.
+    The arrays are the batch's own (moved out of Rust, or copied when they hold a few rows);
+    they stay valid after the next batch.
     """
 
     __slots__ = (
@@ -103,7 +104,7 @@ class Batch:
         self._counts = counts
         self._registry = registry
         self._cache: dict[str, dict[str, npt.NDArray[Any]]] = {}
-        self._status_notices = status_notices if status_notices is not None else []
+        self._status_notices = status_notices if status_notices is not None else _NO_NOTICES
         self.notices: list[ControlEvent] = notices if notices is not None else []
         self.events_count = counts[_TRADE] + counts[_QUOTE] + counts[_OHLC] + counts[_OI]
 
@@ -294,9 +295,3 @@ class Batch:
         placed = {id(n) for _, n in self._status_notices} if self._raw is not None else set()
         out.extend(n for n in self.notices if id(n) not in placed)
         return out
-
-
-def kind_counts(kinds: npt.NDArray[np.uint8]) -> list[int]:
-    """Messages per :class:`~fastfeed.EventKind` (internal helper of the feed)."""
-    counts: list[int] = np.bincount(kinds, minlength=_N_KINDS).tolist()
-    return counts

@@ -37,7 +37,7 @@ from fastfeed._core import (
     ws_parse_close_payload,
 )
 from fastfeed.bars import BAR_DTYPE, BarBook, parse_interval
-from fastfeed.client.batch import Batch, kind_counts
+from fastfeed.client.batch import Batch
 from fastfeed.client.contracts import Contract, contract_from_tuple
 from fastfeed.client.events import ControlEvent, EndOfStream, Event, FeedStats, Gap, TakenOver
 from fastfeed.client.reconnect import Backoff, Reconnector
@@ -292,7 +292,9 @@ class Feed:
 
         self._queue: deque[_Item] = deque()
         self._queued = 0
-        self._ready = asyncio.Event()
+        #: Futures of the consumers waiting for the queue, created only when one waits; the
+        #: next enqueue (or the end) completes them all.
+        self._wakeups: list[asyncio.Future[None]] = []
         self._iter_events: list[Event] = []
         self._iter_pos = 0
         self._iter_generation = 0
@@ -402,7 +404,7 @@ class Feed:
 
     def _end(self) -> None:
         self._ended = True
-        self._ready.set()
+        self._wake()
 
     # --- connection callbacks (synchronous, from the protocol) --------------------------------
 
@@ -456,9 +458,10 @@ class Feed:
     def _on_batch(self, conn: _Connection, batch: EventBatch) -> None:
         if conn is not self._conn:
             return
-        counts = kind_counts(batch.kinds)
-        if batch.new_contracts:
-            self._register(batch.new_contracts)
+        counts = batch.counts
+        new_contracts = batch.new_contracts
+        if new_contracts:
+            self._register(new_contracts)
         session = self._session
         notices = session.receive(batch, counts, now=time.time())
         data = counts[_TRADE] + counts[_QUOTE] + counts[_OHLC] + counts[_OI]
@@ -469,15 +472,13 @@ class Feed:
             for index, message in batch.errors[:3]:
                 log.warning("malformed event (message %d): %s", index, message)
         if data or counts[_STATUS]:
-            self._enqueue(
-                Batch(batch, counts, self._contracts, [n for _, n in notices], notices),
-                data,
-                conn,
-            )
+            shown: list[ControlEvent] | None = [n for _, n in notices] if notices else None
+            self._enqueue(Batch(batch, counts, self._contracts, shown, notices), data, conn)
         # After the data: a Close's notice (TakenOver, EndOfStream) follows what came before it.
         if counts[_CONTROL]:
             self._on_control(conn, batch.control)
-        self._flush(conn)
+        if session._outgoing or session._results:  # answers to commands: the rare case
+            self._flush(conn)
         error = batch.protocol_error
         if error is not None:
             message, code = error
@@ -518,20 +519,38 @@ class Feed:
 
     # --- queue --------------------------------------------------------------------------------
 
+    def _wake(self) -> None:
+        wakeups = self._wakeups
+        if wakeups:
+            self._wakeups = []
+            for future in wakeups:
+                if not future.done():  # a cancelled consumer's
+                    future.set_result(None)
+
+    def _wait(self) -> asyncio.Future[None]:
+        """A future the next enqueue (or the end of the feed) completes."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        wakeups = self._wakeups
+        if wakeups:  # another consumer waits too (or one was cancelled while waiting)
+            wakeups[:] = [f for f in wakeups if not f.done()]
+        wakeups.append(future)
+        return future
+
     def _enqueue_notice(self, notice: ControlEvent) -> None:
         self._queue.append((Batch(None, _NO_COUNTS, self._contracts, [notice]), 0, False))
-        self._ready.set()
+        self._wake()
 
     def _enqueue(self, batch: Batch, events: int, conn: _Connection) -> None:
-        over = self._queued + events > self.max_queue_events
-        if over and self._queue and self.overflow == "drop_oldest":
-            self._drop_oldest(self._queued + events - self.max_queue_events)
+        limit = self.max_queue_events
+        if self._queued + events > limit and self._queue and self.overflow == "drop_oldest":
+            self._drop_oldest(self._queued + events - limit)
         self._queue.append((batch, conn.generation, bool(self._session.pace_ack)))
         self._queued += events
-        self._ready.set()
+        if self._wakeups:
+            self._wake()
         if (
-            self.overflow == "pause"
-            and self._queued > self.max_queue_events
+            self._queued > limit
+            and self.overflow == "pause"
             and not conn.paused
             and conn.transport is not None
         ):
@@ -557,12 +576,12 @@ class Feed:
             self._queue.appendleft((notices, 0, False))
 
     async def _get(self) -> _Item | None:
-        while not self._queue:
+        queue = self._queue
+        while not queue:
             if self._ended:
                 return None
-            self._ready.clear()
-            await self._ready.wait()
-        item = self._queue.popleft()
+            await self._wait()
+        item = queue.popleft()
         self._queued -= item[0].events_count
         conn = self._conn
         if (
@@ -583,7 +602,8 @@ class Feed:
         """The next :class:`~fastfeed.Batch` (waiting for one), or ``None`` once the feed has
         ended and everything queued was read. Against a ``--pace ack`` server, calling this
         acknowledges the previous batch's events."""
-        self._flush_acks()
+        if self._unacked:
+            self._flush_acks()
         item = await self._get()
         if item is None:
             return None
@@ -598,7 +618,8 @@ class Feed:
     async def __anext__(self) -> Event:
         """The next typed event. Against a ``--pace ack`` server, asking for it acknowledges
         the previous one (the handler of that event has returned)."""
-        self._flush_acks()
+        if self._unacked:
+            self._flush_acks()
         while self._iter_pos >= len(self._iter_events):
             item = await self._get()
             if item is None:

@@ -24,7 +24,6 @@ from typing import Any, Final, Literal, TypeAlias, get_args
 
 from fastfeed import _core
 from fastfeed._core import EventBatch
-from fastfeed.client.batch import kind_counts
 from fastfeed.client.contracts import Contract, Option
 from fastfeed.client.events import (
     Disconnected,
@@ -373,10 +372,9 @@ class ClientSession:
         """Takes one decoded batch of the current connection, read at wall-clock time ``now``:
         answers to commands, data counts and STATUS rows. Returns the notices the STATUS rows
         carry — gaps, the server's upstream going down or up, the end of its snapshot — each
-        with its STATUS row (``counts`` is ``kind_counts(batch.kinds)`` if the caller has
-        it)."""
+        with its STATUS row (``counts`` is ``batch.counts`` if the caller has it)."""
         if counts is None:
-            counts = kind_counts(batch.kinds)
+            counts = batch.counts
         if counts[_ACK]:
             self._on_acks(batch.acks)
         data = counts[_TRADE] + counts[_QUOTE] + counts[_OHLC] + counts[_OI]

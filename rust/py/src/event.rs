@@ -1,11 +1,11 @@
 //! Binding of the event codec: `EventEncoder` (numpy columns → ready frames), `EventDecoder`
 //! (payloads or socket reads → `EventBatch`), `EventBatch` (columns as numpy arrays, moved out of
-//! Rust vectors without copying).
+//! Rust vectors without copying, or copied when they hold a few rows).
 
 use fastfeed_core::contract::{is_calendar_date, ContractKey, Right, SecType, Symbol};
 use fastfeed_core::event::{
-    EventBatch, EventBody, EventDecoder, EventEncoder, EventHeader, Ohlc, OpenInterest, Quote,
-    Stats, Trade,
+    EventBatch, EventBody, EventDecoder, EventEncoder, EventHeader, EventKind, Ohlc, OpenInterest,
+    Quote, Stats, Trade,
 };
 use numpy::{PyArray1, PyReadonlyArray1, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -689,13 +689,28 @@ pub struct PyEventBatch {
     pending: Pending,
     /// Message count, kept because `kinds` moves out on first access.
     len: usize,
+    /// Messages per kind, counted at decode time (before `kinds` moves out).
+    counts: [usize; EventKind::COUNT],
+}
+
+/// Columns up to this many rows are copied into numpy's own memory: for a few rows, a copy
+/// costs less than the Python object that keeps a moved `Vec` alive.
+const COPY_ROWS: usize = 64;
+
+/// A column as a numpy array: copied when short, else moved (no copy).
+fn column_array<T: numpy::Element>(py: Python<'_>, column: Vec<T>) -> Bound<'_, PyArray1<T>> {
+    if column.len() <= COPY_ROWS {
+        PyArray1::from_slice(py, &column)
+    } else {
+        PyArray1::from_vec(py, column)
+    }
 }
 
 macro_rules! column_dict {
     ($py:expr, $cols:expr, [$($field:ident),*]) => {{
         let d = PyDict::new($py);
         let cols = std::mem::take(&mut $cols);
-        $(d.set_item(stringify!($field), PyArray1::from_vec($py, cols.$field))?;)*
+        $(d.set_item(stringify!($field), column_array($py, cols.$field))?;)*
         d.unbind()
     }};
 }
@@ -728,6 +743,13 @@ impl PyEventBatch {
                     .unbind()
             })
             .clone_ref(py)
+    }
+
+    /// Messages per kind: a tuple indexed by `fastfeed.events.EventKind` value (the counts
+    /// of `kinds`).
+    #[getter]
+    fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.counts)
     }
 
     /// TRADE columns.
@@ -927,6 +949,7 @@ impl PyEventBatch {
     fn new(batch: EventBatch) -> Self {
         PyEventBatch {
             len: batch.len(),
+            counts: batch.kind_counts(),
             pending: Pending {
                 batch,
                 ..Pending::default()

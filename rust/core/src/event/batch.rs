@@ -170,6 +170,17 @@ impl EventBatch {
     pub fn is_empty(&self) -> bool {
         self.kinds.is_empty() && self.protocol_error.is_none()
     }
+
+    /// Messages per kind, indexed by [`EventKind`] value.
+    pub fn kind_counts(&self) -> [usize; EventKind::COUNT] {
+        let mut counts = [0; EventKind::COUNT];
+        for &kind in &self.kinds {
+            if let Some(count) = counts.get_mut(usize::from(kind)) {
+                *count += 1;
+            }
+        }
+        counts
+    }
 }
 
 /// FxHash-style multiplicative hasher, seeded per decoder, for the raw-contract cache: the keys

@@ -164,6 +164,31 @@ mod tests {
     }
 
     #[test]
+    fn kind_counts_follow_kinds() {
+        const STATUS: &str =
+            r#"{"header":{"type":"STATUS","status":"CONNECTED"},"stats":{"sent":2,"dropped":0}}"#;
+        let mut wire = Vec::new();
+        encode_frame(&mut wire, Opcode::Text, TRADE.as_bytes(), None);
+        encode_frame(&mut wire, Opcode::Ping, b"hb", None);
+        encode_frame(&mut wire, Opcode::Text, b"{\"trade\":", None);
+        encode_frame(&mut wire, Opcode::Text, TRADE.as_bytes(), None);
+        encode_frame(&mut wire, Opcode::Text, STATUS.as_bytes(), None);
+        let mut d = EventDecoder::new();
+        assert_eq!(d.feed(b"").kind_counts(), [0; EventKind::COUNT]);
+        let b = d.feed(&wire);
+        assert_eq!(b.kinds, vec![0, 8, 7, 0, 4]);
+        assert_eq!(b.kind_counts(), [2, 0, 0, 0, 1, 0, 0, 1, 1]);
+        // Every kind is counted at its value; a value out of range counts nowhere.
+        let mut all = EventBatch {
+            kinds: (0..=EventKind::Control as u8).chain([200]).collect(),
+            ..EventBatch::default()
+        };
+        assert_eq!(all.kind_counts(), [1; EventKind::COUNT]);
+        all.kinds.clear();
+        assert_eq!(all.kind_counts(), [0; EventKind::COUNT]);
+    }
+
+    #[test]
     fn feed_with_takes_data_events_and_counts_them() {
         const STATUS: &str =
             r#"{"header":{"type":"STATUS","status":"CONNECTED"},"stats":{"sent":2,"dropped":0}}"#;

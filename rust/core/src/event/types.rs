@@ -111,6 +111,9 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Number of kinds (values are `0..COUNT`).
+    pub const COUNT: usize = EventKind::Control as usize + 1;
+
     /// The header `type` (`TRADE`, …) for event kinds; the upper-case kind name otherwise.
     pub const fn as_str(self) -> &'static str {
         match self {
