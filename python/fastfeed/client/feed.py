@@ -477,7 +477,7 @@ class Feed:
         # After the data: a Close's notice (TakenOver, EndOfStream) follows what came before it.
         if counts[_CONTROL]:
             self._on_control(conn, batch.control)
-        if session._outgoing or session._results:  # answers to commands: the rare case
+        if session.has_output:  # answers to commands: the rare case
             self._flush(conn)
         error = batch.protocol_error
         if error is not None:

@@ -237,6 +237,11 @@ class ClientSession:
 
     # --- outputs ------------------------------------------------------------------------------
 
+    @property
+    def has_output(self) -> bool:
+        """Whether :meth:`data_to_send` or :meth:`results` has anything (cheap to ask)."""
+        return bool(self._outgoing or self._results)
+
     def data_to_send(self) -> list[bytes]:
         """Payloads to send, in order (each one WebSocket text frame); empties the list."""
         out, self._outgoing = self._outgoing, []
