@@ -123,6 +123,22 @@ const POW10: [f64; 23] = [
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
+/// `mantissa × 10^exponent` correctly rounded, when Clinger's fast path applies: an integer
+/// up to 2^53 and a power of ten up to 1e22 are both exact, and one IEEE division or
+/// multiplication rounds correctly. `None` otherwise (the caller parses the text in full).
+#[inline]
+pub(crate) fn exact_f64(mantissa: u64, exponent: i32) -> Option<f64> {
+    if mantissa > MAX_EXACT_MANTISSA || !(-22..=22).contains(&exponent) {
+        return None;
+    }
+    let m = mantissa as f64;
+    Some(if exponent < 0 {
+        m / POW10[exponent.unsigned_abs() as usize]
+    } else {
+        m * POW10[exponent as usize]
+    })
+}
+
 /// A position in one payload. Offsets in errors are absolute within the payload.
 pub(crate) struct Cursor<'a> {
     buf: &'a [u8],
@@ -444,16 +460,10 @@ impl<'a> Cursor<'a> {
         let Some(n) = self.number() else {
             return Err(self.value_error(path, Problem::ExpectedNumber));
         };
-        // Clinger's fast path: an integer below 2^53 and a power of ten up to 1e22 are both
-        // exact, and one IEEE division or multiplication rounds correctly.
-        if n.exact && n.mantissa <= MAX_EXACT_MANTISSA && (-22..=22).contains(&n.exponent) {
-            let m = n.mantissa as f64;
-            let v = if n.exponent < 0 {
-                m / POW10[n.exponent.unsigned_abs() as usize]
-            } else {
-                m * POW10[n.exponent as usize]
-            };
-            return Ok(if n.negative { -v } else { v });
+        if n.exact {
+            if let Some(v) = exact_f64(n.mantissa, n.exponent) {
+                return Ok(if n.negative { -v } else { v });
+            }
         }
         let text = std::str::from_utf8(&self.buf[n.start..self.pos]).unwrap_or("");
         match text.parse::<f64>() {

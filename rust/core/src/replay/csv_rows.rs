@@ -27,7 +27,7 @@ use super::{Contracts, Row};
 use crate::contract::{ContractError, ContractKey, ContractReason, SecType};
 use crate::echo::quote_bounded;
 use crate::event::batch::SpanHash;
-use crate::event::scan::Cursor;
+use crate::event::scan::{exact_f64, Cursor};
 use crate::event::{EventBody, Quote, Trade};
 
 /// A column of either layout.
@@ -137,8 +137,11 @@ pub(crate) struct Layout {
     quotes: bool,
     index: [Option<usize>; COLUMNS],
     fields: usize,
-    /// The contract columns the file has (the memo's key).
+    /// The contract columns the file has, in its order (the memo's key).
     contract_columns: Vec<Col>,
+    /// The first and last contract columns when they stand side by side in every row: a plain
+    /// row's memo key is then the bytes from one to the other, commas included, as they are.
+    contract_run: Option<(Col, Col)>,
     /// The column at each position (the fast path's program).
     by_position: Vec<Col>,
 }
@@ -205,26 +208,24 @@ impl Layout {
         for col in known() {
             index[*col as usize] = names.iter().position(|n| n == col.name());
         }
-        let contract_columns = [
-            Col::SecType,
-            Col::Symbol,
-            Col::Expiration,
-            Col::Strike,
-            Col::Right,
-        ]
-        .into_iter()
-        .filter(|c| index[*c as usize].is_some())
-        .collect();
-        let by_position = names
+        let by_position: Vec<Col> = names
             .iter()
             .map(|n| known().copied().find(|c| c.name() == n.as_str()))
             .collect::<Option<Vec<Col>>>()
             .unwrap_or_default();
+        // In the file's order.
+        let contract_columns: Vec<Col> = by_position
+            .iter()
+            .copied()
+            .filter(|c| c.kind() == Kind::Text)
+            .collect();
+        let contract_run = contract_run(&by_position, &contract_columns);
         Ok(Self {
             quotes,
             index,
             fields: names.len(),
             contract_columns,
+            contract_run,
             by_position,
         })
     }
@@ -277,9 +278,13 @@ impl Layout {
                     values[col as usize] = value as u64;
                 }
                 Kind::Price => {
-                    let mut cursor = Cursor::new(line, pos);
-                    let value = cursor.f64("price").ok()?;
-                    pos = cursor.pos;
+                    let value;
+                    (value, pos) = if let Some(read) = plain_price(line, pos) {
+                        read
+                    } else {
+                        let mut cursor = Cursor::new(line, pos);
+                        (cursor.f64("price").ok()?, cursor.pos)
+                    };
                     values[col as usize] = value.to_bits();
                 }
                 Kind::Text => {
@@ -300,10 +305,13 @@ impl Layout {
         if pos != line.len() {
             return None;
         }
-        let (contract, index) = memo.known(self, |col| {
-            let (from, to) = texts[col as usize];
-            &line[from..to]
-        })?;
+        let (contract, index) = match self.contract_run {
+            Some((first, last)) => memo.get(&line[texts[first as usize].0..texts[last as usize].1]),
+            None => memo.known(self, |col| {
+                let (from, to) = texts[col as usize];
+                &line[from..to]
+            }),
+        }?;
         let u32_of = |col: Col| values[col as usize] as u32;
         let price = |col: Col| f64::from_bits(values[col as usize]);
         let body = if self.quotes {
@@ -507,20 +515,28 @@ impl ContractMemo {
         }
     }
 
-    /// Builds the memo key of a row from its contract fields; `false` if one is too long to
-    /// be kept.
+    /// Builds the memo key of a row from its contract fields: the fields joined by `,`, as a
+    /// plain row spells them; `false` when a (quoted) field holds a `,` itself, which would make
+    /// the key ambiguous (such a row is validated every time).
     fn key<'a>(&mut self, layout: &Layout, field: impl Fn(Col) -> &'a [u8]) -> bool {
         self.scratch.clear();
-        for &col in &layout.contract_columns {
+        for (i, &col) in layout.contract_columns.iter().enumerate() {
             let field = field(col);
-            // Length-prefixed, so no two spellings share bytes.
-            let Ok(len) = u8::try_from(field.len()) else {
+            if memchr::memchr(b',', field).is_some() {
                 return false;
-            };
-            self.scratch.push(len);
+            }
+            if i > 0 {
+                self.scratch.push(b',');
+            }
             self.scratch.extend_from_slice(field);
         }
         true
+    }
+
+    /// The contract of a memo key met before.
+    #[inline]
+    fn get(&self, key: &[u8]) -> Option<(ContractKey, u32)> {
+        self.known.get(key).copied()
     }
 
     /// The contract of fields spelled as an earlier row's (`None`: not met before).
@@ -804,11 +820,37 @@ pub(crate) fn csv_record(line: &[u8]) -> ByteRecord {
     record
 }
 
+/// The first and last of `contract` (columns in the file's order) when they stand side by side
+/// in `by_position`.
+fn contract_run(by_position: &[Col], contract: &[Col]) -> Option<(Col, Col)> {
+    let (&first, &last) = (contract.first()?, contract.last()?);
+    let start = by_position.iter().position(|&c| c == first)?;
+    let run = by_position.get(start..start + contract.len())?;
+    (run == contract).then_some((first, last))
+}
+
 /// The decimal digits of `line` from `pos` on, as `(value, end)`; `None` past `max` digits
-/// (the full path then reports the field).
+/// (the full path then reports the field). The first eight bytes are looked at at once
+/// (SWAR) where the line has them: most fields are one run of at most eight digits.
+#[inline]
 fn plain_digits(line: &[u8], mut pos: usize, max: usize) -> Option<(u64, usize)> {
     let start = pos;
     let mut value = 0u64;
+    if let Some(&word) = line.get(pos..).and_then(|rest| rest.first_chunk::<8>()) {
+        let word = u64::from_le_bytes(word);
+        let n = leading_digits(word);
+        if n > max {
+            return None;
+        }
+        if n < 8 {
+            return Some(match n {
+                0 => (0, pos),
+                _ => (eight_digits(word << (8 * (8 - n))), pos + n),
+            });
+        }
+        value = eight_digits(word);
+        pos += 8;
+    }
     while let Some(&b) = line.get(pos) {
         let digit = b.wrapping_sub(b'0');
         if digit > 9 {
@@ -821,6 +863,66 @@ fn plain_digits(line: &[u8], mut pos: usize, max: usize) -> Option<(u64, usize)>
         pos += 1;
     }
     Some((value, pos))
+}
+
+/// How many of the bytes of `word` (first byte lowest) are ASCII digits before the first that
+/// is not: 0 to 8.
+#[inline]
+fn leading_digits(word: u64) -> usize {
+    const LOW_NIBBLES: u64 = 0x0f0f_0f0f_0f0f_0f0f;
+    const SEVEN_BITS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // A digit is 0x30..=0x39: after `^ 0x30` its high nibble is 0 and its low nibble + 6 stays
+    // below 0x10. Each byte below is non-zero exactly where a byte is not a digit (no carries
+    // cross bytes: the sums stay below 0x16).
+    let x = word ^ 0x3030_3030_3030_3030;
+    let not_digit =
+        (x & !LOW_NIBBLES) | (((x & LOW_NIBBLES) + 0x0606_0606_0606_0606) & 0x1010_1010_1010_1010);
+    // 0x80 in every non-zero byte (exact, no carries).
+    let marks = (((not_digit & SEVEN_BITS) + SEVEN_BITS) | not_digit) & !SEVEN_BITS;
+    (marks.trailing_zeros() / 8) as usize
+}
+
+/// The number written by eight ASCII digits (first byte lowest; zero bytes before the first
+/// digit count as leading zeros), in three multiplications.
+#[inline]
+fn eight_digits(word: u64) -> u64 {
+    let pairs = (word & 0x0f0f_0f0f_0f0f_0f0f).wrapping_mul(2561) >> 8;
+    let quads = (pairs & 0x00ff_00ff_00ff_00ff).wrapping_mul(6_553_601) >> 16;
+    (quads & 0x0000_ffff_0000_ffff).wrapping_mul(42_949_672_960_001) >> 32
+}
+
+/// A price as nearly every file writes it (`-?digits(.digits)?`, no exponent, no leading zero,
+/// at most 19 digits, exactly representable by Clinger's fast path) at `pos`: its value, as
+/// the event decoder reads it, and where it ends; `None` for anything else (the caller reads
+/// it with the full number grammar).
+#[inline]
+fn plain_price(line: &[u8], pos: usize) -> Option<(f64, usize)> {
+    let negative = line.get(pos) == Some(&b'-');
+    let start = pos + usize::from(negative);
+    let (int, mut end) = plain_digits(line, start, 19)?;
+    let int_len = end - start;
+    if int_len == 0 || (int_len > 1 && line[start] == b'0') {
+        return None;
+    }
+    let mut mantissa = int;
+    let mut frac_len = 0;
+    if line.get(end) == Some(&b'.') {
+        let frac;
+        let frac_end;
+        (frac, frac_end) = plain_digits(line, end + 1, 19 - int_len)?;
+        frac_len = frac_end - (end + 1);
+        if frac_len == 0 {
+            return None;
+        }
+        // At most 19 digits in all: below 10^19 < 2^64.
+        mantissa = int * 10u64.pow(frac_len as u32) + frac;
+        end = frac_end;
+    }
+    if matches!(line.get(end), Some(b'e' | b'E')) {
+        return None;
+    }
+    let value = exact_f64(mantissa, -(frac_len as i32))?;
+    Some((if negative { -value } else { value }, end))
 }
 
 #[cfg(test)]
@@ -858,6 +960,9 @@ mod tests {
 
     const TRADES: &str = "symbol,date,ms_of_day,price,size,sec_type,expiration,strike,right,sequence,condition,exchange";
     const QUOTES: &str = "date,ms_of_day,symbol,bid,ask,bid_size,ask_size,bid_exchange,ask_exchange,bid_condition,ask_condition,sec_type,expiration,strike,right";
+    /// Contract columns side by side (the memo key is then the row's bytes as they are).
+    const TRADES_RUN: &str = "date,ms_of_day,symbol,sec_type,expiration,strike,right,price,size,sequence,condition,exchange";
+    const STOCKS: &str = "date,ms_of_day,symbol,price,size";
 
     /// Field values, valid and not, for a column.
     fn values(col: &str) -> Vec<&'static str> {
@@ -920,11 +1025,10 @@ mod tests {
         /// reads; on canonical rows it does not decline (once their contract is known).
         #[test]
         fn fast_path_agrees_with_the_full_path(
-            quotes in any::<bool>(),
+            header in prop::sample::select(vec![TRADES, QUOTES, TRADES_RUN, STOCKS]),
             picks in proptest::collection::vec(any::<prop::sample::Index>(), 15),
             extra in prop_oneof![Just(""), Just(","), Just(" "), Just("\"")],
         ) {
-            let header = if quotes { QUOTES } else { TRADES };
             let layout = layout(header);
             let row: Vec<&str> = header
                 .split(',')
@@ -966,6 +1070,79 @@ mod tests {
         assert!(parse_i64(b"9223372036854775808").is_none());
         assert!(parse_i64(b"-9223372036854775809").is_none());
         assert!(parse_i64(b"-").is_none());
+    }
+
+    /// What [`plain_digits`] must find: the run of digits at `pos`, by the byte.
+    fn digit_run(line: &[u8], pos: usize, max: usize) -> Option<(u64, usize)> {
+        let run = line[pos..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let text = std::str::from_utf8(&line[pos..pos + run]).unwrap();
+        (run <= max).then(|| (text.parse().unwrap_or(0), pos + run))
+    }
+
+    proptest! {
+        #[test]
+        fn plain_digits_reads_runs_as_the_byte_loop(
+            line in "[0-9]{0,22}([,.a-z/:]{0,3}[0-9]{0,10}){0,2}",
+            pos in 0usize..4,
+            max in prop::sample::select(vec![0usize, 1, 7, 8, 9, 10, 19]),
+        ) {
+            let line = line.as_bytes();
+            let pos = pos.min(line.len());
+            prop_assert_eq!(plain_digits(line, pos, max), digit_run(line, pos, max));
+        }
+
+        #[test]
+        fn plain_price_reads_as_the_event_decoder(
+            line in "-?[0-9]{1,21}(\\.[0-9]{0,21})?([eE][-+]?[0-9]{1,3})?(,[0-9.]{0,9})?",
+        ) {
+            let line = line.as_bytes();
+            if let Some((value, end)) = plain_price(line, 0) {
+                let mut cursor = Cursor::new(line, 0);
+                let expected = cursor.f64("price").expect("plain_price accepted it");
+                prop_assert_eq!(value.to_bits(), expected.to_bits());
+                prop_assert_eq!(end, cursor.pos);
+            }
+        }
+    }
+
+    #[test]
+    fn swar_digits() {
+        for (text, n, value) in [
+            (&b"12345678"[..], 8, 12_345_678),
+            (b"1234567,", 7, 1_234_567),
+            (b"0,000000", 1, 0),
+            (b"/9876543", 0, 0),
+            (b"9:876543", 1, 9),
+            (b"99999999", 8, 99_999_999),
+            (b"00000001", 8, 1),
+        ] {
+            let word = u64::from_le_bytes(*text.first_chunk::<8>().unwrap());
+            assert_eq!(leading_digits(word), n, "{text:?}");
+            if n > 0 {
+                assert_eq!(eight_digits(word << (8 * (8 - n))), value, "{text:?}");
+            }
+        }
+        assert_eq!(plain_price(b"21.22,", 0), Some((21.22, 5)));
+        assert_eq!(plain_price(b"-0.5", 0), Some((-0.5, 4)));
+        assert_eq!(
+            plain_price(b"12345678.12345", 0),
+            Some((12_345_678.123_45, 14))
+        );
+        // Beyond 2^53 the full grammar reads it.
+        for other in [
+            &b"123456789012.34567"[..],
+            b"01.5",
+            b"1e2",
+            b".5",
+            b"5.",
+            b"1.5E3",
+            b"12345678901234567890",
+        ] {
+            assert_eq!(plain_price(other, 0), None, "{other:?}");
+        }
     }
 
     #[test]
