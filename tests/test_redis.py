@@ -485,6 +485,64 @@ def test_a_cluster_edge_gets_exactly_its_channels_through_a_reshard(
     run(body, timeout=90)
 
 
+@needs_redis
+def test_a_cluster_edge_serves_whole_market_streams_while_someone_listens(
+    tmp_path: Path, cluster: list[RedisServer], nodes: list[Node]
+) -> None:
+    seed = cluster[0].url
+    nodes.append(Node(tmp_path, "ingest", "--rate", "3000", "--publish", seed, "--redis-cluster"))
+    nodes.append(Node(tmp_path, "edge", "--source", cluster[1].url, "--redis-cluster"))
+    ingest, edge = nodes
+    market = ["ff:STOCK:TRADE:*", "ff:STOCK:OHLC:*"]
+
+    def listeners() -> int:
+        """Subscribers of the whole-market channels, over the shards."""
+        return sum(int(n) for m in cluster for n in m.cli("PUBSUB", "SHARDNUMSUB", *market)[1::2])
+
+    async def body() -> None:
+        truth = fastfeed.connect(ingest.url("/v1/stream"))
+        whole = fastfeed.connect(edge.url("/v1/stream"))
+        # Heard at the edge on its own channels and on the whole-market ones: once.
+        aapl = fastfeed.connect(edge.url("/v1/events"))
+        feeds = (truth, whole, aapl)
+        for feed in feeds:
+            await feed.__aenter__()
+        try:
+            await truth.subscribe("stock@full_trades")
+            truth_run = asyncio.ensure_future(collect(truth, 9))
+            await asyncio.sleep(0.3)
+            assert listeners() == 0
+            await whole.subscribe("stock@full_trades")
+            await aapl.subscribe("TRADE", fastfeed.Stock("AAPL"))
+            await wait_for(lambda: listeners() == len(market))
+            # The publisher looks every second: what came before it repeated the events is
+            # not what the ingest node's client got.
+            await asyncio.gather(collect(whole, 1.5), collect(aapl, 1.5))
+            whole_run = asyncio.ensure_future(collect(whole, 4))
+            aapl_run = asyncio.ensure_future(collect(aapl, 4))
+            seen_whole, seen_aapl = await whole_run, await aapl_run
+            want = per_channel(data(await truth_run))
+            for feed in (whole, aapl):
+                assert feed.stats.gaps == 0, feed.stats
+        finally:
+            for feed in feeds:
+                await feed.__aexit__(None, None, None)
+        got = per_channel(data(seen_whole))
+        assert len(got) > 4, got.keys()
+        assert {kind for kind, _ in got} == {"Trade", "Ohlc"}
+        for key, events in got.items():
+            assert_contiguous_slice(events, want[key])
+        got = per_channel(data(seen_aapl))
+        assert {contract.symbol for _, contract in got} == {"AAPL"}
+        for key, events in got.items():
+            assert len(events) > 10
+            assert_contiguous_slice(events, want[key])
+        # The last local listener gone, the edge leaves the whole-market channels.
+        await wait_for(lambda: listeners() == 0)
+
+    run(body, timeout=60)
+
+
 def test_redis_urls() -> None:
     from fastfeed.errors import ConfigError
     from fastfeed.server.redis_link import RedisUrl

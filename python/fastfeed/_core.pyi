@@ -761,11 +761,16 @@ class Hub:
         the header; take them with :meth:`take_redis`."""
     def set_redis_slot_nodes(self, slot_nodes: list[int]) -> None:
         """Routes each of the 16384 hash slots to a node index (a Cluster's topology)."""
+    def set_redis_market_wanted(self, channel: str, wanted: bool) -> None:
+        """Starts or stops repeating events on a Cluster's whole-market channel (one of
+        :func:`redis_market_channels`) while an edge listens there; ``ConfigError`` for
+        another name."""
     def take_redis(self) -> list[tuple[int, bytes, int]]:
         """The publish commands since the last call: ``[(node, commands, count)]``."""
     @property
     def redis_published(self) -> int | None:
-        """Events encoded for Redis so far (``None``: not publishing)."""
+        """Commands encoded for Redis so far: events, and their whole-market copies on a
+        Cluster (``None``: not publishing)."""
     @property
     def rejected(self) -> int: ...
     @property
@@ -853,7 +858,13 @@ class ReplayReader:
 
 # --- redis: scale-out over Redis Pub/Sub (SPEC §7) ---------------------------------------------
 
-__all__ += ["RedisReader", "redis_command", "redis_key_slot", "redis_subscriptions"]
+__all__ += [
+    "RedisReader",
+    "redis_command",
+    "redis_key_slot",
+    "redis_market_channels",
+    "redis_subscriptions",
+]
 
 @final
 class RedisReader:
@@ -891,3 +902,8 @@ def redis_command(*args: bytes) -> bytes:
 
 def redis_key_slot(key: bytes) -> int:
     """The Redis Cluster hash slot of ``key``."""
+
+def redis_market_channels() -> list[str]:
+    """Every whole-market channel of a Redis Cluster (``ff:OPTION:TRADE:*``, …): where a
+    Cluster edge listens for whole-market streams, and the publisher repeats their events
+    meanwhile."""

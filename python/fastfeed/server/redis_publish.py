@@ -10,6 +10,12 @@ commands are dropped (counted, logged at most every 10 s). Their sequence number
 so the edges see the hole as a gap. A stalled link holds a paced source (``--rate max``) back
 only for :data:`~fastfeed.server.hub.LAG_GRACE` like a stalled client; local clients keep
 their full rate.
+
+On a Cluster, sharded Pub/Sub has no patterns: an edge serving a whole-market stream listens
+on a channel named like the pattern (``ff:OPTION:TRADE:*``), and the publisher repeats those
+events there while anyone listens. Who listens is polled every :data:`MARKET_WATCH_INTERVAL`
+(``PUBSUB SHARDNUMSUB`` on the node of each such channel, over connections of its own), so a
+new whole-market listener starts receiving within about that long.
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ import contextlib
 import dataclasses
 import logging
 
+from fastfeed._core import redis_market_channels
 from fastfeed._notices import RateLimitedLog
 from fastfeed.client.reconnect import Backoff, Reconnector
-from fastfeed.errors import RedisRefusedError
+from fastfeed.errors import FastfeedError, RedisRefusedError
 from fastfeed.server.hub import Hub
 from fastfeed.server.redis_link import RedisNodes, RedisUrl
 from fastfeed.server.source import (
@@ -42,6 +49,8 @@ DEFAULT_MAX_PENDING = 16 * 1024 * 1024
 _REFUSED = "redis publish: %d connection(s) refused, retrying with backoff; the latest: %s"
 #: How long the source waits for the publisher's first connection attempt.
 _FIRST_CONNECT_WAIT = 2.0
+#: Seconds between two looks at who listens to a Cluster's whole-market channels.
+MARKET_WATCH_INTERVAL = 1.0
 
 
 class RedisPublisher:
@@ -121,13 +130,53 @@ class RedisPublisher:
             on_down=self._down,
             name=f"redis publish {self.url}",
         )
+        watch = (
+            asyncio.get_running_loop().create_task(self._watch_market(hub))
+            if self.cluster
+            else None
+        )
         try:
             await reconnector.start()
             await reconnector.wait()
         finally:
+            if watch is not None:
+                watch.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watch
             await reconnector.stop()
             if self._nodes is not None:
                 self._nodes.abort("server stopping")
+
+    async def _watch_market(self, hub: Hub) -> None:
+        """Cluster: repeats events on each whole-market channel while an edge listens there
+        (see the module docs), looking every :data:`MARKET_WATCH_INTERVAL` over connections
+        of its own. While Redis cannot be asked, what was wanted stays so."""
+        channels = [name.encode() for name in redis_market_channels()]
+        wanted: set[bytes] = set()
+        name = f"redis {self.url} (whole-market listeners)"
+        while True:
+            try:
+                nodes = await RedisNodes.open(self.url, cluster=True, name=name)
+            except (OSError, FastfeedError):
+                await asyncio.sleep(MARKET_WATCH_INTERVAL)
+                continue
+            try:
+                while nodes.up:
+                    listened: set[bytes] = set()
+                    for channel in channels:
+                        link = nodes.links[nodes.node_of(channel)]
+                        reply = await link.call(b"PUBSUB", b"SHARDNUMSUB", channel)
+                        if isinstance(reply, list) and int(reply[1]) > 0:
+                            listened.add(channel)
+                    for channel in listened ^ wanted:
+                        hub.core.set_redis_market_wanted(channel.decode(), channel in listened)
+                    wanted = listened
+                    await asyncio.sleep(MARKET_WATCH_INTERVAL)
+            except (OSError, FastfeedError, ValueError) as error:
+                # A resharding (MOVED) or a lost node: read the topology again.
+                log.debug("redis publish: whole-market watch: %s", error)
+            finally:
+                nodes.abort("whole-market watch done")
 
     async def _connect(self) -> RedisNodes:
         try:

@@ -6,6 +6,10 @@ fastfeed to its local clients.
   stream needs a few channels (``stock.AAPL@trade``: ``ff:STOCK:TRADE:AAPL`` and the session
   bars on ``ff:STOCK:OHLC:AAPL``) or patterns (``stock@full_trades``: ``ff:STOCK:TRADE:*``,
   ``ff:STOCK:OHLC:*``), counted so that a channel is unsubscribed when its last stream goes.
+  On a Redis Cluster (sharded Pub/Sub has no patterns) a whole-market name is subscribed as a
+  channel of its own, on which the publisher repeats those events while someone listens; each
+  arrives with its own channel's ``pseq`` and is checked (and de-duplicated) as that
+  channel's.
 * **No re-encoding.** Each socket read goes to :class:`fastfeed._core.RedisReader` in one call:
   the payloads join a source batch as they are (their ``"pseq"`` stays in the header: the
   bytes are forwarded untouched, and a client may use it), then one :meth:`Hub.publish`.
@@ -67,7 +71,6 @@ class RedisSource:
         self._wanted: Counter[Subscription] = Counter()
         self._reader = RedisReader()
         self._nodes: RedisNodes | None = None
-        self._pattern_warned = False
         self._hub: Hub | None = None
 
     @property
@@ -184,7 +187,7 @@ class RedisSource:
             elif (
                 isinstance(reply, list)
                 and reply[:1] == [b"sunsubscribe"]
-                and (False, reply[1].decode()) in self._wanted
+                and reply[1].decode() in {name for _, name in self._wanted}
             ):
                 # Redis unsubscribes a shard channel whose slot moved to another node.
                 nodes.abort(f"{reply[1].decode()} moved to another node")
@@ -219,15 +222,11 @@ class RedisSource:
         patterns = [name.encode() for is_pattern, name in subs if is_pattern]
         if nodes.slot_nodes is not None:
             # Sharded Pub/Sub: each channel on the node of its slot (one slot per command).
-            for channel in channels:
+            # It has no patterns: a whole-market name is a channel of its own there, on which
+            # the publisher repeats its events while someone listens.
+            for channel in channels + patterns:
                 nodes.links[nodes.node_of(channel)].send(
                     b"SSUBSCRIBE" if subscribe else b"SUNSUBSCRIBE", channel
-                )
-            if patterns and subscribe and not self._pattern_warned:
-                self._pattern_warned = True
-                log.warning(
-                    "redis: whole-market streams are not served on a Redis Cluster (sharded "
-                    "Pub/Sub has no patterns); subscribe to contracts instead"
                 )
             return
         link = nodes.links[0]

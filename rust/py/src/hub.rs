@@ -485,6 +485,22 @@ impl PyHub {
         Ok(())
     }
 
+    /// Starts or stops repeating events on a Cluster's whole-market channel (one of
+    /// `redis_market_channels()`) while an edge listens there; `ConfigError` for another name.
+    fn set_redis_market_wanted(&mut self, channel: &str, wanted: bool) -> PyResult<()> {
+        let publisher = self
+            .inner
+            .publisher_mut()
+            .ok_or_else(|| config_error("publish: enable_redis_publish first"))?;
+        if publisher.set_market_wanted(channel, wanted) {
+            Ok(())
+        } else {
+            Err(config_error(format!(
+                "{channel}: not a whole-market channel"
+            )))
+        }
+    }
+
     /// The publish commands since the last call: `[(node, commands, count)]` (node 0 without a
     /// cluster topology).
     fn take_redis<'py>(&mut self, py: Python<'py>) -> Vec<(usize, Bound<'py, PyBytes>, u64)> {
@@ -495,7 +511,8 @@ impl PyHub {
         out
     }
 
-    /// Events encoded for Redis so far (`None`: not publishing).
+    /// Commands encoded for Redis so far: events, and their whole-market copies on a Cluster
+    /// (`None`: not publishing).
     #[getter]
     fn redis_published(&mut self) -> Option<u64> {
         self.inner.publisher_mut().map(|p| p.published())

@@ -3,7 +3,8 @@
 
 use fastfeed_core::hub::Hub;
 use fastfeed_core::redis::{
-    key_slot, subscriptions_of_stream, write_command, PushReader, Reply, Subscription,
+    key_slot, market_channels, subscriptions_of_stream, write_command, PushReader, Reply,
+    Subscription,
 };
 use fastfeed_core::stream_name::parse_stream_name;
 use pyo3::prelude::*;
@@ -124,6 +125,16 @@ fn redis_subscriptions(stream: &str) -> PyResult<Vec<(bool, String)>> {
         .collect())
 }
 
+/// Every whole-market channel of a Redis Cluster (`ff:OPTION:TRADE:*`, …): where a Cluster
+/// edge listens for whole-market streams, and the publisher repeats their events meanwhile.
+#[pyfunction]
+fn redis_market_channels() -> Vec<String> {
+    market_channels()
+        .into_iter()
+        .map(|(_, _, name)| name)
+        .collect()
+}
+
 /// One RESP command (an array of bulk strings).
 #[pyfunction]
 #[pyo3(signature = (*args))]
@@ -146,5 +157,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(redis_subscriptions, m)?)?;
     m.add_function(wrap_pyfunction!(redis_command, m)?)?;
     m.add_function(wrap_pyfunction!(redis_key_slot, m)?)?;
+    m.add_function(wrap_pyfunction!(redis_market_channels, m)?)?;
     Ok(())
 }

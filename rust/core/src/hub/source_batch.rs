@@ -67,6 +67,23 @@ impl SourceBatch {
         self.events.is_empty()
     }
 
+    /// Keeps the first `len` events (and their JSON), dropping the rest.
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.events.len() {
+            return;
+        }
+        self.events.truncate(len);
+        if self.spans.len() > len {
+            self.spans.truncate(len);
+            let end = self
+                .spans
+                .iter()
+                .rev()
+                .find_map(|span| span.map(|(_, end)| end));
+            self.raw.truncate(end.unwrap_or(0));
+        }
+    }
+
     /// Appends an event to be encoded when published.
     pub fn push(&mut self, event: Event) {
         if !self.spans.is_empty() {

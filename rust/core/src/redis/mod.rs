@@ -49,6 +49,26 @@ pub fn channel_name(req: ReqType, contract: &ContractKey) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// The whole-market name of `req` events on `sec`: `ff:OPTION:TRADE:*`. Without a Cluster it is
+/// a glob pattern over the contracts' channels; on a Cluster (sharded Pub/Sub has no patterns)
+/// it is a channel of its own, on which the publisher repeats those events while an edge
+/// listens (see [`publish`]).
+pub fn market_channel_name(sec: SecType, req: ReqType) -> String {
+    format!("ff:{}:{}:*", sec.as_str(), req.as_str())
+}
+
+/// Every whole-market name an edge may subscribe ([`subscriptions_of_stream`] of the
+/// whole-market streams of every security type), with its security type and req.
+pub fn market_channels() -> Vec<(SecType, ReqType, String)> {
+    SecType::ALL
+        .into_iter()
+        .flat_map(|sec| {
+            [ReqType::Trade, ReqType::Ohlc, ReqType::OpenInterest]
+                .map(|req| (sec, req, market_channel_name(sec, req)))
+        })
+        .collect()
+}
+
 /// One Redis subscription an edge needs: a channel, or a glob pattern (whole-market streams).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Subscription {
@@ -60,9 +80,7 @@ pub enum Subscription {
 /// `OHLC` channel too (the session bar follows each trade and matches `<c>@trade`), and so do
 /// whole-market trades (`ff:<SEC>:TRADE:*` and `ff:<SEC>:OHLC:*`).
 pub fn subscriptions_of_stream(stream: &StreamKey) -> Vec<Subscription> {
-    let pattern = |sec: SecType, req: ReqType| {
-        Subscription::Pattern(format!("ff:{}:{}:*", sec.as_str(), req.as_str()))
-    };
+    let pattern = |sec: SecType, req: ReqType| Subscription::Pattern(market_channel_name(sec, req));
     match (&stream.contract, stream.req_type) {
         (Some(c), ReqType::Trade) => vec![
             Subscription::Channel(channel_name(ReqType::Trade, c)),

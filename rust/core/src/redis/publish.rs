@@ -5,20 +5,50 @@
 //!
 //! A channel's sequence number counts what was encoded, not what Redis took: when the caller
 //! drops a buffer (Redis slow or gone), the subscribers see the hole as a gap.
+//!
+//! **Whole-market channels on a Cluster.** Sharded Pub/Sub has no patterns, so a Cluster edge
+//! serving a whole-market stream subscribes the channel [`super::market_channel_name`]
+//! (`ff:OPTION:TRADE:*`) instead, and while some edge listens there
+//! ([`Publisher::set_market_wanted`]) each such event is published a second time on it, the
+//! same payload (its own channel's `pseq`), so edges check and de-duplicate it as the event of
+//! its own channel. Nobody listening, nothing more is published.
 
-use crate::contract::ReqType;
+use crate::contract::{ReqType, SecType};
 use crate::event::{ContractId, EventHeader};
 use crate::hub::{Market, Outgoing};
 
-use super::{key_slot, route_req, write_channel_name, SLOTS};
+use super::{key_slot, market_channels, route_req, write_channel_name, SLOTS};
 
 /// One channel: the RESP prefix of its commands (`*3 … PUBLISH … <channel>`), its node and
-/// its last sequence number.
+/// its last sequence number; for a contract's channel, its security type.
 #[derive(Debug, Clone)]
 struct Channel {
     prefix: Vec<u8>,
     slot: u16,
     pseq: u64,
+    sec: SecType,
+}
+
+impl Channel {
+    fn new(command: &[u8], name: &[u8], sec: SecType) -> Self {
+        let mut prefix = Vec::with_capacity(name.len() + 32);
+        let mut buf = itoa::Buffer::new();
+        prefix.extend_from_slice(b"*3\r\n$");
+        prefix.extend_from_slice(buf.format(command.len()).as_bytes());
+        prefix.extend_from_slice(b"\r\n");
+        prefix.extend_from_slice(command);
+        prefix.extend_from_slice(b"\r\n$");
+        prefix.extend_from_slice(buf.format(name.len()).as_bytes());
+        prefix.extend_from_slice(b"\r\n");
+        prefix.extend_from_slice(name);
+        prefix.extend_from_slice(b"\r\n");
+        Self {
+            prefix,
+            slot: key_slot(name),
+            pseq: 0,
+            sec,
+        }
+    }
 }
 
 /// The commands of one node since the last [`Publisher::take`].
@@ -38,6 +68,8 @@ pub struct Publisher {
     slot_nodes: Vec<u16>,
     outputs: Vec<NodeOutput>,
     scratch: Vec<u8>,
+    /// The whole-market channels some edge listens to, by security type and channel req.
+    market: Vec<(SecType, usize, Channel)>,
     published: u64,
 }
 
@@ -60,6 +92,7 @@ impl Publisher {
             slot_nodes: Vec::new(),
             outputs: vec![NodeOutput::default()],
             scratch: Vec::with_capacity(512),
+            market: Vec::new(),
             published: 0,
         }
     }
@@ -82,7 +115,7 @@ impl Publisher {
         };
     }
 
-    /// Events encoded so far.
+    /// Commands encoded so far: events, and their whole-market copies on a Cluster.
     pub fn published(&self) -> u64 {
         self.published
     }
@@ -112,22 +145,7 @@ impl Publisher {
                 };
                 let mut name = Vec::with_capacity(48);
                 write_channel_name(&mut name, req, contract);
-                let mut prefix = Vec::with_capacity(name.len() + 32);
-                let mut buf = itoa::Buffer::new();
-                prefix.extend_from_slice(b"*3\r\n$");
-                prefix.extend_from_slice(buf.format(self.command.len()).as_bytes());
-                prefix.extend_from_slice(b"\r\n");
-                prefix.extend_from_slice(self.command);
-                prefix.extend_from_slice(b"\r\n$");
-                prefix.extend_from_slice(buf.format(name.len()).as_bytes());
-                prefix.extend_from_slice(b"\r\n");
-                prefix.extend_from_slice(&name);
-                prefix.extend_from_slice(b"\r\n");
-                *slot = Some(Channel {
-                    prefix,
-                    slot: key_slot(&name),
-                    pseq: 0,
-                });
+                *slot = Some(Channel::new(self.command, &name, contract.sec_type));
             }
             let channel = slot.as_mut().expect("set above");
             self.scratch.clear();
@@ -143,22 +161,34 @@ impl Publisher {
                 continue;
             }
             channel.pseq += 1;
-            let node = self
-                .slot_nodes
-                .get(channel.slot as usize)
-                .map_or(0, |&n| n as usize);
-            let out = &mut self.outputs[node];
-            out.bytes.extend_from_slice(&channel.prefix);
-            let mut buf = itoa::Buffer::new();
-            out.bytes.push(b'$');
-            out.bytes
-                .extend_from_slice(buf.format(self.scratch.len()).as_bytes());
-            out.bytes.extend_from_slice(b"\r\n");
-            out.bytes.extend_from_slice(&self.scratch);
-            out.bytes.extend_from_slice(b"\r\n");
-            out.count += 1;
+            let (sec, index) = (channel.sec, req_index(req));
+            let (outputs, nodes, payload) = (&mut self.outputs, &self.slot_nodes, &self.scratch);
+            write_command(outputs, nodes, channel.slot, &channel.prefix, payload);
             self.published += 1;
+            if let Some((_, _, market)) = self
+                .market
+                .iter()
+                .find(|(s, r, _)| (*s, *r) == (sec, index))
+            {
+                write_command(outputs, nodes, market.slot, &market.prefix, payload);
+                self.published += 1;
+            }
         }
+    }
+
+    /// Starts (`wanted`) or stops repeating events on the whole-market channel `name` (one of
+    /// [`super::market_channels`]; see the module docs). Returns `false` for any other name.
+    pub fn set_market_wanted(&mut self, name: &str, wanted: bool) -> bool {
+        let Some((sec, req, _)) = market_channels().into_iter().find(|(_, _, n)| n == name) else {
+            return false;
+        };
+        let index = req_index(req);
+        self.market.retain(|(s, r, _)| (*s, *r) != (sec, index));
+        if wanted {
+            let channel = Channel::new(self.command, name.as_bytes(), sec);
+            self.market.push((sec, index, channel));
+        }
+        true
     }
 
     /// Hands each node's commands (`deliver(node, bytes, commands)`) and empties them.
@@ -173,12 +203,34 @@ impl Publisher {
     }
 }
 
+/// Appends one command to the output of the node of `slot`: `prefix` (the command and its
+/// channel) and `payload`.
+fn write_command(
+    outputs: &mut [NodeOutput],
+    slot_nodes: &[u16],
+    slot: u16,
+    prefix: &[u8],
+    payload: &[u8],
+) {
+    let node = slot_nodes.get(slot as usize).map_or(0, |&n| n as usize);
+    let out = &mut outputs[node];
+    out.bytes.extend_from_slice(prefix);
+    let mut buf = itoa::Buffer::new();
+    out.bytes.push(b'$');
+    out.bytes
+        .extend_from_slice(buf.format(payload.len()).as_bytes());
+    out.bytes.extend_from_slice(b"\r\n");
+    out.bytes.extend_from_slice(payload);
+    out.bytes.extend_from_slice(b"\r\n");
+    out.count += 1;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::bars::BarBook;
     use crate::contract::{ContractKey, Symbol};
-    use crate::event::{EventBody, Quote};
+    use crate::event::{EventBody, Quote, Trade};
     use crate::hub::{Event, Hub};
 
     fn quote(contract: ContractId) -> Event {
@@ -197,6 +249,70 @@ mod tests {
                 date: 20250321,
             }),
         }
+    }
+
+    #[test]
+    fn market_channels_repeat_events_only_while_wanted() {
+        let mut hub = Hub::new(true);
+        let aapl = hub.add_contract(ContractKey::stock(Symbol::new("AAPL").unwrap()));
+        hub.set_publisher(Some(Publisher::new(true)));
+        let mut bars = BarBook::new(&[1000], 4).unwrap();
+        let publisher = hub.publisher_mut().unwrap();
+        assert!(!publisher.set_market_wanted("ff:STOCK:QUOTE:*", true));
+        assert!(!publisher.set_market_wanted("ff:STOCK:QUOTE:AAPL", false));
+        // Quotes have no whole-market stream: a quote is never repeated.
+        assert!(publisher.set_market_wanted("ff:STOCK:OHLC:*", true));
+        hub.publish(&mut bars, &[quote(aapl)]);
+        let mut taken = Vec::new();
+        let take = |hub: &mut Hub, taken: &mut Vec<String>| {
+            hub.publisher_mut().unwrap().take(|_, bytes, _| {
+                taken.push(String::from_utf8(bytes.to_vec()).unwrap());
+            });
+        };
+        take(&mut hub, &mut taken);
+        assert_eq!(taken.len(), 1);
+        assert_eq!(taken[0].matches("SPUBLISH").count(), 1, "{}", taken[0]);
+        let trade = Event {
+            contract: aapl,
+            body: EventBody::Trade(Trade {
+                ms_of_day: 1,
+                sequence: 2,
+                size: 3,
+                condition: 0,
+                price: 4.5,
+                exchange: 5,
+                date: 20250321,
+            }),
+        };
+        // Trades: repeated on ff:STOCK:TRADE:* once wanted, the same payload on both.
+        hub.publish(&mut bars, &[trade]);
+        hub.publisher_mut()
+            .unwrap()
+            .set_market_wanted("ff:STOCK:TRADE:*", true);
+        hub.publish(&mut bars, &[trade]);
+        hub.publisher_mut()
+            .unwrap()
+            .set_market_wanted("ff:STOCK:TRADE:*", false);
+        hub.publish(&mut bars, &[trade]);
+        taken.clear();
+        take(&mut hub, &mut taken);
+        let text = taken.concat();
+        let commands: Vec<&str> = text.split("*3\r\n").filter(|c| !c.is_empty()).collect();
+        let on = |channel: &str| {
+            commands
+                .iter()
+                .filter(|c| c.contains(&format!("\r\n{channel}\r\n")))
+                .map(|c| c.rsplit_once("\r\n$").map_or("", |(_, p)| p).to_owned())
+                .collect::<Vec<_>>()
+        };
+        let own = on("ff:STOCK:TRADE:AAPL");
+        let market = on("ff:STOCK:TRADE:*");
+        assert_eq!(own.len(), 3, "{text:?}");
+        assert_eq!(market, vec![own[1].clone()]);
+        assert!(market[0].contains("\"pseq\":2"), "{}", market[0]);
+        // Session bars follow each trade; their whole-market channel was wanted throughout.
+        assert_eq!(on("ff:STOCK:OHLC:*").len(), on("ff:STOCK:OHLC:AAPL").len());
+        assert_eq!(on("ff:STOCK:OHLC:AAPL").len(), 3);
     }
 
     #[test]

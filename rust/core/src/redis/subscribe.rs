@@ -204,26 +204,18 @@ impl PushReader {
         batch: &mut SourceBatch,
         pushes: &mut Pushes,
     ) {
-        let mut lost = 0;
-        if let Some(pseq) = find_pseq(payload) {
-            match self.last.get_mut(channel) {
-                Some(last) if pseq > *last => {
-                    lost = pseq - *last - 1;
-                    *last = pseq;
-                }
-                Some(last) if pseq == 1 && *last > 1 => {
-                    *last = 1;
-                    self.restarts += 1;
-                }
-                Some(_) => {
-                    pushes.duplicates += 1;
-                    return;
-                }
-                None => {
-                    self.last.insert(channel.to_vec(), pseq);
-                }
-            }
+        if let Some(prefix) = channel.strip_suffix(b"*") {
+            self.market_message(prefix, payload, hub, batch, pushes);
+            return;
         }
+        let lost = match find_pseq(payload).map(|pseq| self.sequence(channel, pseq)) {
+            Some(Sequence::Duplicate) => {
+                pushes.duplicates += 1;
+                return;
+            }
+            Some(Sequence::Next { lost }) => lost,
+            None => 0,
+        };
         match batch.push_json_event(hub, payload) {
             Ok(true) if lost > 0 => {
                 let event = batch.events()[batch.len() - 1];
@@ -239,6 +231,76 @@ impl PushReader {
                 .push(format!("{}: {e}", String::from_utf8_lossy(channel))),
         }
     }
+
+    /// A message of a Cluster's whole-market channel (`prefix`: its name without the `*`): the
+    /// payload of an event of its own channel, `prefix` + the contract's key, whose `pseq` it
+    /// carries. Checked and de-duplicated as that channel's (the edge may hear it on both).
+    fn market_message(
+        &mut self,
+        prefix: &[u8],
+        payload: &[u8],
+        hub: &mut Hub,
+        batch: &mut SourceBatch,
+        pushes: &mut Pushes,
+    ) {
+        let before = batch.len();
+        match batch.push_json_event(hub, payload) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                let channel = String::from_utf8_lossy(prefix);
+                pushes.bad_payloads.push(format!("{channel}*: {e}"));
+                return;
+            }
+        }
+        let event = batch.events()[before];
+        let Some(contract) = hub.market().contract(event.contract) else {
+            return;
+        };
+        let mut channel = prefix.to_vec();
+        channel.extend_from_slice(contract.channel_key().as_bytes());
+        match find_pseq(payload).map(|pseq| self.sequence(&channel, pseq)) {
+            Some(Sequence::Duplicate) => {
+                batch.truncate(before);
+                pushes.duplicates += 1;
+            }
+            Some(Sequence::Next { lost }) if lost > 0 => pushes.gaps.push(ChannelGap {
+                channel: String::from_utf8_lossy(&channel).into_owned(),
+                lost,
+                subscribers: hub.subscribers_of_event(&event),
+            }),
+            Some(Sequence::Next { .. }) | None => {}
+        }
+    }
+
+    /// Checks `pseq` against the last one seen on `channel` and records it.
+    fn sequence(&mut self, channel: &[u8], pseq: u64) -> Sequence {
+        match self.last.get_mut(channel) {
+            Some(last) if pseq > *last => {
+                let lost = pseq - *last - 1;
+                *last = pseq;
+                Sequence::Next { lost }
+            }
+            Some(last) if pseq == 1 && *last > 1 => {
+                *last = 1;
+                self.restarts += 1;
+                Sequence::Next { lost: 0 }
+            }
+            Some(_) => Sequence::Duplicate,
+            None => {
+                self.last.insert(channel.to_vec(), pseq);
+                Sequence::Next { lost: 0 }
+            }
+        }
+    }
+}
+
+/// What a message's `pseq` says.
+enum Sequence {
+    /// The next one on its channel, after `lost` that never arrived.
+    Next { lost: u64 },
+    /// Seen already (through another subscription).
+    Duplicate,
 }
 
 fn to_reply(buf: &[u8], value: Value) -> Reply {
@@ -427,6 +489,47 @@ mod tests {
         assert!(pushes.gaps.is_empty());
         reader.forget_prefix(b"ff:STOCK:");
         assert_eq!(reader.last_pseq(ch), None);
+    }
+
+    fn smessage(channel: &[u8], payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_command(&mut out, &[b"smessage", channel, payload]);
+        out
+    }
+
+    #[test]
+    fn cluster_market_copies_count_as_their_contract_channel() {
+        let mut hub = Hub::new(true);
+        let watcher = hub.add_subscriber(Wire::Stream);
+        let full = crate::stream_name::parse_stream_name("stock@full_trades").unwrap();
+        hub.subscribe(watcher, &[full], 10).unwrap();
+        let mut reader = PushReader::new();
+        let mut batch = SourceBatch::new();
+        let (own, market) = (b"ff:STOCK:TRADE:AAPL", b"ff:STOCK:TRADE:*");
+        // Heard on both channels, in either order: each event once.
+        let mut data = smessage(own, &payload(1, 1.0));
+        data.extend(smessage(market, &payload(1, 1.0)));
+        data.extend(smessage(market, &payload(2, 2.0)));
+        data.extend(smessage(own, &payload(2, 2.0)));
+        // A hole on the market channel is a gap of the contract's channel.
+        data.extend(smessage(market, &payload(5, 5.0)));
+        let pushes = reader.feed(&data, &mut hub, &mut batch).unwrap();
+        assert_eq!(
+            batch.raw(),
+            [payload(1, 1.0), payload(2, 2.0), payload(5, 5.0)].concat()
+        );
+        assert_eq!(batch.spans().len(), 3);
+        assert_eq!(pushes.duplicates, 2);
+        assert_eq!(
+            pushes.gaps,
+            vec![ChannelGap {
+                channel: "ff:STOCK:TRADE:AAPL".into(),
+                lost: 2,
+                subscribers: vec![watcher],
+            }]
+        );
+        assert_eq!(reader.last_pseq(own), Some(5));
+        assert_eq!(reader.last_pseq(market), None);
     }
 
     #[test]
