@@ -1,12 +1,10 @@
 """A client's second Close (Autobahn 7.1.2): ignored by the server, as RFC 6455 §5.5.1 wants,
-when it arrives after the first was handled; when both arrive in one read, picows refuses the
-second before it hands over the first (see the README's Reliability section)."""
+whether it arrives after the first was handled or in the same read."""
 
 from __future__ import annotations
 
 import asyncio
 
-import pytest
 from fastfeed import ws_close_payload
 from server_support import RawClient, run, started
 
@@ -28,10 +26,6 @@ def test_a_second_close_after_the_first_is_ignored() -> None:
     run(body)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="picows parses the second Close before delivering the first and answers 1002",
-)
 def test_two_closes_in_one_read_are_answered_with_the_first_code() -> None:
     async def body() -> None:
         async with started() as server:

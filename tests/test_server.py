@@ -157,7 +157,7 @@ def test_new_client_takes_over() -> None:
 
 def test_oversize_single_frame_is_1009(caplog: pytest.LogCaptureFixture) -> None:
     """Closed with 1009, logged as a client's mistake: one INFO line of ``fastfeed.server``,
-    no ERROR (picows' parser finds it)."""
+    no WARNING or ERROR."""
 
     async def body() -> None:
         async with started() as server:
@@ -167,18 +167,17 @@ def test_oversize_single_frame_is_1009(caplog: pytest.LogCaptureFixture) -> None
                     await asyncio.wait_for(ws.recv(), 5)
             assert closed.value.rcvd is not None
             assert closed.value.rcvd.code == 1009
-            assert closed.value.rcvd.reason == (
-                "Received frame with payload size exceeding max allowed size, 4097 > 4096"
-            )
+            assert closed.value.rcvd.reason == "message of 4097 bytes exceeds the 4096-byte limit"
             await assert_served(server)
 
     with caplog.at_level(logging.INFO):
         run(body)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
-    assert [r.getMessage() for r in caplog.records if "frame parser" in r.getMessage()] == [
-        "client mistake found by the frame parser, closing with 1009: Received frame with "
-        "payload size exceeding max allowed size, 4097 > 4096"
+    mistakes = [r.getMessage() for r in caplog.records if "protocol error" in r.getMessage()]
+    assert [m.split(": ", 1)[1] for m in mistakes] == [
+        "protocol error, closing with 1009: message of 4097 bytes exceeds the 4096-byte limit"
     ]
+    assert all(r.name == "fastfeed.server" and r.levelno == logging.INFO for r in caplog.records)
 
 
 def test_fragmented_total_above_cap_is_1009() -> None:
@@ -228,7 +227,7 @@ def test_fragmented_command_within_cap_is_accepted() -> None:
             0,
             False,
             1002,
-            "Received un-masked frame from client, RFC 6455 section 5.1 forbids this",
+            "client frame is not masked",
         ),
     ],
 )
@@ -243,6 +242,58 @@ def test_protocol_violations_close_with_the_right_code(
             _, got_code, got_reason = await raw.read_until_close()
             await raw.close()
             assert (got_code, got_reason) == (code, reason)
+            await assert_served(server)
+
+    run(body)
+
+
+def test_a_valid_command_before_a_bad_frame_in_the_same_read_is_answered_first() -> None:
+    """Everything received before the first bad byte is handled, its reply sent, and only
+    then the connection closed with the violation's code."""
+
+    async def body() -> None:
+        async with started() as server:
+            raw, _ = await RawClient.connect(server.port)
+            valid = ws_encode_frames(1, [json.dumps(AAPL_TRADE).encode()], os.urandom(4))
+            unmasked = ws_encode_frames(1, [b"{}"])
+            raw.writer.write(valid + unmasked)
+            messages, code, reason = await raw.read_until_close()
+            await raw.close()
+            replies = [json.loads(p) for _, p in messages]
+            assert [r for r in replies if r["header"]["type"] == "REQ_RESPONSE"] == [ack(1, "OK")]
+            assert (code, reason) == (1002, "client frame is not masked")
+            await assert_served(server)
+
+    run(body)
+
+
+@pytest.mark.parametrize(
+    ("head", "status", "reason"),
+    [
+        # A header too large for the server: an HTTP answer, not a reset (RFC 6585).
+        (
+            b"X-Padding: " + b"a" * 100_000 + b"\r\n",
+            431,
+            "request header fields too large (the limit is 16384 bytes)",
+        ),
+        (b"", 400, "missing Sec-WebSocket-Key"),
+    ],
+)
+def test_a_handshake_the_server_cannot_take_gets_an_http_answer(
+    head: bytes, status: int, reason: str
+) -> None:
+    async def body() -> None:
+        async with started() as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(
+                b"GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" + head + b"\r\n"
+            )
+            response = await asyncio.wait_for(reader.read(), 5)
+            writer.close()
+            status_line, _, text = response.partition(b"\r\n")
+            assert status_line.split(b" ", 2)[1] == str(status).encode()
+            assert text.partition(b"\r\n\r\n")[2] == reason.encode()
             await assert_served(server)
 
     run(body)

@@ -36,6 +36,8 @@ __all__ += [
     "ws_close_payload",
     "ws_encode_frames",
     "ws_parse_close_payload",
+    "ws_read_upgrade_request",
+    "ws_switching_protocols",
 ]
 
 @final
@@ -123,6 +125,16 @@ def ws_parse_close_payload(payload: bytes) -> tuple[int | None, str]:
 
 def ws_accept_key(key: str) -> str:
     """``Sec-WebSocket-Accept`` for a ``Sec-WebSocket-Key``: base64(SHA-1(key + GUID))."""
+
+def ws_read_upgrade_request(data: bytes) -> tuple[bytes, list[tuple[str, str]], str, int] | None:
+    """What a server reads of a WebSocket opening handshake at the start of ``data``
+    (everything received so far): ``None`` while incomplete, else ``(target, headers, key,
+    consumed)``. Refused (too large: 431; not ``GET``: 405; not HTTP/1.1, no ``Connection:
+    Upgrade``, a bad ``Sec-WebSocket-Key``, bad syntax: 400; no ``Upgrade: websocket``: 426):
+    ``fastfeed.HandshakeError`` with the ``status`` and ``headers`` to answer with."""
+
+def ws_switching_protocols(key: str) -> bytes:
+    """The ``101 Switching Protocols`` response to a handshake with ``key``."""
 
 @final
 class WSClientHandshake:

@@ -52,7 +52,18 @@ class ProtocolError(FastfeedError):
 
 
 class HandshakeError(FastfeedError):
-    """The WebSocket opening handshake failed."""
+    """The WebSocket opening handshake failed. Raised where a server reads one, it carries the
+    HTTP :attr:`status` to answer with and the :attr:`headers` that status calls for."""
+
+    status: int | None
+    headers: list[tuple[str, str]]
+
+    def __init__(
+        self, message: str, status: int | None = None, headers: list[tuple[str, str]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = headers if headers is not None else []
 
 
 class EnvelopeError(FastfeedError, ValueError):

@@ -4,8 +4,8 @@ checks, the egress budget, heartbeats and closing.
 Egress keeps two levels of buffering so control frames are never stuck behind data:
 
 * the transport's own buffer, kept small by a high-water mark (``write_buffer_high``); data
-  is written to it only while it is below that mark (picows forwards the transport's
-  ``pause_writing``/``resume_writing``);
+  is written to it only while it is below that mark (the transport's ``pause_writing``/
+  ``resume_writing``);
 * an application queue of whole data batches, written out on ``resume_writing``.
 
 STATUS, replies, pongs, pings and Close go straight to the transport, so they wait behind at
@@ -13,8 +13,7 @@ most the transport buffer, never behind the application queue. ``sent`` counts e
 to the transport, so a STATUS reports exactly the events that precede it on the wire.
 
 Every byte queued for a connection counts against ``max_pending_bytes``: the queue, the
-transport buffer, and the control frames in it (pongs included: the server answers pings
-itself instead of letting picows do it outside the budget). Data may fill the budget up to a
+transport buffer, and the control frames in it (pongs included). Data may fill the budget up to a
 small reserve kept for control frames; beyond that the slow-consumer policy drops the new
 batch (counted in ``dropped``) or closes with 1008. A control frame that would not fit closes
 the connection with 1008 whatever the policy. While more than half the budget waits for a
@@ -24,6 +23,13 @@ A replaced connection (``/v1/events`` takeover) whose transport still holds more
 high-water mark is aborted at once, even if it was already closing: it is not reading, and its
 buffer is released now rather than after ``close_timeout``, so clients taking over one after
 another cannot pile up buffers.
+
+Inbound, a connection is the transport's protocol once the handshake is done
+(:mod:`fastfeed.server.upgrade`): every read goes to the Rust frame decoder in one call
+(``WSFrameDecoder``, server role: masking, framing, fragments, the message cap, UTF-8, close
+payloads). A protocol violation closes with its code, but only after every message decoded
+before the first bad byte was handled, replies included; after a Close, later bytes are
+ignored.
 """
 
 from __future__ import annotations
@@ -35,11 +41,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
-from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
-
-from fastfeed._core import WSMessageAssembler
+from fastfeed._core import WSFrameDecoder, ws_close_payload, ws_encode_frames
 from fastfeed._notices import NoticeLimiter
 from fastfeed.errors import ProtocolError
 from fastfeed.server.config import ServerConfig
@@ -55,6 +59,10 @@ _OPCODE_TEXT = 1
 _OPCODE_CLOSE = 8
 _OPCODE_PING = 9
 _OPCODE_PONG = 10
+#: Close codes the server sends (RFC 6455 §7.4.1).
+CLOSE_NORMAL = 1000
+CLOSE_POLICY_VIOLATION = 1008
+CLOSE_INTERNAL_ERROR = 1011
 #: STATUS header fields after the type: the server's upstream up or down (SPEC §5), and the
 #: mark of the end of an upstream's snapshot (seed 002's ``EndSnapshot``).
 _UPSTREAM_UP = b'"status":"CONNECTED"'
@@ -106,7 +114,7 @@ class Endpoint(Protocol):
     def closed(self, connection: Connection) -> None: ...
 
 
-class Connection(WSListener):
+class Connection(asyncio.Protocol):
     """The server side of one client; subclasses handle the endpoint's commands
     (:meth:`on_command`) and give its STATUS shape (:attr:`status_template`)."""
 
@@ -116,14 +124,13 @@ class Connection(WSListener):
     status_template: bytes
 
     def __init__(self, hub: Hub, config: ServerConfig, endpoint: Endpoint) -> None:
-        super().__init__()
         self.hub = hub
         self.config = config
         self._endpoint = endpoint
         budget = config.max_pending_bytes
         self._data_budget = budget - min(_CONTROL_RESERVE, budget // 8)
-        self._assembler = WSMessageAssembler(
-            max_message_size=config.max_message_size, reject_binary=True
+        self._decoder = WSFrameDecoder(
+            "server", max_message_size=config.max_message_size, reject_binary=True
         )
         self.peer = "?"
         self._mistakes = NoticeLimiter(1.0)
@@ -147,7 +154,6 @@ class Connection(WSListener):
         self._paused = False
         self._reading = True
         self._closing = False
-        self._transport: WSTransport | None = None
         self._raw: asyncio.Transport | None = None
         self._loop = asyncio.get_running_loop()
         self._timers: list[asyncio.TimerHandle] = []
@@ -171,11 +177,11 @@ class Connection(WSListener):
         """This client's streams (SPEC §4 names), in subscription order."""
         return [] if self.subscriber is None else self.hub.subscriptions(self.subscriber)
 
-    # --- picows callbacks --------------------------------------------------------------------
+    # --- asyncio.Protocol (once the handshake is done) ---------------------------------------
 
-    def on_ws_connected(self, transport: WSTransport) -> None:
-        self._transport = transport
-        self._raw = transport.underlying_transport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's TCP transport is not a subclass of asyncio.Transport, but is one.
+        self._raw = cast(asyncio.Transport, transport)
         peer = self._raw.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self.peer = f"{peer[0]}:{peer[1]}"
@@ -193,22 +199,24 @@ class Connection(WSListener):
         log.info("client %s connected to %s", self.peer, self._endpoint.path)
         self._endpoint.opened(self)
 
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+    def data_received(self, data: bytes) -> None:
         if self._closing:
             return
-        # picows exposes the header bits as ints; it checks none of them.
-        rsv = (int(frame.rsv1) << 2) | (int(frame.rsv2) << 1) | int(frame.rsv3)
         try:
-            message = self._assembler.feed_frame(
-                bool(frame.fin), rsv, int(frame.msg_type.value), frame.get_payload_as_bytes()
-            )
+            messages = self._decoder.feed(data)
+            failure = None
         except ProtocolError as error:
-            self.log_mistake(f"protocol error, closing with {error.close_code}: {error}")
-            self.close(error.close_code, str(error))
-            return
-        if message is None:
-            return
-        opcode, payload = message
+            # What came before the first bad byte is handled first, its replies included.
+            messages, failure = error.messages, error
+        for opcode, payload in messages:
+            if self._closing:
+                return
+            self._on_message(opcode, payload)
+        if failure is not None and not self._closing:
+            self.log_mistake(f"protocol error, closing with {failure.close_code}: {failure}")
+            self.close(failure.close_code, str(failure))
+
+    def _on_message(self, opcode: int, payload: bytes) -> None:
         if opcode == _OPCODE_TEXT:
             assert self.subscriber is not None
             if self._answering is None:
@@ -221,23 +229,22 @@ class Connection(WSListener):
                     self.peer,
                     _MAX_HELD_COMMANDS,
                 )
-                self.close(WSCloseCode.POLICY_VIOLATION.value, "too many commands in flight")
+                self.close(CLOSE_POLICY_VIOLATION, "too many commands in flight")
         elif opcode == _OPCODE_PING:
-            self._send_control(WSMsgType.PONG, payload)
+            self._send_control(_OPCODE_PING + 1, payload)
         elif opcode == _OPCODE_PONG:
             self._last_pong = time.monotonic()
         elif opcode == _OPCODE_CLOSE:
+            # The client ends the connection: its code echoed (RFC 6455 §5.5.1), then closed.
+            raw = self._raw
             self._begin_closing()
             self._discard_queue()
-            code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1000
-            try:
-                echo = WSCloseCode(code)
-            except ValueError:
-                echo = WSCloseCode.OK
-            transport.send_close(echo)
-            transport.disconnect()
+            code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else CLOSE_NORMAL
+            if raw is not None:
+                raw.write(ws_encode_frames(_OPCODE_CLOSE, [ws_close_payload(code)]))
+                raw.close()
 
-    def on_ws_disconnected(self, transport: WSTransport) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
         self._begin_closing()
         for timer in self._timers:
             timer.cancel()
@@ -334,7 +341,7 @@ class Connection(WSListener):
                     self.peer,
                     self.config.max_pending_bytes,
                 )
-                self.close(WSCloseCode.POLICY_VIOLATION.value, "too much backpressure")
+                self.close(CLOSE_POLICY_VIOLATION, "too much backpressure")
             elif not self._slow_logged:
                 self._slow_logged = True
                 log.warning(
@@ -417,10 +424,11 @@ class Connection(WSListener):
 
     def send_text(self, payload: bytes) -> None:
         """Sends a reply or notice straight to the transport (see :meth:`_send_control`)."""
-        self._send_control(WSMsgType.TEXT, payload)
+        self._send_control(_OPCODE_TEXT, payload)
 
-    def _send_control(self, msg_type: WSMsgType, payload: bytes) -> None:
-        if self._transport is None or self._closing:
+    def _send_control(self, opcode: int, payload: bytes) -> None:
+        raw = self._raw
+        if raw is None or self._closing:
             return
         # The frame (header included) and, behind it, a Close frame must still fit.
         frame = len(payload) + (2 if len(payload) < 126 else 4)
@@ -430,9 +438,9 @@ class Connection(WSListener):
                 self.peer,
                 self.config.max_pending_bytes,
             )
-            self.close(WSCloseCode.POLICY_VIOLATION.value, "too much backpressure")
+            self.close(CLOSE_POLICY_VIOLATION, "too much backpressure")
             return
-        self._transport.send(msg_type, payload)
+        raw.write(ws_encode_frames(opcode, [payload]))
         self._throttle_reading()
 
     def close(self, code: int, reason: str, *, abort_if_unread: bool = False) -> None:
@@ -442,7 +450,7 @@ class Connection(WSListener):
         high-water mark still buffered) is aborted at once, even if it is already closing,
         releasing its buffer now."""
         raw = self._raw
-        if self._transport is None or raw is None:
+        if raw is None:
             return
         if abort_if_unread and raw.get_write_buffer_size() > self.config.write_buffer_high:
             self._stop()
@@ -452,7 +460,7 @@ class Connection(WSListener):
         if self._closing:
             return
         self._stop()
-        self._transport.send_close(WSCloseCode(code), reason.encode())
+        raw.write(ws_encode_frames(_OPCODE_CLOSE, [ws_close_payload(code, reason)]))
         # Half-close after the Close frame and keep reading (discarding) until the peer closes:
         # closing a socket with unread input would reset the connection, and the peer might
         # lose the Close frame and its reason.
@@ -465,7 +473,7 @@ class Connection(WSListener):
                 raw.abort()
                 return
         else:
-            self._transport.disconnect(graceful=True)
+            raw.close()
         self._timers = [self._loop.call_later(self.config.close_timeout, raw.abort)]
 
     def finish(self, code: int, reason: str) -> None:
@@ -473,7 +481,7 @@ class Connection(WSListener):
         last STATUS, then Close ``code``/``reason`` (SPEC §5: the end of a replay). A peer
         that has not taken it all within ``close_timeout`` is closed anyway (queued data
         discarded)."""
-        if self._closing or self._finishing is not None or self._transport is None:
+        if self._closing or self._finishing is not None or self._raw is None:
             return
         self._finishing = (code, reason)
         if not self._queue:
@@ -530,9 +538,9 @@ class Connection(WSListener):
         self._timers[0] = self._loop.call_later(self.config.status_interval, self._status_tick)
 
     def _ping_tick(self) -> None:
-        if self._closing or self._transport is None:
+        if self._closing or self._raw is None:
             return
-        self._send_control(WSMsgType.PING, b"")
+        self._send_control(_OPCODE_PING, b"")
         self._timers[1] = self._loop.call_later(self.config.ping_interval, self._ping_tick)
 
     def _watchdog_tick(self) -> None:
@@ -541,7 +549,7 @@ class Connection(WSListener):
         silent_for = time.monotonic() - self._last_pong
         if silent_for >= self.config.pong_timeout:
             log.warning("client %s: no pong for %.1f s, closing", self.peer, silent_for)
-            self.close(WSCloseCode.INTERNAL_ERROR.value, "heartbeat timeout")
+            self.close(CLOSE_INTERNAL_ERROR, "heartbeat timeout")
             return
         self._timers[2] = self._loop.call_later(
             self.config.pong_timeout - silent_for, self._watchdog_tick

@@ -9,12 +9,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from picows import WSCloseCode
-
 from fastfeed._core import EventAck, StopCommand, StreamCommand, encode_ack, parse_command
 from fastfeed.errors import EnvelopeError, SubscribeError
 from fastfeed.server.config import ServerConfig
-from fastfeed.server.connection import Connection, ConnectionCounts
+from fastfeed.server.connection import CLOSE_NORMAL, Connection, ConnectionCounts
 from fastfeed.server.guard import HandshakeRejection
 
 if TYPE_CHECKING:
@@ -127,7 +125,7 @@ class EventsEndpoint:
         self.active = connection
         if previous is not None and previous is not connection:
             log.info("client %s replaced by %s", previous.peer, connection.peer)
-            previous.close(WSCloseCode.OK.value, REPLACED_REASON, abort_if_unread=True)
+            previous.close(CLOSE_NORMAL, REPLACED_REASON, abort_if_unread=True)
 
     def closed(self, connection: Connection) -> None:
         self.connections.discard(connection)

@@ -1,4 +1,4 @@
-"""The server on picows + uvloop (SPEC §3, §4): one hub, a table of endpoints.
+"""The server on uvloop (SPEC §3, §4): one hub, a table of endpoints.
 
 ``/v1/events`` (one client, takeover) and ``/v1/stream`` (many clients) are two endpoint
 policies over the same :class:`~fastfeed.server.hub.Hub`, fed by one source.
@@ -14,23 +14,18 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from picows import (
-    WSListener,
-    WSUpgradeRequest,
-    WSUpgradeResponse,
-    WSUpgradeResponseWithListener,
-    ws_create_server,
-)
+from multidict import CIMultiDict
 
 from fastfeed.bars import BarBook
 from fastfeed.errors import AddressInUseError, FastfeedError
 from fastfeed.server.config import ServerConfig
 from fastfeed.server.connection import Connection
 from fastfeed.server.events_endpoint import EventsConnection, EventsEndpoint
-from fastfeed.server.guard import check_handshake, format_host, split_target
+from fastfeed.server.guard import HandshakeRejection, check_handshake, format_host, split_target
 from fastfeed.server.hub import Hub
 from fastfeed.server.source import Source, SourceEnd
 from fastfeed.server.stream_endpoint import StreamEndpoint
+from fastfeed.server.upgrade import UpgradeProtocol
 
 if TYPE_CHECKING:
     from fastfeed.server.metrics import MetricsServer
@@ -38,20 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["Server", "serve"]
 
 log = logging.getLogger("fastfeed.server")
-
-
-class _PicowsLog(logging.LoggerAdapter[logging.Logger]):
-    """picows' own log, passed through: except that a frame its parser refuses (an oversize
-    frame) is a client's mistake, an INFO line of ``fastfeed.server`` like the others, not an
-    ERROR of picows'."""
-
-    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
-        if isinstance(msg, str) and msg.startswith("WS parser error") and args:
-            details: tuple[object, ...] = tuple(args[0])
-            code, reason, *_ = (*details, None, None)
-            log.info("client mistake found by the frame parser, closing with %s: %s", code, reason)
-            return
-        super().log(level, msg, *args, **kwargs)
 
 
 class Server:
@@ -152,18 +133,11 @@ class Server:
             self._pump = asyncio.get_running_loop().create_task(self._run_source(self._source))
 
     async def _bind(self) -> asyncio.Server:
-        return await ws_create_server(
-            self._accept,
+        timeout = self.config.handshake_timeout
+        return await asyncio.get_running_loop().create_server(
+            lambda: UpgradeProtocol(self._accept, timeout),
             self.config.host,
             self.config.port,
-            websocket_handshake_timeout=self.config.handshake_timeout,
-            logger_name=_PicowsLog(logging.getLogger("picows.server")),
-            max_frame_size=self.config.max_message_size,
-            # Pongs are answered by the connection, inside its pending-bytes budget.
-            enable_auto_pong=False,
-            # Plain uvloop/asyncio transports: their pause/resume_writing and
-            # write-buffer limits are what the egress queue relies on.
-            use_aiofastnet=False,
             ssl=self._tls,
         )
 
@@ -197,21 +171,16 @@ class Server:
     ) -> None:
         await self.close()
 
-    def _accept(self, request: WSUpgradeRequest) -> WSListener | WSUpgradeResponseWithListener:
-        route, _ = split_target(request.path)
-        rejection = check_handshake(
-            request.path, request.headers, self.config, self.port, self.endpoints
-        )
+    def _accept(self, target: bytes, headers: CIMultiDict[str]) -> Connection | HandshakeRejection:
+        """The connection for a well-formed opening handshake, or why it is refused."""
+        route, _ = split_target(target)
+        rejection = check_handshake(target, headers, self.config, self.port, self.endpoints)
         endpoint = self.endpoints.get(route)
         if rejection is None and endpoint is not None:
             rejection = endpoint.admit()
         if rejection is not None or endpoint is None:
             assert rejection is not None
-            log.info("refused handshake for %s: %d %s", route, rejection.status, rejection.reason)
-            response = WSUpgradeResponse.create_error_response(
-                rejection.status, rejection.reason.encode(), dict(rejection.headers)
-            )
-            return WSUpgradeResponseWithListener(response, None)
+            return rejection
         return endpoint.connection()
 
     async def _run_source(self, source: Source) -> None:

@@ -46,6 +46,15 @@ pub fn handshake_error(message: impl Into<String>) -> PyErr {
     HandshakeError::new_err(message.into())
 }
 
+/// An opening handshake a server refuses: the HTTP `status` and `headers` to answer with.
+pub fn handshake_refusal(
+    reason: impl Into<String>,
+    status: u16,
+    headers: Vec<(&'static str, &'static str)>,
+) -> PyErr {
+    HandshakeError::new_err((reason.into(), status, headers))
+}
+
 /// An invalid command; `message` starts with the offending field path; `req_id` is the
 /// command's id when it could be read.
 pub fn envelope_error(

@@ -6,15 +6,15 @@
 
 use fastfeed_core::ws::frame::{encode_frame, MAX_CONTROL_PAYLOAD};
 use fastfeed_core::ws::{
-    accept_key, close_payload, is_valid_close_code, parse_close_payload, ClientHandshake,
-    FrameDecoder, HandshakeStatus, Message, MessageAssembler, Opcode, ProtocolError, Role,
-    DEFAULT_MAX_MESSAGE_SIZE,
+    accept_key, close_payload, is_valid_close_code, parse_close_payload, read_upgrade_request,
+    switching_protocols, ClientHandshake, FrameDecoder, HandshakeStatus, Message, MessageAssembler,
+    Opcode, ProtocolError, RequestHead, Role, DEFAULT_MAX_MESSAGE_SIZE,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
-use crate::errors::{handshake_error, protocol_error, protocol_error_after};
+use crate::errors::{handshake_error, handshake_refusal, protocol_error, protocol_error_after};
 
 // The `WSFrameDecoder` signature spells the default as a literal so Python can show it.
 const _: () = assert!(DEFAULT_MAX_MESSAGE_SIZE == 4096);
@@ -283,6 +283,37 @@ fn ws_accept_key(key: &str) -> String {
     accept_key(key)
 }
 
+/// What a server reads of a WebSocket opening handshake at the start of `data` (everything
+/// received so far): `None` while incomplete, else `(target, headers, key, consumed)`.
+/// Raises `HandshakeError` (with the HTTP `status` and `headers` to answer with) when refused.
+#[pyfunction]
+#[allow(clippy::type_complexity)] // the Python tuple the stub names
+fn ws_read_upgrade_request<'py>(
+    py: Python<'py>,
+    data: &[u8],
+) -> PyResult<Option<(Bound<'py, PyBytes>, Vec<(String, String)>, String, usize)>> {
+    match read_upgrade_request(data) {
+        Ok(RequestHead::Partial) => Ok(None),
+        Ok(RequestHead::Complete(request, consumed)) => Ok(Some((
+            PyBytes::new(py, &request.target),
+            request.headers,
+            request.key,
+            consumed,
+        ))),
+        Err(refusal) => Err(handshake_refusal(
+            refusal.reason,
+            refusal.status,
+            refusal.headers,
+        )),
+    }
+}
+
+/// The `101 Switching Protocols` response to a handshake with `key`.
+#[pyfunction]
+fn ws_switching_protocols<'py>(py: Python<'py>, key: &str) -> Bound<'py, PyBytes> {
+    PyBytes::new(py, &switching_protocols(key))
+}
+
 /// The client side of the opening handshake.
 #[pyclass(name = "WSClientHandshake", module = "fastfeed._core")]
 pub struct PyClientHandshake {
@@ -356,5 +387,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ws_close_payload, m)?)?;
     m.add_function(wrap_pyfunction!(ws_parse_close_payload, m)?)?;
     m.add_function(wrap_pyfunction!(ws_accept_key, m)?)?;
+    m.add_function(wrap_pyfunction!(ws_read_upgrade_request, m)?)?;
+    m.add_function(wrap_pyfunction!(ws_switching_protocols, m)?)?;
     Ok(())
 }
