@@ -1,16 +1,17 @@
 """Echo adapters over each inbound WebSocket path, for Autobahn|Testsuite (tests/test_autobahn.py).
 
     python tests/autobahn_echo.py decoder-server --cap N      # prints the port, serves until killed
-    python tests/autobahn_echo.py picows-server --cap N       # the same over the real server
+    python tests/autobahn_echo.py server --cap N              # the same over the real server
     python tests/autobahn_echo.py decoder-client --cap N --url ws://127.0.0.1:PORT --agent NAME
 
 * ``decoder-server``: the Rust frame decoder (``WSFrameDecoder``, server role) behind a minimal
   asyncio upgrade (``ws_accept_key``).
 * ``decoder-client``: the Rust client handshake and frame decoder (client role) against
   ``wstest -m fuzzingserver``: every case in turn, then the report update.
-* ``picows-server``: the product server (picows + the Rust ``WSMessageAssembler`` in
-  :class:`~fastfeed.server.connection.Connection`), whose ``/v1/stream`` connections echo
-  instead of reading commands. The echo exists only here, not in the product.
+* ``server``: the product server (its handshake, :mod:`fastfeed.server.upgrade`, and
+  :class:`~fastfeed.server.connection.Connection` with its decoder, binary accepted here),
+  whose ``/v1/stream`` connections echo instead of reading commands. The echo exists only
+  here, not in the product.
 
 Echo: text and binary messages go back unchanged, a ping gets a pong, a Close is answered with
 the same code (or an empty Close), a protocol violation closes with its code.
@@ -33,11 +34,9 @@ from fastfeed import (
     ws_close_payload,
     ws_encode_frames,
 )
-from fastfeed._core import WSMessageAssembler
 from fastfeed.server import Server, ServerConfig
 from fastfeed.server.connection import Connection
 from fastfeed.server.stream_endpoint import StreamConnection, StreamEndpoint
-from picows import WSMsgType
 
 _TEXT, _BINARY, _CLOSE, _PING, _PONG = 1, 2, 8, 9, 10
 
@@ -170,33 +169,18 @@ async def _run_client(url: str, agent: str, cap: int) -> None:
     await _close_after_peer(reader, writer, 10)
 
 
-async def _serve_picows(cap: int) -> None:
-    class _Relabel:
-        """The real assembler accepting binary; what it assembles is handed on as text (the
-        only data the product passes up) with its true opcode kept for the echo."""
-
-        def __init__(self, inner: WSMessageAssembler) -> None:
-            self.inner = inner
-            self.opcode = _TEXT
-
-        def feed_frame(
-            self, fin: bool, rsv: int, opcode: int, payload: bytes
-        ) -> tuple[int, bytes] | None:
-            message = self.inner.feed_frame(fin, rsv, opcode, payload)
-            if message is not None and message[0] in (_TEXT, _BINARY):
-                self.opcode = message[0]
-                return _TEXT, message[1]
-            return message
-
+async def _serve_server(cap: int) -> None:
     class EchoConnection(StreamConnection):
         def __init__(self, *args: object) -> None:
             super().__init__(*args)  # type: ignore[arg-type]
-            self._relabel = _Relabel(WSMessageAssembler(max_message_size=cap, reject_binary=False))
-            self._assembler = self._relabel  # type: ignore[assignment]
+            self._decoder = WSFrameDecoder("server", max_message_size=cap, reject_binary=False)
 
-        def on_command(self, subscriber: int, payload: bytes) -> None:
-            if self._transport is not None and not self.closing:
-                self._transport.send(WSMsgType(self._relabel.opcode), payload)
+        def _on_message(self, opcode: int, payload: bytes) -> None:
+            if opcode in (_TEXT, _BINARY):
+                if self._raw is not None and not self.closing:
+                    self._raw.write(ws_encode_frames(opcode, [payload]))
+                return
+            super()._on_message(opcode, payload)
 
     class EchoEndpoint(StreamEndpoint):
         def connection(self) -> Connection:  # type: ignore[override]
@@ -219,15 +203,15 @@ async def _serve_picows(cap: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["decoder-server", "decoder-client", "picows-server"])
+    parser.add_argument("mode", choices=["decoder-server", "decoder-client", "server"])
     parser.add_argument("--cap", type=int, default=16 << 20, help="max message size (bytes)")
     parser.add_argument("--url", help="the fuzzingserver's ws:// URL (decoder-client)")
     parser.add_argument("--agent", default="fastfeed-decoder-client")
     args = parser.parse_args()
     if args.mode == "decoder-server":
         asyncio.run(_serve_decoder(args.cap))
-    elif args.mode == "picows-server":
-        uvloop.run(_serve_picows(args.cap))
+    elif args.mode == "server":
+        uvloop.run(_serve_server(args.cap))
     else:
         asyncio.run(_run_client(args.url, args.agent, args.cap))
 

@@ -39,7 +39,7 @@ OVERSIZE = [
     *("1.1.6", "1.1.7", "1.1.8", "1.2.6", "1.2.7", "1.2.8", "10.1.1"),
     *(f"9.{group}.*" for group in range(1, 7)),
 ]
-PATHS = ["decoder-server", "decoder-client", "picows-server"]
+PATHS = ["decoder-server", "decoder-client", "server"]
 #: Wall-clock bound of one suite run (measured: well under a minute per path here).
 RUN_TIMEOUT = 420
 
