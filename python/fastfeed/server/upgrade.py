@@ -71,7 +71,7 @@ class UpgradeProtocol(asyncio.Protocol):
             head = ws_read_upgrade_request(bytes(self._buffer))
         except HandshakeError as error:
             assert error.status is not None
-            self._refuse(self._peer(), "-", error.status, str(error), error.headers)
+            self._refuse(self._peer(), "", error.status, str(error), error.headers)
             return
         if head is None:
             return
@@ -98,7 +98,8 @@ class UpgradeProtocol(asyncio.Protocol):
     def _refuse(
         self, peer: str, route: str, status: int, reason: str, headers: Iterable[tuple[str, str]]
     ) -> None:
-        log.info("refused handshake from %s for %s: %d %s", peer, route, status, reason)
+        target = f" for {route}" if route else ""
+        log.info("refused handshake from %s%s: %d %s", peer, target, status, reason)
         self._finish()
         transport = self._transport
         if transport is None:
