@@ -155,6 +155,52 @@ def test_encode_errors(kwargs: dict[str, Any], message: str) -> None:
     assert isinstance(info.value, ValueError)
 
 
+def _spellings(values: list[int] | list[float]) -> list[Any]:
+    """The same column as every kind of argument the encoder takes: Python scalars (one row),
+    lists, and numpy arrays of several dtypes, byte orders and strides."""
+    out: list[Any] = [list(values)]
+    if len(values) == 1:
+        out += [values[0], np.asarray(values)[0]]  # a Python scalar, a numpy scalar
+    floats = any(isinstance(v, float) for v in values)
+    dtypes = ["<f8", ">f8", "<f4"] if floats else ["<i8", ">i8", "<u8", "<u4", "<i4"]
+    for dtype in dtypes:
+        with np.errstate(all="ignore"):
+            array = np.asarray(values).astype(dtype)
+        if np.array_equal(array.astype(np.float64), np.asarray(values, dtype=np.float64)):
+            out.append(array)
+    out.append(np.repeat(np.asarray(values), 2)[::2])  # not contiguous
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(-3, 2**64 + 3), min_size=1, max_size=3),
+    prices=st.floats(allow_nan=True, allow_infinity=True, width=64),
+    flag=st.booleans(),
+)
+def test_every_column_spelling_encodes_alike(sizes: list[int], prices: float, flag: bool) -> None:
+    """Scalars and contiguous int64/uint64/float64 arrays take a path of their own (no numpy
+    call); each spelling of the same values gives the same wire bytes, or the same error."""
+    enc = EventEncoder()
+    c = enc.add_contract("STOCK", "AAPL")
+
+    def encode(size: Any, price: Any) -> bytes | str:
+        try:
+            return enc.encode_trades(c, 1, 2, size, 0, price, 0, 20250321, framing="jsonl")
+        except EventEncodeError as error:
+            return str(error)
+
+    expected = encode(list(sizes), [prices] * len(sizes))
+    for size in _spellings(sizes) if max(sizes) < 2**64 and min(sizes) >= -(2**63) else []:
+        assert encode(size, [prices] * len(sizes)) == expected, (size, expected)
+    for price in _spellings([prices] * len(sizes)):
+        assert encode(list(sizes), price) == expected, (price, expected)
+    # A bool is not an integer, whichever way it comes.
+    message = "size: expected integers, got dtype bool"
+    assert encode(flag, prices) == message
+    assert encode(np.asarray([flag]), prices) == message
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

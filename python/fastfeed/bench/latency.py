@@ -12,9 +12,12 @@ Two processes over loopback: the producer (a server) owns one core, the consumer
   ``per_batch / rate`` seconds. The event loop's timers have millisecond resolution, so the
   producer waits by polling its loop (``await asyncio.sleep(0)``), which also keeps its
   writes and reads going; it never sleeps in the kernel between events.
-* **fastfeed:** a :class:`~fastfeed.server.Server` whose source builds each batch's numpy
-  columns (as a Python source does) and publishes it to the hub (no session OHLC: the baseline
-  sends none); the consumer is the SDK: ``connect``, ``subscribe``, ``await next_batch()``.
+* **fastfeed:** a :class:`~fastfeed.server.Server` whose source adds each batch with one
+  ``SourceBatch.add_trades`` call — the fields that are the same for the batch as Python
+  scalars, the one that varies (``sequence``) as an int64 array when there are several events,
+  a scalar for one (scalars and int64/float64 arrays cost no numpy call) — and publishes it to
+  the hub (no session OHLC: the baseline sends none); the consumer is the SDK: ``connect``,
+  ``subscribe``, ``await next_batch()``.
 * **picows + orjson:** the producer builds a dict per trade, ``orjson.dumps`` it and sends it
   in its own frame; the consumer ``orjson.loads`` each frame in picows' callback.
 
@@ -89,7 +92,7 @@ async def serve_fastfeed(port: int, rate: int, per_batch: int) -> None:
     from fastfeed.server import Hub, Server, ServerConfig
 
     class Trades:
-        """A Python source: one numpy column per field, built for each batch."""
+        """A Python source: one ``add_trades`` call per batch (see the module docs)."""
 
         async def run(self, hub: Hub) -> None:
             cid = hub.core.add_contract("STOCK", SYMBOL)
@@ -97,17 +100,9 @@ async def serve_fastfeed(port: int, rate: int, per_batch: int) -> None:
 
             def emit(n: int, now: int) -> None:
                 ms = (now // 1_000_000) % 86_400_000
+                sequence = now if n == 1 else np.full(n, now, np.int64)
                 batch.clear()
-                batch.add_trades(
-                    np.full(n, cid, np.uint32),
-                    np.full(n, ms, np.uint32),
-                    np.full(n, now, np.int64),
-                    np.full(n, 100, np.uint32),
-                    np.full(n, 0, np.uint32),
-                    np.full(n, 101.25, np.float64),
-                    np.full(n, 4, np.uint32),
-                    np.full(n, DATE, np.uint32),
-                )
+                batch.add_trades(cid, ms, sequence, 100, 0, 101.25, 4, DATE)
                 hub.publish(batch)
 
             while True:

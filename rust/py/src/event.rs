@@ -7,10 +7,10 @@ use fastfeed_core::event::{
     EventBatch, EventBody, EventDecoder, EventEncoder, EventHeader, EventKind, Ohlc, OpenInterest,
     Quote, Stats, Trade,
 };
-use numpy::{PyArray1, PyReadonlyArray1, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyTuple};
 
 use crate::bars::PyBarBook;
 use crate::errors::event_encode_error;
@@ -93,6 +93,16 @@ fn convert<'py, T: numpy::Element + Copy>(
     Ok(Column::Array(converted.extract()?))
 }
 
+/// `obj` as it is, when it is a C-contiguous 1-d array of `T` (what `convert` would make of it
+/// anyway).
+fn contiguous<'py, T: numpy::Element + Copy>(obj: &Bound<'py, PyAny>) -> Option<Column<'py, T>> {
+    let array = obj.cast::<PyArray1<T>>().ok()?;
+    if !array.is_c_contiguous() {
+        return None;
+    }
+    array.try_readonly().ok().map(Column::Array)
+}
+
 static ASARRAY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 fn as_array<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<(Bound<'py, PyAny>, String)> {
@@ -110,6 +120,23 @@ fn as_array<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<(Bound<'py, Py
 }
 
 fn int_column<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<IntColumn<'py>> {
+    // The cheap cases first: a Python int (not a bool), an int64 or uint64 array as numpy
+    // would convert it (one event, or columns built as the core reads them, cost no numpy
+    // call); anything else goes through numpy.asarray.
+    if obj.is_exact_instance_of::<PyInt>() {
+        if let Ok(v) = obj.extract::<i64>() {
+            return Ok(IntColumn::Signed(Column::Scalar(v)));
+        }
+        if let Ok(v) = obj.extract::<u64>() {
+            return Ok(IntColumn::Unsigned(Column::Scalar(v)));
+        }
+    }
+    if let Some(column) = contiguous::<i64>(obj) {
+        return Ok(IntColumn::Signed(column));
+    }
+    if let Some(column) = contiguous::<u64>(obj) {
+        return Ok(IntColumn::Unsigned(column));
+    }
     let (arr, kind) = as_array(obj, name)?;
     match kind.as_str() {
         "i" => Ok(IntColumn::Signed(convert(&arr, "int64")?)),
@@ -122,6 +149,12 @@ fn int_column<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<IntColumn<'p
 }
 
 fn float_column<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Column<'py, f64>> {
+    if obj.is_exact_instance_of::<PyFloat>() {
+        return Ok(Column::Scalar(obj.extract::<f64>()?));
+    }
+    if let Some(column) = contiguous::<f64>(obj) {
+        return Ok(column);
+    }
     let (arr, kind) = as_array(obj, name)?;
     match kind.as_str() {
         "f" | "i" | "u" => convert(&arr, "float64"),
