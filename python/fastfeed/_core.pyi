@@ -61,8 +61,8 @@ class WSFrameDecoder:
         """Decode a chunk of any size; return ``(opcode, payload)`` per complete message and
         control frame, in arrival order (opcodes: 1 text, 2 binary, 8 close, 9 ping, 10 pong;
         text is valid UTF-8; a close payload is code + reason, or empty). Raises
-        ``fastfeed.ProtocolError`` (``.close_code`` 1002/1003/1007/1009) on a violation;
-        messages earlier in the same chunk are then discarded."""
+        ``fastfeed.ProtocolError`` (``.close_code`` 1002/1003/1007/1009) on a violation,
+        carrying the messages decoded before it in the same chunk (``.messages``)."""
     def count(self, data: bytes, min_size: int = 0) -> tuple[int, list[tuple[int, bytes]]]:
         """Decode a chunk exactly as ``feed`` does (same checks, same errors, same state
         after), but return only how many complete text messages of at least ``min_size``
