@@ -426,16 +426,26 @@ def per_channel(events: list[Any]) -> dict[tuple[str, Any], list[Any]]:
     return channels
 
 
+def cluster_ingest_and_edge(
+    tmp_path: Path, cluster: list[RedisServer], nodes: list[Node]
+) -> tuple[Node, Node]:
+    """An ingest node publishing 3000 events/s to ``cluster`` (through its first master) and an
+    edge reading it (through its second), both with ``--redis-cluster``."""
+    seed = cluster[0].url
+    ingest = Node(tmp_path, "ingest", "--rate", "3000", "--publish", seed, "--redis-cluster")
+    nodes.append(ingest)
+    edge = Node(tmp_path, "edge", "--source", cluster[1].url, "--redis-cluster")
+    nodes.append(edge)
+    return ingest, edge
+
+
 @needs_redis
 def test_a_cluster_edge_gets_exactly_its_channels_through_a_reshard(
     tmp_path: Path, cluster: list[RedisServer], nodes: list[Node]
 ) -> None:
     from fastfeed._core import redis_key_slot
 
-    seed = cluster[0].url
-    nodes.append(Node(tmp_path, "ingest", "--rate", "3000", "--publish", seed, "--redis-cluster"))
-    nodes.append(Node(tmp_path, "edge", "--source", cluster[1].url, "--redis-cluster"))
-    ingest, edge = nodes
+    ingest, edge = cluster_ingest_and_edge(tmp_path, cluster, nodes)
     streams = [f"stock.{s}@quote" for s in ("SPY", "AAPL", "MSFT", "QQQ", "TSLA")]
     streams.append("stock.AAPL@trade")
     channels = [f"ff:STOCK:QUOTE:{s}" for s in ("SPY", "AAPL", "MSFT", "QQQ", "TSLA")]
@@ -489,10 +499,7 @@ def test_a_cluster_edge_gets_exactly_its_channels_through_a_reshard(
 def test_a_cluster_edge_serves_whole_market_streams_while_someone_listens(
     tmp_path: Path, cluster: list[RedisServer], nodes: list[Node]
 ) -> None:
-    seed = cluster[0].url
-    nodes.append(Node(tmp_path, "ingest", "--rate", "3000", "--publish", seed, "--redis-cluster"))
-    nodes.append(Node(tmp_path, "edge", "--source", cluster[1].url, "--redis-cluster"))
-    ingest, edge = nodes
+    ingest, edge = cluster_ingest_and_edge(tmp_path, cluster, nodes)
     market = ["ff:STOCK:TRADE:*", "ff:STOCK:OHLC:*"]
 
     def listeners() -> int:
