@@ -97,6 +97,23 @@ def handshakes() -> list[bytes]:
     ]
 
 
+def requests() -> list[bytes]:
+    """Opening handshakes as a client sends them (the Rust tests' valid one), and refusals."""
+    ok = (
+        "GET /v1/events?x=1 HTTP/1.1\r\nHost: 127.0.0.1:25520\r\nUpgrade: WebSocket\r\n"
+        "Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    return [
+        ok.encode() + frame(1, b"hi"),
+        ok.replace("GET", "POST").encode(),
+        ok.replace("Upgrade: WebSocket", "Upgrade: h2c").encode(),
+        b"GET / HTTP/1.0\r\n\r\n",
+        b"GET / HTTP/1.1\nHost: x\nX: " + b"a" * 100 + b"\n\n",
+        b"\x16\x03\x01\x02\x00\x01\x00",
+    ]
+
+
 def replay_files() -> dict[str, list[bytes]]:
     jsonl = b"\n".join([TRADE, b"", b'{"header":{"type":"STATUS","status":"CONNECTED"}}', TRADE])
     quotes = (
@@ -128,6 +145,7 @@ def main() -> None:
         "ws_decoder_server": [bytes([c]) + s for s in server for c in (0x01, 0x3D)],
         "ws_decoder_client": [bytes([c]) + s for s in client for c in (0x01, 0x3E)],
         "ws_assembler": assembler_frames(),
+        "handshake_request": [b"\x00" + r for r in requests()] + [b"\x18" + requests()[0]],
         "handshake_response": [b"\x00" + h for h in handshakes()] + [b"\x18" + handshakes()[0]],
         "command_terminal": terminal,
         "command_strict": terminal,
