@@ -299,6 +299,26 @@ def test_a_handshake_the_server_cannot_take_gets_an_http_answer(
     run(body)
 
 
+def test_a_client_that_never_finishes_its_handshake_is_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def body() -> None:
+        async with started(handshake_timeout=0.3) as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and no more
+            started_at = asyncio.get_running_loop().time()
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # dropped, nothing said
+            assert asyncio.get_running_loop().time() - started_at >= 0.25
+            writer.close()
+            await assert_served(server)
+
+    with caplog.at_level(logging.INFO):
+        run(body)
+    assert any(
+        "no complete handshake within 0.3 s, dropped" in r.getMessage() for r in caplog.records
+    )
+
+
 def test_continuation_without_start_is_1002() -> None:
     async def body() -> None:
         async with started() as server:
