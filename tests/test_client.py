@@ -4,7 +4,9 @@ events, batches, bars, takeover, pings, drop accounting, lock-step acks (SPEC §
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import time
 from typing import Any, ClassVar
 
 import fastfeed
@@ -353,6 +355,37 @@ def test_typed_events_in_arrival_order() -> None:
                 Trade(SPY_C, 34_200_002, 9, 1, 0, 4.15, 4, 20250321),
             ]
             assert events[-1] == Status(5, 0, 5)
+
+    run(body)
+
+
+def test_busy_poll_delivers_the_same_and_never_lets_the_loop_sleep() -> None:
+    """``busy_poll=True``: the same events; while the consumer waits, the process stays on
+    the CPU (the loop polls without blocking), where the default sleeps in the kernel."""
+
+    async def waiting_cpu(feed: fastfeed.Feed) -> float:
+        """CPU seconds of this process while ``next_batch`` waits 0.5 s for nothing."""
+        start = time.process_time()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(feed.next_batch(), 0.5)
+        return time.process_time() - start
+
+    async def body() -> None:
+        source = QueueSource()
+        async with started(source, status_interval=3600) as server:
+            cpu: dict[bool, float] = {}
+            for busy in (False, True):
+                async with fastfeed.connect(url(server), busy_poll=busy) as feed:
+                    await feed.subscribe("TRADE", Stock("AAPL"))
+                    enc = EventEncoder()
+                    aapl = enc.add_contract("STOCK", "AAPL")
+                    source.put(encode_trades(enc, [aapl, aapl], [1, 2], [2.5, 2.75], [7, 8]), 2)
+                    batch = await asyncio.wait_for(feed.next_batch(), 5)
+                    assert batch is not None
+                    assert batch.trades["price"].tolist() == [2.5, 2.75]
+                    cpu[busy] = await waiting_cpu(feed)
+            assert cpu[False] < 0.05, cpu
+            assert cpu[True] > 0.1, cpu
 
     run(body)
 

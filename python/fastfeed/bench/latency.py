@@ -18,6 +18,8 @@ Two processes over loopback: the producer (a server) owns one core, the consumer
   a scalar for one (scalars and int64/float64 arrays cost no numpy call) — and publishes it to
   the hub (no session OHLC: the baseline sends none); the consumer is the SDK: ``connect``,
   ``subscribe``, ``await next_batch()``.
+* **fastfeed busy-poll:** the same with ``connect(…, busy_poll=True)``: the consumer's event
+  loop never sleeps in the kernel while it waits (the latency mode; one core at 100 %).
 * **picows + orjson:** the producer builds a dict per trade, ``orjson.dumps`` it and sends it
   in its own frame; the consumer ``orjson.loads`` each frame in picows' callback.
 
@@ -166,14 +168,16 @@ async def serve_picows(port: int, rate: int, per_batch: int) -> None:
 # ---- consumers ---------------------------------------------------------------------------------
 
 
-async def consume_fastfeed(port: int, count: int, warmup: int) -> npt.NDArray[np.int64]:
+async def consume_fastfeed(
+    port: int, count: int, warmup: int, *, busy_poll: bool = False
+) -> npt.NDArray[np.int64]:
     """The SDK as a strategy uses it: latencies (ns) of ``count`` trades after ``warmup``."""
     from fastfeed import Stock, connect
 
     clock = time.monotonic_ns
     latencies = np.empty(warmup + count, np.int64)
     n = 0
-    async with connect(f"ws://127.0.0.1:{port}/v1/events") as feed:
+    async with connect(f"ws://127.0.0.1:{port}/v1/events", busy_poll=busy_poll) as feed:
         await feed.subscribe("TRADE", Stock(SYMBOL))
         while n < len(latencies):
             batch = await feed.next_batch()
@@ -218,8 +222,14 @@ async def consume_picows(port: int, count: int, warmup: int) -> npt.NDArray[np.i
     return latencies[warmup:]
 
 
+async def consume_fastfeed_busy(port: int, count: int, warmup: int) -> npt.NDArray[np.int64]:
+    """The SDK in its latency mode (``connect(…, busy_poll=True)``)."""
+    return await consume_fastfeed(port, count, warmup, busy_poll=True)
+
+
 CONSUMERS: dict[str, Callable[[int, int, int], Any]] = {
     "fastfeed": consume_fastfeed,
+    "fastfeed busy-poll": consume_fastfeed_busy,
     "picows + orjson": consume_picows,
 }
 
@@ -228,7 +238,7 @@ CONSUMERS: dict[str, Callable[[int, int, int], Any]] = {
 
 
 def steps(mode: str) -> int:
-    variants = 1 if optional("orjson") is None else 2
+    variants = len(CONSUMERS) - (optional("orjson") is None)
     return len(RATES) * PLAN[mode][1] * variants
 
 
@@ -240,7 +250,7 @@ def run(mode: str, tick: Tick) -> list[Result]:
     variants = list(CONSUMERS)
     if optional("orjson") is None:
         skipped["picows + orjson"] = "orjson is not installed"
-        variants = ["fastfeed"]
+        variants = [name for name in variants if name != "picows + orjson"]
     results: list[Result] = []
     for rate, per_batch in RATES:
         count = max(200, round(rate * seconds))

@@ -237,6 +237,7 @@ class Feed:
         seed: int | None = None,
         wait_for_server: bool = False,
         ssl_context: ssl.SSLContext | None = None,
+        busy_poll: bool = False,
     ) -> None:
         parts = check_url(url)
         if not heartbeat_timeout > 0:
@@ -264,6 +265,8 @@ class Feed:
         self.connect_timeout = connect_timeout
         self.max_queue_events = max_queue_events
         self.overflow: OverflowPolicy = overflow
+        #: Waiting consumers spin the event loop instead of letting it sleep (see connect).
+        self.busy_poll = busy_poll
         self._book = BarBook([_interval_ms(i) for i in bar_intervals], bar_capacity)
         #: One decoder for every connection of the feed: contract ids stay stable.
         self._decoder = EventDecoder()
@@ -580,7 +583,12 @@ class Feed:
         while not queue:
             if self._ended:
                 return None
-            await self._wait()
+            if self.busy_poll:
+                # One loop iteration: it polls the sockets without blocking (a callback is
+                # ready), so a read is handled as soon as it arrives; the core never sleeps.
+                await asyncio.sleep(0)
+            else:
+                await self._wait()
         item = queue.popleft()
         self._queued -= item[0].events_count
         conn = self._conn
@@ -809,6 +817,7 @@ def connect(
     seed: int | None = None,
     wait_for_server: bool = False,
     ssl_context: ssl.SSLContext | None = None,
+    busy_poll: bool = False,
 ) -> Feed:
     """A :class:`Feed` to use as ``async with fastfeed.connect(url) as feed:``.
 
@@ -830,6 +839,11 @@ def connect(
       (by default the first failure raises :class:`~fastfeed.FeedConnectionError`).
     * ``ssl_context``: for ``wss://``, the TLS context (e.g. one trusting a private CA:
       ``ssl.create_default_context(cafile=…)``); default: the system's trusted CAs.
+    * ``busy_poll``: for a strategy that owns a core. While the consumer waits for data
+      (``next_batch``, ``async for``), the event loop is run without ever sleeping in the
+      kernel: sockets are polled without blocking, so a read reaches the consumer without a
+      wake-up (lower, steadier latency for sparse events), at the price of one core at 100 %.
+      Other tasks of the loop keep running.
     """
     return Feed(
         url,
@@ -844,4 +858,5 @@ def connect(
         seed=seed,
         wait_for_server=wait_for_server,
         ssl_context=ssl_context,
+        busy_poll=busy_poll,
     )
