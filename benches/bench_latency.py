@@ -1,7 +1,7 @@
 """End-to-end latency (``fastfeed.bench.latency``): a source's trade to the strategy's code,
-fastfeed (server + SDK ``next_batch``, by default and busy-polling) beside picows + orjson (server and client), at 1 k,
-10 k and 100 k events/s, two processes over loopback, one clock (CLOCK_MONOTONIC) stamped in
-each trade's ``sequence``.
+fastfeed (server + SDK ``next_batch``, by default and busy-polling) beside picows + orjson
+(server and client), at 1 k, 10 k and 100 k events/s, two processes over loopback, one clock
+(CLOCK_MONOTONIC) stamped in each trade's ``sequence``.
 
 With ``--benchmark-disable`` (the test suite) it checks that every variant measures sane
 latencies at every rate on the smoke plan; the figures themselves come from
