@@ -3,7 +3,7 @@
 //! kept in arrival order.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
+
 
 use crate::contract::ContractKey;
 use crate::event::decode::{decode_payload, parse_contract, ContractSpan, Decoded};
@@ -183,60 +183,10 @@ impl EventBatch {
     }
 }
 
-/// FxHash-style multiplicative hasher, seeded per decoder, for the raw-contract cache: the keys
-/// are short byte strings hashed once per event, where `SipHash` would cost as much as parsing.
-#[derive(Clone, Copy)]
-pub(crate) struct SpanHasher(u64);
-
-const HASH_K: u64 = 0x517c_c1b7_2722_0a95;
-
-impl Hasher for SpanHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = self.0;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(HASH_K);
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(HASH_K);
-        }
-        self.0 = h;
-    }
-
-    #[inline]
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (self.0.rotate_left(5) ^ n as u64).wrapping_mul(HASH_K);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-#[derive(Clone, Copy)]
-pub(crate) struct SpanHash(u64);
-
-impl SpanHash {
-    /// Seeded from std's per-process random state, so a hostile peer cannot precompute
-    /// colliding spellings.
-    pub(crate) fn random() -> Self {
-        SpanHash(std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64))
-    }
-}
-
-impl BuildHasher for SpanHash {
-    type Hasher = SpanHasher;
-    fn build_hasher(&self) -> SpanHasher {
-        SpanHasher(self.0)
-    }
-}
+/// The hasher of the raw-contract caches: foldhash, seeded per process (a hostile peer
+/// cannot precompute colliding spellings). The keys are short byte strings hashed once per
+/// event, where `SipHash` would cost as much as parsing.
+pub(crate) type SpanHash = foldhash::fast::RandomState;
 
 /// Most distinct contract spellings remembered byte-for-byte; beyond it (a server that spells
 /// contracts in ever new ways) contracts are parsed every time, still correctly.
@@ -256,7 +206,7 @@ impl ContractTable {
         ContractTable {
             keys: Vec::new(),
             ids: HashMap::new(),
-            raw: HashMap::with_hasher(SpanHash::random()),
+            raw: HashMap::with_hasher(SpanHash::default()),
         }
     }
 }

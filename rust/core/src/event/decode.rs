@@ -127,7 +127,7 @@ impl EventLineDecoder {
     pub fn new() -> Self {
         Self {
             keys: Vec::new(),
-            raw: HashMap::with_hasher(SpanHash::random()),
+            raw: HashMap::with_hasher(SpanHash::default()),
         }
     }
 

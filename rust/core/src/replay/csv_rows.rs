@@ -510,7 +510,7 @@ const MAX_SPELLINGS: usize = 1 << 16;
 impl ContractMemo {
     fn new() -> Self {
         Self {
-            known: HashMap::with_hasher(SpanHash::random()),
+            known: HashMap::with_hasher(SpanHash::default()),
             scratch: Vec::with_capacity(64),
         }
     }

@@ -136,7 +136,7 @@ pub(crate) struct Contracts {
 impl Contracts {
     pub(crate) fn new() -> Self {
         Self {
-            ids: HashMap::with_hasher(SpanHash::random()),
+            ids: HashMap::with_hasher(SpanHash::default()),
         }
     }
 
