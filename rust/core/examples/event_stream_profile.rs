@@ -102,8 +102,9 @@ fn main() {
         best_of("EventLineDecoder (cached)", rounds, &mut || {
             let mut decoder = fastfeed_core::event::EventLineDecoder::new();
             for line in &lines {
+                let mut event = fastfeed_core::event::EventBody::PLACEHOLDER;
                 assert!(decoder
-                    .decode_spelled(&body[line.clone()])
+                    .decode_spelled(&body[line.clone()], &mut event)
                     .unwrap()
                     .is_some());
             }

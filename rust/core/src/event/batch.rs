@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-
 use crate::contract::ContractKey;
 use crate::event::decode::{decode_payload, parse_contract, ContractSpan, Decoded};
 use crate::event::types::{Ack, EventBody, EventKind};
@@ -335,9 +334,10 @@ impl BatchDecoder {
 
     fn decode_one(&mut self, payload: &[u8]) -> Result<EventKind, String> {
         let raw = &self.contracts.raw;
-        let decoded = decode_payload(payload, |bytes| raw.get(bytes).copied());
+        let mut body = EventBody::PLACEHOLDER;
+        let decoded = decode_payload(payload, |bytes| raw.get(bytes).copied(), &mut body);
         match decoded.map_err(|e| e.to_string())? {
-            Decoded::Data { id, contract, body } => {
+            Decoded::Data { id, contract } => {
                 let contract_id = self.intern(contract, payload).map_err(|e| e.to_string())?;
                 self.received += 1;
                 let b = &mut self.batch;

@@ -25,13 +25,13 @@ macro_rules! q {
 }
 
 /// One decoded payload. The contract of a data event is returned as its raw JSON span so the
-/// batch decoder can intern it without parsing it again; see [`parse_contract`].
+/// batch decoder can intern it without parsing it again; see [`parse_contract`]. Its body is
+/// written into the caller's slot (see [`decode_payload`]).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Decoded<'a> {
     Data {
         id: u64,
         contract: ContractSpan<'a>,
-        body: EventBody,
     },
     /// `sent`/`dropped` are `None` for a STATUS without `stats` (as the original terminal sends).
     Status {
@@ -79,26 +79,46 @@ struct Header<'a> {
     error: Option<DecodeError>,
 }
 
+impl Header<'_> {
+    /// The header of a compact event: its type, nothing else.
+    #[inline]
+    fn compact(kind: EventKind) -> Self {
+        Header {
+            kind: HeaderType::Known(kind),
+            upstream: UpstreamState::default(),
+            id: None,
+            response: None,
+            req_id: None,
+            message: None,
+            error: None,
+        }
+    }
+}
+
 /// Decodes one payload. `known_contract` is asked first whether the bytes from a `"contract"`
 /// value's `{` to the first `}` after it are a contract spelling seen before; when it returns an
 /// id the value is not scanned again (those exact bytes were once checked to be a complete object).
-pub(crate) fn decode_payload(
-    payload: &[u8],
+///
+/// The body of a data event is written into `body` (its value is unspecified for anything
+/// else): in place, rather than moved out through the layers of the parse, whose copies of a
+/// just-written body cost store-forwarding stalls.
+pub(crate) fn decode_payload<'a>(
+    payload: &'a [u8],
     known_contract: impl Fn(&[u8]) -> Option<u32>,
-) -> ScanResult<Decoded<'_>> {
-    decode_object(&mut Cursor::new(payload, 0), &known_contract, false)
+    body: &mut EventBody,
+) -> ScanResult<Decoded<'a>> {
+    decode_object(&mut Cursor::new(payload, 0), &known_contract, false, body)
 }
 
 /// Decodes one plain §3.3 data event (not a `/v1/stream` wrapper): its contract and body, or
 /// `None` for a payload that is not a data event (STATUS, an acknowledgement, an unknown type).
 pub fn decode_event(payload: &[u8]) -> ScanResult<Option<(ContractKey, EventBody)>> {
     let mut c = Cursor::new(payload, 0);
-    let decoded = decode_object(&mut c, &|_: &[u8]| None, true)?;
+    let mut body = EventBody::PLACEHOLDER;
+    let decoded = decode_object(&mut c, &|_: &[u8]| None, true, &mut body)?;
     c.finish()?;
     match decoded {
-        Decoded::Data { contract, body, .. } => {
-            Ok(Some((parse_contract(contract, payload)?, body)))
-        }
+        Decoded::Data { contract, .. } => Ok(Some((parse_contract(contract, payload)?, body))),
         _ => Ok(None),
     }
 }
@@ -133,27 +153,32 @@ impl EventLineDecoder {
 
     /// Decodes one payload, as [`decode_event`] does.
     pub fn decode(&mut self, payload: &[u8]) -> ScanResult<Option<(ContractKey, EventBody)>> {
+        let mut body = EventBody::PLACEHOLDER;
         Ok(self
-            .decode_spelled(payload)?
-            .map(|(contract, _, body)| (contract, body)))
+            .decode_spelled(payload, &mut body)?
+            .map(|(contract, _)| (contract, body)))
     }
 
     /// [`EventLineDecoder::decode`], with the id of the contract's spelling when it is
     /// remembered: spellings are numbered 0, 1, 2, … in order of first sight, so a caller can
-    /// keep its own per-spelling data in a `Vec`.
+    /// keep its own per-spelling data in a `Vec`. The body of a data event is written into
+    /// `body` (left unspecified otherwise): in place, because moving a just-written body out
+    /// through return values costs store-forwarding stalls on every event.
     pub fn decode_spelled(
         &mut self,
         payload: &[u8],
-    ) -> ScanResult<Option<(ContractKey, Option<u32>, EventBody)>> {
+        body: &mut EventBody,
+    ) -> ScanResult<Option<(ContractKey, Option<u32>)>> {
         let mut c = Cursor::new(payload, 0);
         let raw = &self.raw;
-        let decoded = decode_object(&mut c, &|bytes: &[u8]| raw.get(bytes).copied(), true)?;
+        let known = |bytes: &[u8]| raw.get(bytes).copied();
+        let decoded = decode_object(&mut c, &known, true, body)?;
         c.finish()?;
-        let Decoded::Data { contract, body, .. } = decoded else {
+        let Decoded::Data { contract, .. } = decoded else {
             return Ok(None);
         };
         if let Some(id) = contract.known {
-            return Ok(Some((self.keys[id as usize], Some(id), body)));
+            return Ok(Some((self.keys[id as usize], Some(id))));
         }
         let key = parse_contract(contract, payload)?;
         // Only spellings that end at their first `}` can be recognised before scanning.
@@ -163,9 +188,9 @@ impl EventLineDecoder {
             let id = self.keys.len() as u32;
             self.raw.insert(bytes.into(), id);
             self.keys.push(key);
-            return Ok(Some((key, Some(id), body)));
+            return Ok(Some((key, Some(id))));
         }
-        Ok(Some((key, None, body)))
+        Ok(Some((key, None)))
     }
 }
 
@@ -192,12 +217,14 @@ fn decode_object<'a, F: Fn(&[u8]) -> Option<u32>>(
     c: &mut Cursor<'a>,
     known_contract: &F,
     nested: bool,
+    body: &mut EventBody,
 ) -> ScanResult<Decoded<'a>> {
     let payload = c.buf();
     let mut wrapper: Option<Wrapper<'a>> = None;
     let mut header: Option<Header<'_>> = None;
     let mut contract: Option<ContractSpan<'_>> = None;
-    let mut body: Option<EventBody> = None;
+    // Whether this object's own body was written into `body`.
+    let mut has_body = false;
     let mut stats: Option<(u64, u64)> = None;
     // Body values seen before the header, by EventKind discriminant (Trade..=Status).
     let mut deferred: [Option<usize>; 5] = [None; 5];
@@ -213,7 +240,15 @@ fn decode_object<'a, F: Fn(&[u8]) -> Option<u32>>(
                 c.key()?
             };
             match key.as_ref() {
-                b"header" => header = Some(parse_header(c)?),
+                b"header" => {
+                    // Built here, not returned by a call: copying a just-written `Header` out
+                    // of a callee costs store-forwarding stalls on every event.
+                    c.skip_ws();
+                    header = Some(match compact_header(c) {
+                        Some(kind) => Header::compact(kind),
+                        None => parse_header(c)?,
+                    });
+                }
                 b"contract" => {
                     let offset = c.pos;
                     let candidate = payload
@@ -235,7 +270,8 @@ fn decode_object<'a, F: Fn(&[u8]) -> Option<u32>>(
                 key @ (b"stream" | b"data" | b"result" | b"error" | b"id")
                     if !nested && header.is_none() =>
                 {
-                    wrapper_member(c, known_contract, key, wrapper.get_or_insert_default())?;
+                    let w = wrapper.get_or_insert_default();
+                    wrapper_member(c, known_contract, key, w, body)?;
                 }
                 other => match body_kind(other) {
                     Some(kind) => match header.as_ref().map(|h| h.kind) {
@@ -243,7 +279,8 @@ fn decode_object<'a, F: Fn(&[u8]) -> Option<u32>>(
                             if kind == EventKind::Status {
                                 stats = Some(parse_stats(c)?);
                             } else {
-                                body = Some(parse_body(c, kind)?);
+                                parse_body(c, kind, body)?;
+                                has_body = true;
                             }
                         }
                         Some(_) => c.skip_value()?,
@@ -282,7 +319,8 @@ fn decode_object<'a, F: Fn(&[u8]) -> Option<u32>>(
         if kind == EventKind::Status {
             stats = Some(parse_stats(&mut c)?);
         } else {
-            body = Some(parse_body(&mut c, kind)?);
+            parse_body(&mut c, kind, body)?;
+            has_body = true;
         }
     }
     match kind {
@@ -310,14 +348,15 @@ fn decode_object<'a, F: Fn(&[u8]) -> Option<u32>>(
         _ => {
             let contract =
                 contract.ok_or(DecodeError::missing("contract", Problem::MissingObject))?;
-            let body = body.ok_or(DecodeError::missing(
-                kind.body_key().unwrap_or("body"),
-                Problem::MissingObject,
-            ))?;
+            if !has_body {
+                return Err(DecodeError::missing(
+                    kind.body_key().unwrap_or("body"),
+                    Problem::MissingObject,
+                ));
+            }
             Ok(Decoded::Data {
                 id: header.id.unwrap_or(0),
                 contract,
-                body,
             })
         }
     }
@@ -331,11 +370,12 @@ fn wrapper_member<'a, F: Fn(&[u8]) -> Option<u32>>(
     known_contract: &F,
     key: &[u8],
     w: &mut Wrapper<'a>,
+    body: &mut EventBody,
 ) -> ScanResult<()> {
     let at = c.pos;
     match key {
         b"data" if c.peek() == Some(b'{') => {
-            w.data = Some(decode_object(c, known_contract, true)?);
+            w.data = Some(decode_object(c, known_contract, true, body)?);
             w.bad_data = None;
         }
         b"data" => {
@@ -486,28 +526,12 @@ fn compact_header(c: &mut Cursor<'_>) -> Option<EventKind> {
     None
 }
 
+/// A header in full generality (any spelling, any fields); the caller has tried
+/// [`compact_header`] first.
+#[inline(never)]
 fn parse_header<'a>(c: &mut Cursor<'a>) -> ScanResult<Header<'a>> {
-    c.skip_ws();
-    if let Some(kind) = compact_header(c) {
-        return Ok(Header {
-            kind: HeaderType::Known(kind),
-            upstream: UpstreamState::default(),
-            id: None,
-            response: None,
-            req_id: None,
-            message: None,
-            error: None,
-        });
-    }
-    let mut h = Header {
-        kind: HeaderType::Missing,
-        upstream: UpstreamState::default(),
-        id: None,
-        response: None,
-        req_id: None,
-        message: None,
-        error: None,
-    };
+    let mut h = Header::compact(EventKind::Trade);
+    h.kind = HeaderType::Missing;
     if !c.object_start("header")? {
         return Ok(h);
     }
@@ -664,7 +688,11 @@ const OPEN_INTEREST_SPEC: BodySpec = body_spec!("open_interest" {
 
 /// Reads the fields of one body object into raw 64-bit slots (integers as their two's
 /// complement bits, prices as `f64` bits).
-#[inline]
+// Always inlined, with `read_field`, into each body's call (the spec a constant there): the
+// field types are then known at compile time, not looked up per field. Measured 2026-12-04:
+// the JSON event decoder 12 % and the client's batch decoder 13 % faster than with `#[inline]`.
+#[allow(clippy::inline_always)]
+#[inline(always)]
 fn parse_fields(c: &mut Cursor<'_>, spec: &BodySpec) -> ScanResult<[u64; 10]> {
     let mut values = [0u64; 10];
     let mut seen: u32 = 0;
@@ -718,7 +746,8 @@ fn parse_fields(c: &mut Cursor<'_>, spec: &BodySpec) -> ScanResult<[u64; 10]> {
 }
 
 /// Reads the value of field `i` into its raw 64-bit slot.
-#[inline]
+#[allow(clippy::inline_always)]
+#[inline(always)]
 fn read_field(c: &mut Cursor<'_>, spec: &BodySpec, i: usize) -> ScanResult<u64> {
     let path = spec.paths[i];
     Ok(match spec.types[i] {
@@ -729,9 +758,9 @@ fn read_field(c: &mut Cursor<'_>, spec: &BodySpec, i: usize) -> ScanResult<u64> 
     })
 }
 
-fn parse_body(c: &mut Cursor<'_>, kind: EventKind) -> ScanResult<EventBody> {
+fn parse_body(c: &mut Cursor<'_>, kind: EventKind, out: &mut EventBody) -> ScanResult<()> {
     let price = f64::from_bits;
-    Ok(match kind {
+    *out = match kind {
         EventKind::Trade => {
             let v = parse_fields(c, &TRADE_SPEC)?;
             EventBody::Trade(Trade {
@@ -780,7 +809,8 @@ fn parse_body(c: &mut Cursor<'_>, kind: EventKind) -> ScanResult<EventBody> {
                 date: v[2] as u32,
             })
         }
-    })
+    };
+    Ok(())
 }
 
 /// Parses a `"contract"` value whose JSON was already checked to be balanced.

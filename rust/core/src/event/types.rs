@@ -68,6 +68,13 @@ pub enum EventBody {
 }
 
 impl EventBody {
+    /// A placeholder for a slot that a decoder writes a body into (an all-zero open interest).
+    pub const PLACEHOLDER: EventBody = EventBody::OpenInterest(OpenInterest {
+        ms_of_day: 0,
+        open_interest: 0,
+        date: 0,
+    });
+
     /// Which kind of event this body belongs to.
     pub const fn kind(&self) -> EventKind {
         match self {

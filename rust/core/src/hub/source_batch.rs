@@ -164,7 +164,8 @@ impl JsonEventDecoder {
         hub: &mut Hub,
         json: &[u8],
     ) -> Result<bool, DecodeError> {
-        let Some((key, spelling, body)) = self.decoder.decode_spelled(json)? else {
+        let mut body = EventBody::PLACEHOLDER;
+        let Some((key, spelling)) = self.decoder.decode_spelled(json, &mut body)? else {
             return Ok(false);
         };
         let known = spelling.and_then(|s| self.ids.get(s as usize));

@@ -7,7 +7,7 @@ use std::ops::Range;
 use super::error::LineProblem;
 use super::lines::LineReader;
 use super::{Contracts, Row};
-use crate::event::EventLineDecoder;
+use crate::event::{EventBody, EventLineDecoder};
 
 /// The rows of one JSON Lines stream.
 pub(crate) struct JsonlRows {
@@ -46,8 +46,9 @@ impl JsonlRows {
                 let offset = e.valid_up_to();
                 return Ok(Some(Row::Bad(number, LineProblem::Utf8 { offset })));
             }
-            match self.decoder.decode_spelled(bytes) {
-                Ok(Some((contract, spelling, body))) => {
+            let mut body = EventBody::PLACEHOLDER;
+            match self.decoder.decode_spelled(bytes, &mut body) {
+                Ok(Some((contract, spelling))) => {
                     let known = spelling.and_then(|s| self.spellings.get(s as usize));
                     let index = if let Some(&index) = known {
                         index
