@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use fastfeed_core::event::decode_event;
 use fastfeed_core::event_stream::JsonEventStream;
-use fastfeed_core::hub::{Hub, JsonEventDecoder, SourceBatch};
+use fastfeed_core::hub::{Hub, JsonEventDecoder, JsonEventSink, SourceBatch};
 use fastfeed_core::json_stream::JsonStreamSplitter;
 
 fn best_of(rounds: usize, run: &mut dyn FnMut()) -> f64 {
@@ -155,9 +155,12 @@ fn main() {
             let mut batch = SourceBatch::new();
             let mut events = 0;
             for chunk in body.chunks(64 << 10) {
-                events += stream
-                    .feed(chunk, |json| decoder.push(&mut batch, &mut hub, json))
-                    .events;
+                let mut sink = JsonEventSink {
+                    decoder: &mut decoder,
+                    batch: &mut batch,
+                    hub: &mut hub,
+                };
+                events += stream.feed_to(chunk, &mut sink).events;
                 batch.clear();
             }
             assert_eq!(events, n as usize);

@@ -19,7 +19,7 @@
 use std::fmt;
 use std::ops::ControlFlow;
 
-use crate::json_stream::{JsonStreamSplitter, Span};
+use crate::json_stream::{JsonStreamSplitter, Span, SplitError, SplitSink};
 
 /// Longest text kept from a server's `Error`/`Message` or from an unknown status, in bytes;
 /// a longer one is cut (at a character boundary) and marked with `…`.
@@ -135,40 +135,33 @@ impl JsonEventStream {
     pub fn feed<E: fmt::Display>(
         &mut self,
         chunk: &[u8],
-        mut event: impl FnMut(&[u8]) -> Result<bool, E>,
+        event: impl FnMut(&[u8]) -> Result<bool, E>,
     ) -> Fed {
-        let base = self.splitter.offset();
-        let held = self.splitter.buffered() as u64;
-        let mut events = 0usize;
-        let mut control = None;
-        let mut skips = 0u64;
-        let mut latest = None;
-        let consumed = self.splitter.feed_spans_until(chunk, |item| {
-            let (json, offset) = match item {
-                Ok(Span::InChunk(range)) => (&chunk[range.clone()], base + range.start as u64),
-                Ok(Span::Joined(bytes)) => (bytes, base - held),
-                Err(e) => {
-                    skips += 1;
-                    latest = Some(Skip {
-                        offset: e.offset,
-                        reason: e.reason(),
-                    });
-                    return ControlFlow::Continue(());
-                }
-            };
-            match classify(json, &mut event) {
-                Ok(None) => events += 1,
-                Ok(Some(found)) => {
-                    control = Some(found);
-                    return ControlFlow::Break(());
-                }
-                Err(reason) => {
-                    skips += 1;
-                    latest = Some(Skip { offset, reason });
-                }
-            }
-            ControlFlow::Continue(())
-        });
+        self.feed_to(chunk, &mut WholeObjects(event))
+    }
+
+    /// [`JsonEventStream::feed`] with an [`EventSink`], which may also take data events as
+    /// they start ([`EventSink::event_at_start`]), sparing the splitter's scan of them.
+    pub fn feed_to(&mut self, chunk: &[u8], sink: &mut impl EventSink) -> Fed {
+        let mut objects = Objects {
+            sink,
+            chunk,
+            base: self.splitter.offset(),
+            held: self.splitter.buffered() as u64,
+            max_object_size: self.splitter.max_object_size(),
+            events: 0,
+            control: None,
+            skips: 0,
+            latest: None,
+        };
+        let consumed = self.splitter.feed_to(chunk, &mut objects);
+        let Objects {
+            events,
+            control,
+            skips,
+            latest,
+            ..
+        } = objects;
         self.events += events as u64;
         self.skipped += skips;
         if latest.is_some() {
@@ -182,16 +175,96 @@ impl JsonEventStream {
     }
 }
 
+/// The event decoder that a [`JsonEventStream`] hands the objects of a stream to.
+pub trait EventSink {
+    /// Why an object is not a valid event.
+    type Error: fmt::Display;
+
+    /// Decodes one whole object (UTF-8 already checked): `Ok(true)` when it was a data event
+    /// (the sink kept it), `Ok(false)` when it is valid JSON but not a data event, `Err` when
+    /// it is not a valid event.
+    fn event(&mut self, json: &[u8]) -> Result<bool, Self::Error>;
+
+    /// The fast path: may keep the data event at the start of `bytes` (the rest of the read,
+    /// from the object's `{`) and return its length, if it is sure of where the object ends
+    /// (strict JSON throughout), and the object is at most `max_len` bytes and UTF-8: exactly
+    /// what [`EventSink::event`] would have kept for it. `None` (the default), keeping
+    /// nothing, lets the splitter find the object and hand it to [`EventSink::event`].
+    fn event_at_start(&mut self, _bytes: &[u8], _max_len: usize) -> Option<usize> {
+        None
+    }
+}
+
+/// A closure decoding whole objects, as an [`EventSink`] without a fast path.
+struct WholeObjects<F>(F);
+
+impl<E: fmt::Display, F: FnMut(&[u8]) -> Result<bool, E>> EventSink for WholeObjects<F> {
+    type Error = E;
+
+    fn event(&mut self, json: &[u8]) -> Result<bool, E> {
+        (self.0)(json)
+    }
+}
+
+/// One feed's objects on their way from the splitter to the sink, and what became of them.
+struct Objects<'s, 'c, S> {
+    sink: &'s mut S,
+    chunk: &'c [u8],
+    /// Stream offset of the chunk, and bytes of an object held from earlier chunks.
+    base: u64,
+    held: u64,
+    max_object_size: usize,
+    events: usize,
+    control: Option<Control>,
+    skips: u64,
+    latest: Option<Skip>,
+}
+
+impl<S: EventSink> SplitSink for Objects<'_, '_, S> {
+    fn object_start(&mut self, bytes: &[u8]) -> Option<usize> {
+        let taken = self.sink.event_at_start(bytes, self.max_object_size)?;
+        self.events += 1;
+        Some(taken)
+    }
+
+    fn item(&mut self, item: Result<Span<'_>, SplitError>) -> ControlFlow<()> {
+        let (json, offset) = match item {
+            Ok(Span::InChunk(range)) => {
+                let offset = self.base + range.start as u64;
+                (&self.chunk[range], offset)
+            }
+            Ok(Span::Joined(bytes)) => (bytes, self.base - self.held),
+            Err(e) => {
+                self.skips += 1;
+                self.latest = Some(Skip {
+                    offset: e.offset,
+                    reason: e.reason(),
+                });
+                return ControlFlow::Continue(());
+            }
+        };
+        match classify(json, self.sink) {
+            Ok(None) => self.events += 1,
+            Ok(Some(found)) => {
+                self.control = Some(found);
+                return ControlFlow::Break(());
+            }
+            Err(reason) => {
+                self.skips += 1;
+                self.latest = Some(Skip { offset, reason });
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
 /// `Ok(None)`: a data event the decoder kept; `Ok(Some)`: a control object; `Err`: skipped.
-fn classify<E: fmt::Display>(
-    json: &[u8],
-    event: &mut impl FnMut(&[u8]) -> Result<bool, E>,
-) -> Result<Option<Control>, String> {
+fn classify(json: &[u8], sink: &mut impl EventSink) -> Result<Option<Control>, String> {
     // Events go out as WebSocket text frames, so they must be UTF-8.
     if let Err(e) = simdutf8::compat::from_utf8(json) {
         return Err(format!("invalid UTF-8 at byte {}", e.valid_up_to()));
     }
-    match event(json) {
+    match sink.event(json) {
         Ok(true) => return Ok(None),
         Ok(false) => {}
         Err(e) => return Err(e.to_string()),

@@ -106,6 +106,32 @@ pub enum Span<'a> {
     Joined(&'a [u8]),
 }
 
+/// Receives what [`JsonStreamSplitter::feed_to`] finds.
+pub trait SplitSink {
+    /// Offered every object that starts between objects, as the bytes from its `{` to the end
+    /// of the chunk. A sink that can take the whole object there (a decoder that parsed all of
+    /// it, strictly, and found where it ends) returns its length, and the splitter goes on
+    /// after it without scanning it; `None` (the default) lets the splitter find and report it.
+    /// The sink must only take an object that the splitter would have reported whole, with
+    /// the same end: valid JSON of at most the splitter's `max_object_size` bytes.
+    fn object_start(&mut self, _bytes: &[u8]) -> Option<usize> {
+        None
+    }
+
+    /// Each complete object the splitter found (see [`Span`]) and each error, in stream order;
+    /// [`ControlFlow::Break`] stops the scan right after this item.
+    fn item(&mut self, item: Result<Span<'_>, SplitError>) -> ControlFlow<()>;
+}
+
+/// A closure as a [`SplitSink`] that takes no object itself.
+struct Items<F>(F);
+
+impl<F: FnMut(Result<Span<'_>, SplitError>) -> ControlFlow<()>> SplitSink for Items<F> {
+    fn item(&mut self, item: Result<Span<'_>, SplitError>) -> ControlFlow<()> {
+        (self.0)(item)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     /// Between objects: whitespace, then `{`.
@@ -215,9 +241,16 @@ impl JsonStreamSplitter {
     pub fn feed_spans_until(
         &mut self,
         chunk: &[u8],
-        mut out: impl FnMut(Result<Span<'_>, SplitError>) -> ControlFlow<()>,
+        out: impl FnMut(Result<Span<'_>, SplitError>) -> ControlFlow<()>,
     ) -> usize {
-        let consumed = match self.scan_chunk(chunk, &mut out) {
+        self.feed_to(chunk, &mut Items(out))
+    }
+
+    /// Like [`feed_spans_until`](Self::feed_spans_until), with a sink that may take whole
+    /// objects itself as they start ([`SplitSink::object_start`]): the splitter then skips
+    /// their bytes instead of scanning them. Returns how many bytes of `chunk` were consumed.
+    pub fn feed_to(&mut self, chunk: &[u8], sink: &mut impl SplitSink) -> usize {
+        let consumed = match self.scan_chunk(chunk, sink) {
             ControlFlow::Continue(()) => chunk.len(),
             ControlFlow::Break(pos) => pos,
         };
@@ -227,11 +260,7 @@ impl JsonStreamSplitter {
 
     /// The loop of [`feed_spans_until`](Self::feed_spans_until): `Break(pos)` when `out`
     /// stopped it after `chunk[..pos]`.
-    fn scan_chunk(
-        &mut self,
-        chunk: &[u8],
-        out: &mut impl FnMut(Result<Span<'_>, SplitError>) -> ControlFlow<()>,
-    ) -> ControlFlow<usize> {
+    fn scan_chunk(&mut self, chunk: &[u8], sink: &mut impl SplitSink) -> ControlFlow<usize> {
         let mut pos = 0;
         while pos < chunk.len() {
             match self.mode {
@@ -244,7 +273,10 @@ impl JsonStreamSplitter {
                         Some(skip) => {
                             pos += skip;
                             if chunk[pos] == b'{' {
-                                pos = self.open_object(chunk, pos, out)?;
+                                match sink.object_start(&chunk[pos..]) {
+                                    Some(taken) => pos += taken,
+                                    None => pos = self.open_object(chunk, pos, sink)?,
+                                }
                             } else {
                                 self.mode = Mode::Resync;
                                 let error = SplitError {
@@ -252,7 +284,7 @@ impl JsonStreamSplitter {
                                     offset: self.offset + pos as u64,
                                 };
                                 pos += 1;
-                                if out(Err(error)).is_break() {
+                                if sink.item(Err(error)).is_break() {
                                     return ControlFlow::Break(pos);
                                 }
                             }
@@ -261,11 +293,11 @@ impl JsonStreamSplitter {
                 }
                 Mode::Resync => match memchr::memchr(b'{', &chunk[pos..]) {
                     None => pos = chunk.len(),
-                    Some(skip) => pos = self.open_object(chunk, pos + skip, out)?,
+                    Some(skip) => pos = self.open_object(chunk, pos + skip, sink)?,
                 },
                 Mode::Object | Mode::Skip => {
                     // Only the first object of a chunk can have started in an earlier one.
-                    pos = self.continue_object(chunk, pos, 0, out)?;
+                    pos = self.continue_object(chunk, pos, 0, sink)?;
                 }
             }
         }
@@ -277,7 +309,7 @@ impl JsonStreamSplitter {
         &mut self,
         chunk: &[u8],
         start: usize,
-        out: &mut impl FnMut(Result<Span<'_>, SplitError>) -> ControlFlow<()>,
+        sink: &mut impl SplitSink,
     ) -> ControlFlow<usize, usize> {
         self.mode = Mode::Object;
         self.lexer = Lexer {
@@ -286,7 +318,7 @@ impl JsonStreamSplitter {
             escaped: false,
         };
         self.object_offset = self.offset + start as u64;
-        self.continue_object(chunk, start + 1, start, out)
+        self.continue_object(chunk, start + 1, start, sink)
     }
 
     /// Scans an object from `chunk[pos]`; the object's bytes in this chunk begin at
@@ -297,7 +329,7 @@ impl JsonStreamSplitter {
         chunk: &[u8],
         pos: usize,
         start: usize,
-        out: &mut impl FnMut(Result<Span<'_>, SplitError>) -> ControlFlow<()>,
+        sink: &mut impl SplitSink,
     ) -> ControlFlow<usize, usize> {
         let end = scan_object(&mut self.lexer, chunk, pos);
         let too_large = SplitError {
@@ -316,12 +348,12 @@ impl JsonStreamSplitter {
                 let tail = &chunk[start..=last];
                 let flow = if self.partial.len() + tail.len() > self.max_object_size {
                     self.partial.clear();
-                    out(Err(too_large))
+                    sink.item(Err(too_large))
                 } else if self.partial.is_empty() {
-                    out(Ok(Span::InChunk(start..last + 1)))
+                    sink.item(Ok(Span::InChunk(start..last + 1)))
                 } else {
                     self.partial.extend_from_slice(tail);
-                    let flow = out(Ok(Span::Joined(&self.partial)));
+                    let flow = sink.item(Ok(Span::Joined(&self.partial)));
                     self.partial.clear();
                     flow
                 };
@@ -333,7 +365,7 @@ impl JsonStreamSplitter {
                 let flow = if self.partial.len() + tail.len() > self.max_object_size {
                     self.partial.clear();
                     self.mode = Mode::Skip;
-                    out(Err(too_large))
+                    sink.item(Err(too_large))
                 } else {
                     self.partial.extend_from_slice(tail);
                     ControlFlow::Continue(())

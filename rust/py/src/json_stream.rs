@@ -4,7 +4,7 @@
 use std::ops::Range;
 
 use fastfeed_core::event_stream::{Control, JsonEventStream};
-use fastfeed_core::hub::JsonEventDecoder;
+use fastfeed_core::hub::{JsonEventDecoder, JsonEventSink};
 use fastfeed_core::json_stream::{JsonStreamSplitter, Span, SplitError, DEFAULT_MAX_OBJECT_SIZE};
 use numpy::PyArray1;
 use pyo3::prelude::*;
@@ -227,10 +227,12 @@ impl PyJsonEventStream {
             chunk.len() / MIN_OBJECT_BYTES,
             chunk.len() + self.inner.buffered(),
         );
-        let decoder = &mut self.decoder;
-        let fed = self
-            .inner
-            .feed(chunk, |json| decoder.push(batch, hub, json));
+        let mut sink = JsonEventSink {
+            decoder: &mut self.decoder,
+            batch,
+            hub,
+        };
+        let fed = self.inner.feed_to(chunk, &mut sink);
         Ok((fed.consumed, fed.events, fed.control.map(control_tuple)))
     }
 

@@ -151,6 +151,31 @@ impl EventLineDecoder {
         }
     }
 
+    /// The fast path of a stream of objects: [`EventLineDecoder::decode_spelled`] for the
+    /// object at the start of `bytes`, which may go on after it (the stream's next objects).
+    /// Only a data event whose contract spelling is remembered and whose JSON is strict
+    /// throughout (no nested value skipped unchecked, so its end is certain) is decoded:
+    /// its contract, spelling and length. `None` for anything else (another kind of object, an
+    /// error, an incomplete object, a new spelling), which the caller splits off and decodes
+    /// whole; nothing is remembered here.
+    pub fn decode_spelled_prefix(
+        &self,
+        bytes: &[u8],
+        body: &mut EventBody,
+    ) -> Option<(ContractKey, u32, usize)> {
+        let mut c = Cursor::new(bytes, 0);
+        let raw = &self.raw;
+        let known = |bytes: &[u8]| raw.get(bytes).copied();
+        let Ok(Decoded::Data { contract, .. }) = decode_object(&mut c, &known, true, body) else {
+            return None;
+        };
+        let id = contract.known?;
+        if c.skipped_nested {
+            return None;
+        }
+        Some((self.keys[id as usize], id, c.pos))
+    }
+
     /// Decodes one payload, as [`decode_event`] does.
     pub fn decode(&mut self, payload: &[u8]) -> ScanResult<Option<(ContractKey, EventBody)>> {
         let mut body = EventBody::PLACEHOLDER;

@@ -143,11 +143,18 @@ pub(crate) fn exact_f64(mantissa: u64, exponent: i32) -> Option<f64> {
 pub(crate) struct Cursor<'a> {
     buf: &'a [u8],
     pub(crate) pos: usize,
+    /// Whether a nested value was skipped by balancing brackets, without checking its JSON
+    /// (see [`Cursor::skip_value`]): what was read is then not known to be valid JSON.
+    pub(crate) skipped_nested: bool,
 }
 
 impl<'a> Cursor<'a> {
     pub(crate) fn new(buf: &'a [u8], pos: usize) -> Self {
-        Cursor { buf, pos }
+        Cursor {
+            buf,
+            pos,
+            skipped_nested: false,
+        }
     }
 
     /// The whole payload the cursor walks.
@@ -588,6 +595,7 @@ impl<'a> Cursor<'a> {
 
     /// Skips an object or array by balancing brackets outside strings.
     fn skip_nested(&mut self) -> ScanResult<()> {
+        self.skipped_nested = true;
         let b = self.buf;
         let mut depth: usize = 0;
         let mut i = self.pos;

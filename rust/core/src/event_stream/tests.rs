@@ -167,3 +167,185 @@ proptest! {
         prop_assert_eq!(whole, chunked);
     }
 }
+
+/// What one run of a stream did: each read's events (with their JSON), the controls, and the
+/// skips (count and latest reason after each read).
+type Outcome = Vec<(
+    Vec<(crate::hub::Event, Vec<u8>)>,
+    Option<Control>,
+    u64,
+    Option<Skip>,
+)>;
+
+/// Feeds `chunks` (re-feeding the rest after a control) through a hub's batch: with the
+/// decoder's fast path (`JsonEventSink`, as the binding does) or with whole objects only.
+fn run_into_hub(chunks: &[&[u8]], max_object_size: usize, fast: bool) -> Outcome {
+    use crate::hub::{Hub, JsonEventDecoder, JsonEventSink, SourceBatch};
+    let mut stream = JsonEventStream::new(max_object_size);
+    let mut hub = Hub::new(true);
+    let mut decoder = JsonEventDecoder::new();
+    let mut batch = SourceBatch::new();
+    let mut out = Vec::new();
+    for chunk in chunks {
+        let mut rest: &[u8] = chunk;
+        loop {
+            let fed = if fast {
+                let mut sink = JsonEventSink {
+                    decoder: &mut decoder,
+                    batch: &mut batch,
+                    hub: &mut hub,
+                };
+                stream.feed_to(rest, &mut sink)
+            } else {
+                stream.feed(rest, |json| decoder.push(&mut batch, &mut hub, json))
+            };
+            let events = batch
+                .events()
+                .iter()
+                .zip(batch.spans())
+                .map(|(event, span)| {
+                    let (from, to) = span.expect("every event has its JSON");
+                    (*event, batch.raw()[from..to].to_vec())
+                })
+                .collect();
+            assert_eq!(fed.events, batch.len(), "events counted = events appended");
+            batch.clear();
+            let latest = stream.take_latest_skip();
+            out.push((events, fed.control.clone(), stream.skipped(), latest));
+            rest = &rest[fed.consumed..];
+            if fed.control.is_none() {
+                assert!(rest.is_empty());
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Objects a stream may carry, for the fast-path property: compact events of several
+/// contract spellings, and everything the fast path must leave to the whole-object path.
+fn stream_object(kind: u8, i: usize) -> Vec<u8> {
+    const AAPL: &str = r#"{"security_type":"STOCK","symbol":"AAPL"}"#;
+    const SPY: &str = r#"{"security_type":"OPTION","symbol":"SPY","expiration":20250321,"strike":550000,"right":"C"}"#;
+    let trade = |contract: &str, extra: &str| {
+        format!(
+            r#"{{"header":{{"type":"TRADE","status":"CONNECTED"}},"contract":{contract},"trade":{{"ms_of_day":{},"sequence":{i},"size":100,"condition":0,"price":190.5,"exchange":57,"date":20250321{extra}}}}}"#,
+            34_200_000 + i
+        )
+        .into_bytes()
+    };
+    match kind {
+        0..=3 => trade(AAPL, ""),
+        4..=6 => trade(SPY, ""),
+        // A contract spelled another way (spaces), then the same with an unknown nested field.
+        7 => trade(r#"{ "security_type": "STOCK", "symbol": "MSFT" }"#, ""),
+        8 => trade(AAPL, r#","extra":{"a":[1,{"b":"}"}]}"#),
+        // Mismatched brackets inside an unknown field: the decoder's skip and the splitter's
+        // depth disagree, so only the splitter may say where the object ends.
+        9 => trade(AAPL, r#","extra":[1}"#),
+        10 => {
+            let mut event = trade(AAPL, r#","note":"é""#);
+            let at = event.len() - 4;
+            event[at] = 0xff; // not UTF-8
+            event
+        }
+        11 => trade(AAPL, &format!(r#","note":"{}""#, "x".repeat(300))), // over the limit
+        12 => trade(AAPL, "").replace_bytes("190.5", "\"x\""),
+        13 => br#"{"header":{"type":"STATUS","status":"CONNECTED"},"stats":{"sent":1,"dropped":0}}"#
+            .to_vec(),
+        14 => br#"{"StreamStatus":"EndSnapshot"}"#.to_vec(),
+        15 => br#"{"Error":"Throttled","Message":"later"}"#.to_vec(),
+        16 => b"]x".to_vec(),
+        17 => b"\n \r\n".to_vec(),
+        // Body before the header (decoded after it, from its position).
+        _ => format!(
+            r#"{{"trade":{{"ms_of_day":1,"sequence":{i},"size":1,"condition":0,"price":1.25,"exchange":1,"date":20250321}},"header":{{"type":"TRADE","status":"CONNECTED"}},"contract":{AAPL}}}"#
+        )
+        .into_bytes(),
+    }
+}
+
+trait ReplaceBytes {
+    fn replace_bytes(self, from: &str, to: &str) -> Vec<u8>;
+}
+
+impl ReplaceBytes for Vec<u8> {
+    fn replace_bytes(self, from: &str, to: &str) -> Vec<u8> {
+        String::from_utf8(self)
+            .unwrap()
+            .replacen(from, to, 1)
+            .into_bytes()
+    }
+}
+
+proptest! {
+    /// The decoder's fast path (events taken as they start, without the splitter's scan) keeps
+    /// exactly what the whole-object path keeps — the same events with the same JSON, controls,
+    /// skip counts and reasons — for any mix of objects and any chunking.
+    #[test]
+    fn the_fast_path_keeps_what_whole_objects_keep(
+        kinds in prop::collection::vec(0u8..19, 1..40),
+        separators in prop::collection::vec(0u8..3, 1..40),
+        sizes in prop::collection::vec(1usize..700, 1..20),
+    ) {
+        let mut body = Vec::new();
+        for (i, kind) in kinds.iter().enumerate() {
+            body.extend(stream_object(*kind, i));
+            body.extend_from_slice(match separators[i % separators.len()] {
+                0 => b"",
+                1 => b"\n",
+                _ => b" \r\n",
+            });
+        }
+        let mut chunks = Vec::new();
+        let mut rest = body.as_slice();
+        let mut i = 0;
+        while !rest.is_empty() {
+            let (head, tail) = rest.split_at(sizes[i % sizes.len()].min(rest.len()));
+            chunks.push(head);
+            rest = tail;
+            i += 1;
+        }
+        let max = 512;
+        prop_assert_eq!(run_into_hub(&chunks, max, true), run_into_hub(&chunks, max, false));
+        prop_assert_eq!(run_into_hub(&[&body], max, true), run_into_hub(&[&body], max, false));
+    }
+}
+
+#[test]
+fn the_fast_path_takes_remembered_compact_events() {
+    use crate::hub::{Hub, JsonEventDecoder, JsonEventSink, SourceBatch};
+    let body: Vec<u8> = (0..4).flat_map(|i| stream_object(0, i)).collect();
+    let (mut hub, mut decoder, mut batch) =
+        (Hub::new(true), JsonEventDecoder::new(), SourceBatch::new());
+    // The first event teaches the decoder the spelling (whole path); then the fast path.
+    let first = stream_object(0, 0).len();
+    assert_eq!(decoder.push_prefix(&mut batch, &body, 1 << 20), None);
+    assert_eq!(decoder.push(&mut batch, &mut hub, &body[..first]), Ok(true));
+    assert_eq!(
+        decoder.push_prefix(&mut batch, &body[first..], 1 << 20),
+        Some(first)
+    );
+    assert_eq!(batch.len(), 2);
+    // Not over the limit, not an unknown nested field, not a truncated object.
+    assert_eq!(
+        decoder.push_prefix(&mut batch, &body[first..], first - 1),
+        None
+    );
+    assert_eq!(
+        decoder.push_prefix(&mut batch, &stream_object(8, 1), 1 << 20),
+        None
+    );
+    assert_eq!(
+        decoder.push_prefix(&mut batch, &body[..first - 1], 1 << 20),
+        None
+    );
+    assert_eq!(batch.len(), 2);
+    let mut sink = JsonEventSink {
+        decoder: &mut decoder,
+        batch: &mut batch,
+        hub: &mut hub,
+    };
+    let fed = JsonEventStream::default().feed_to(&body, &mut sink);
+    assert_eq!((fed.consumed, fed.events), (body.len(), 4));
+}

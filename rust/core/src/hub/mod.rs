@@ -20,7 +20,7 @@ use std::fmt;
 pub use fanout::{Fanout, FanoutError, GroupOutput, InterestChange, SubscriberId, Wire};
 pub use lock_step::{Acknowledged, LockStep};
 pub use market::{Event, Market, Outgoing, RawSpan, RejectedEvent, Rejections, Route};
-pub use source_batch::{JsonEventDecoder, SourceBatch};
+pub use source_batch::{JsonEventDecoder, JsonEventSink, SourceBatch};
 pub use universe::{Universe, UniverseError};
 
 use crate::bars::BarBook;

@@ -2,6 +2,7 @@
 //! as JSON their original bytes, forwarded as they are rather than encoded again.
 
 use crate::event::{decode_event, ContractId, DecodeError, EventBody, EventLineDecoder};
+use crate::event_stream::EventSink;
 
 use super::{Event, Hub, RawSpan};
 
@@ -181,6 +182,52 @@ impl JsonEventDecoder {
         };
         batch.push_json(Event { contract, body }, json);
         Ok(true)
+    }
+
+    /// The fast path of a stream: appends the data event at the start of `bytes` (which may go
+    /// on after it) and returns its length, when [`EventLineDecoder::decode_spelled_prefix`]
+    /// takes it, it is at most `max_len` bytes and UTF-8. `None`, with nothing appended, for
+    /// anything else: the caller splits the object off and calls [`JsonEventDecoder::push`],
+    /// whose result for it is the same.
+    #[inline]
+    pub fn push_prefix(
+        &mut self,
+        batch: &mut SourceBatch,
+        bytes: &[u8],
+        max_len: usize,
+    ) -> Option<usize> {
+        let mut body = EventBody::PLACEHOLDER;
+        let (_, spelling, len) = self.decoder.decode_spelled_prefix(bytes, &mut body)?;
+        if len > max_len {
+            return None;
+        }
+        // Every remembered spelling got its hub id in `push` when it was first seen.
+        let contract = *self.ids.get(spelling as usize)?;
+        let json = &bytes[..len];
+        simdutf8::basic::from_utf8(json).ok()?;
+        batch.push_json(Event { contract, body }, json);
+        Some(len)
+    }
+}
+
+/// A [`JsonEventDecoder`] appending to one batch for one hub: the [`EventSink`] of a
+/// [`JsonEventStream`](crate::event_stream::JsonEventStream), with the fast path
+/// ([`JsonEventDecoder::push_prefix`]).
+pub struct JsonEventSink<'a> {
+    pub decoder: &'a mut JsonEventDecoder,
+    pub batch: &'a mut SourceBatch,
+    pub hub: &'a mut Hub,
+}
+
+impl EventSink for JsonEventSink<'_> {
+    type Error = DecodeError;
+
+    fn event(&mut self, json: &[u8]) -> Result<bool, DecodeError> {
+        self.decoder.push(self.batch, self.hub, json)
+    }
+
+    fn event_at_start(&mut self, bytes: &[u8], max_len: usize) -> Option<usize> {
+        self.decoder.push_prefix(self.batch, bytes, max_len)
     }
 }
 
