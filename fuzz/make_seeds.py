@@ -114,6 +114,17 @@ def requests() -> list[bytes]:
     ]
 
 
+def http_bodies(events: list[bytes]) -> list[bytes]:
+    """HTTP streaming bodies: repeated events (the decoder's fast path takes a spelling it has
+    seen), seed 002's control objects, stray bytes, and the event tests' objects."""
+    controls = [b'{"StreamStatus":"EndSnapshot"}', b'{"Error":"Throttled","Message":"x"}']
+    return [
+        b"\n".join([TRADE] * 4),
+        TRADE + TRADE + b" " + controls[0] + TRADE + b"\r\n]x" + TRADE + controls[1] + TRADE,
+        b"\n".join(events),
+    ]
+
+
 def replay_files() -> dict[str, list[bytes]]:
     jsonl = b"\n".join([TRADE, b"", b'{"header":{"type":"STATUS","status":"CONNECTED"}}', TRADE])
     quotes = (
@@ -155,6 +166,7 @@ def main() -> None:
         + [b"\x00" + b"\n".join(events)],
         "json_stream": [bytes([c]) + s for s in splits for c in (0x02, 0x0A)],
         "hub_ingest": [b"\n".join(events), b"\n".join(events[:5]) + b"\x00" + TRADE],
+        "event_stream": [bytes([c]) + s for s in http_bodies(events) for c in (0x01, 0x03, 0x2A)],
         **replay_files(),
     }
     shutil.rmtree(SEEDS, ignore_errors=True)
