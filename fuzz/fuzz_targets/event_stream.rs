@@ -40,7 +40,12 @@ fn run(stream: &[u8], chunk: usize, max: usize, fast: bool) -> Vec<Read> {
                 })
                 .collect();
             batch.clear();
-            out.push((kept, fed.control.clone(), events.skipped(), events.take_latest_skip()));
+            out.push((
+                kept,
+                fed.control.clone(),
+                events.skipped(),
+                events.take_latest_skip(),
+            ));
             rest = &rest[fed.consumed..];
             if fed.control.is_none() {
                 break;
@@ -60,5 +65,8 @@ fuzz_target!(|data: &[u8]| {
     } else {
         fastfeed_fuzz::chunk_size(config)
     };
-    assert_eq!(run(stream, chunk, max, true), run(stream, chunk, max, false));
+    assert_eq!(
+        run(stream, chunk, max, true),
+        run(stream, chunk, max, false)
+    );
 });
