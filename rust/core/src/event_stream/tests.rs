@@ -137,6 +137,21 @@ fn long_texts_are_clipped_at_a_character_boundary() {
     assert_eq!(message, None);
 }
 
+/// `body` cut into reads of `sizes[0]`, `sizes[1]`, … bytes (cycling), as a proxy might.
+fn chunked<'a>(body: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
+    let mut chunks = Vec::new();
+    let mut rest = body;
+    for size in sizes.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (head, tail) = rest.split_at((*size).min(rest.len()));
+        chunks.push(head);
+        rest = tail;
+    }
+    chunks
+}
+
 proptest! {
     /// Any chunking of a stream of events and controls gives the same events and controls in
     /// the same order.
@@ -154,16 +169,7 @@ proptest! {
             }
         }
         let whole = run(&mut JsonEventStream::default(), &[body.as_bytes()]);
-        let mut chunks = Vec::new();
-        let mut rest = body.as_bytes();
-        let mut i = 0;
-        while !rest.is_empty() {
-            let (head, tail) = rest.split_at(sizes[i % sizes.len()].min(rest.len()));
-            chunks.push(head);
-            rest = tail;
-            i += 1;
-        }
-        let chunked = run(&mut JsonEventStream::default(), &chunks);
+        let chunked = run(&mut JsonEventStream::default(), &chunked(body.as_bytes(), &sizes));
         prop_assert_eq!(whole, chunked);
     }
 }
@@ -297,15 +303,7 @@ proptest! {
                 _ => b" \r\n",
             });
         }
-        let mut chunks = Vec::new();
-        let mut rest = body.as_slice();
-        let mut i = 0;
-        while !rest.is_empty() {
-            let (head, tail) = rest.split_at(sizes[i % sizes.len()].min(rest.len()));
-            chunks.push(head);
-            rest = tail;
-            i += 1;
-        }
+        let chunks = chunked(&body, &sizes);
         let max = 512;
         prop_assert_eq!(run_into_hub(&chunks, max, true), run_into_hub(&chunks, max, false));
         prop_assert_eq!(run_into_hub(&[&body], max, true), run_into_hub(&[&body], max, false));
