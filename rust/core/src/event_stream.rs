@@ -146,9 +146,11 @@ impl JsonEventStream {
         let mut objects = Objects {
             sink,
             chunk,
+            // The fast path is offered UTF-8 only: an object with a bad byte is not complete
+            // before it, so it goes the whole way and is reported there.
+            utf8_end: utf8_end(chunk),
             base: self.splitter.offset(),
             held: self.splitter.buffered() as u64,
-            max_object_size: self.splitter.max_object_size(),
             events: 0,
             control: None,
             skips: 0,
@@ -185,12 +187,12 @@ pub trait EventSink {
     /// it is not a valid event.
     fn event(&mut self, json: &[u8]) -> Result<bool, Self::Error>;
 
-    /// The fast path: may keep the data event at the start of `bytes` (the rest of the read,
-    /// from the object's `{`) and return its length, if it is sure of where the object ends
-    /// (strict JSON throughout), and the object is at most `max_len` bytes and UTF-8: exactly
-    /// what [`EventSink::event`] would have kept for it. `None` (the default), keeping
-    /// nothing, lets the splitter find the object and hand it to [`EventSink::event`].
-    fn event_at_start(&mut self, _bytes: &[u8], _max_len: usize) -> Option<usize> {
+    /// The fast path: may keep the data event at the start of `bytes` (from the object's `{`:
+    /// UTF-8, and no longer than the size limit allows) and return its length, when it parsed
+    /// the whole object as strict JSON and so knows where it ends: exactly what
+    /// [`EventSink::event`] would have kept for it. `None` (the default), keeping nothing,
+    /// lets the splitter find the object and hand it to [`EventSink::event`].
+    fn event_at_start(&mut self, _bytes: &[u8]) -> Option<usize> {
         None
     }
 }
@@ -210,10 +212,11 @@ impl<E: fmt::Display, F: FnMut(&[u8]) -> Result<bool, E>> EventSink for WholeObj
 struct Objects<'s, 'c, S> {
     sink: &'s mut S,
     chunk: &'c [u8],
+    /// Where the chunk stops being UTF-8 (its length when it is all UTF-8).
+    utf8_end: usize,
     /// Stream offset of the chunk, and bytes of an object held from earlier chunks.
     base: u64,
     held: u64,
-    max_object_size: usize,
     events: usize,
     control: Option<Control>,
     skips: u64,
@@ -222,7 +225,10 @@ struct Objects<'s, 'c, S> {
 
 impl<S: EventSink> SplitSink for Objects<'_, '_, S> {
     fn object_start(&mut self, bytes: &[u8]) -> Option<usize> {
-        let taken = self.sink.event_at_start(bytes, self.max_object_size)?;
+        // `bytes` is a piece of this chunk: where it starts in it.
+        let start = bytes.as_ptr() as usize - self.chunk.as_ptr() as usize;
+        let utf8 = &bytes[..bytes.len().min(self.utf8_end.saturating_sub(start))];
+        let taken = self.sink.event_at_start(utf8)?;
         self.events += 1;
         Some(taken)
     }
@@ -256,6 +262,14 @@ impl<S: EventSink> SplitSink for Objects<'_, '_, S> {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// Where `bytes` stop being UTF-8 (their length when they are all UTF-8); the fast check first.
+fn utf8_end(bytes: &[u8]) -> usize {
+    if simdutf8::basic::from_utf8(bytes).is_ok() {
+        return bytes.len();
+    }
+    simdutf8::compat::from_utf8(bytes).map_or_else(|e| e.valid_up_to(), str::len)
 }
 
 /// `Ok(None)`: a data event the decoder kept; `Ok(Some)`: a control object; `Err`: skipped.

@@ -108,12 +108,12 @@ pub enum Span<'a> {
 
 /// Receives what [`JsonStreamSplitter::feed_to`] finds.
 pub trait SplitSink {
-    /// Offered every object that starts between objects, as the bytes from its `{` to the end
-    /// of the chunk. A sink that can take the whole object there (a decoder that parsed all of
-    /// it, strictly, and found where it ends) returns its length, and the splitter goes on
-    /// after it without scanning it; `None` (the default) lets the splitter find and report it.
-    /// The sink must only take an object that the splitter would have reported whole, with
-    /// the same end: valid JSON of at most the splitter's `max_object_size` bytes.
+    /// Offered every object that starts between objects, as the bytes from its `{` on: to the
+    /// end of the chunk, or `max_object_size` bytes if fewer, so an object that fits in them
+    /// is within the limit. A sink that can take the whole object there (a decoder that parsed
+    /// all of it as strict JSON, so it knows where it ends) returns its length, and the
+    /// splitter goes on after it without scanning it; `None` (the default) lets the splitter
+    /// find the object and report it as usual.
     fn object_start(&mut self, _bytes: &[u8]) -> Option<usize> {
         None
     }
@@ -273,7 +273,8 @@ impl JsonStreamSplitter {
                         Some(skip) => {
                             pos += skip;
                             if chunk[pos] == b'{' {
-                                match sink.object_start(&chunk[pos..]) {
+                                let limit = chunk.len().min(pos + self.max_object_size);
+                                match sink.object_start(&chunk[pos..limit]) {
                                     Some(taken) => pos += taken,
                                     None => pos = self.open_object(chunk, pos, sink)?,
                                 }

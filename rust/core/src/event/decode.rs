@@ -80,11 +80,11 @@ struct Header<'a> {
 }
 
 impl Header<'_> {
-    /// The header of a compact event: its type, nothing else.
+    /// A header of this type and nothing else (a compact event's whole header).
     #[inline]
-    fn compact(kind: EventKind) -> Self {
+    fn new(kind: HeaderType) -> Self {
         Header {
-            kind: HeaderType::Known(kind),
+            kind,
             upstream: UpstreamState::default(),
             id: None,
             response: None,
@@ -157,23 +157,25 @@ impl EventLineDecoder {
     /// throughout (no nested value skipped unchecked, so its end is certain) is decoded:
     /// its contract, spelling and length. `None` for anything else (another kind of object, an
     /// error, an incomplete object, a new spelling), which the caller splits off and decodes
-    /// whole; nothing is remembered here.
+    /// whole; nothing is remembered here. Returns the spelling and the object's length.
     pub fn decode_spelled_prefix(
         &self,
         bytes: &[u8],
         body: &mut EventBody,
-    ) -> Option<(ContractKey, u32, usize)> {
+    ) -> Option<(u32, usize)> {
         let mut c = Cursor::new(bytes, 0);
-        let raw = &self.raw;
-        let known = |bytes: &[u8]| raw.get(bytes).copied();
-        let Ok(Decoded::Data { contract, .. }) = decode_object(&mut c, &known, true, body) else {
+        let Ok(Decoded::Data { contract, .. }) = self.decode_at(&mut c, body) else {
             return None;
         };
         let id = contract.known?;
-        if c.skipped_nested {
-            return None;
-        }
-        Some((self.keys[id as usize], id, c.pos))
+        (!c.skipped_nested).then_some((id, c.pos))
+    }
+
+    /// Decodes the object at the cursor with the remembered spellings (nothing after it read).
+    #[inline]
+    fn decode_at<'a>(&self, c: &mut Cursor<'a>, body: &mut EventBody) -> ScanResult<Decoded<'a>> {
+        let raw = &self.raw;
+        decode_object(c, &|bytes: &[u8]| raw.get(bytes).copied(), true, body)
     }
 
     /// Decodes one payload, as [`decode_event`] does.
@@ -195,9 +197,7 @@ impl EventLineDecoder {
         body: &mut EventBody,
     ) -> ScanResult<Option<(ContractKey, Option<u32>)>> {
         let mut c = Cursor::new(payload, 0);
-        let raw = &self.raw;
-        let known = |bytes: &[u8]| raw.get(bytes).copied();
-        let decoded = decode_object(&mut c, &known, true, body)?;
+        let decoded = self.decode_at(&mut c, body)?;
         c.finish()?;
         let Decoded::Data { contract, .. } = decoded else {
             return Ok(None);
@@ -266,11 +266,10 @@ fn decode_object<'a, F: Fn(&[u8]) -> Option<u32>>(
             };
             match key.as_ref() {
                 b"header" => {
-                    // Built here, not returned by a call: copying a just-written `Header` out
-                    // of a callee costs store-forwarding stalls on every event.
+                    // Nearly every header is compact: recognised in one compare, here.
                     c.skip_ws();
                     header = Some(match compact_header(c) {
-                        Some(kind) => Header::compact(kind),
+                        Some(kind) => Header::new(HeaderType::Known(kind)),
                         None => parse_header(c)?,
                     });
                 }
@@ -552,11 +551,10 @@ fn compact_header(c: &mut Cursor<'_>) -> Option<EventKind> {
 }
 
 /// A header in full generality (any spelling, any fields); the caller has tried
-/// [`compact_header`] first.
+/// [`compact_header`] first. Out of line: it is rare, and keeps the common path small.
 #[inline(never)]
 fn parse_header<'a>(c: &mut Cursor<'a>) -> ScanResult<Header<'a>> {
-    let mut h = Header::compact(EventKind::Trade);
-    h.kind = HeaderType::Missing;
+    let mut h = Header::new(HeaderType::Missing);
     if !c.object_start("header")? {
         return Ok(h);
     }

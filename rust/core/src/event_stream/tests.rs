@@ -318,26 +318,13 @@ fn the_fast_path_takes_remembered_compact_events() {
         (Hub::new(true), JsonEventDecoder::new(), SourceBatch::new());
     // The first event teaches the decoder the spelling (whole path); then the fast path.
     let first = stream_object(0, 0).len();
-    assert_eq!(decoder.push_prefix(&mut batch, &body, 1 << 20), None);
+    assert_eq!(decoder.push_prefix(&mut batch, &body), None);
     assert_eq!(decoder.push(&mut batch, &mut hub, &body[..first]), Ok(true));
-    assert_eq!(
-        decoder.push_prefix(&mut batch, &body[first..], 1 << 20),
-        Some(first)
-    );
+    assert_eq!(decoder.push_prefix(&mut batch, &body[first..]), Some(first));
     assert_eq!(batch.len(), 2);
-    // Not over the limit, not an unknown nested field, not a truncated object.
-    assert_eq!(
-        decoder.push_prefix(&mut batch, &body[first..], first - 1),
-        None
-    );
-    assert_eq!(
-        decoder.push_prefix(&mut batch, &stream_object(8, 1), 1 << 20),
-        None
-    );
-    assert_eq!(
-        decoder.push_prefix(&mut batch, &body[..first - 1], 1 << 20),
-        None
-    );
+    // Not an unknown nested field, not a truncated object.
+    assert_eq!(decoder.push_prefix(&mut batch, &stream_object(8, 1)), None);
+    assert_eq!(decoder.push_prefix(&mut batch, &body[..first - 1]), None);
     assert_eq!(batch.len(), 2);
     let mut sink = JsonEventSink {
         decoder: &mut decoder,
@@ -346,4 +333,21 @@ fn the_fast_path_takes_remembered_compact_events() {
     };
     let fed = JsonEventStream::default().feed_to(&body, &mut sink);
     assert_eq!((fed.consumed, fed.events), (body.len(), 4));
+    // Over the size limit or not UTF-8: the stream's own checks, as for whole objects.
+    let mut small = JsonEventStream::new(first - 1);
+    assert_eq!(small.feed_to(&body[..first], &mut sink).events, 0);
+    assert!(small
+        .take_latest_skip()
+        .unwrap()
+        .reason
+        .contains("max_object_size"));
+    let mut bad = body[..first].to_vec();
+    bad.extend(stream_object(10, 1));
+    let mut stream = JsonEventStream::default();
+    assert_eq!(stream.feed_to(&bad, &mut sink).events, 1);
+    assert!(stream
+        .take_latest_skip()
+        .unwrap()
+        .reason
+        .starts_with("invalid UTF-8"));
 }

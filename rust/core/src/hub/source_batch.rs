@@ -184,28 +184,18 @@ impl JsonEventDecoder {
         Ok(true)
     }
 
-    /// The fast path of a stream: appends the data event at the start of `bytes` (which may go
-    /// on after it) and returns its length, when [`EventLineDecoder::decode_spelled_prefix`]
-    /// takes it, it is at most `max_len` bytes and UTF-8. `None`, with nothing appended, for
+    /// The fast path of a stream: appends the data event at the start of `bytes` (UTF-8, and
+    /// which may go on after the event) and returns its length, when
+    /// [`EventLineDecoder::decode_spelled_prefix`] takes it. `None`, with nothing appended, for
     /// anything else: the caller splits the object off and calls [`JsonEventDecoder::push`],
     /// whose result for it is the same.
     #[inline]
-    pub fn push_prefix(
-        &mut self,
-        batch: &mut SourceBatch,
-        bytes: &[u8],
-        max_len: usize,
-    ) -> Option<usize> {
+    pub fn push_prefix(&mut self, batch: &mut SourceBatch, bytes: &[u8]) -> Option<usize> {
         let mut body = EventBody::PLACEHOLDER;
-        let (_, spelling, len) = self.decoder.decode_spelled_prefix(bytes, &mut body)?;
-        if len > max_len {
-            return None;
-        }
+        let (spelling, len) = self.decoder.decode_spelled_prefix(bytes, &mut body)?;
         // Every remembered spelling got its hub id in `push` when it was first seen.
         let contract = *self.ids.get(spelling as usize)?;
-        let json = &bytes[..len];
-        simdutf8::basic::from_utf8(json).ok()?;
-        batch.push_json(Event { contract, body }, json);
+        batch.push_json(Event { contract, body }, &bytes[..len]);
         Some(len)
     }
 }
@@ -226,8 +216,8 @@ impl EventSink for JsonEventSink<'_> {
         self.decoder.push(self.batch, self.hub, json)
     }
 
-    fn event_at_start(&mut self, bytes: &[u8], max_len: usize) -> Option<usize> {
-        self.decoder.push_prefix(self.batch, bytes, max_len)
+    fn event_at_start(&mut self, bytes: &[u8]) -> Option<usize> {
+        self.decoder.push_prefix(self.batch, bytes)
     }
 }
 
