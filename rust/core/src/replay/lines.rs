@@ -101,6 +101,42 @@ impl LineReader {
         Ok(None)
     }
 
+    /// Counts the lines from here to the end that [`LineReader::next_content_line`] would
+    /// return (not blank, or too long), without returning them: a search per buffer for the
+    /// line breaks, and for each line a look at its last bytes (a line ending in anything but
+    /// whitespace is not blank). The pre-scan's count, at the speed of reading.
+    pub(crate) fn count_content_lines(&mut self) -> io::Result<u64> {
+        let mut count = 0u64;
+        // The current line's length so far (in earlier buffers) and whether it held anything
+        // but whitespace there.
+        let mut carried = 0usize;
+        let mut content = false;
+        loop {
+            let window = &self.buf[self.pos..self.end];
+            let mut from = 0;
+            for at in memchr::memchr_iter(b'\n', window) {
+                let line = &window[from..at];
+                if content || !is_blank_from_end(line) || carried + line.len() > MAX_LINE {
+                    count += 1;
+                }
+                self.line += 1;
+                (carried, content, from) = (0, false, at + 1);
+            }
+            let rest = &window[from..];
+            content |= !is_blank_from_end(rest);
+            carried += rest.len();
+            self.pos = self.end;
+            if self.eof {
+                if carried > 0 {
+                    self.line += 1;
+                    count += u64::from(content || carried > MAX_LINE);
+                }
+                return Ok(count);
+            }
+            self.fill()?;
+        }
+    }
+
     /// Moves the partial line to the front and reads more after it.
     fn fill(&mut self) -> io::Result<()> {
         if self.pos > 0 {
@@ -146,4 +182,97 @@ pub(crate) type ContentLine = (u64, Result<Range<usize>, LineProblem>);
 /// True when `line` holds nothing but ASCII whitespace.
 pub(crate) fn is_blank(line: &[u8]) -> bool {
     line.iter().all(u8::is_ascii_whitespace)
+}
+
+/// [`is_blank`], looking from the end: a line of content usually ends in it (`\r\n` endings
+/// included), so one or two bytes decide.
+fn is_blank_from_end(line: &[u8]) -> bool {
+    line.iter().rev().all(u8::is_ascii_whitespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A stream that hands out its bytes in the given read sizes (cycled).
+    struct Chunked {
+        bytes: Vec<u8>,
+        at: usize,
+        sizes: Vec<usize>,
+        turn: usize,
+    }
+
+    impl Read for Chunked {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let size = self.sizes[self.turn % self.sizes.len()];
+            self.turn += 1;
+            let n = size.min(out.len()).min(self.bytes.len() - self.at);
+            out[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    fn reader(bytes: &[u8], sizes: &[usize]) -> LineReader {
+        let stream = Chunked {
+            bytes: bytes.to_vec(),
+            at: 0,
+            sizes: sizes.to_vec(),
+            turn: 0,
+        };
+        LineReader::new(Box::new(stream), 0)
+    }
+
+    /// A line: content, blank (spaces, tabs, `\r`), either around the length limit.
+    fn line() -> impl Strategy<Value = Vec<u8>> {
+        let blank = prop_oneof![Just(b' '), Just(b'\t'), Just(b'\r')];
+        let byte = prop_oneof![Just(b'x'), Just(b' '), Just(b'\r'), Just(b',')];
+        let length = prop_oneof![0usize..6, MAX_LINE - 2..MAX_LINE + 3];
+        prop_oneof![
+            (blank, length.clone()).prop_map(|(b, n)| vec![b; n]),
+            (byte, length, any::<usize>()).prop_map(|(b, n, at)| {
+                let mut line = vec![b' '; n];
+                if n > 0 {
+                    line[at % n] = b;
+                }
+                line
+            }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The pre-scan's count is the number of lines `next_content_line` returns, from
+        /// wherever the count starts, however the stream's reads fall.
+        #[test]
+        fn counting_agrees_with_reading_line_by_line(
+            lines in proptest::collection::vec(line(), 0..12),
+            last_newline in any::<bool>(),
+            sizes in proptest::collection::vec(1usize..200_000, 1..4),
+            read_first in 0usize..4,
+        ) {
+            let mut bytes = lines.join(&b'\n');
+            if last_newline && !lines.is_empty() {
+                bytes.push(b'\n');
+            }
+            let mut expected = reader(&bytes, &sizes);
+            let mut line_by_line = 0u64;
+            while expected.next_content_line("csv").unwrap().is_some() {
+                line_by_line += 1;
+            }
+            let mut counted = reader(&bytes, &sizes);
+            let mut first = 0u64;
+            for _ in 0..read_first {
+                first += u64::from(counted.next_content_line("csv").unwrap().is_some());
+            }
+            let rest = counted.count_content_lines().unwrap();
+            prop_assert_eq!(first + rest, line_by_line);
+            prop_assert_eq!(counted.line, expected.line);
+        }
+    }
 }

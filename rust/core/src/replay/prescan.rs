@@ -4,7 +4,8 @@
 //! Lines are counted, not decoded: a line is counted when it holds anything but whitespace
 //! (for CSV, after the header). What `record` writes has one data event per line, so there the
 //! count is the number of events; a STATUS line or a bad line is counted too. Only the lines up
-//! to the first data event are decoded (to tell a file of STATUS lines from one with events).
+//! to the first data event are decoded (to tell a file of STATUS lines from one with events);
+//! the rest are only counted ([`LineReader::count_content_lines`]).
 
 use std::path::Path;
 
@@ -32,30 +33,34 @@ pub(crate) fn scan(path: &Path) -> Result<u64, ReplayError> {
         .map_err(|e| ReplayError::read(path, gzip, &e))?
     {
         let line = match line {
-            Line::Text(range) => &lines.buffer()[range],
+            Line::Text(range) => Some(&lines.buffer()[range]),
             Line::TooLong if header => {
                 return Err(ReplayError::CsvHeader {
                     path: path.into(),
                     problem: CsvHeaderProblem::TooLong { limit: MAX_LINE },
                 })
             }
-            Line::TooLong => {
-                count += 1;
-                content = true;
+            // A bad line: counted, and content.
+            Line::TooLong => None,
+        };
+        match line {
+            Some(line) if is_blank(line) => continue,
+            Some(line) if header => {
+                check_csv_header(path, line)?;
+                header = false;
                 continue;
             }
-        };
-        if is_blank(line) {
-            continue;
-        }
-        if header {
-            check_csv_header(path, line)?;
-            header = false;
-            continue;
+            Some(line) => {
+                content = format == Format::Csv || !matches!(decode_event(line), Ok(None));
+            }
+            None => content = true,
         }
         count += 1;
-        if !content {
-            content = format == Format::Csv || !matches!(decode_event(line), Ok(None));
+        if content {
+            count += lines
+                .count_content_lines()
+                .map_err(|e| ReplayError::read(path, gzip, &e))?;
+            break;
         }
     }
     if !content {
