@@ -6,12 +6,19 @@ command line (exit codes, record → replay round trip)."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import gzip
 import json
+import os
+import pty
 import random
+import re
+import select
 import socket
+import struct
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 from typing import Any
@@ -583,3 +590,72 @@ def test_record_of_a_lock_step_replay_is_the_original_without_ids(tmp_path: Path
         server.kill()
         server.wait(10)
     assert copy.read_bytes() == original.path.read_bytes()
+
+
+# ---- progress --------------------------------------------------------------------------------
+
+
+def replay_to_a_client(path: Path, stderr: int) -> tuple[int, int]:
+    """``serve --source replay:PATH --speed max`` with ``stderr`` as given, one raw client
+    subscribed to every stock trade until the end of the replay: (exit code, events)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [*SERVE, "--port", str(port), "--source", f"replay:{path}", "--speed", "max"],
+        stderr=stderr,
+        stdout=subprocess.DEVNULL,
+    )
+
+    async def client() -> int:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                ws = await connect(f"ws://127.0.0.1:{port}/v1/events", max_size=None)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not start"
+                await asyncio.sleep(0.05)
+        async with ws:
+            await subscribe(ws, 1, **FULL_STOCK_TRADES)
+            data, _ = await until_closed(ws)
+        return len(data)
+
+    try:
+        events = asyncio.run(client())
+        return server.wait(20), events
+    finally:
+        server.kill()
+        server.wait(10)
+
+
+def test_the_progress_bar_is_drawn_on_a_terminal_with_the_counted_total(tmp_path: Path) -> None:
+    """On a terminal, tqdm's bar reaches events sent / total (the total of a plain file is
+    counted beside the replay and handed to the bar when known)."""
+    recording = write(tmp_path / "day.jsonl", random_trades(20_000, seed=9))
+    primary, secondary = pty.openpty()
+    # An 80-column terminal (a pty starts with none: the bar would have no room).
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    screen = bytearray()
+    try:
+        code, events = replay_to_a_client(recording.path, stderr=secondary)
+        os.close(secondary)
+        while select.select([primary], [], [], 0.5)[0]:
+            try:
+                screen.extend(os.read(primary, 1 << 16))
+            except OSError:
+                break
+    finally:
+        os.close(primary)
+    assert (code, events) == (0, 20_000)
+    text = screen.decode(errors="replace")
+    assert re.search(r"replay: 100%\|[^|]*\| 20\.0k/20\.0k ", text), text[-600:]
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    recording = write(tmp_path / "day.jsonl", random_trades(2_000, seed=10))
+    err = tmp_path / "err"
+    with err.open("wb") as f:
+        code, events = replay_to_a_client(recording.path, stderr=f.fileno())
+    assert (code, events) == (0, 2_000)
+    log = err.read_text()
+    assert "replay: 1 file(s), " in log
+    assert "%|" not in log and "\r" not in log, log

@@ -838,9 +838,14 @@ class ReplayReader:
     def files(self) -> list[str]:
         """The files, in merge order."""
     @property
-    def total(self) -> int:
+    def total(self) -> int | None:
         """Non-blank lines of every file (CSV: after the header), from the pre-scan: the
-        number of events for what ``record`` writes (a STATUS or bad line counts too)."""
+        number of events for what ``record`` writes (a STATUS or bad line counts too).
+        ``None`` while a plain file's lines are still being counted (on a thread of their
+        own, beside the reading: a plain file is checked up to its first event)."""
+    def wait_total(self) -> int | None:
+        """:attr:`total`, waiting for the count to end (the GIL released); ``None`` only when
+        a file could not be read to its end (its reading reports why)."""
     @property
     def read_count(self) -> int:
         """Data events handed out since the start or the last :meth:`rewind`."""

@@ -13,7 +13,7 @@ __all__ = ["Progress"]
 class Progress:
     """``label``: done / ``total``, rate and ETA on stderr, redrawn at most 4 times a second."""
 
-    def __init__(self, label: str, total: int, *, enabled: bool) -> None:
+    def __init__(self, label: str, total: int | None, *, enabled: bool) -> None:
         self._label = label
         self._total = total
         self._done = 0
@@ -38,6 +38,18 @@ class Progress:
             dynamic_ncols=True,
             leave=True,
         )
+
+    @property
+    def total(self) -> int | None:
+        """The work to do; ``None`` while it is not known (the bar shows no ETA meanwhile)."""
+        return self._total
+
+    @total.setter
+    def total(self, total: int | None) -> None:
+        self._total = total
+        if self._bar is not None and total is not None:
+            self._bar.total = total
+            self._bar.refresh()
 
     def update(self, done: int) -> None:
         """``done`` events so far (absolute)."""

@@ -101,10 +101,11 @@ class ReplaySource:
             hub.enable_lock_step(spec.ack_window)
         hub.core.source_session_ohlc = self.forwards_session_ohlc
         files = reader.files
+        total = reader.total
         log.info(
-            "replay: %d file(s), %d events (%s%s); waiting for the first subscription",
+            "replay: %d file(s), %s (%s%s); waiting for the first subscription",
             len(files),
-            reader.total,
+            "events being counted" if total is None else f"{total} events",
             ", ".join(files) if len(files) <= 3 else f"{files[0]} … {files[-1]}",
             "; --pace ack" if spec.pace_ack else "",
         )
@@ -203,6 +204,8 @@ class ReplaySource:
 
     def _published(self, count: int, progress: Progress) -> None:
         self.published += count
+        if progress.total is None:
+            progress.total = self.reader.total
         progress.update(self.reader.read_count)
         if self.reader.skipped != self._skips.reported:
             self._log_skipped()

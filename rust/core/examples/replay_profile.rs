@@ -30,10 +30,11 @@ fn main() {
             }
         };
         let scan = start.elapsed().as_secs_f64();
+        let total = reader.wait_total().unwrap_or(0);
+        let counted = start.elapsed().as_secs_f64();
         println!(
-            "pre-scan: {} lines in {scan:.3} s ({:.1} M lines/s)",
-            reader.total(),
-            reader.total() as f64 / scan / 1e6
+            "pre-scan: checked in {scan:.3} s; {total} lines counted in {counted:.3} s ({:.1} M lines/s)",
+            total as f64 / counted / 1e6
         );
         if scan_only {
             continue;

@@ -72,10 +72,18 @@ impl PyReplayReader {
             .collect()
     }
 
-    /// Non-blank lines of every file (CSV: after the header), counted by the pre-scan.
+    /// Non-blank lines of every file (CSV: after the header), counted by the pre-scan;
+    /// `None` while a plain file's lines are still being counted beside the replay.
     #[getter]
-    fn total(&self) -> u64 {
+    fn total(&self) -> Option<u64> {
         self.inner.total()
+    }
+
+    /// `total`, waiting (without the GIL) for the count to end; `None` only when a file could
+    /// not be read to its end (its reading reports why).
+    fn wait_total(&self, py: Python<'_>) -> Option<u64> {
+        let reader = &self.inner;
+        py.detach(|| reader.wait_total())
     }
 
     /// Data events handed out since the start or the last rewind.
@@ -140,7 +148,7 @@ impl PyReplayReader {
                         ids.resize(index + 1, NO_ID);
                     }
                     if ids[index] == NO_ID {
-                        ids[index] = hub.add_contract(e.contract);
+                        ids[index] = hub.add_contract(*e.contract);
                     }
                     let event = Event {
                         contract: ids[index],

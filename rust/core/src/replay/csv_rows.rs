@@ -10,10 +10,12 @@
 //!
 //! A row is one line (a quoted field cannot hold a line break). The header, and any row with a
 //! `"`, are read by the `csv` crate; other rows are split at every `,`. Two paths read a row,
-//! with one result: [`Layout::parse_plain`] parses each field in place by its column's type in
-//! one pass, for plain rows whose contract spelling was met before; anything else (quotes,
-//! spaces around a field, an empty required field, a value that does not parse, a new contract)
-//! goes through the field-by-field [`Layout::parse`], which validates and names what is wrong.
+//! with one result: [`Layout::parse_plain_at`] parses each field in place in the reader's
+//! buffer by its column's type in one pass, line end included, for plain rows whose contract
+//! spelling was met before; anything else (quotes, spaces around a field, an empty required
+//! field, a value that does not parse, a new contract, a line cut by the buffer's end) goes
+//! line by line through the field-by-field [`Layout::parse`], which validates and names what
+//! is wrong.
 //! A contract spelling is validated once per file and remembered byte for byte.
 
 use std::collections::HashMap;
@@ -22,7 +24,7 @@ use std::path::Path;
 use csv::ByteRecord;
 
 use super::error::{CsvHeaderProblem, FieldReason, LineProblem, ReplayError};
-use super::lines::{is_blank, Line, LineReader, MAX_LINE};
+use super::lines::{is_blank, Line, LineReader, MAX_LINE, SLACK};
 use super::{Contracts, Row};
 use crate::contract::{ContractError, ContractKey, ContractReason, SecType};
 use crate::echo::quote_bounded;
@@ -56,6 +58,8 @@ enum Col {
 }
 
 const COLUMNS: usize = 20;
+/// The contract columns: `symbol`, `sec_type`, `expiration`, `strike`, `right`.
+const CONTRACT_COLUMNS: usize = 5;
 
 impl Col {
     const fn name(self) -> &'static str {
@@ -139,9 +143,9 @@ pub(crate) struct Layout {
     fields: usize,
     /// The contract columns the file has, in its order (the memo's key).
     contract_columns: Vec<Col>,
-    /// The first and last contract columns when they stand side by side in every row: a plain
-    /// row's memo key is then the bytes from one to the other, commas included, as they are.
-    contract_run: Option<(Col, Col)>,
+    /// Whether the contract columns stand side by side in every row: a plain row's memo key
+    /// is then the bytes from the first to the last, commas included, as they are.
+    contract_run: bool,
     /// The column at each position (the fast path's program).
     by_position: Vec<Col>,
 }
@@ -230,44 +234,55 @@ impl Layout {
         })
     }
 
-    /// The event of a plain row in one pass, or `None` when the row needs the full path
-    /// ([`Layout::parse`] after splitting): a quote, whitespace around a field, an empty
-    /// required field, anything that does not parse, or a contract spelling not met before.
-    /// What it accepts, it reads exactly as [`Layout::parse`] does (a property test checks
-    /// it); it never reports an error itself.
-    fn parse_plain(
+    /// The event of the plain row starting at `buf[start]`, and where the line after it
+    /// starts; `None` when the row needs the line-by-line path ([`Layout::parse`] after
+    /// splitting): a row that does not end with `\n` (or `\r\n`) before `end`, a quote,
+    /// whitespace around a field, an empty required field, anything that does not parse, or a
+    /// contract spelling not met before. What it accepts, it reads exactly as
+    /// [`Layout::parse`] does (a property test checks it); it never reports an error itself.
+    ///
+    /// `buf` holds at least [`SLACK`] bytes past `end` (their values do not matter), so a
+    /// field is read eight bytes at a time wherever it lies: a read that passes `end` only
+    /// ever makes the row end past `end`, which is refused.
+    #[inline]
+    fn parse_plain_at(
         &self,
-        line: &[u8],
+        buf: &[u8],
+        start: usize,
+        end: usize,
         memo: &mut ContractMemo,
-    ) -> Option<(ContractKey, u32, EventBody)> {
+    ) -> Option<(u32, EventBody, usize)> {
+        debug_assert!(buf.len() >= end + SLACK);
         let mut values = [0u64; COLUMNS];
-        let mut texts = [(0usize, 0usize); COLUMNS];
-        let mut pos = 0;
+        // Where each contract field lies, in `contract_columns` order.
+        let mut texts = [(0usize, 0usize); CONTRACT_COLUMNS];
+        let mut text = 0;
+        let mut pos = start;
         for (i, &col) in self.by_position.iter().enumerate() {
             if i > 0 {
-                if line.get(pos) != Some(&b',') {
+                if *buf.get(pos)? != b',' {
                     return None;
                 }
                 pos += 1;
             }
             match col.kind() {
                 Kind::U32 => {
-                    let start = pos;
+                    let first = pos;
                     let value;
-                    (value, pos) = plain_digits(line, pos, 10)?;
+                    (value, pos) = plain_digits(buf, pos, 10)?;
                     let required = matches!(col, Col::Date | Col::MsOfDay | Col::Size);
-                    if (pos == start && required) || value > u64::from(u32::MAX) {
+                    if (pos == first && required) || value > u64::from(u32::MAX) {
                         return None;
                     }
                     values[col as usize] = value;
                 }
                 Kind::I64 => {
-                    let negative = line.get(pos) == Some(&b'-');
-                    let start = pos + usize::from(negative);
+                    let negative = buf.get(pos) == Some(&b'-');
+                    let first = pos + usize::from(negative);
                     // At most 19 digits: below 2^64.
                     let value;
-                    (value, pos) = plain_digits(line, start, 19)?;
-                    if negative && pos == start {
+                    (value, pos) = plain_digits(buf, first, 19)?;
+                    if negative && pos == first {
                         return None;
                     }
                     let value = if negative {
@@ -279,38 +294,34 @@ impl Layout {
                 }
                 Kind::Price => {
                     let value;
-                    (value, pos) = if let Some(read) = plain_price(line, pos) {
+                    (value, pos) = if let Some(read) = plain_price(buf, pos) {
                         read
                     } else {
-                        let mut cursor = Cursor::new(line, pos);
+                        let mut cursor = Cursor::new(buf, pos);
                         (cursor.f64("price").ok()?, cursor.pos)
                     };
                     values[col as usize] = value.to_bits();
                 }
                 Kind::Text => {
-                    let start = pos;
-                    while let Some(&b) = line.get(pos) {
-                        if b == b',' {
-                            break;
-                        }
-                        if b == b'"' {
-                            return None;
-                        }
-                        pos += 1;
-                    }
-                    texts[col as usize] = (start, pos);
+                    let first = pos;
+                    pos = text_end(buf, pos)?;
+                    texts[text] = (first, pos);
+                    text += 1;
                 }
             }
         }
-        if pos != line.len() {
+        let next = match buf.get(pos..pos + 2)? {
+            [b'\n', _] => pos + 1,
+            [b'\r', b'\n'] => pos + 2,
+            _ => return None,
+        };
+        if next > end {
             return None;
         }
-        let (contract, index) = match self.contract_run {
-            Some((first, last)) => memo.get(&line[texts[first as usize].0..texts[last as usize].1]),
-            None => memo.known(self, |col| {
-                let (from, to) = texts[col as usize];
-                &line[from..to]
-            }),
+        let index = if self.contract_run {
+            memo.get(&buf[texts[0].0..texts[text - 1].1])
+        } else {
+            memo.known(&texts[..text], |(from, to)| &buf[*from..*to])
         }?;
         let u32_of = |col: Col| values[col as usize] as u32;
         let price = |col: Col| f64::from_bits(values[col as usize]);
@@ -338,7 +349,7 @@ impl Layout {
                 date: u32_of(Col::Date),
             })
         };
-        Some((contract, index, body))
+        Some((index, body, next))
     }
 
     /// The event of a row (`fields`: where each field lies in `row`), or what is wrong with
@@ -352,7 +363,7 @@ impl Layout {
         fields: &[(usize, usize)],
         contracts: &mut Contracts,
         memo: &mut ContractMemo,
-    ) -> Result<(ContractKey, u32, EventBody), LineProblem> {
+    ) -> Result<(u32, EventBody), LineProblem> {
         if fields.len() != self.fields {
             return Err(LineProblem::FieldCount {
                 expected: self.fields,
@@ -366,7 +377,7 @@ impl Layout {
         };
         let date = f.required(Col::Date, parse_u32, U32)?;
         let ms_of_day = f.required(Col::MsOfDay, parse_u32, U32)?;
-        let (contract, index) = memo.contract(self, &f, contracts)?;
+        let index = memo.contract(self, &f, contracts)?;
         let body = if self.quotes {
             EventBody::Quote(Quote {
                 ms_of_day,
@@ -391,7 +402,7 @@ impl Layout {
                 date,
             })
         };
-        Ok((contract, index, body))
+        Ok((index, body))
     }
 }
 
@@ -500,7 +511,8 @@ impl Fields<'_> {
 /// The contract columns of rows already validated, byte for byte, with their contract: a
 /// row that spells a contract as an earlier row did is not validated again.
 struct ContractMemo {
-    known: HashMap<Box<[u8]>, (ContractKey, u32), SpanHash>,
+    /// Each spelling's contract index in [`Contracts`].
+    known: HashMap<Box<[u8]>, u32, SpanHash>,
     scratch: Vec<u8>,
 }
 
@@ -515,13 +527,12 @@ impl ContractMemo {
         }
     }
 
-    /// Builds the memo key of a row from its contract fields: the fields joined by `,`, as a
-    /// plain row spells them; `false` when a (quoted) field holds a `,` itself, which would make
-    /// the key ambiguous (such a row is validated every time).
-    fn key<'a>(&mut self, layout: &Layout, field: impl Fn(Col) -> &'a [u8]) -> bool {
+    /// Builds the memo key of a row from its contract fields (in the file's order): the
+    /// fields joined by `,`, as a plain row spells them; `false` when a (quoted) field holds a
+    /// `,` itself, which would make the key ambiguous (such a row is validated every time).
+    fn key<'a>(&mut self, fields: impl Iterator<Item = &'a [u8]>) -> bool {
         self.scratch.clear();
-        for (i, &col) in layout.contract_columns.iter().enumerate() {
-            let field = field(col);
+        for (i, field) in fields.enumerate() {
             if memchr::memchr(b',', field).is_some() {
                 return false;
             }
@@ -535,18 +546,14 @@ impl ContractMemo {
 
     /// The contract of a memo key met before.
     #[inline]
-    fn get(&self, key: &[u8]) -> Option<(ContractKey, u32)> {
+    fn get(&self, key: &[u8]) -> Option<u32> {
         self.known.get(key).copied()
     }
 
     /// The contract of fields spelled as an earlier row's (`None`: not met before).
     #[inline]
-    fn known<'a>(
-        &mut self,
-        layout: &Layout,
-        field: impl Fn(Col) -> &'a [u8],
-    ) -> Option<(ContractKey, u32)> {
-        if !self.key(layout, field) {
+    fn known<'a, T>(&mut self, fields: &'a [T], field: impl Fn(&'a T) -> &'a [u8]) -> Option<u32> {
+        if !self.key(fields.iter().map(field)) {
             return None;
         }
         self.known.get(self.scratch.as_slice()).copied()
@@ -558,21 +565,18 @@ impl ContractMemo {
         layout: &Layout,
         f: &Fields<'_>,
         contracts: &mut Contracts,
-    ) -> Result<(ContractKey, u32), LineProblem> {
-        if !self.key(layout, |col| f.get(col)) {
-            let key = f.contract()?;
-            return Ok((key, contracts.intern(key)));
+    ) -> Result<u32, LineProblem> {
+        if !self.key(layout.contract_columns.iter().map(|&col| f.get(col))) {
+            return Ok(contracts.intern(f.contract()?));
         }
         if let Some(&known) = self.known.get(self.scratch.as_slice()) {
             return Ok(known);
         }
-        let key = f.contract()?;
-        let index = contracts.intern(key);
+        let index = contracts.intern(f.contract()?);
         if self.known.len() < MAX_SPELLINGS {
-            self.known
-                .insert(self.scratch.as_slice().into(), (key, index));
+            self.known.insert(self.scratch.as_slice().into(), index);
         }
-        Ok((key, index))
+        Ok(index)
     }
 }
 
@@ -717,6 +721,13 @@ impl CsvRows {
 
     /// The next event or bad row; blank lines are passed over.
     pub(crate) fn next_row(&mut self, contracts: &mut Contracts) -> std::io::Result<Option<Row>> {
+        let (buf, start, end) = self.lines.window();
+        if let Some((index, body, next)) =
+            self.layout.parse_plain_at(buf, start, end, &mut self.memo)
+        {
+            self.lines.took_line(next);
+            return Ok(Some(Row::Event { index, body }));
+        }
         let Some((number, line)) = self.lines.next_content_line("csv")? else {
             return Ok(None);
         };
@@ -727,13 +738,6 @@ impl CsvRows {
         let mut line = &self.lines.buffer()[range];
         if let Some(rest) = line.strip_suffix(b"\r") {
             line = rest;
-        }
-        if let Some((contract, index, body)) = self.layout.parse_plain(line, &mut self.memo) {
-            return Ok(Some(Row::Event {
-                contract,
-                index,
-                body,
-            }));
         }
         let row = if split_fields(line, &mut self.fields) {
             line
@@ -751,11 +755,7 @@ impl CsvRows {
             .layout
             .parse(row, &self.fields, contracts, &mut self.memo);
         Ok(Some(match parsed {
-            Ok((contract, index, body)) => Row::Event {
-                contract,
-                index,
-                body,
-            },
+            Ok((index, body)) => Row::Event { index, body },
             Err(problem) => Row::Bad(number, problem),
         }))
     }
@@ -808,6 +808,19 @@ fn split_fields(line: &[u8], fields: &mut Vec<(usize, usize)>) -> bool {
     true
 }
 
+/// Where the contract field at `pos` ends (at a `,` or the line's end), or `None` when it
+/// holds a `"` (or the buffer ends).
+#[inline]
+fn text_end(buf: &[u8], mut pos: usize) -> Option<usize> {
+    loop {
+        match *buf.get(pos)? {
+            b',' | b'\n' | b'\r' => return Some(pos),
+            b'"' => return None,
+            _ => pos += 1,
+        }
+    }
+}
+
 /// One line read as a CSV record by the `csv` crate (quotes and escaped quotes undone).
 pub(crate) fn csv_record(line: &[u8]) -> ByteRecord {
     let mut reader = csv::ReaderBuilder::new()
@@ -820,13 +833,13 @@ pub(crate) fn csv_record(line: &[u8]) -> ByteRecord {
     record
 }
 
-/// The first and last of `contract` (columns in the file's order) when they stand side by side
-/// in `by_position`.
-fn contract_run(by_position: &[Col], contract: &[Col]) -> Option<(Col, Col)> {
-    let (&first, &last) = (contract.first()?, contract.last()?);
-    let start = by_position.iter().position(|&c| c == first)?;
-    let run = by_position.get(start..start + contract.len())?;
-    (run == contract).then_some((first, last))
+/// Whether `contract` (columns in the file's order) stand side by side in `by_position`.
+fn contract_run(by_position: &[Col], contract: &[Col]) -> bool {
+    let Some(&first) = contract.first() else {
+        return false;
+    };
+    let start = by_position.iter().position(|&c| c == first);
+    start.and_then(|start| by_position.get(start..start + contract.len())) == Some(contract)
 }
 
 /// The decimal digits of `line` from `pos` on, as `(value, end)`; `None` past `max` digits
@@ -935,13 +948,27 @@ mod tests {
         Layout::from_header(Path::new("x.csv"), &csv_record(header.as_bytes())).unwrap()
     }
 
+    impl Layout {
+        /// The fast path on one line (without its `\n`), as the reader's window holds it:
+        /// the line, `\n`, then slack of digits (what lies past the data must not matter).
+        fn parse_plain(&self, line: &[u8], memo: &mut ContractMemo) -> Option<(u32, EventBody)> {
+            let mut buf = line.to_vec();
+            buf.push(b'\n');
+            let end = buf.len();
+            buf.resize(end + SLACK, b'7');
+            let (index, body, next) = self.parse_plain_at(&buf, 0, end, memo)?;
+            assert_eq!(next, end);
+            Some((index, body))
+        }
+    }
+
     /// The full path: split (or the `csv` crate for quotes), then [`Layout::parse`].
     fn slow(
         layout: &Layout,
         line: &[u8],
         memo: &mut ContractMemo,
         contracts: &mut Contracts,
-    ) -> Result<(ContractKey, u32, EventBody), LineProblem> {
+    ) -> Result<(u32, EventBody), LineProblem> {
         let mut fields = Vec::new();
         let mut unquoted = Vec::new();
         let row = if split_fields(line, &mut fields) {

@@ -61,11 +61,7 @@ impl JsonlRows {
                         index
                     };
                     self.raw = trim(bytes, range);
-                    return Ok(Some(Row::Event {
-                        contract,
-                        index,
-                        body,
-                    }));
+                    return Ok(Some(Row::Event { index, body }));
                 }
                 Ok(None) => {}
                 Err(e) => return Ok(Some(Row::Bad(number, LineProblem::Decode(e)))),

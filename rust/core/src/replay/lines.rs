@@ -3,6 +3,7 @@
 
 use std::io::{self, Read};
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::error::LineProblem;
 use super::format::Stream;
@@ -10,6 +11,10 @@ use super::format::Stream;
 /// The longest line kept (in bytes, without its `\n`); a longer one is reported as too long
 /// and skipped without being buffered whole. An event line is a few hundred bytes.
 pub const MAX_LINE: usize = 64 << 10;
+
+/// Bytes kept after the buffer's data, never filled: a parser may read a word at any position
+/// of the data (see [`LineReader::window`]).
+pub(crate) const SLACK: usize = 32;
 
 /// One line: where it lies in [`LineReader::buffer`] (without its `\n`), or the fact that it
 /// was longer than [`MAX_LINE`].
@@ -35,7 +40,7 @@ impl LineReader {
     pub(crate) fn new(stream: Stream, capacity: usize) -> Self {
         Self {
             stream,
-            buf: vec![0; capacity.max(2 * MAX_LINE)].into_boxed_slice(),
+            buf: vec![0; capacity.max(2 * MAX_LINE) + SLACK].into_boxed_slice(),
             pos: 0,
             end: 0,
             eof: false,
@@ -46,6 +51,21 @@ impl LineReader {
     /// The buffer the ranges of [`Line::Text`] point into.
     pub(crate) fn buffer(&self) -> &[u8] {
         &self.buf
+    }
+
+    /// The buffer with its [`SLACK`], where the next line starts in it and where the data
+    /// read so far ends: a parser may take the lines there itself, telling
+    /// [`LineReader::took_line`] where each ends.
+    pub(crate) fn window(&self) -> (&[u8], usize, usize) {
+        (&self.buf, self.pos, self.end)
+    }
+
+    /// One line was taken from [`LineReader::window`]: the next starts at `next` (just past
+    /// the line's `\n`, at most the window's end).
+    pub(crate) fn took_line(&mut self, next: usize) {
+        debug_assert!(next > self.pos && next <= self.end && self.buf[next - 1] == b'\n');
+        self.pos = next;
+        self.line += 1;
     }
 
     /// The next line and its number, or `None` at the end. A last line without `\n` counts.
@@ -104,8 +124,9 @@ impl LineReader {
     /// Counts the lines from here to the end that [`LineReader::next_content_line`] would
     /// return (not blank, or too long), without returning them: a search per buffer for the
     /// line breaks, and for each line a look at its last bytes (a line ending in anything but
-    /// whitespace is not blank). The pre-scan's count, at the speed of reading.
-    pub(crate) fn count_content_lines(&mut self) -> io::Result<u64> {
+    /// whitespace is not blank). The pre-scan's count, at the speed of reading. `None` when
+    /// `stop` was found set (it is looked at once per buffer).
+    pub(crate) fn count_content_lines(&mut self, stop: &AtomicBool) -> io::Result<Option<u64>> {
         let mut count = 0u64;
         // The current line's length so far (in earlier buffers) and whether it held anything
         // but whitespace there.
@@ -131,7 +152,10 @@ impl LineReader {
                     self.line += 1;
                     count += u64::from(content || carried > MAX_LINE);
                 }
-                return Ok(count);
+                return Ok(Some(count));
+            }
+            if stop.load(Ordering::Relaxed) {
+                return Ok(None);
             }
             self.fill()?;
         }
@@ -145,7 +169,8 @@ impl LineReader {
             self.pos = 0;
         }
         loop {
-            match self.stream.read(&mut self.buf[self.end..]) {
+            let room = self.buf.len() - SLACK;
+            match self.stream.read(&mut self.buf[self.end..room]) {
                 Ok(0) => {
                     self.eof = true;
                     return Ok(());
@@ -270,7 +295,7 @@ mod tests {
             for _ in 0..read_first {
                 first += u64::from(counted.next_content_line("csv").unwrap().is_some());
             }
-            let rest = counted.count_content_lines().unwrap();
+            let rest = counted.count_content_lines(&AtomicBool::new(false)).unwrap().unwrap();
             prop_assert_eq!(first + rest, line_by_line);
             prop_assert_eq!(counted.line, expected.line);
         }

@@ -14,7 +14,6 @@ use super::format::{open, Format};
 use super::jsonl::JsonlRows;
 use super::lines::LineReader;
 use super::{market_time, BadLinePolicy, Contracts, Row};
-use crate::contract::ContractKey;
 use crate::event::EventBody;
 
 /// The heap key of a failed head: before every event.
@@ -100,7 +99,6 @@ impl Source {
 enum Head {
     Event {
         time: i64,
-        contract: ContractKey,
         index: u32,
         body: EventBody,
     },
@@ -142,7 +140,6 @@ pub(crate) struct Merge {
 /// The next event, as [`Merge::pop`] hands it over.
 pub(crate) struct Popped<'a> {
     pub(crate) time: i64,
-    pub(crate) contract: ContractKey,
     pub(crate) index: u32,
     pub(crate) body: EventBody,
     pub(crate) raw: Option<&'a [u8]>,
@@ -182,18 +179,13 @@ impl Merge {
         let source = &mut self.sources[file];
         let head = loop {
             match source.next_row(contracts) {
-                Ok(Some(Row::Event {
-                    contract,
-                    index,
-                    body,
-                })) => {
+                Ok(Some(Row::Event { index, body })) => {
                     let (date, ms_of_day) = date_and_ms(&body);
                     if date != self.day.0 {
                         self.day = (date, market_time(date, 0));
                     }
                     break Head::Event {
                         time: self.day.1 + i64::from(ms_of_day),
-                        contract,
                         index,
                         body,
                     };
@@ -235,14 +227,8 @@ impl Merge {
     pub(crate) fn pop(&mut self) -> Option<Result<Popped<'_>, ReplayError>> {
         let Reverse((_, file)) = self.heap.pop()?;
         match std::mem::replace(&mut self.heads[file], Head::Done) {
-            Head::Event {
+            Head::Event { time, index, body } => Some(Ok(Popped {
                 time,
-                contract,
-                index,
-                body,
-            } => Some(Ok(Popped {
-                time,
-                contract,
                 index,
                 body,
                 raw: self.sources[file].raw(),

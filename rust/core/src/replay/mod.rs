@@ -22,12 +22,15 @@
 //! * **Order**: files are merged by market time ([`market_time`]); ties go to the earlier file
 //!   (in the order given: a glob sorts by path); a file keeps its own order (it is not sorted,
 //!   only merged by its head).
-//! * **Pre-scan** ([`ReplayReader::open`]): every file is opened and read through once:
-//!   missing, empty (no data event), a CSV header that lacks or does not know a column, and a
-//!   truncated or corrupt gzip stream are refused before anything is served. The total
-//!   ([`ReplayReader::total`]) counts non-blank *lines* (CSV: after the header), not decoded
-//!   events, so the pre-scan runs at the speed of reading; for what `record` writes (one data
-//!   event per line) it is the number of events.
+//! * **Pre-scan** ([`ReplayReader::open`]): every file is opened and checked: missing, empty
+//!   (no data event), a CSV header that lacks or does not know a column, and a truncated or
+//!   corrupt gzip stream (a gzip file is read through) are refused before anything is served.
+//!   The total ([`ReplayReader::total`]) counts non-blank *lines* (CSV: after the header), not
+//!   decoded events, at the speed of reading; for what `record` writes (one data event per
+//!   line) it is the number of events. A plain file needs reading only to its first data event
+//!   to be checked: the rest of its lines are counted on a thread of its own while the replay
+//!   goes on (the total is known a moment later, [`ReplayReader::wait_total`]), so a large
+//!   file starts at once and its reading is not delayed by a second pass.
 //! * **Bad lines**: a JSON line that the event decoder refuses (or that is not UTF-8, or too
 //!   long), or a CSV row that breaks a column's rule, is a [`BadLine`]
 //!   (`PATH:LINE: <field path>: <reason>`, 1-based lines, the column name as the field path for
@@ -56,7 +59,9 @@ mod tests;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
 
 pub use error::{BadLine, CsvHeaderProblem, FieldReason, LineProblem, ReplayError};
 pub use format::{expand, Format};
@@ -66,6 +71,7 @@ use crate::contract::ContractKey;
 use crate::event::batch::SpanHash;
 use crate::event::EventBody;
 use merge::{Merge, Next, SkipLog};
+use prescan::Scanned;
 
 /// What to do with a line that is not a valid event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -117,33 +123,41 @@ pub fn body_time(body: &EventBody) -> i64 {
 /// One row of a file: a data event (with its contract's index in [`Contracts`]) or a bad
 /// line (its number and problem).
 pub(crate) enum Row {
-    Event {
-        contract: ContractKey,
-        index: u32,
-        body: EventBody,
-    },
+    Event { index: u32, body: EventBody },
     Bad(u64, LineProblem),
 }
 
 /// Every contract a reader has met, numbered 0, 1, 2, … in order of first sight, for as long
 /// as the reader lives (rewinds included). File readers remember which of their spellings is
 /// which index, so an event costs no lookup here once its spelling is known.
+/// Rows and heads carry only the index: a contract is copied out once, when handed over.
 #[derive(Debug, Clone)]
 pub(crate) struct Contracts {
     ids: HashMap<ContractKey, u32, SpanHash>,
+    keys: Vec<ContractKey>,
 }
 
 impl Contracts {
     pub(crate) fn new() -> Self {
         Self {
             ids: HashMap::with_hasher(SpanHash::default()),
+            keys: Vec::new(),
         }
     }
 
     /// The index of `key`, given it a new one if it is new.
     pub(crate) fn intern(&mut self, key: ContractKey) -> u32 {
-        let next = self.ids.len() as u32;
-        *self.ids.entry(key).or_insert(next)
+        let next = self.keys.len() as u32;
+        let index = *self.ids.entry(key).or_insert(next);
+        if index == next {
+            self.keys.push(key);
+        }
+        index
+    }
+
+    /// The contract of an index [`Contracts::intern`] gave.
+    pub(crate) fn key(&self, index: u32) -> &ContractKey {
+        &self.keys[index as usize]
     }
 }
 
@@ -152,7 +166,7 @@ impl Contracts {
 pub struct ReplayEvent<'a> {
     /// Its market time ([`market_time`]).
     pub time: i64,
-    pub contract: ContractKey,
+    pub contract: &'a ContractKey,
     /// The contract's index in this reader: 0, 1, 2, … in order of first sight, the same for
     /// the same contract for the reader's whole life (rewinds included), so a consumer can keep
     /// per-contract data (its own contract ids) in a `Vec`.
@@ -163,11 +177,79 @@ pub struct ReplayEvent<'a> {
     pub raw: Option<&'a [u8]>,
 }
 
+/// The pre-scan's total, finished on a thread of its own when a plain file has lines left to
+/// count (see the module docs).
+struct Total {
+    known: OnceLock<Option<u64>>,
+    counting: Mutex<Option<JoinHandle<Option<u64>>>>,
+    /// Set when the reader is dropped: the count stops at its next buffer.
+    stop: Arc<AtomicBool>,
+}
+
+impl Total {
+    fn start(scanned: Vec<Scanned>) -> Self {
+        let all_counted = scanned.iter().all(|s| matches!(s, Scanned::Counted(_)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let count = {
+            let stop = stop.clone();
+            move || -> Option<u64> { scanned.into_iter().map(|s| s.finish(&stop)).sum() }
+        };
+        let known = OnceLock::new();
+        let mut counting = None;
+        if all_counted {
+            let _ = known.set(count());
+        } else {
+            match std::thread::Builder::new()
+                .name("replay-count".into())
+                .spawn(count)
+            {
+                Ok(handle) => counting = Some(handle),
+                // No thread to be had: the total stays unknown.
+                Err(_) => {
+                    let _ = known.set(None);
+                }
+            }
+        }
+        Self {
+            known,
+            counting: Mutex::new(counting),
+            stop,
+        }
+    }
+
+    fn get(&self, wait: bool) -> Option<u64> {
+        if let Some(&known) = self.known.get() {
+            return known;
+        }
+        let mut counting = self
+            .counting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match counting.take() {
+            Some(handle) if wait || handle.is_finished() => {
+                let total = handle.join().ok().flatten();
+                *self.known.get_or_init(|| total)
+            }
+            Some(handle) => {
+                *counting = Some(handle);
+                None
+            }
+            None => self.known.get().copied().flatten(),
+        }
+    }
+}
+
+impl Drop for Total {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Replay files read as one stream of events in market-time order. See the module docs.
 pub struct ReplayReader {
     paths: Vec<Arc<Path>>,
     policy: BadLinePolicy,
-    total: u64,
+    total: Total,
     merge: Merge,
     contracts: Contracts,
     read_count: u64,
@@ -182,10 +264,11 @@ impl ReplayReader {
             return Err(ReplayError::NoFiles);
         }
         let paths: Vec<Arc<Path>> = paths.into_iter().map(Arc::from).collect();
-        let mut total = 0;
-        for path in &paths {
-            total += prescan::scan(path)?;
-        }
+        let scanned = paths
+            .iter()
+            .map(|path| prescan::scan(path))
+            .collect::<Result<Vec<_>, _>>()?;
+        let total = Total::start(scanned);
         let mut skipped = SkipLog::default();
         let mut contracts = Contracts::new();
         let merge = Merge::open(&paths, policy, &mut contracts, &mut skipped)?;
@@ -206,9 +289,16 @@ impl ReplayReader {
         &self.paths
     }
 
-    /// Non-blank lines of every file, from the pre-scan (see the module docs).
-    pub fn total(&self) -> u64 {
-        self.total
+    /// Non-blank lines of every file, from the pre-scan (see the module docs); `None` while
+    /// they are still being counted.
+    pub fn total(&self) -> Option<u64> {
+        self.total.get(false)
+    }
+
+    /// [`ReplayReader::total`], waiting for the count to end; `None` only when it could not
+    /// be finished (a file that cannot be read to its end, which its reading reports).
+    pub fn wait_total(&self) -> Option<u64> {
+        self.total.get(true)
     }
 
     /// Data events handed out since the start or the last rewind.
@@ -265,7 +355,7 @@ impl ReplayReader {
                 Some(Ok(event)) => {
                     sink(ReplayEvent {
                         time: event.time,
-                        contract: event.contract,
+                        contract: self.contracts.key(event.index),
                         contract_index: event.index,
                         body: event.body,
                         raw: event.raw,

@@ -6,8 +6,14 @@
 //! count is the number of events; a STATUS line or a bad line is counted too. Only the lines up
 //! to the first data event are decoded (to tell a file of STATUS lines from one with events);
 //! the rest are only counted ([`LineReader::count_content_lines`]).
+//!
+//! A gzip file is counted to its end before it is served: only reading it all tells a
+//! truncated or corrupt stream. A plain file has nothing left to check after its first data
+//! event: the rest of its count is handed back ([`Scanned::Counting`]) for the reader to finish
+//! beside the replay.
 
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
 use super::csv_rows::{csv_record, Layout};
 use super::error::{CsvHeaderProblem, ReplayError};
@@ -18,16 +24,37 @@ use crate::event::decode_event;
 /// The pre-scan's read buffer.
 const SCAN_BUFFER: usize = 1 << 20;
 
-/// Checks `path` and returns its number of non-blank lines (after the header, for CSV).
-pub(crate) fn scan(path: &Path) -> Result<u64, ReplayError> {
+/// What the pre-scan of a file found: its count, or the count so far and the lines left to
+/// count.
+pub(crate) enum Scanned {
+    Counted(u64),
+    Counting { counted: u64, rest: LineReader },
+}
+
+impl Scanned {
+    /// Finishes the count (`None`: `stop` was set, or an I/O error, which the reading of the
+    /// file reports itself).
+    pub(crate) fn finish(self, stop: &AtomicBool) -> Option<u64> {
+        match self {
+            Scanned::Counted(n) => Some(n),
+            Scanned::Counting { counted, mut rest } => rest
+                .count_content_lines(stop)
+                .ok()
+                .flatten()
+                .map(|n| counted + n),
+        }
+    }
+}
+
+/// Checks `path` and counts its non-blank lines (after the header, for CSV), or the lines up
+/// to its first data event and what is left to count.
+pub(crate) fn scan(path: &Path) -> Result<Scanned, ReplayError> {
     let opened = open(path)?;
     let gzip = opened.gzip;
     let mut lines = LineReader::new(opened.stream, SCAN_BUFFER);
     let format = Format::of_path(path);
     let mut header = format == Format::Csv;
     let mut count = 0u64;
-    // Whether a line that is not blank, STATUS or an acknowledgement was seen (JSON Lines).
-    let mut content = false;
     while let Some((_, line)) = lines
         .next_line()
         .map_err(|e| ReplayError::read(path, gzip, &e))?
@@ -43,30 +70,34 @@ pub(crate) fn scan(path: &Path) -> Result<u64, ReplayError> {
             // A bad line: counted, and content.
             Line::TooLong => None,
         };
-        match line {
+        // Whether the line is a data event or a bad line (not blank, STATUS or an
+        // acknowledgement).
+        let content = match line {
             Some(line) if is_blank(line) => continue,
             Some(line) if header => {
                 check_csv_header(path, line)?;
                 header = false;
                 continue;
             }
-            Some(line) => {
-                content = format == Format::Csv || !matches!(decode_event(line), Ok(None));
-            }
-            None => content = true,
-        }
+            Some(line) => format == Format::Csv || !matches!(decode_event(line), Ok(None)),
+            None => true,
+        };
         count += 1;
-        if content {
-            count += lines
-                .count_content_lines()
-                .map_err(|e| ReplayError::read(path, gzip, &e))?;
-            break;
+        if !content {
+            continue;
         }
+        if !gzip {
+            return Ok(Scanned::Counting {
+                counted: count,
+                rest: lines,
+            });
+        }
+        let rest = lines
+            .count_content_lines(&AtomicBool::new(false))
+            .map_err(|e| ReplayError::read(path, gzip, &e))?;
+        return Ok(Scanned::Counted(count + rest.unwrap_or(0)));
     }
-    if !content {
-        return Err(ReplayError::Empty { path: path.into() });
-    }
-    Ok(count)
+    Err(ReplayError::Empty { path: path.into() })
 }
 
 /// Reads `line` as a CSV header row and checks it.

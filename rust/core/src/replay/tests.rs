@@ -90,7 +90,7 @@ fn read_some(
     reader.read(max, until, |e| {
         got.push(Got {
             time: e.time,
-            contract: e.contract,
+            contract: *e.contract,
             body: e.body,
             raw: e.raw.map(<[u8]>::to_vec),
         });
@@ -202,7 +202,7 @@ fn json_lines_read_back_event_for_event_and_byte_for_byte() {
     let events = sample();
     let path = write(dir.path(), "day.jsonl", &jsonl(&events));
     let mut reader = open(&[&path]).unwrap();
-    assert_eq!(reader.total(), 3);
+    assert_eq!(reader.wait_total().unwrap(), 3);
     assert_eq!(reader.next_time(), Some(market_time(20250321, 34200000)));
     let got = read_all(&mut reader).unwrap();
     assert_eq!(got.len(), 3);
@@ -232,7 +232,7 @@ fn blank_status_and_ack_lines_are_passed_over_and_crlf_is_not_forwarded() {
     let path = write(dir.path(), "mixed.jsonl", &data);
     let mut reader = open(&[&path]).unwrap();
     // Lines are counted, not decoded: STATUS and the acknowledgement count.
-    assert_eq!(reader.total(), 4);
+    assert_eq!(reader.wait_total().unwrap(), 4);
     let got = read_all(&mut reader).unwrap();
     assert_eq!(got.len(), 2);
     assert_eq!(
@@ -276,7 +276,7 @@ fn multi_member_gzip_reads_as_one_stream() {
     }
     let path = write(dir.path(), "day.jsonl.gz", &data);
     let mut reader = open(&[&path]).unwrap();
-    assert_eq!(reader.total(), 3);
+    assert_eq!(reader.wait_total().unwrap(), 3);
     let got = read_all(&mut reader).unwrap();
     let bodies: Vec<_> = got.iter().map(|g| g.body).collect();
     assert_eq!(bodies, events.iter().map(|e| e.1).collect::<Vec<_>>());
@@ -304,7 +304,7 @@ fn lines_across_chunk_boundaries_and_many_chunks() {
     for (name, bytes) in [("big.jsonl", data.clone()), ("big.jsonl.gz", gzip(&data))] {
         let path = write(dir.path(), name, &bytes);
         let mut reader = open(&[&path]).unwrap();
-        assert_eq!(reader.total(), 12_000);
+        assert_eq!(reader.wait_total().unwrap(), 12_000);
         let got = read_all(&mut reader).unwrap();
         assert_eq!(got.len(), events.len());
         for (g, (c, b)) in got.iter().zip(&events) {
@@ -388,7 +388,7 @@ fn invalid_utf8_and_overlong_lines_are_bad_lines() {
     data.extend(jsonl(&events[2..]));
     let path = write(dir.path(), "day.jsonl", &data);
     let mut reader = open_skip(&[&path]);
-    assert_eq!(reader.total(), 4);
+    assert_eq!(reader.wait_total().unwrap(), 4);
     assert_eq!(read_all(&mut reader).unwrap().len(), 2);
     let messages: Vec<String> = reader
         .take_skipped()
@@ -436,7 +436,7 @@ fn csv_trades_with_defaults_options_and_any_column_order() {
                SPX,5700.25,20250321,34200002,0,INDEX,,,,-1\n";
     let path = write(dir.path(), "trades.csv", csv.as_bytes());
     let mut reader = open(&[&path]).unwrap();
-    assert_eq!(reader.total(), 3);
+    assert_eq!(reader.wait_total().unwrap(), 3);
     let got = read_all(&mut reader).unwrap();
     let expect = [
         (
@@ -526,7 +526,7 @@ fn csv_quotes_plain_and_gzip() {
     let gz = write(dir.path(), "quotes.csv.gz", &gzip(csv.as_bytes()));
     for path in [&plain, &gz] {
         let mut reader = open(&[path]).unwrap();
-        assert_eq!(reader.total(), 2);
+        assert_eq!(reader.wait_total().unwrap(), 2);
         let got: Vec<_> = read_all(&mut reader)
             .unwrap()
             .into_iter()
@@ -613,7 +613,7 @@ fn csv_row_errors_name_the_column() {
     csv.push_str("20250321,9,A,1,1,,,,,\n");
     let path = write(dir.path(), "rows.csv", csv.as_bytes());
     let mut reader = open_skip(&[&path]);
-    assert_eq!(reader.total(), rows.len() as u64 + 1);
+    assert_eq!(reader.wait_total().unwrap(), rows.len() as u64 + 1);
     assert_eq!(read_all(&mut reader).unwrap().len(), 1);
     let messages: Vec<String> = reader
         .take_skipped()
@@ -656,7 +656,7 @@ fn files_merge_by_market_time_ties_to_the_earlier_file_and_each_file_keeps_its_o
     let pa = write(dir.path(), "a.jsonl", &a);
     let pb = write(dir.path(), "b.csv", b.as_bytes());
     let mut reader = open(&[&pa, &pb]).unwrap();
-    assert_eq!(reader.total(), 9);
+    assert_eq!(reader.wait_total().unwrap(), 9);
     let got: Vec<(String, i64)> = read_all(&mut reader)
         .unwrap()
         .iter()
@@ -811,7 +811,7 @@ fn a_file_of_bad_lines_is_not_empty_its_first_read_reports_them() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "bad.jsonl", b"garbage\n");
     let mut reader = open(&[&path]).unwrap();
-    assert_eq!(reader.total(), 1);
+    assert_eq!(reader.wait_total().unwrap(), 1);
     assert_eq!(
         read_some(&mut reader, 10, None).unwrap_err().to_string(),
         format!("{}:1: json: expected '{{' at byte 0", path.display())
