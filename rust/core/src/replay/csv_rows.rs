@@ -24,6 +24,7 @@ use std::path::Path;
 use csv::ByteRecord;
 
 use super::error::{CsvHeaderProblem, FieldReason, LineProblem, ReplayError};
+use super::format::Stream;
 use super::lines::{is_blank, Line, LineReader, MAX_LINE, SLACK};
 use super::{Contracts, Row};
 use crate::contract::{ContractError, ContractKey, ContractReason, SecType};
@@ -717,6 +718,33 @@ impl CsvRows {
                 memo: ContractMemo::new(),
             })));
         }
+    }
+
+    /// The header's layout.
+    pub(crate) fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The lines read so far (the header's, just after [`CsvRows::open`]).
+    pub(crate) fn lines(&self) -> &LineReader {
+        &self.lines
+    }
+
+    /// Rows of `layout` on `lines` (no header: a part of a file after its header).
+    pub(crate) fn headless(layout: Layout, lines: LineReader) -> Self {
+        Self {
+            lines,
+            fields: Vec::with_capacity(layout.fields),
+            layout,
+            unquoted: Vec::new(),
+            memo: ContractMemo::new(),
+        }
+    }
+
+    /// Goes on with the rows of another stream (from its start, lines numbered from 1),
+    /// keeping what the memo learned.
+    pub(crate) fn restart(&mut self, stream: Stream) {
+        self.lines.restart(stream);
     }
 
     /// The next event or bad row; blank lines are passed over.

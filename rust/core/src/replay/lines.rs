@@ -33,6 +33,8 @@ pub(crate) struct LineReader {
     eof: bool,
     /// The number of the last line returned (1-based).
     line: u64,
+    /// Bytes read from the stream so far.
+    read: u64,
 }
 
 impl LineReader {
@@ -45,7 +47,24 @@ impl LineReader {
             end: 0,
             eof: false,
             line: 0,
+            read: 0,
         }
+    }
+
+    /// Starts over on another stream, keeping the buffer.
+    pub(crate) fn restart(&mut self, stream: Stream) {
+        self.stream = stream;
+        (self.pos, self.end, self.eof, self.line, self.read) = (0, 0, false, 0, 0);
+    }
+
+    /// The number of the last line returned or taken (1-based; 0 before the first).
+    pub(crate) fn line_number(&self) -> u64 {
+        self.line
+    }
+
+    /// How far into the stream the next line starts (in bytes).
+    pub(crate) fn offset(&self) -> u64 {
+        self.read - (self.end - self.pos) as u64
     }
 
     /// The buffer the ranges of [`Line::Text`] point into.
@@ -177,6 +196,7 @@ impl LineReader {
                 }
                 Ok(n) => {
                     self.end += n;
+                    self.read += n as u64;
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -8,6 +8,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 
+use super::csv_parallel::{self, ParallelCsvRows};
 use super::csv_rows::{CsvRows, Header};
 use super::error::{BadLine, ReplayError};
 use super::format::{open, Format};
@@ -48,6 +49,8 @@ impl SkipLog {
 enum Rows {
     Jsonl(JsonlRows),
     Csv(Box<CsvRows>),
+    /// A large plain CSV file, read by threads.
+    ParallelCsv(Box<ParallelCsvRows>),
     /// A CSV file with nothing in it (it was emptied after the pre-scan).
     None,
 }
@@ -66,7 +69,16 @@ impl Source {
         let rows = match Format::of_path(path) {
             Format::Jsonl => Rows::Jsonl(JsonlRows::new(lines)),
             Format::Csv => match CsvRows::open(path, lines, opened.gzip)? {
-                Header::Rows(rows) => Rows::Csv(rows),
+                Header::Rows(rows) => match parallel_length(path, opened.gzip) {
+                    Some(len) => Rows::ParallelCsv(Box::new(ParallelCsvRows::start(
+                        path,
+                        &rows,
+                        len,
+                        csv_parallel::workers(),
+                        csv_parallel::CHUNK,
+                    ))),
+                    None => Rows::Csv(rows),
+                },
                 Header::Empty => Rows::None,
             },
         };
@@ -81,6 +93,7 @@ impl Source {
         let row = match &mut self.rows {
             Rows::Jsonl(rows) => rows.next_row(contracts),
             Rows::Csv(rows) => rows.next_row(contracts),
+            Rows::ParallelCsv(rows) => rows.next_row(contracts),
             Rows::None => Ok(None),
         };
         row.map_err(|e| ReplayError::read(&self.path, self.gzip, &e))
@@ -90,9 +103,19 @@ impl Source {
     fn raw(&self) -> Option<&[u8]> {
         match &self.rows {
             Rows::Jsonl(rows) => Some(rows.raw()),
-            Rows::Csv(_) | Rows::None => None,
+            Rows::Csv(_) | Rows::ParallelCsv(_) | Rows::None => None,
         }
     }
+}
+
+/// The length of a CSV file to be read by threads: a regular file (not gzip, not a pipe) of
+/// at least [`csv_parallel::PARALLEL_FROM`] bytes, on a machine with more than one core.
+fn parallel_length(path: &Path, gzip: bool) -> Option<u64> {
+    let len = std::fs::metadata(path)
+        .ok()
+        .filter(std::fs::Metadata::is_file)?
+        .len();
+    (!gzip && len >= csv_parallel::PARALLEL_FROM && csv_parallel::workers() > 1).then_some(len)
 }
 
 /// What a file offers next.

@@ -48,6 +48,7 @@
 pub mod error;
 pub mod format;
 
+mod csv_parallel;
 mod csv_rows;
 mod jsonl;
 mod lines;
@@ -153,6 +154,11 @@ impl Contracts {
             self.keys.push(key);
         }
         index
+    }
+
+    /// How many contracts were met.
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
     }
 
     /// The contract of an index [`Contracts::intern`] gave.

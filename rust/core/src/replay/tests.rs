@@ -927,3 +927,80 @@ proptest! {
         read_everything(&path, BadLinePolicy::Stop);
     }
 }
+
+// --- large CSV files, read by threads ----------------------------------------------------------
+
+/// A CSV file of several chunks with bad rows here and there: read by threads (plain) and
+/// alone (the same bytes gzipped), both policies give the same events, messages and errors,
+/// and a rewind (mid-file) reads the same again.
+#[test]
+fn a_large_csv_file_reads_the_same_by_threads_as_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text =
+        String::from("date,ms_of_day,symbol,price,size,sec_type,expiration,strike,right\n");
+    let (mut n, mut bad) = (0u32, 0u64);
+    while text.len() < (super::csv_parallel::PARALLEL_FROM + (3 << 20)) as usize {
+        n += 1;
+        let row = match n % 10_007 {
+            17 => {
+                bad += 1;
+                "20250321,1,AAPL,oops,1,,,,".to_string()
+            }
+            18 => String::new(),
+            19 => format!("20250321,{n},\"NEW{}\",1.5,2,,,,", n % 7),
+            _ if n % 3 == 0 => format!(
+                "20250321,{n},SPY,{}.{:02},{},OPTION,20250321,{},C",
+                n % 500,
+                n % 100,
+                n % 90,
+                500_000 + 5_000 * (n % 9)
+            ),
+            _ => format!("20250321,{n},S{},{}.25,{},,,,", n % 50, n % 700, n % 300),
+        };
+        text.push_str(&row);
+        text.push(if n % 5 == 0 { '\r' } else { ' ' });
+        text.push('\n');
+    }
+    let plain = write(dir.path(), "big.csv", text.as_bytes());
+    let zipped = write(dir.path(), "big.csv.gz", &gzip(text.as_bytes()));
+    let skip = |path: &Path| {
+        let mut reader = open_skip(&[path]);
+        let got = read_all(&mut reader).unwrap();
+        let skipped: Vec<String> = reader
+            .take_skipped()
+            .iter()
+            .map(|b| b.to_string().replace(".csv.gz", ".csv"))
+            .collect();
+        (got, reader.skipped(), skipped)
+    };
+    let (threads, alone) = (skip(&plain), skip(&zipped));
+    assert!(threads.0.len() > 100_000);
+    assert_eq!(threads.1, bad);
+    assert!(threads == alone, "skip policy");
+    let stop = |path: &Path| {
+        let mut reader = open(&[path]).unwrap();
+        let mut got = Vec::new();
+        let error = loop {
+            match read_some(&mut reader, 3000, None) {
+                Ok(some) => got.extend(some),
+                Err(e) => break e.to_string().replace(".csv.gz", ".csv"),
+            }
+        };
+        (got, error)
+    };
+    let (threads, alone) = (stop(&plain), stop(&zipped));
+    assert_eq!(
+        threads.1,
+        format!(
+            "{}:18: price: expected a finite number, got \"oops\"",
+            plain.display()
+        )
+    );
+    assert!(threads == alone, "stop policy");
+    let mut reader = open_skip(&[&plain]);
+    let first = read_some(&mut reader, 50_000, None).unwrap();
+    reader.rewind().unwrap();
+    let again = read_all(&mut reader).unwrap();
+    assert_eq!(first[..], again[..first.len()]);
+    assert_eq!(again, skip(&plain).0);
+}
