@@ -9,7 +9,9 @@
 //!   [`crate::event::EventLineDecoder`], which parses each contract spelling once), each event
 //!   keeping its line.
 //! * `csv_rows`: CSV trades and quotes, checked column by column.
-//! * `prescan`: the checks and the line count run before serving.
+//! * `csv_parallel`: a large plain CSV file parsed by one thread per core, in order.
+//! * `prescan`: the checks run before serving, and the line count (finished beside the
+//!   replay for a plain file).
 //! * `merge`: the k-way merge by head.
 //! * [`error`]: [`ReplayError`] and [`BadLine`], as values.
 //!
