@@ -14,6 +14,11 @@
 
 ``FASTFEED_BENCH_REDIS_RATE`` sets the ingest node's ``--rate`` (default ``max``).
 
+The throwaway ``redis-server`` does not cut a lagging subscriber (``client-output-buffer-limit
+pubsub 0 0 0``): a round lasts seconds, so the backlog is bounded, and each side's delivered
+rate is what its subscriber takes. With Redis's default limits an overdriven redis-py
+subscriber was disconnected mid-round and the full run failed.
+
     pytest benches/bench_redis.py --benchmark-disable    # correctness, small counts
     pytest benches/bench_redis.py -s                     # the numbers
 """
@@ -232,7 +237,9 @@ async def _redis_py_delivered(url: str, seconds: float) -> float:
 
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    server = RedisServer(
+        tmp_path_factory.mktemp("redis"), extra=("--client-output-buffer-limit", "pubsub 0 0 0")
+    ).start()
     yield server
     server.stop()
 
