@@ -8,8 +8,9 @@
 //!   carries from one chunk to the next.
 //! * **Threads.** Chunk `k` goes to worker `k mod W`; each worker reads its chunks with its
 //!   own [`CsvRows`] (the same plain and line-by-line paths, its contract memo kept across its
-//!   chunks) and sends each chunk's rows back whole. At most two chunks per worker are asked
-//!   for ahead of the reader, so memory is bounded (a few MiB per worker) whatever the file.
+//!   chunks) and sends each chunk's rows back in parts of at most [`PART_ROWS`]. At most two
+//!   chunks per worker are asked for ahead of the reader and at most [`PARTS_AHEAD`] parts
+//!   wait per worker, so memory is bounded (a few MiB per worker) whatever the file holds.
 //! * **Order.** The reader takes the chunks in order: rows come out exactly as [`CsvRows`]
 //!   gives them. Line numbers are made whole by adding the lines of the chunks before (workers
 //!   number lines within their chunk); contract indexes are made the reader's when a row is
@@ -21,7 +22,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::csv_rows::{CsvRows, Layout};
@@ -57,6 +58,8 @@ struct Plan {
     chunk: u64,
     /// The number of chunks (the last reads to the end, however long the file has grown).
     chunks: u64,
+    /// Rows per part ([`PART_ROWS`]).
+    part_rows: usize,
 }
 
 impl Plan {
@@ -139,67 +142,91 @@ impl Read for ChunkStream {
     }
 }
 
-/// One chunk's rows, as a worker read them.
-struct ChunkRows {
-    /// Taken from the front; sent back empty to be filled again (no allocation per chunk).
+/// Rows per part ([`ParallelCsvRows::start`]): a worker sends a chunk's rows in parts of at most this many, and at most
+/// [`PARTS_AHEAD`] parts wait per worker, so memory is bounded by rows, not by bytes of file
+/// (a MiB of short bad lines is a great many rows).
+pub(crate) const PART_ROWS: usize = 16 << 10;
+
+/// Parts a worker may have sent and the reader not taken yet.
+const PARTS_AHEAD: usize = 2;
+
+/// Rows of a chunk, in order, as a worker read them.
+struct Part {
+    /// Taken from the front; sent back empty to be filled again (no allocation per part).
     rows: VecDeque<Row>,
-    /// Its lines (bad lines' numbers count from the chunk's first line).
-    lines: u64,
-    /// The worker's contracts first seen in this chunk, in the worker's index order.
+    /// The worker's contracts first seen since its last part, in the worker's index order.
     new_contracts: Vec<ContractKey>,
     /// What ended the chunk early.
     error: Option<io::Error>,
+    /// In the chunk's last part: its number of lines (bad lines' numbers count from the
+    /// chunk's first line).
+    end: Option<u64>,
 }
 
-/// A worker: reads the chunks it is sent, sends back their rows (in the row queues it is
-/// given back, when there are).
+/// A worker: reads the chunks it is sent, sends back their rows in parts (in the row queues
+/// it is given back, when there are).
 fn work(
     plan: &Plan,
     layout: &Layout,
     jobs: &Receiver<u64>,
-    results: &Sender<ChunkRows>,
+    results: &SyncSender<Part>,
     spare: &Receiver<VecDeque<Row>>,
 ) {
     let mut contracts = Contracts::new();
-    let mut rows: Option<CsvRows> = None;
-    for k in jobs {
-        let known = contracts.len();
-        let mut out = ChunkRows {
-            rows: spare.try_recv().unwrap_or_default(),
-            lines: 0,
-            new_contracts: Vec::new(),
-            error: None,
+    let mut sent_contracts = 0;
+    let mut part = |contracts: &Contracts, rows, error, end| {
+        let new_contracts = (sent_contracts..contracts.len())
+            .map(|i| *contracts.key(i as u32))
+            .collect();
+        sent_contracts = contracts.len();
+        let part = Part {
+            rows,
+            new_contracts,
+            error,
+            end,
         };
-        match plan.open(k) {
-            Ok(stream) => {
-                let reader = match &mut rows {
-                    Some(reader) => {
-                        reader.restart(Box::new(stream));
-                        reader
-                    }
-                    None => rows.insert(CsvRows::headless(
-                        layout.clone(),
-                        LineReader::new(Box::new(stream), plan.chunk as usize),
-                    )),
-                };
-                loop {
-                    match reader.next_row(&mut contracts) {
-                        Ok(Some(row)) => out.rows.push_back(row),
-                        Ok(None) => break,
-                        Err(e) => {
-                            out.error = Some(e);
-                            break;
+        results.send(part).is_ok()
+    };
+    let mut reader: Option<CsvRows> = None;
+    for k in jobs {
+        let mut rows = spare.try_recv().unwrap_or_default();
+        let stream = match plan.open(k) {
+            Ok(stream) => Box::new(stream),
+            Err(e) => {
+                if part(&contracts, rows, Some(e), Some(0)) {
+                    continue;
+                }
+                return;
+            }
+        };
+        let reader = match &mut reader {
+            Some(reader) => {
+                reader.restart(stream);
+                reader
+            }
+            None => reader.insert(CsvRows::headless(
+                layout.clone(),
+                LineReader::new(stream, plan.chunk as usize),
+            )),
+        };
+        let error = loop {
+            match reader.next_row(&mut contracts) {
+                Ok(Some(row)) => {
+                    rows.push_back(row);
+                    if rows.len() == plan.part_rows {
+                        let full =
+                            std::mem::replace(&mut rows, spare.try_recv().unwrap_or_default());
+                        if !part(&contracts, full, None, None) {
+                            return;
                         }
                     }
                 }
-                out.lines = reader.lines().line_number();
+                Ok(None) => break None,
+                Err(e) => break Some(e),
             }
-            Err(e) => out.error = Some(e),
-        }
-        out.new_contracts = (known..contracts.len())
-            .map(|i| *contracts.key(i as u32))
-            .collect();
-        if results.send(out).is_err() {
+        };
+        let lines = reader.lines().line_number();
+        if !part(&contracts, rows, error, Some(lines)) {
             return;
         }
     }
@@ -210,8 +237,8 @@ struct Worker {
     jobs: Option<Sender<u64>>,
     /// Emptied row queues, back to the worker.
     spare: Sender<VecDeque<Row>>,
-    /// In a mutex only for the reader to be `Sync` (it is taken once per chunk, uncontended).
-    results: Mutex<Receiver<ChunkRows>>,
+    /// In a mutex only for the reader to be `Sync` (it is taken once per part, uncontended).
+    results: Mutex<Receiver<Part>>,
     /// The reader's index of each of the worker's contracts ([`NONE`]: not taken yet).
     indexes: Vec<u32>,
     contracts: Vec<ContractKey>,
@@ -221,37 +248,42 @@ struct Worker {
 pub(crate) struct ParallelCsvRows {
     workers: Vec<Worker>,
     chunks: u64,
-    /// The next chunk to ask for, and the next to take.
+    /// The next chunk to ask for, and the chunks taken whole.
     asked: u64,
     taken: u64,
-    /// The chunk being handed out: its worker, rows, error and the lines before it.
+    /// Whether a chunk's parts are being taken (its last not yet), and its worker.
+    in_chunk: bool,
     worker: usize,
+    /// The part being handed out, and what ended it.
     rows: VecDeque<Row>,
     error: Option<io::Error>,
+    /// The lines before the current chunk, and the lines of the last chunk taken whole.
     lines_before: u64,
     lines: u64,
 }
 
 impl ParallelCsvRows {
     /// Starts reading `path` (a regular file of `len` bytes whose header, read by `header`,
-    /// ends at its current offset) with `workers` threads and chunks of `chunk` bytes.
+    /// ends at its current offset) with `workers` threads, chunks of `chunk` bytes and parts
+    /// of `part_rows` rows.
     pub(crate) fn start(
         path: &Arc<Path>,
         header: &CsvRows,
         len: u64,
         workers: usize,
-        chunk: u64,
+        (chunk, part_rows): (u64, usize),
     ) -> Self {
         let plan = Plan {
             path: path.clone(),
             first: header.lines().offset(),
             chunk,
             chunks: len.div_ceil(chunk).max(1),
+            part_rows: part_rows.max(1),
         };
         let workers = (0..workers.max(1))
             .map(|_| {
                 let (jobs, job_queue) = channel();
-                let (result_queue, results) = channel();
+                let (result_queue, results) = sync_channel(PARTS_AHEAD);
                 let (spare, spares) = channel();
                 let (plan, layout) = (plan.clone(), header.layout().clone());
                 let spawned = std::thread::Builder::new()
@@ -272,6 +304,7 @@ impl ParallelCsvRows {
             chunks: plan.chunks,
             asked: 0,
             taken: 0,
+            in_chunk: false,
             worker: 0,
             rows: VecDeque::new(),
             error: None,
@@ -313,43 +346,49 @@ impl ParallelCsvRows {
             if let Some(e) = self.error.take() {
                 return Err(e);
             }
-            if self.taken == self.chunks {
-                return Ok(None);
+            if !self.in_chunk {
+                if self.taken == self.chunks {
+                    return Ok(None);
+                }
+                self.in_chunk = true;
+                self.worker = (self.taken % self.workers.len() as u64) as usize;
+                self.lines_before += self.lines;
+                if self.asked < self.chunks {
+                    self.ask();
+                }
             }
             self.take()?;
         }
     }
 
-    /// Takes the next chunk (waiting for it) and asks for one more.
+    /// Takes the current chunk's next part (waiting for it).
     fn take(&mut self) -> io::Result<()> {
-        let worker = (self.taken % self.workers.len() as u64) as usize;
-        let results = self.workers[worker]
+        let worker = &mut self.workers[self.worker];
+        let results = worker
             .results
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
-        let chunk = results.recv().map_err(|_| {
+        let part = results.recv().map_err(|_| {
             io::Error::other(format!(
                 "replay: the thread reading chunk {} ended",
                 self.taken
             ))
         })?;
-        self.taken += 1;
-        if self.asked < self.chunks {
-            self.ask();
-        }
-        let done = std::mem::replace(&mut self.rows, chunk.rows);
+        let done = std::mem::replace(&mut self.rows, part.rows);
         if done.capacity() > 0 {
-            // Back to the worker that filled it (which may have ended: it is then dropped).
-            let _ = self.workers[self.worker].spare.send(done);
+            // To be filled again, by any worker (one that has ended drops it).
+            let _ = worker.spare.send(done);
         }
-        let w = &mut self.workers[worker];
-        w.indexes
-            .extend(std::iter::repeat_n(NONE, chunk.new_contracts.len()));
-        w.contracts.extend(chunk.new_contracts);
-        self.worker = worker;
-        self.lines_before += self.lines;
-        self.lines = chunk.lines;
-        self.error = chunk.error;
+        worker
+            .indexes
+            .extend(std::iter::repeat_n(NONE, part.new_contracts.len()));
+        worker.contracts.extend(part.new_contracts);
+        self.error = part.error;
+        if let Some(lines) = part.end {
+            self.in_chunk = false;
+            self.taken += 1;
+            self.lines = lines;
+        }
         Ok(())
     }
 
@@ -384,9 +423,10 @@ mod tests {
 
     type NextRow = Box<dyn FnMut(&mut Contracts) -> io::Result<Option<Row>>>;
 
-    /// Every row of `path`: read alone, or by `workers` threads in chunks of `chunk` bytes;
+    /// Every row of `path`: read alone, or by `workers` threads in chunks of `chunk` bytes and
+    /// parts of `part_rows` rows;
     /// events as (contract, body), bad rows as (line, message), and how the reading ended.
-    fn rows(path: &Arc<Path>, parallel: Option<(usize, u64)>) -> Vec<String> {
+    fn rows(path: &Arc<Path>, parallel: Option<(usize, u64, usize)>) -> Vec<String> {
         let lines = LineReader::new(open(path).unwrap().stream, 1 << 17);
         let Header::Rows(mut alone) = CsvRows::open(path, lines, false).unwrap() else {
             return vec!["empty".into()];
@@ -395,9 +435,10 @@ mod tests {
         let mut out = Vec::new();
         let mut next: NextRow = match parallel {
             None => Box::new(move |c| alone.next_row(c)),
-            Some((workers, chunk)) => {
+            Some((workers, chunk, part_rows)) => {
                 let len = std::fs::metadata(path).unwrap().len();
-                let mut rows = ParallelCsvRows::start(path, &alone, len, workers, chunk);
+                let sizes = (chunk, part_rows);
+                let mut rows = ParallelCsvRows::start(path, &alone, len, workers, sizes);
                 Box::new(move |c| rows.next_row(c))
             }
         };
@@ -444,6 +485,7 @@ mod tests {
             last_newline in any::<bool>(),
             workers in 1usize..4,
             chunk in 1u64..700,
+            part_rows in 1usize..40,
             blank_before_header in any::<bool>(),
         ) {
             let dir = tempfile::tempdir().unwrap();
@@ -459,7 +501,7 @@ mod tests {
             let path: Arc<Path> = Arc::from(dir.path().join("x.csv"));
             std::fs::write(&path, &text).unwrap();
             let alone = rows(&path, None);
-            let threads = rows(&path, Some((workers, chunk)));
+            let threads = rows(&path, Some((workers, chunk, part_rows)));
             let first = alone.iter().zip(&threads).position(|(a, t)| a != t);
             let at = first.unwrap_or(alone.len().min(threads.len()));
             prop_assert!(
@@ -480,6 +522,7 @@ mod tests {
             first: 2,
             chunk,
             chunks: 13u64.div_ceil(chunk),
+            part_rows: PART_ROWS,
         };
         let read = |plan: &Plan| -> Vec<String> {
             (0..plan.chunks)

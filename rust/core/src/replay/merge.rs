@@ -75,7 +75,7 @@ impl Source {
                         &rows,
                         len,
                         csv_parallel::workers(),
-                        csv_parallel::CHUNK,
+                        (csv_parallel::CHUNK, csv_parallel::PART_ROWS),
                     ))),
                     None => Rows::Csv(rows),
                 },
