@@ -477,7 +477,7 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
 
-        /// Whatever the cuts, threads give the rows, line numbers, contract indexes and
+        /// Whatever the cuts and parts, threads give the rows, line numbers, contracts and
         /// errors that reading alone gives.
         #[test]
         fn threads_read_what_one_reader_reads(
