@@ -141,11 +141,42 @@ fn int_column<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<IntColumn<'p
     match kind.as_str() {
         "i" => Ok(IntColumn::Signed(convert(&arr, "int64")?)),
         "u" => Ok(IntColumn::Unsigned(convert(&arr, "uint64")?)),
-        _ => Err(event_encode_error(format!(
-            "{name}: expected integers, got dtype {}",
-            arr.getattr("dtype")?.str()?
-        ))),
+        _ => match python_int_column(obj)? {
+            Some(column) => Ok(column),
+            None => Err(event_encode_error(format!(
+                "{name}: expected integers, got dtype {}",
+                arr.getattr("dtype")?.str()?
+            ))),
+        },
     }
+}
+
+/// Whether `obj` is a list or tuple of Python ints (not bools).
+fn python_ints(obj: &Bound<'_, PyAny>) -> bool {
+    if let Ok(list) = obj.cast::<PyList>() {
+        list.iter().all(|v| v.is_exact_instance_of::<PyInt>())
+    } else if let Ok(tuple) = obj.cast::<PyTuple>() {
+        tuple.iter().all(|v| v.is_exact_instance_of::<PyInt>())
+    } else {
+        false
+    }
+}
+
+/// A list or tuple of Python ints that numpy made floats of (it does when they do not all fit
+/// int64, e.g. `[0, 2**63]`), as uint64 or int64 when they fit one of them, so that it is
+/// checked value by value as an array of them would be; `None` for anything else.
+fn python_int_column<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<IntColumn<'py>>> {
+    if !python_ints(obj) {
+        return Ok(None);
+    }
+    let asarray = ASARRAY.import(obj.py(), "numpy", "asarray")?;
+    if let Ok(arr) = asarray.call1((obj, "uint64")) {
+        return Ok(Some(IntColumn::Unsigned(convert(&arr, "uint64")?)));
+    }
+    if let Ok(arr) = asarray.call1((obj, "int64")) {
+        return Ok(Some(IntColumn::Signed(convert(&arr, "int64")?)));
+    }
+    Ok(None)
 }
 
 fn float_column<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Column<'py, f64>> {
