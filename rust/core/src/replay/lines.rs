@@ -156,14 +156,14 @@ impl LineReader {
             let mut from = 0;
             for at in memchr::memchr_iter(b'\n', window) {
                 let line = &window[from..at];
-                if content || !is_blank_from_end(line) || carried + line.len() > MAX_LINE {
+                if content || !is_blank(line) || carried + line.len() > MAX_LINE {
                     count += 1;
                 }
                 self.line += 1;
                 (carried, content, from) = (0, false, at + 1);
             }
             let rest = &window[from..];
-            content |= !is_blank_from_end(rest);
+            content |= !is_blank(rest);
             carried += rest.len();
             self.pos = self.end;
             if self.eof {
@@ -224,14 +224,9 @@ impl LineReader {
 /// A line's number, and its range in [`LineReader::buffer`] or why it cannot be read.
 pub(crate) type ContentLine = (u64, Result<Range<usize>, LineProblem>);
 
-/// True when `line` holds nothing but ASCII whitespace.
+/// True when `line` holds nothing but ASCII whitespace. Looked at from the end: a line of
+/// content usually ends in it (`\r\n` endings included), so one or two bytes decide.
 pub(crate) fn is_blank(line: &[u8]) -> bool {
-    line.iter().all(u8::is_ascii_whitespace)
-}
-
-/// [`is_blank`], looking from the end: a line of content usually ends in it (`\r\n` endings
-/// included), so one or two bytes decide.
-fn is_blank_from_end(line: &[u8]) -> bool {
     line.iter().rev().all(u8::is_ascii_whitespace)
 }
 

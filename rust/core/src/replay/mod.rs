@@ -63,7 +63,7 @@ mod tests;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 pub use error::{BadLine, CsvHeaderProblem, FieldReason, LineProblem, ReplayError};
@@ -188,10 +188,16 @@ pub struct ReplayEvent<'a> {
 /// The pre-scan's total, finished on a thread of its own when a plain file has lines left to
 /// count (see the module docs).
 struct Total {
-    known: OnceLock<Option<u64>>,
-    counting: Mutex<Option<JoinHandle<Option<u64>>>>,
+    count: Mutex<Count>,
     /// Set when the reader is dropped: the count stops at its next buffer.
     stop: Arc<AtomicBool>,
+}
+
+/// Where the total is.
+enum Count {
+    /// Known (`None`: it could not be counted).
+    Known(Option<u64>),
+    Counting(JoinHandle<Option<u64>>),
 }
 
 impl Total {
@@ -202,48 +208,37 @@ impl Total {
             let stop = stop.clone();
             move || -> Option<u64> { scanned.into_iter().map(|s| s.finish(&stop)).sum() }
         };
-        let known = OnceLock::new();
-        let mut counting = None;
-        if all_counted {
-            let _ = known.set(count());
+        let count = if all_counted {
+            Count::Known(count())
         } else {
-            match std::thread::Builder::new()
-                .name("replay-count".into())
+            let thread = std::thread::Builder::new().name("replay-count".into());
+            // No thread to be had: the total stays unknown.
+            thread
                 .spawn(count)
-            {
-                Ok(handle) => counting = Some(handle),
-                // No thread to be had: the total stays unknown.
-                Err(_) => {
-                    let _ = known.set(None);
-                }
-            }
-        }
+                .map_or(Count::Known(None), Count::Counting)
+        };
         Self {
-            known,
-            counting: Mutex::new(counting),
+            count: Mutex::new(count),
             stop,
         }
     }
 
+    /// The total, if known (`wait`: once counted).
     fn get(&self, wait: bool) -> Option<u64> {
-        if let Some(&known) = self.known.get() {
-            return known;
-        }
-        let mut counting = self
-            .counting
+        let mut count = self
+            .count
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match counting.take() {
-            Some(handle) if wait || handle.is_finished() => {
-                let total = handle.join().ok().flatten();
-                *self.known.get_or_init(|| total)
+        let total = match std::mem::replace(&mut *count, Count::Known(None)) {
+            Count::Known(total) => total,
+            Count::Counting(handle) if wait || handle.is_finished() => handle.join().ok().flatten(),
+            Count::Counting(handle) => {
+                *count = Count::Counting(handle);
+                return None;
             }
-            Some(handle) => {
-                *counting = Some(handle);
-                None
-            }
-            None => self.known.get().copied().flatten(),
-        }
+        };
+        *count = Count::Known(total);
+        total
     }
 }
 
