@@ -14,7 +14,7 @@ use super::error::{BadLine, ReplayError};
 use super::format::{open, Format};
 use super::jsonl::JsonlRows;
 use super::lines::LineReader;
-use super::{market_time, BadLinePolicy, Contracts, Row};
+use super::{market_time, BadLinePolicy, Contracts, ReplayEvent, Row};
 use crate::event::EventBody;
 
 /// The heap key of a failed head: before every event.
@@ -160,15 +160,6 @@ pub(crate) struct Merge {
     day: (u32, i64),
 }
 
-/// The next event, as [`Merge::pop`] hands it over.
-pub(crate) struct Popped<'a> {
-    pub(crate) time: i64,
-    pub(crate) index: u32,
-    pub(crate) body: EventBody,
-    pub(crate) raw: Option<&'a [u8]>,
-    file: usize,
-}
-
 impl Merge {
     /// Opens every file and reads its first row; bad lines before a file's first event are
     /// skipped into `skipped` under the `skip` policy.
@@ -199,15 +190,22 @@ impl Merge {
 
     /// Reads file `file`'s next head and queues it.
     fn advance(&mut self, file: usize, contracts: &mut Contracts, skipped: &mut SkipLog) {
+        let head = self.next_head(file, contracts, skipped);
+        self.queue(file, head);
+    }
+
+    /// File `file`'s next event or failure, skipping bad lines under the `skip` policy.
+    #[inline]
+    fn next_head(&mut self, file: usize, contracts: &mut Contracts, skipped: &mut SkipLog) -> Head {
         let source = &mut self.sources[file];
-        let head = loop {
+        loop {
             match source.next_row(contracts) {
                 Ok(Some(Row::Event { index, body })) => {
                     let (date, ms_of_day) = date_and_ms(&body);
                     if date != self.day.0 {
                         self.day = (date, market_time(date, 0));
                     }
-                    break Head::Event {
+                    return Head::Event {
                         time: self.day.1 + i64::from(ms_of_day),
                         index,
                         body,
@@ -221,13 +219,17 @@ impl Merge {
                     };
                     match self.policy {
                         BadLinePolicy::Skip => skipped.record(bad),
-                        BadLinePolicy::Stop => break Head::Failed(ReplayError::BadLine(bad)),
+                        BadLinePolicy::Stop => return Head::Failed(ReplayError::BadLine(bad)),
                     }
                 }
-                Ok(None) => break Head::Done,
-                Err(e) => break Head::Failed(e),
+                Ok(None) => return Head::Done,
+                Err(e) => return Head::Failed(e),
             }
-        };
+        }
+    }
+
+    /// Makes `head` file `file`'s head, in the heap unless the file is done.
+    fn queue(&mut self, file: usize, head: Head) {
         match &head {
             Head::Event { time, .. } => self.heap.push(Reverse((*time, file))),
             Head::Failed(_) => self.heap.push(Reverse((FAILED, file))),
@@ -245,40 +247,52 @@ impl Merge {
         }
     }
 
-    /// Takes the next event (or failure). The event's raw JSON is valid until
-    /// [`Merge::refill`] is called with its [`Popped`].
-    pub(crate) fn pop(&mut self) -> Option<Result<Popped<'_>, ReplayError>> {
-        let Reverse((_, file)) = self.heap.pop()?;
-        match std::mem::replace(&mut self.heads[file], Head::Done) {
-            Head::Event { time, index, body } => Some(Ok(Popped {
-                time,
-                index,
-                body,
-                raw: self.sources[file].raw(),
-                file,
-            })),
-            Head::Failed(e) => Some(Err(e)),
-            Head::Done => None,
-        }
-    }
-
-    /// Reads the next head of the file `popped` came from.
-    pub(crate) fn refill(
+    /// Hands the next events to `sink` in merged order, all from the file that comes next
+    /// (the run ends where another file's head comes first): at least one, at most `max`
+    /// (which is at least 1), none later than `until`. The next head must be an event at most
+    /// `until` or a failure (see [`Merge::peek`]), which is returned.
+    ///
+    /// Within a run, a row goes from its file to `sink` without passing through the heap.
+    pub(crate) fn take_run(
         &mut self,
-        file: PoppedFile,
+        max: usize,
+        until: i64,
         contracts: &mut Contracts,
         skipped: &mut SkipLog,
-    ) {
-        self.advance(file.0, contracts, skipped);
-    }
-}
-
-/// Which file an event came from, kept after its [`Popped`] is dropped.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PoppedFile(usize);
-
-impl Popped<'_> {
-    pub(crate) fn file(&self) -> PoppedFile {
-        PoppedFile(self.file)
+        sink: &mut impl FnMut(ReplayEvent<'_>),
+    ) -> Result<usize, ReplayError> {
+        let Some(Reverse((_, file))) = self.heap.pop() else {
+            return Ok(0);
+        };
+        let (mut time, mut index, mut body) =
+            match std::mem::replace(&mut self.heads[file], Head::Done) {
+                Head::Event { time, index, body } => (time, index, body),
+                Head::Failed(e) => return Err(e),
+                Head::Done => return Ok(0),
+            };
+        // This file's events go on while they come before every other file's head.
+        let other = self.heap.peek().map_or((i64::MAX, usize::MAX), |r| r.0);
+        let mut n = 0;
+        loop {
+            sink(ReplayEvent {
+                time,
+                contract: contracts.key(index),
+                contract_index: index,
+                body,
+                raw: self.sources[file].raw(),
+            });
+            n += 1;
+            match self.next_head(file, contracts, skipped) {
+                Head::Event {
+                    time: t,
+                    index: i,
+                    body: b,
+                } if n < max && t <= until && (t, file) < other => (time, index, body) = (t, i, b),
+                head => {
+                    self.queue(file, head);
+                    return Ok(n);
+                }
+            }
+        }
     }
 }

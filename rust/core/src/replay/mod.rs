@@ -354,28 +354,23 @@ impl ReplayReader {
                 Next::Failure if n > 0 => break,
                 Next::At(_) | Next::Failure => {}
             }
-            let file = match self.merge.pop() {
-                Some(Ok(event)) => {
-                    sink(ReplayEvent {
-                        time: event.time,
-                        contract: self.contracts.key(event.index),
-                        contract_index: event.index,
-                        body: event.body,
-                        raw: event.raw,
-                    });
-                    event.file()
-                }
-                Some(Err(e)) => {
+            let run = self.merge.take_run(
+                max_events - n,
+                until.unwrap_or(i64::MAX),
+                &mut self.contracts,
+                &mut self.skipped,
+                &mut sink,
+            );
+            match run {
+                Ok(0) => break,
+                Ok(taken) => n += taken,
+                Err(e) => {
                     self.failed = Some(e.clone());
                     return Err(e);
                 }
-                None => break,
-            };
-            n += 1;
-            self.read_count += 1;
-            self.merge
-                .refill(file, &mut self.contracts, &mut self.skipped);
+            }
         }
+        self.read_count += n as u64;
         Ok(n)
     }
 
