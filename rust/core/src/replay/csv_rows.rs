@@ -320,7 +320,7 @@ impl Layout {
             return None;
         }
         let index = if self.contract_run {
-            memo.get(&buf[texts[0].0..texts[text - 1].1])
+            memo.get_at(buf, texts[0].0, texts[text - 1].1)
         } else {
             memo.known(&texts[..text], |(from, to)| &buf[*from..*to])
         }?;
@@ -514,6 +514,8 @@ impl Fields<'_> {
 struct ContractMemo {
     /// Each spelling's contract index in [`Contracts`].
     known: HashMap<Box<[u8]>, u32, SpanHash>,
+    /// Spellings of up to [`CACHED_LEN`] bytes met lately, in front of `known`.
+    cache: SpellingCache,
     scratch: Vec<u8>,
 }
 
@@ -524,6 +526,7 @@ impl ContractMemo {
     fn new() -> Self {
         Self {
             known: HashMap::with_hasher(SpanHash::default()),
+            cache: SpellingCache::new(),
             scratch: Vec::with_capacity(64),
         }
     }
@@ -545,10 +548,21 @@ impl ContractMemo {
         true
     }
 
-    /// The contract of a memo key met before.
+    /// The contract of the memo key `buf[start..end]`, if met before. `buf` holds at least
+    /// [`SLACK`] bytes past `end`.
     #[inline]
-    fn get(&self, key: &[u8]) -> Option<u32> {
-        self.known.get(key).copied()
+    fn get_at(&mut self, buf: &[u8], start: usize, end: usize) -> Option<u32> {
+        let cached = Spelling::at(buf, start, end);
+        if let Some(spelling) = &cached {
+            if let Some(index) = self.cache.get(spelling) {
+                return Some(index);
+            }
+        }
+        let index = self.known.get(&buf[start..end]).copied()?;
+        if let Some(spelling) = cached {
+            self.cache.put(spelling, index);
+        }
+        Some(index)
     }
 
     /// The contract of fields spelled as an earlier row's (`None`: not met before).
@@ -578,6 +592,79 @@ impl ContractMemo {
             self.known.insert(self.scratch.as_slice().into(), index);
         }
         Ok(index)
+    }
+}
+
+/// The longest spelling [`SpellingCache`] holds (four words).
+const CACHED_LEN: usize = 32;
+
+/// A short spelling as whole words, zero past its end: compared and hashed a word at a time.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Spelling {
+    words: [u64; CACHED_LEN / 8],
+    len: usize,
+}
+
+impl Spelling {
+    /// The spelling `buf[start..end]` (with at least [`SLACK`] bytes in `buf` past `end`);
+    /// `None` when empty or longer than [`CACHED_LEN`].
+    #[inline]
+    fn at(buf: &[u8], start: usize, end: usize) -> Option<Self> {
+        let len = end - start;
+        if len == 0 || len > CACHED_LEN {
+            return None;
+        }
+        let bytes = buf.get(start..start + CACHED_LEN)?;
+        let mut words = [0u64; CACHED_LEN / 8];
+        for (k, (word, chunk)) in words.iter_mut().zip(bytes.chunks_exact(8)).enumerate() {
+            let kept = len.saturating_sub(8 * k).min(8);
+            if kept > 0 {
+                let mut le = [0u8; 8];
+                le.copy_from_slice(chunk);
+                *word = u64::from_le_bytes(le) & (u64::MAX >> (64 - 8 * kept));
+            }
+        }
+        Some(Self { words, len })
+    }
+
+    /// The slot of a cache of `1 << bits` slots.
+    #[inline]
+    fn slot(&self, bits: u32) -> usize {
+        let [a, b, c, d] = self.words;
+        let mixed = a ^ b.rotate_left(16) ^ c.rotate_left(32) ^ d.rotate_left(48) ^ self.len as u64;
+        (mixed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
+    }
+}
+
+/// A direct-mapped cache of spellings and their contracts: one slot per spelling, the latest
+/// comer kept. A row costs a few word compares where a hash map costs a hash of the bytes and
+/// a `memcmp`.
+struct SpellingCache {
+    slots: Box<[(Spelling, u32)]>,
+}
+
+/// The cache's slots: 4096 of 40 bytes.
+const CACHE_BITS: u32 = 12;
+
+impl SpellingCache {
+    fn new() -> Self {
+        let vacant = Spelling {
+            words: [0; CACHED_LEN / 8],
+            len: 0,
+        };
+        Self {
+            slots: vec![(vacant, 0); 1 << CACHE_BITS].into_boxed_slice(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, spelling: &Spelling) -> Option<u32> {
+        let (held, index) = &self.slots[spelling.slot(CACHE_BITS)];
+        (held == spelling).then_some(*index)
+    }
+
+    fn put(&mut self, spelling: Spelling, index: u32) {
+        self.slots[spelling.slot(CACHE_BITS)] = (spelling, index);
     }
 }
 
@@ -1147,6 +1234,36 @@ mod tests {
             let line = line.as_bytes();
             let pos = pos.min(line.len());
             prop_assert_eq!(plain_digits(line, pos, max), digit_run(line, pos, max));
+        }
+
+        /// Two cached spellings are equal exactly when their bytes are, whatever follows
+        /// them in the buffer; the cache answers only for what it was given.
+        #[test]
+        fn spellings_compare_as_their_bytes(
+            a in proptest::collection::vec(prop_oneof![Just(b'A'), Just(b'B'), Just(0u8)], 0..40),
+            change in 0usize..4,
+            at in any::<usize>(),
+            after_a in proptest::collection::vec(any::<u8>(), SLACK),
+            after_b in proptest::collection::vec(any::<u8>(), SLACK),
+        ) {
+            // `b`: `a` itself, one byte changed, one byte shorter or one byte longer.
+            let mut b = a.clone();
+            match change {
+                1 if !b.is_empty() => { let i = at % b.len(); b[i] ^= 1; }
+                2 => { b.pop(); }
+                3 => b.push(0),
+                _ => {}
+            }
+            let buf_a = [&a[..], &after_a].concat();
+            let buf_b = [&b[..], &after_b].concat();
+            let (sa, sb) = (Spelling::at(&buf_a, 0, a.len()), Spelling::at(&buf_b, 0, b.len()));
+            prop_assert_eq!(sa.is_some(), !a.is_empty() && a.len() <= CACHED_LEN);
+            if let (Some(sa), Some(sb)) = (sa, sb) {
+                prop_assert_eq!(sa == sb, a == b);
+                let mut cache = SpellingCache::new();
+                cache.put(sa, 7);
+                prop_assert_eq!(cache.get(&sb), (a == b).then_some(7));
+            }
         }
 
         #[test]
