@@ -38,6 +38,8 @@ fn reply_to_py(py: Python<'_>, reply: Reply) -> PyResult<Py<PyAny>> {
 #[derive(Default)]
 pub struct PyRedisReader {
     inner: PushReader,
+    /// The hub of the last feed (the reader remembers contract ids in it).
+    hub: Option<Py<PyHub>>,
 }
 
 #[pymethods]
@@ -55,15 +57,23 @@ impl PyRedisReader {
     fn feed(
         &mut self,
         py: Python<'_>,
-        hub: Option<PyRefMut<'_, PyHub>>,
+        hub: Option<&Bound<'_, PyHub>>,
         data: &[u8],
         connection: usize,
     ) -> PyResult<(PySourceBatch, Vec<Gap>, Vec<Py<PyAny>>, Vec<String>, u64)> {
         let mut batch = PySourceBatch::of_events(Vec::new());
+        let same_hub = match (&self.hub, hub) {
+            (Some(last), Some(hub)) => last.bind(py).is(hub),
+            _ => false,
+        };
+        if !same_hub {
+            self.inner.new_hub();
+            self.hub = hub.map(|h| h.clone().unbind());
+        }
         let mut scratch;
         let hub = match hub {
             Some(hub) => {
-                scratch = hub;
+                scratch = hub.try_borrow_mut()?;
                 &mut scratch.inner
             }
             None => &mut Hub::new(false),

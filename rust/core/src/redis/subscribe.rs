@@ -12,7 +12,8 @@ use std::collections::HashMap;
 
 use memchr::memmem;
 
-use crate::hub::{Hub, SourceBatch, SubscriberId};
+use crate::event::batch::SpanHash;
+use crate::hub::{Hub, JsonEventDecoder, SourceBatch, SubscriberId};
 
 /// A RESP2 value other than a message push.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,12 +70,23 @@ enum Value {
 }
 
 /// Reads a subscriber connection's bytes: see the module documentation.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct PushReader {
     /// Per connection (a Cluster edge reads one per node): bytes not yet a whole reply.
     pending: Vec<Vec<u8>>,
-    last: HashMap<Vec<u8>, u64>,
+    last: HashMap<Vec<u8>, u64, SpanHash>,
     restarts: u64,
+    /// Decodes the payloads, remembering each contract spelling's id in the hub they go to.
+    events: JsonEventDecoder,
+}
+
+impl std::fmt::Debug for PushReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushReader")
+            .field("channels", &self.last.len())
+            .field("restarts", &self.restarts)
+            .finish_non_exhaustive()
+    }
 }
 
 const PSEQ: &[u8] = b"\"pseq\":";
@@ -121,6 +133,13 @@ impl PushReader {
         self.last.retain(|channel, _| !channel.starts_with(prefix));
     }
 
+    /// The payloads of the next feeds go into another hub than before: the contract ids
+    /// remembered for the last one are forgotten. Every feed must name the same hub between
+    /// two calls of this.
+    pub fn new_hub(&mut self) {
+        self.events = JsonEventDecoder::new();
+    }
+
     /// A new connection: bytes of the old one that did not make a whole reply are discarded.
     /// Channels keep their sequence numbers, so what was lost meanwhile shows as a gap.
     pub fn reconnected(&mut self) {
@@ -152,22 +171,43 @@ impl PushReader {
             self.pending.resize_with(connection + 1, Vec::new);
         }
         let mut pending = std::mem::take(&mut self.pending[connection]);
-        pending.extend_from_slice(data);
         let mut pushes = Pushes::default();
+        // A read that starts a reply (the usual case) is parsed where it is; only a partial
+        // reply at its end is kept.
+        let result = if pending.is_empty() {
+            let (pos, result) = self.read_replies(data, hub, batch, &mut pushes);
+            pending.extend_from_slice(&data[pos..]);
+            result
+        } else {
+            pending.extend_from_slice(data);
+            let (pos, result) = self.read_replies(&pending, hub, batch, &mut pushes);
+            pending.drain(..pos);
+            result
+        };
+        self.pending[connection] = pending;
+        result.map(|()| pushes)
+    }
+
+    /// Reads the whole replies of `buf`: returns where the first that is not whole starts (or
+    /// where the error is).
+    fn read_replies(
+        &mut self,
+        buf: &[u8],
+        hub: &mut Hub,
+        batch: &mut SourceBatch,
+        pushes: &mut Pushes,
+    ) -> (usize, Result<(), ProtocolError>) {
         let mut pos = 0;
-        let result = loop {
-            match parse(&pending, pos) {
+        loop {
+            match parse(buf, pos) {
                 Ok(Some((value, next))) => {
-                    self.dispatch(&pending, value, hub, batch, &mut pushes);
+                    self.dispatch(buf, value, hub, batch, pushes);
                     pos = next;
                 }
-                Ok(None) => break Ok(pushes),
-                Err(e) => break Err(e),
+                Ok(None) => return (pos, Ok(())),
+                Err(e) => return (pos, Err(e)),
             }
-        };
-        pending.drain(..pos);
-        self.pending[connection] = pending;
-        result
+        }
     }
 
     fn dispatch(
@@ -216,7 +256,7 @@ impl PushReader {
             Some(Sequence::Next { lost }) => lost,
             None => 0,
         };
-        match batch.push_json_event(hub, payload) {
+        match self.events.push(batch, hub, payload) {
             Ok(true) if lost > 0 => {
                 let event = batch.events()[batch.len() - 1];
                 pushes.gaps.push(ChannelGap {
@@ -244,7 +284,7 @@ impl PushReader {
         pushes: &mut Pushes,
     ) {
         let before = batch.len();
-        match batch.push_json_event(hub, payload) {
+        match self.events.push(batch, hub, payload) {
             Ok(true) => {}
             Ok(false) => return,
             Err(e) => {
