@@ -842,7 +842,8 @@ class ReplayReader:
         """Non-blank lines of every file (CSV: after the header), from the pre-scan: the
         number of events for what ``record`` writes (a STATUS or bad line counts too).
         ``None`` while a plain file's lines are still being counted (on a thread of their
-        own, beside the reading: a plain file is checked up to its first event)."""
+        own, beside the reading: a plain file is checked up to its first event). The first
+        look starts that count: a reader whose total nobody reads does not count."""
     def wait_total(self) -> int | None:
         """:attr:`total`, waiting for the count to end (the GIL released); ``None`` only when
         a file could not be read to its end (its reading reports why)."""

@@ -73,7 +73,8 @@ impl PyReplayReader {
     }
 
     /// Non-blank lines of every file (CSV: after the header), counted by the pre-scan;
-    /// `None` while a plain file's lines are still being counted beside the replay.
+    /// `None` while a plain file's lines are still being counted beside the replay (the first
+    /// look starts that count).
     #[getter]
     fn total(&self) -> Option<u64> {
         self.inner.total()

@@ -32,7 +32,8 @@
 //!   line) it is the number of events. A plain file needs reading only to its first data event
 //!   to be checked: the rest of its lines are counted on a thread of its own while the replay
 //!   goes on (the total is known a moment later, [`ReplayReader::wait_total`]), so a large
-//!   file starts at once and its reading is not delayed by a second pass.
+//!   file starts at once and its reading is not delayed by a second pass. That count starts
+//!   when the total is first asked for: a reader whose total nobody wants does not count.
 //! * **Bad lines**: a JSON line that the event decoder refuses (or that is not UTF-8, or too
 //!   long), or a CSV row that breaks a column's rule, is a [`BadLine`]
 //!   (`PATH:LINE: <field path>: <reason>`, 1-based lines, the column name as the field path for
@@ -186,7 +187,8 @@ pub struct ReplayEvent<'a> {
 }
 
 /// The pre-scan's total, finished on a thread of its own when a plain file has lines left to
-/// count (see the module docs).
+/// count (see the module docs). The thread starts when the total is first asked for: a reader
+/// whose total nobody wants does not count.
 struct Total {
     count: Mutex<Count>,
     /// Set when the reader is dropped: the count stops at its next buffer.
@@ -197,43 +199,47 @@ struct Total {
 enum Count {
     /// Known (`None`: it could not be counted).
     Known(Option<u64>),
+    /// Lines are left to count; nobody asked for the total yet.
+    NotAsked(Vec<Scanned>),
     Counting(JoinHandle<Option<u64>>),
 }
 
 impl Total {
-    fn start(scanned: Vec<Scanned>) -> Self {
-        let all_counted = scanned.iter().all(|s| matches!(s, Scanned::Counted(_)));
-        let stop = Arc::new(AtomicBool::new(false));
-        let count = {
-            let stop = stop.clone();
-            move || -> Option<u64> { scanned.into_iter().map(|s| s.finish(&stop)).sum() }
-        };
-        let count = if all_counted {
-            Count::Known(count())
+    fn new(scanned: Vec<Scanned>) -> Self {
+        let count = if scanned.iter().all(|s| matches!(s, Scanned::Counted(_))) {
+            let never = AtomicBool::new(false);
+            Count::Known(scanned.into_iter().map(|s| s.finish(&never)).sum())
         } else {
-            let thread = std::thread::Builder::new().name("replay-count".into());
-            // No thread to be had: the total stays unknown.
-            thread
-                .spawn(count)
-                .map_or(Count::Known(None), Count::Counting)
+            Count::NotAsked(scanned)
         };
         Self {
             count: Mutex::new(count),
-            stop,
+            stop: Arc::new(AtomicBool::new(false)),
         }
     }
 
-    /// The total, if known (`wait`: once counted).
+    /// The total, if known (`wait`: once counted). The first call starts the count.
     fn get(&self, wait: bool) -> Option<u64> {
         let mut count = self
             .count
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Count::NotAsked(scanned) = &mut *count {
+            let scanned = std::mem::take(scanned);
+            let stop = self.stop.clone();
+            let finish =
+                move || -> Option<u64> { scanned.into_iter().map(|s| s.finish(&stop)).sum() };
+            let thread = std::thread::Builder::new().name("replay-count".into());
+            // No thread to be had: the total stays unknown.
+            *count = thread
+                .spawn(finish)
+                .map_or(Count::Known(None), Count::Counting);
+        }
         let total = match std::mem::replace(&mut *count, Count::Known(None)) {
             Count::Known(total) => total,
             Count::Counting(handle) if wait || handle.is_finished() => handle.join().ok().flatten(),
-            Count::Counting(handle) => {
-                *count = Count::Counting(handle);
+            still => {
+                *count = still;
                 return None;
             }
         };
@@ -271,7 +277,7 @@ impl ReplayReader {
             .iter()
             .map(|path| prescan::scan(path))
             .collect::<Result<Vec<_>, _>>()?;
-        let total = Total::start(scanned);
+        let total = Total::new(scanned);
         let mut skipped = SkipLog::default();
         let mut contracts = Contracts::new();
         let merge = Merge::open(&paths, policy, &mut contracts, &mut skipped)?;
@@ -293,7 +299,7 @@ impl ReplayReader {
     }
 
     /// Non-blank lines of every file, from the pre-scan (see the module docs); `None` while
-    /// they are still being counted.
+    /// they are still being counted (the first call starts the count).
     pub fn total(&self) -> Option<u64> {
         self.total.get(false)
     }

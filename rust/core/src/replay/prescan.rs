@@ -10,7 +10,7 @@
 //! A gzip file is counted to its end before it is served: only reading it all tells a
 //! truncated or corrupt stream. A plain file has nothing left to check after its first data
 //! event: the rest of its count is handed back ([`Scanned::Counting`]) for the reader to finish
-//! beside the replay.
+//! beside the replay, once someone asks for the total.
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
