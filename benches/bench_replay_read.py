@@ -3,7 +3,8 @@ the file reader alone, no server, beside its baseline in the same run.
 
 * JSON Lines: ``record``'s format (the Rust ``EventEncoder``, ``framing="jsonl"``), option and
   stock trades and quotes. fastfeed: ``ReplayReader(path)`` (the pre-scan's checks included;
-  a plain file's line count runs beside the reading, on its own thread) and
+  the line count, which runs on its own thread from the first look at ``total``, is not
+  asked for: it is the pre-scan column) and
   ``read(hub, 8192)`` until exhausted, each event decoded, checked, its contract registered
   with a hub and its line kept for forwarding. Baseline: the file read line by line and
   ``orjson.loads`` per line (a dict per event, nothing checked).

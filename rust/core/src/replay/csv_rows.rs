@@ -660,7 +660,11 @@ impl SpellingCache {
     #[inline]
     fn get(&self, spelling: &Spelling) -> Option<u32> {
         let (held, index) = &self.slots[spelling.slot(CACHE_BITS)];
-        (held == spelling).then_some(*index)
+        // Word by word, the length and first word first: a wide compare of the words just
+        // stored would wait for them to reach memory.
+        let same =
+            held.len == spelling.len && held.words.iter().zip(&spelling.words).all(|(a, b)| a == b);
+        same.then_some(*index)
     }
 
     fn put(&mut self, spelling: Spelling, index: u32) {
@@ -1019,6 +1023,17 @@ fn eight_digits(word: u64) -> u64 {
     (quads & 0x0000_ffff_0000_ffff).wrapping_mul(42_949_672_960_001) >> 32
 }
 
+/// `TENS[k]` is 10^k.
+const TENS: [u64; 20] = {
+    let mut tens = [1u64; 20];
+    let mut k = 1;
+    while k < 20 {
+        tens[k] = tens[k - 1] * 10;
+        k += 1;
+    }
+    tens
+};
+
 /// A price as nearly every file writes it (`-?digits(.digits)?`, no exponent, no leading zero,
 /// at most 19 digits, exactly representable by Clinger's fast path) at `pos`: its value, as
 /// the event decoder reads it, and where it ends; `None` for anything else (the caller reads
@@ -1043,7 +1058,7 @@ fn plain_price(line: &[u8], pos: usize) -> Option<(f64, usize)> {
             return None;
         }
         // At most 19 digits in all: below 10^19 < 2^64.
-        mantissa = int * 10u64.pow(frac_len as u32) + frac;
+        mantissa = int * TENS[frac_len] + frac;
         end = frac_end;
     }
     if matches!(line.get(end), Some(b'e' | b'E')) {
