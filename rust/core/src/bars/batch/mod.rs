@@ -325,6 +325,7 @@ fn sorted(trades: &TradeColumns<'_>, groups: &Groups<'_>, interval_ms: i32) -> B
 mod tests {
     use super::super::{BarBook, Trade};
     use super::*;
+    use ordered::Passes;
 
     struct Rows {
         group: Vec<i64>,
@@ -560,17 +561,21 @@ mod tests {
                 for interval_ms in [1, 7, 1000, 60_000, 86_400_000] {
                     let expected = sorted(&trades, &Groups::new(group), interval_ms);
                     for parts in [1, 2, 3, 5, 16] {
-                        for checked in [true, false] {
-                            let bars = ordered::aggregate(
+                        for (checked, passes) in [true, false]
+                            .into_iter()
+                            .flat_map(|c| [(c, Passes::One), (c, Passes::Two)])
+                        {
+                            let bars = ordered::aggregate_with(
                                 &input(&r, grouped, checked),
                                 interval_ms,
                                 parts,
+                                passes,
                             )
                             .unwrap();
                             assert_eq!(
                                 tuples(&bars),
                                 tuples(&expected),
-                                "seed {seed}, grouped {grouped}, interval {interval_ms}, {parts} parts"
+                                "seed {seed}, grouped {grouped}, interval {interval_ms}, {parts} parts, {passes:?}"
                             );
                             assert_eq!(bars.group.is_some(), grouped);
                         }
@@ -599,12 +604,19 @@ mod tests {
             shuffled.ms.swap(earlier, at);
             shuffled.date.swap(earlier, at);
             for parts in [1, 2, 3] {
-                let failure = ordered::aggregate(&input(&shuffled, true, true), 1000, parts);
-                assert_eq!(
-                    failure.unwrap_err(),
-                    Failure::Unordered,
-                    "row {at}, {parts} parts"
-                );
+                for passes in [Passes::One, Passes::Two] {
+                    let failure = ordered::aggregate_with(
+                        &input(&shuffled, true, true),
+                        1000,
+                        parts,
+                        passes,
+                    );
+                    assert_eq!(
+                        failure.unwrap_err(),
+                        Failure::Unordered,
+                        "row {at}, {parts} parts, {passes:?}"
+                    );
+                }
             }
             let expected = run(&shuffled, true, 1000);
             let trades = TradeColumns::new(
@@ -648,10 +660,12 @@ mod tests {
                 TradeColumns::new(&bad.date, &bad.ms, &bad.price, &bad.size).unwrap_err();
             for parts in [1, 2, 3] {
                 let input = input(&bad, true, false);
-                assert_eq!(
-                    ordered::aggregate(&input, 1000, parts).unwrap_err(),
-                    Failure::Invalid
-                );
+                for passes in [Passes::One, Passes::Two] {
+                    assert_eq!(
+                        ordered::aggregate_with(&input, 1000, parts, passes).unwrap_err(),
+                        Failure::Invalid
+                    );
+                }
                 assert_eq!(aggregate(&input, 1000, parts).unwrap_err(), expected);
             }
             assert_eq!(

@@ -2,6 +2,11 @@
 //! feed's trades, contracts interleaved): no sort, two passes over the rows, each split into
 //! parts (ranges of rows) that run on their own threads.
 //!
+//! Where bars are sparse (fewer than one per [`ONE_PASS_BELOW`] trades on the first rows: minute
+//! bars of a busy tape), one pass does both: each part gathers its groups' bars in lists, and
+//! they are copied into place afterwards (a small copy, where reading the trades twice was half
+//! the time). Where they are dense, two passes:
+//!
 //! 1. **Count.** Per part and group: the buckets its trades fall in, checking that the group's
 //!    times never go back. The parts together give every group's number of bars, so the output
 //!    columns are allocated once at their exact size ([`Sink`]) and each element is written
@@ -26,6 +31,9 @@ use super::BarColumns;
 const CHUNK: usize = 4096;
 /// Fewest rows worth a thread of their own.
 const MIN_PART_ROWS: usize = 1 << 17;
+/// One pass when the first [`SAMPLE_ROWS`] rows hold fewer bars than one per this many trades.
+const ONE_PASS_BELOW: usize = 32;
+const SAMPLE_ROWS: usize = 1 << 16;
 const UNSEEN: u32 = u32::MAX;
 
 /// Why the ordered path gave up (nothing is returned then).
@@ -53,11 +61,47 @@ pub(super) fn parts_for(rows: usize, threads: usize) -> usize {
     (rows / MIN_PART_ROWS).clamp(1, threads.max(1))
 }
 
+/// How the rows are read (the result is the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Passes {
+    /// Bars gathered per group, then copied into place.
+    One,
+    /// A count, then each bar written once in place.
+    Two,
+}
+
 /// Aggregates `input` in `parts` parts (one thread each), or fails without output.
 pub(super) fn aggregate(
     input: &Input<'_>,
     interval_ms: i32,
     parts: usize,
+) -> Result<BarColumns, Failure> {
+    let passes = passes_for(input, u64::from(interval_ms as u32));
+    aggregate_with(input, interval_ms, parts, passes)
+}
+
+/// One pass if the first rows hold few bars (a failure there is left to the two passes).
+fn passes_for(input: &Input<'_>, interval: u64) -> Passes {
+    let sample = 0..input.date.len().min(SAMPLE_ROWS);
+    match count_part(input, sample.clone(), interval) {
+        Ok(counted) => {
+            let bars: usize = counted.counts.iter().map(|c| c.buckets as usize).sum();
+            if bars * ONE_PASS_BELOW < sample.len() {
+                Passes::One
+            } else {
+                Passes::Two
+            }
+        }
+        Err(_) => Passes::Two,
+    }
+}
+
+/// [`aggregate`] the way `passes` says.
+pub(super) fn aggregate_with(
+    input: &Input<'_>,
+    interval_ms: i32,
+    parts: usize,
+    passes: Passes,
 ) -> Result<BarColumns, Failure> {
     let rows = input.date.len();
     let parts = parts.max(1);
@@ -65,6 +109,9 @@ pub(super) fn aggregate(
     let ranges: Vec<Range<usize>> = (0..parts)
         .map(|p| rows * p / parts..rows * (p + 1) / parts)
         .collect();
+    if passes == Passes::One {
+        return aggregate_in_one_pass(input, interval, ranges);
+    }
     let counted = run_each(ranges.clone(), |range| count_part(input, range, interval))?;
     let plan = Plan::new(&counted)?;
     let mut sink = Sink::new(plan.rows, input.group.is_some());
@@ -685,4 +732,146 @@ impl Boundary<'_> {
             }
         }
     }
+}
+
+/// The one-pass path: see the module documentation.
+fn aggregate_in_one_pass(
+    input: &Input<'_>,
+    interval: u64,
+    ranges: Vec<Range<usize>>,
+) -> Result<BarColumns, Failure> {
+    let parts = ranges.len();
+    let gathered = run_each(ranges.clone(), |range| gather_part(input, range, interval))?;
+    let (counted, gathered): (Vec<Counted>, Vec<Bars>) = gathered.into_iter().unzip();
+    let plan = Plan::new(&counted)?;
+    let mut sink = Sink::new(plan.rows, input.group.is_some());
+    let mut windows = sink.windows(&plan.lengths).into_iter();
+    let mut merges: Vec<Vec<Option<Window<'_>>>> =
+        counted.iter().map(|c| empty(c.slots())).collect();
+    let mut kept: Vec<Vec<Option<Acc>>> = counted.iter().map(|c| empty(c.slots())).collect();
+    let mut filled = Vec::new();
+    for segment in &plan.segments {
+        let mut window = windows.next().expect("one window per segment");
+        let (p, s) = (segment.part, segment.slot);
+        if segment.merge {
+            merges[p][s] = Some(window);
+            continue;
+        }
+        let (closed, open) = (&gathered[p].closed[s], &gathered[p].open[s]);
+        // The first bucket, when it continues the previous part's, is replayed at the
+        // boundary; the last, when it continues in the next part, is kept for that replay.
+        let continued = plan.continued[p][s];
+        for row in &closed[usize::from(continued).min(closed.len())..] {
+            window.push(row);
+        }
+        let open_continues = continued && closed.is_empty();
+        if plan.kept[p][s] {
+            if !open_continues {
+                kept[p][s] = Some(*open);
+            }
+        } else if !open_continues {
+            window.push(&open.row(counted[p].value(s), interval));
+        }
+        filled.push(window.filled());
+    }
+    for t in 1..parts {
+        let boundary = Boundary {
+            part: t,
+            rows: ranges[t].clone(),
+            counted: &counted[t],
+            plan: &plan,
+            interval,
+        };
+        boundary.replay(input, &mut kept, &mut merges[t], &mut filled);
+    }
+    drop(merges);
+    Ok(sink.finish(&filled))
+}
+
+/// One part's bars in the one-pass path, by slot: the closed bars in order, and the open one.
+struct Bars {
+    closed: Vec<Vec<Row>>,
+    open: Vec<Acc>,
+}
+
+/// The one pass over one part: what [`count_part`] learns, and the bars.
+fn gather_part(
+    input: &Input<'_>,
+    rows: Range<usize>,
+    interval: u64,
+) -> Result<(Counted, Bars), Failure> {
+    let index = Index::of(input.group.map(|g| &g[rows.clone()]));
+    let mut slot_of = vec![UNSEEN; index.len()];
+    let mut index_of_slot = Vec::new();
+    let mut counts = Vec::new();
+    let mut values = Vec::new();
+    let mut bars = Bars {
+        closed: Vec::new(),
+        open: Vec::new(),
+    };
+    let end = rows.end;
+    with_rank!(&index, r => {
+        for chunk in Chunk::all(input, rows) {
+            if !input.checked && !(chunk.times_valid() && chunk.prices_and_sizes_valid()) {
+                return Err(Failure::Invalid);
+            }
+            let n = chunk.date.len();
+            let (ms_of_day, price, size) = (&chunk.ms_of_day[..n], &chunk.price[..n], &chunk.size[..n]);
+            for i in 0..n {
+                let key = Trade::key_of(chunk.date[i], ms_of_day[i]);
+                let rank = r.rank(chunk.groups, i);
+                let mut slot = slot_of[rank];
+                if slot == UNSEEN {
+                    slot = counts.len() as u32;
+                    slot_of[rank] = slot;
+                    index_of_slot.push(rank as u32);
+                    values.push(index.value(rank as u32));
+                    counts.push(Count::new(end));
+                    bars.closed.push(Vec::new());
+                    bars.open.push(Acc::until(0));
+                }
+                let s = slot as usize;
+                let count = &mut counts[s];
+                if key < count.last_key {
+                    return Err(Failure::Unordered);
+                }
+                count.last_key = key;
+                let acc = &mut bars.open[s];
+                if key < acc.end {
+                    acc.apply(price[i], size[i]);
+                } else {
+                    let closed = &mut bars.closed[s];
+                    gathered_bucket(acc, closed, count, values[s], chunk.start + i, key, price[i], size[i], interval);
+                }
+            }
+        }
+    });
+    let counted = Counted {
+        index,
+        slot_of,
+        index_of_slot,
+        counts,
+    };
+    Ok((counted, bars))
+}
+
+/// A trade of a new bucket in the one-pass path: closes the open bar (if any), opens one.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn gathered_bucket(
+    acc: &mut Acc,
+    closed: &mut Vec<Row>,
+    count: &mut Count,
+    group: i64,
+    row: usize,
+    key: u64,
+    price: f64,
+    size: i64,
+    interval: u64,
+) {
+    if count.buckets > 0 {
+        closed.push(acc.row(group, interval));
+    }
+    count.open_bucket(key, row, interval);
+    acc.open(key, price, size, interval);
 }
