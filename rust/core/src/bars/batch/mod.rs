@@ -605,12 +605,8 @@ mod tests {
             shuffled.date.swap(earlier, at);
             for parts in [1, 2, 3] {
                 for passes in [Passes::One, Passes::Two] {
-                    let failure = ordered::aggregate_with(
-                        &input(&shuffled, true, true),
-                        1000,
-                        parts,
-                        passes,
-                    );
+                    let failure =
+                        ordered::aggregate_with(&input(&shuffled, true, true), 1000, parts, passes);
                     assert_eq!(
                         failure.unwrap_err(),
                         Failure::Unordered,

@@ -110,7 +110,7 @@ pub(super) fn aggregate_with(
         .map(|p| rows * p / parts..rows * (p + 1) / parts)
         .collect();
     if passes == Passes::One {
-        return aggregate_in_one_pass(input, interval, ranges);
+        return aggregate_in_one_pass(input, interval, &ranges);
     }
     let counted = run_each(ranges.clone(), |range| count_part(input, range, interval))?;
     let plan = Plan::new(&counted)?;
@@ -332,6 +332,11 @@ impl<'a> Chunk<'a> {
             .zip(self.ms_of_day)
             .fold(0, |acc, (&d, &m)| acc | d | m)
             >= 0
+    }
+
+    /// `false` when a value is invalid (see the two checks above and below).
+    fn valid(&self) -> bool {
+        self.times_valid() && self.prices_and_sizes_valid()
     }
 
     /// `false` when a price is not finite or a size is negative.
@@ -738,10 +743,10 @@ impl Boundary<'_> {
 fn aggregate_in_one_pass(
     input: &Input<'_>,
     interval: u64,
-    ranges: Vec<Range<usize>>,
+    ranges: &[Range<usize>],
 ) -> Result<BarColumns, Failure> {
     let parts = ranges.len();
-    let gathered = run_each(ranges.clone(), |range| gather_part(input, range, interval))?;
+    let gathered = run_each(ranges.to_vec(), |range| gather_part(input, range, interval))?;
     let (counted, gathered): (Vec<Counted>, Vec<Bars>) = gathered.into_iter().unzip();
     let plan = Plan::new(&counted)?;
     let mut sink = Sink::new(plan.rows, input.group.is_some());
@@ -805,6 +810,8 @@ fn gather_part(
     let mut index_of_slot = Vec::new();
     let mut counts = Vec::new();
     let mut values = Vec::new();
+    // Each slot's latest time (apart from its `Count`: one word per slot, read every row).
+    let mut last = Vec::new();
     let mut bars = Bars {
         closed: Vec::new(),
         open: Vec::new(),
@@ -812,7 +819,7 @@ fn gather_part(
     let end = rows.end;
     with_rank!(&index, r => {
         for chunk in Chunk::all(input, rows) {
-            if !input.checked && !(chunk.times_valid() && chunk.prices_and_sizes_valid()) {
+            if !input.checked && !chunk.valid() {
                 return Err(Failure::Invalid);
             }
             let n = chunk.date.len();
@@ -827,25 +834,28 @@ fn gather_part(
                     index_of_slot.push(rank as u32);
                     values.push(index.value(rank as u32));
                     counts.push(Count::new(end));
+                    last.push(0);
                     bars.closed.push(Vec::new());
                     bars.open.push(Acc::until(0));
                 }
                 let s = slot as usize;
-                let count = &mut counts[s];
-                if key < count.last_key {
+                if key < last[s] {
                     return Err(Failure::Unordered);
                 }
-                count.last_key = key;
+                last[s] = key;
                 let acc = &mut bars.open[s];
                 if key < acc.end {
                     acc.apply(price[i], size[i]);
                 } else {
-                    let closed = &mut bars.closed[s];
+                    let (closed, count) = (&mut bars.closed[s], &mut counts[s]);
                     gathered_bucket(acc, closed, count, values[s], chunk.start + i, key, price[i], size[i], interval);
                 }
             }
         }
     });
+    for (count, last) in counts.iter_mut().zip(last) {
+        count.last_key = last;
+    }
     let counted = Counted {
         index,
         slot_of,
