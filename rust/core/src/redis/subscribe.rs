@@ -9,6 +9,7 @@
 //! Every other reply (subscription confirmations, `PONG`, errors) is handed back as a [`Reply`].
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use memchr::memmem;
 
@@ -199,6 +200,11 @@ impl PushReader {
     ) -> (usize, Result<(), ProtocolError>) {
         let mut pos = 0;
         loop {
+            if let Some((channel, payload, next)) = message_push(buf, pos) {
+                self.message(&buf[channel], &buf[payload], hub, batch, pushes);
+                pos = next;
+                continue;
+            }
             match parse(buf, pos) {
                 Ok(Some((value, next))) => {
                     self.dispatch(buf, value, hub, batch, pushes);
@@ -376,6 +382,62 @@ fn number(buf: &[u8], a: usize, b: usize) -> Result<i64, ProtocolError> {
 }
 
 /// One value at `pos`: `Ok(None)` if the buffer ends before it does.
+/// A whole `message`, `smessage` or `pmessage` push at `buf[pos]`, read without building a
+/// [`Value`] (the pushes are nearly every reply an edge reads): its channel's and payload's
+/// ranges and where the next reply starts. `None` for anything else, a push not whole yet
+/// included: [`parse`] reads it, to the same result.
+fn message_push(buf: &[u8], pos: usize) -> Option<(Range<usize>, Range<usize>, usize)> {
+    let rest = buf.get(pos..)?;
+    let (with_pattern, kind) = if rest.starts_with(b"*3\r\n$7\r\nmessage\r\n") {
+        (false, 17)
+    } else if rest.starts_with(b"*3\r\n$8\r\nsmessage\r\n") {
+        (false, 18)
+    } else if rest.starts_with(b"*4\r\n$8\r\npmessage\r\n") {
+        (true, 18)
+    } else {
+        return None;
+    };
+    let mut at = pos + kind;
+    if with_pattern {
+        at = bulk_string(buf, at)?.1;
+    }
+    let (channel, at) = bulk_string(buf, at)?;
+    let (payload, next) = bulk_string(buf, at)?;
+    Some((channel, payload, next))
+}
+
+/// A whole bulk string (`$<digits>\r\n<bytes>\r\n`) at `buf[at]`: its bytes and where it
+/// ends. `None` for anything else.
+#[inline]
+fn bulk_string(buf: &[u8], at: usize) -> Option<(Range<usize>, usize)> {
+    if *buf.get(at)? != b'$' {
+        return None;
+    }
+    let mut len = 0usize;
+    let mut i = at + 1;
+    loop {
+        let digit = buf.get(i)?.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        // Ten digits are more than a Redis string may hold.
+        if i - at > 10 {
+            return None;
+        }
+        len = len * 10 + usize::from(digit);
+        i += 1;
+    }
+    if i == at + 1 || buf.get(i..i + 2)? != b"\r\n" {
+        return None;
+    }
+    let start = i + 2;
+    let end = start + len;
+    if buf.get(end..end + 2)? != b"\r\n" {
+        return None;
+    }
+    Some((start..end, end + 2))
+}
+
 fn parse(buf: &[u8], pos: usize) -> Result<Option<(Value, usize)>, ProtocolError> {
     if pos >= buf.len() {
         return Ok(None);
@@ -432,6 +494,58 @@ fn parse(buf: &[u8], pos: usize) -> Result<Option<(Value, usize)>, ProtocolError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fast path reads every push (whole or cut anywhere, well-formed or not) as the
+    /// general parser does, or leaves it to it.
+    #[test]
+    fn message_pushes_read_as_the_general_parser_reads_them() {
+        let replies: [&[u8]; 9] = [
+            b"*3\r\n$7\r\nmessage\r\n$4\r\nff:a\r\n$5\r\nhello\r\n",
+            b"*3\r\n$8\r\nsmessage\r\n$4\r\nff:b\r\n$0\r\n\r\n",
+            b"*4\r\n$8\r\npmessage\r\n$4\r\nff:*\r\n$4\r\nff:c\r\n$3\r\nxyz\r\n",
+            b"*3\r\n$7\r\nmessage\r\n$4\r\nff:a\r\n$-1\r\n",
+            b"*3\r\n$7\r\nmessage\r\n$04\r\nff:a\r\n$1\r\nx\r\n",
+            b"*3\r\n$7\r\nmessage\r\n$4\r\nff:a\r\n$5\r\nhello\n\n",
+            b"*3\r\n$9\r\nsubscribe\r\n$4\r\nff:a\r\n:1\r\n",
+            b"*3\r\n$7\r\nmessage\r\n$+4\r\nff:a\r\n$1\r\nx\r\n",
+            b"+PONG\r\n",
+        ];
+        let general = |buf: &[u8]| match parse(buf, 0) {
+            Ok(Some((Value::Array(items), next))) => {
+                let bulk = |v: &Value| match v {
+                    Value::Bulk(Some((a, b))) => Some(*a..*b),
+                    _ => None,
+                };
+                let n = items.len();
+                let kind = bulk(&items[0]).map(|r| &buf[r]);
+                let (c, p) = match (kind, n) {
+                    (Some(b"message" | b"smessage"), 3) => (1, 2),
+                    (Some(b"pmessage"), 4) => (2, 3),
+                    _ => return None,
+                };
+                Some((bulk(&items[c])?, bulk(&items[p])?, next))
+            }
+            _ => None,
+        };
+        for reply in replies {
+            for cut in 0..=reply.len() {
+                let buf = &reply[..cut];
+                if let Some(fast) = message_push(buf, 0) {
+                    assert_eq!(
+                        Some(fast),
+                        general(buf),
+                        "{:?}",
+                        String::from_utf8_lossy(buf)
+                    );
+                }
+            }
+        }
+        // The pushes Redis sends take the fast path.
+        for reply in &replies[..3] {
+            assert!(message_push(reply, 0).is_some());
+            assert!(message_push(reply, 0) == general(reply));
+        }
+    }
     use crate::hub::Wire;
     use crate::redis::write_command;
 
