@@ -154,18 +154,43 @@ pub(super) fn aggregate_with(
         kept.push(part_kept);
         filled.extend(part_filled);
     }
-    for t in 1..parts {
+    replay_boundaries(
+        input,
+        &ranges,
+        &counted,
+        &plan,
+        interval,
+        &mut kept,
+        &mut merges,
+        &mut filled,
+    );
+    drop(merges);
+    Ok(sink.finish(&filled))
+}
+
+/// Finishes the buckets continued across parts, boundary by boundary in order (see
+/// [`Boundary::replay`]).
+#[allow(clippy::too_many_arguments)]
+fn replay_boundaries(
+    input: &Input<'_>,
+    ranges: &[Range<usize>],
+    counted: &[Counted],
+    plan: &Plan,
+    interval: u64,
+    kept: &mut [Vec<Option<Acc>>],
+    merges: &mut [Vec<Option<Window<'_>>>],
+    filled: &mut Vec<Filled>,
+) {
+    for t in 1..ranges.len() {
         let boundary = Boundary {
             part: t,
             rows: ranges[t].clone(),
             counted: &counted[t],
-            plan: &plan,
+            plan,
             interval,
         };
-        boundary.replay(input, &mut kept, &mut merges[t], &mut filled);
+        boundary.replay(input, kept, &mut merges[t], filled);
     }
-    drop(merges);
-    Ok(sink.finish(&filled))
 }
 
 fn empty<T>(n: usize) -> Vec<Option<T>> {
@@ -745,7 +770,6 @@ fn aggregate_in_one_pass(
     interval: u64,
     ranges: &[Range<usize>],
 ) -> Result<BarColumns, Failure> {
-    let parts = ranges.len();
     let gathered = run_each(ranges.to_vec(), |range| gather_part(input, range, interval))?;
     let (counted, gathered): (Vec<Counted>, Vec<Bars>) = gathered.into_iter().unzip();
     let plan = Plan::new(&counted)?;
@@ -779,16 +803,16 @@ fn aggregate_in_one_pass(
         }
         filled.push(window.filled());
     }
-    for t in 1..parts {
-        let boundary = Boundary {
-            part: t,
-            rows: ranges[t].clone(),
-            counted: &counted[t],
-            plan: &plan,
-            interval,
-        };
-        boundary.replay(input, &mut kept, &mut merges[t], &mut filled);
-    }
+    replay_boundaries(
+        input,
+        ranges,
+        &counted,
+        &plan,
+        interval,
+        &mut kept,
+        &mut merges,
+        &mut filled,
+    );
     drop(merges);
     Ok(sink.finish(&filled))
 }
