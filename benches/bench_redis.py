@@ -8,7 +8,8 @@
 * **end to end**: events per second delivered to one SDK client of an edge
   (``serve --source redis://``) fed by an ingest node (``serve --rate max --publish``), every
   stream of the market subscribed; and the pipeline's capacity: the highest paced ``--rate`` of
-  a ladder (100 k, 200 k, … events/s) that reaches the client whole (no gap). Beside redis-py's
+  a ladder (100 k, 200 k, 300 k, then steps of 50 k events/s) that reaches the client whole (no
+  gap). Beside redis-py's
   pipelines of 256 into a redis-py subscriber (``PubSub.get_message``);
 * **ceiling**: ``redis-benchmark -P 64 PUBLISH`` with a payload of the same size (no
   subscriber).
@@ -59,7 +60,7 @@ _DATE = 20250321
 #: to the client: the highest delivered whole is the pipeline's capacity on this machine, where
 #: ingest, Redis, edge and client share the cores (``max`` overdrives them: they then compete
 #: for the CPU and the client loses events).
-_LADDER = (100_000, 200_000, 300_000, 400_000, 500_000, 600_000, 800_000)
+_LADDER = (100_000, 200_000, 300_000, 350_000, 400_000, 450_000, 500_000, 550_000, 600_000, 700_000)
 _LADDER_QUICK = (20_000,)
 
 
