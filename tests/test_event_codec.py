@@ -164,9 +164,19 @@ def _spellings(values: list[int] | list[float]) -> list[Any]:
     floats = any(isinstance(v, float) for v in values)
     dtypes = ["<f8", ">f8", "<f4"] if floats else ["<i8", ">i8", "<u8", "<u4", "<i4"]
     for dtype in dtypes:
-        with np.errstate(all="ignore"):
-            array = np.asarray(values).astype(dtype)
-        if np.array_equal(array.astype(np.float64), np.asarray(values, dtype=np.float64)):
+        if floats:
+            with np.errstate(all="ignore"):
+                array = np.asarray(values).astype(dtype)
+            same = np.array_equal(array.astype(np.float64), np.asarray(values, dtype=np.float64))
+        else:
+            # Integers exactly: through numpy's floats, 2**53 + 1 beside 2**63 would become
+            # 2**53, another column.
+            try:
+                array = np.array(values, dtype=dtype)
+            except OverflowError:
+                continue
+            same = array.tolist() == list(values)
+        if same:
             out.append(array)
     # Not contiguous, of the first array above that holds the values (numpy makes floats of
     # a list like [0, 2**63]: that would be another column, not another spelling).
@@ -185,6 +195,7 @@ def _spellings(values: list[int] | list[float]) -> list[Any]:
 # Python ints past int64 beside smaller ones: numpy makes floats of such a list.
 @example(sizes=[0, 2**63], prices=0.0, flag=False)
 @example(sizes=[-1, 2**63], prices=0.0, flag=False)
+@example(sizes=[2**53 + 1, 2**63], prices=0.0, flag=False)
 def test_every_column_spelling_encodes_alike(sizes: list[int], prices: float, flag: bool) -> None:
     """Scalars and contiguous int64/uint64/float64 arrays take a path of their own (no numpy
     call); each spelling of the same values gives the same wire bytes, or the same error."""
