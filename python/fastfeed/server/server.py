@@ -103,21 +103,28 @@ class Server:
         """Binds and starts serving. Raises :class:`~fastfeed.errors.AddressInUseError` when
         the port is taken, ``OSError`` when it cannot bind otherwise."""
         self.ended = asyncio.get_running_loop().create_future()
+        metrics_socket = None
         if self.config.metrics_port is not None:
             # First: a metrics port that cannot be bound fails before anything is served.
             # (Imported here: aiohttp's server and prometheus-client only when asked for.)
-            from fastfeed.server.metrics import MetricsServer, bind_metrics_socket
+            from fastfeed.server.metrics import bind_metrics_socket
 
-            sock = bind_metrics_socket(self.config.host, self.config.metrics_port)
-            self._metrics = MetricsServer(self)
-            await self._metrics.start(sock)
+            metrics_socket = bind_metrics_socket(self.config.host, self.config.metrics_port)
         try:
             self._server = await self._bind()
         except OSError as error:
-            await self._close_metrics()
+            if metrics_socket is not None:
+                metrics_socket.close()
             if error.errno == errno.EADDRINUSE:
                 raise AddressInUseError(self.config.host, self.config.port) from None
             raise
+        if metrics_socket is not None:
+            # Answered only once the endpoints listen: a scrape that answers means the server
+            # is up (a scrape before waits in the socket's backlog).
+            from fastfeed.server.metrics import MetricsServer
+
+            self._metrics = MetricsServer(self)
+            await self._metrics.start(metrics_socket)
         sockets = self._server.sockets
         if sockets:
             self.port = sockets[0].getsockname()[1]
