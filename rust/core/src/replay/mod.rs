@@ -206,14 +206,8 @@ enum Count {
 
 impl Total {
     fn new(scanned: Vec<Scanned>) -> Self {
-        let count = if scanned.iter().all(|s| matches!(s, Scanned::Counted(_))) {
-            let never = AtomicBool::new(false);
-            Count::Known(scanned.into_iter().map(|s| s.finish(&never)).sum())
-        } else {
-            Count::NotAsked(scanned)
-        };
         Self {
-            count: Mutex::new(count),
+            count: Mutex::new(Count::NotAsked(scanned)),
             stop: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -226,14 +220,20 @@ impl Total {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Count::NotAsked(scanned) = &mut *count {
             let scanned = std::mem::take(scanned);
+            // Counted already (gzip files, short ones): no thread.
+            let counted = scanned.iter().all(|s| matches!(s, Scanned::Counted(_)));
             let stop = self.stop.clone();
             let finish =
                 move || -> Option<u64> { scanned.into_iter().map(|s| s.finish(&stop)).sum() };
-            let thread = std::thread::Builder::new().name("replay-count".into());
-            // No thread to be had: the total stays unknown.
-            *count = thread
-                .spawn(finish)
-                .map_or(Count::Known(None), Count::Counting);
+            *count = if counted {
+                Count::Known(finish())
+            } else {
+                let thread = std::thread::Builder::new().name("replay-count".into());
+                // No thread to be had: the total stays unknown.
+                thread
+                    .spawn(finish)
+                    .map_or(Count::Known(None), Count::Counting)
+            };
         }
         let total = match std::mem::replace(&mut *count, Count::Known(None)) {
             Count::Known(total) => total,
