@@ -477,6 +477,10 @@ class EventBatch:
     @property
     def counts(self) -> tuple[int, ...]: ...
     @property
+    def data_only(self) -> int | None:
+        """The number of data events when they are all the batch holds (no STATUS, ack,
+        control frame, unknown message, error, new contract or protocol error), else None."""
+    @property
     def trades(self) -> _TradeColumns: ...
     @property
     def quotes(self) -> _QuoteColumns: ...

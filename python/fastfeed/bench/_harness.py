@@ -200,6 +200,8 @@ def table(results: list[Result]) -> str:
         for i, (name, rate) in enumerate(result.rates.items()):
             if name == result.ours:
                 ratio = "—"
+            elif name == result.ceiling and result.lower_is_better:
+                ratio = f"fastfeed takes {1 / ratios[name]:.2f}x this floor"
             elif name == result.ceiling:
                 ratio = f"{ratios[name]:.0%} of the ceiling"
             else:

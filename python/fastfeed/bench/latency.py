@@ -22,17 +22,25 @@ Two processes over loopback: the producer (a server) owns one core, the consumer
   loop never sleeps in the kernel while it waits (the latency mode; one core at 100 %).
 * **picows + orjson:** the producer builds a dict per trade, ``orjson.dumps`` it and sends it
   in its own frame; the consumer ``orjson.loads`` each frame in picows' callback.
+* **The machine's floor** (``raw``): plain sockets, no WebSocket, no event loop. The producer
+  spins on the clock and writes pre-built messages of a fastfeed frame's size (the stamp in
+  their first 8 bytes, a batch in one ``send``); the consumer reads the clock once per
+  ``recv``, either blocking in the kernel until the data is there (``raw floor``: what any
+  client that sleeps between reads pays) or spinning on a non-blocking socket (``raw
+  busy-poll floor``: what a strategy that owns a core can get, the yardstick of the SDK's
+  latency mode).
 
 Each round connects a fresh consumer, which subscribes, skips the first events (warm-up), and
 keeps the latencies of the next ``count``; the producer runs while a consumer is there.
 p50/p90/p99 are the medians over interleaved rounds of each round's percentiles.
 
-    python -m fastfeed.bench.latency fastfeed|picows PORT RATE PER_BATCH    # a producer
+    python -m fastfeed.bench.latency fastfeed|picows|raw PORT RATE PER_BATCH    # a producer
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -65,6 +73,8 @@ PLAN: dict[str, tuple[float, int]] = {
 PERCENTILES = (50, 90, 99)
 SYMBOL = "LAT"
 DATE = 20260102
+#: The floor's message size: a fastfeed TRADE frame of this bench (the stamp, then padding).
+FLOOR_MESSAGE = 230
 
 Emit = Callable[[int, int], None]
 
@@ -165,6 +175,30 @@ async def serve_picows(port: int, rate: int, per_batch: int) -> None:
     await server.serve_forever()
 
 
+def serve_raw(port: int, rate: int, per_batch: int) -> None:
+    """The floor's producer: one client at a time, pre-built messages on the same schedule,
+    spinning on the clock between them (no event loop)."""
+    padding = bytes(FLOOR_MESSAGE - 8)
+    interval = round(per_batch * 1e9 / rate)
+    clock = time.monotonic_ns
+    with socket.create_server(("127.0.0.1", port)) as listener:
+        while True:
+            client, _ = listener.accept()
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            due = clock()
+            try:
+                while True:
+                    now = clock()
+                    if now < due:
+                        continue
+                    client.sendall((now.to_bytes(8, "little") + padding) * per_batch)
+                    due += interval
+                    if now - due > 100 * interval:
+                        due = now + interval
+            except OSError:  # the consumer left
+                client.close()
+
+
 # ---- consumers ---------------------------------------------------------------------------------
 
 
@@ -227,11 +261,67 @@ async def consume_fastfeed_busy(port: int, count: int, warmup: int) -> npt.NDArr
     return await consume_fastfeed(port, count, warmup, busy_poll=True)
 
 
+def read_floor(port: int, count: int, warmup: int, *, busy_poll: bool) -> npt.NDArray[np.int64]:
+    """The floor's consumer: latencies (ns) of ``count`` messages after ``warmup``, the clock
+    read once per ``recv`` (blocking, or spinning on a non-blocking socket)."""
+    clock = time.monotonic_ns
+    latencies = np.empty(warmup + count, np.int64)
+    buffer = bytearray(1 << 16)
+    view = memoryview(buffer)
+    held = 0  # bytes of an incomplete message at the start of the buffer
+    n = 0
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setblocking(not busy_poll)
+        while n < len(latencies):
+            try:
+                got = sock.recv_into(view[held:])
+            except BlockingIOError:
+                continue
+            now = clock()
+            if not got:
+                raise RuntimeError("the floor's producer closed the connection")
+            held += got
+            whole = held - held % FLOOR_MESSAGE
+            for at in range(0, whole, FLOOR_MESSAGE):
+                if n < len(latencies):
+                    latencies[n] = now - int.from_bytes(buffer[at : at + 8], "little")
+                    n += 1
+            buffer[: held - whole] = buffer[whole:held]
+            held -= whole
+    return latencies[warmup:]
+
+
+async def consume_floor(port: int, count: int, warmup: int) -> npt.NDArray[np.int64]:
+    """The floor, blocking reads (the event loop is not used)."""
+    return read_floor(port, count, warmup, busy_poll=False)
+
+
+async def consume_floor_busy(port: int, count: int, warmup: int) -> npt.NDArray[np.int64]:
+    """The floor, busy-polling reads (the event loop is not used)."""
+    return read_floor(port, count, warmup, busy_poll=True)
+
+
+#: Each consumer's producer (``main``'s first argument).
+PRODUCERS: dict[str, str] = {
+    "fastfeed": "fastfeed",
+    "fastfeed busy-poll": "fastfeed",
+    "picows + orjson": "picows",
+    "raw floor": "raw",
+    "raw busy-poll floor": "raw",
+}
 CONSUMERS: dict[str, Callable[[int, int, int], Any]] = {
     "fastfeed": consume_fastfeed,
     "fastfeed busy-poll": consume_fastfeed_busy,
     "picows + orjson": consume_picows,
+    "raw floor": consume_floor,
+    "raw busy-poll floor": consume_floor_busy,
 }
+#: The results' rows: fastfeed's default mode beside picows + orjson and the blocking floor,
+#: and its latency mode beside the busy-poll floor (ours, its ceiling, the others).
+COMPARISONS: list[tuple[str, str, str, list[str]]] = [
+    ("", "fastfeed", "raw floor", ["picows + orjson"]),
+    (" busy-poll", "fastfeed busy-poll", "raw busy-poll floor", []),
+]
 
 
 # ---- the comparison ----------------------------------------------------------------------------
@@ -260,7 +350,7 @@ def run(mode: str, tick: Tick) -> list[Result]:
             spawn(
                 python_module(
                     "fastfeed.bench.latency",
-                    name.split()[0],
+                    PRODUCERS[name],
                     str(ports[name]),
                     str(rate),
                     str(per_batch),
@@ -283,23 +373,31 @@ def run(mode: str, tick: Tick) -> list[Result]:
             for process in producers:
                 stop(process)
         for p in PERCENTILES:
-            results.append(
-                Result(
-                    scenario="latency",
-                    title=f"latency p{p}, {rate:,} events/s, {per_batch} per batch",
-                    unit="µs",
-                    rates=by_percentile[p].medians(),
-                    rounds=rounds,
-                    skipped=skipped,
-                    lower_is_better=True,
-                    extra={"rate": rate, "per_batch": per_batch, "percentile": p},
+            medians = by_percentile[p].medians()
+            for mode, ours, floor, others in COMPARISONS:
+                names = [ours, *(n for n in others if n in medians), floor]
+                results.append(
+                    Result(
+                        scenario="latency",
+                        title=f"latency p{p}{mode}, {rate:,} events/s, {per_batch} per batch",
+                        unit="µs",
+                        rates={name: medians[name] for name in names},
+                        rounds=rounds,
+                        ours=ours,
+                        ceiling=floor,
+                        skipped={k: v for k, v in skipped.items() if k in others},
+                        lower_is_better=True,
+                        extra={"rate": rate, "per_batch": per_batch, "percentile": p},
+                    )
                 )
-            )
     return results
 
 
 def main(argv: list[str]) -> None:
     variant, port, rate, per_batch = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
+    if variant == "raw":
+        serve_raw(port, rate, per_batch)
+        return
     serve = serve_fastfeed if variant == "fastfeed" else serve_picows
     run_loop(serve(port, rate, per_batch))
 

@@ -125,7 +125,8 @@ class Batch:
         if self._raw is None or self._counts[kind] == 0:
             columns = dict(_EMPTY[name])
         else:
-            columns = columns_dict(getattr(self._raw, name))
+            # The decoder built this dict for this batch alone (it keeps no other use of it).
+            columns = getattr(self._raw, name)
         self._cache[name] = columns
         return columns
 

@@ -131,6 +131,9 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         feed = self.feed
         feed._reconnector.alive()
+        if self is feed._conn:  # the handshake is done (``_on_open``)
+            feed._on_batch(self, feed._decode(data))
+            return
         if not self.handshake.done:
             try:
                 rest = self.handshake.feed(data)
@@ -145,12 +148,9 @@ class _Connection(asyncio.Protocol):
             feed._on_open(self)
             if not self.opened.done():
                 self.opened.set_result(None)
-            if not rest:
-                return
-            data = rest
-        elif self is not feed._conn:
-            return  # a replaced connection's last bytes must not reach the shared decoder
-        feed._on_batch(self, feed._decode(data))
+            if rest:
+                feed._on_batch(self, feed._decode(rest))
+        # Else a replaced connection's last bytes: they must not reach the shared decoder.
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.close_reason:
@@ -459,13 +459,19 @@ class Feed:
                 future.set_result(result.value)
 
     def _on_batch(self, conn: _Connection, batch: EventBatch) -> None:
-        if conn is not self._conn:
+        # The connection is the current one (``data_received``).
+        session = self._session
+        events = batch.data_only
+        if events is not None and session.pace_ack is not None:
+            # Data events alone, the usual read: nothing else to look at.
+            pace = session.receive_data(events)
+            self._last_event = time.monotonic()
+            self._enqueue(Batch(batch, batch.counts, self._contracts), events, conn, pace)
             return
         counts = batch.counts
         new_contracts = batch.new_contracts
         if new_contracts:
             self._register(new_contracts)
-        session = self._session
         notices = session.receive(batch, counts, now=time.time())
         data = counts[_TRADE] + counts[_QUOTE] + counts[_OHLC] + counts[_OI]
         if data:
@@ -476,7 +482,8 @@ class Feed:
                 log.warning("malformed event (message %d): %s", index, message)
         if data or counts[_STATUS]:
             shown: list[ControlEvent] | None = [n for _, n in notices] if notices else None
-            self._enqueue(Batch(batch, counts, self._contracts, shown, notices), data, conn)
+            batch_ = Batch(batch, counts, self._contracts, shown, notices)
+            self._enqueue(batch_, data, conn, bool(session.pace_ack))
         # After the data: a Close's notice (TakenOver, EndOfStream) follows what came before it.
         if counts[_CONTROL]:
             self._on_control(conn, batch.control)
@@ -543,11 +550,11 @@ class Feed:
         self._queue.append((Batch(None, _NO_COUNTS, self._contracts, [notice]), 0, False))
         self._wake()
 
-    def _enqueue(self, batch: Batch, events: int, conn: _Connection) -> None:
+    def _enqueue(self, batch: Batch, events: int, conn: _Connection, pace: bool) -> None:
         limit = self.max_queue_events
         if self._queued + events > limit and self._queue and self.overflow == "drop_oldest":
             self._drop_oldest(self._queued + events - limit)
-        self._queue.append((batch, conn.generation, bool(self._session.pace_ack)))
+        self._queue.append((batch, conn.generation, pace))
         self._queued += events
         if self._wakeups:
             self._wake()

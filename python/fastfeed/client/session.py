@@ -391,6 +391,13 @@ class ClientSession:
             return self._account(batch.status, now)
         return []
 
+    def receive_data(self, events: int) -> bool:
+        """Takes a batch of ``events`` data events and nothing else (``EventBatch.data_only``)
+        once :attr:`pace_ack` is known — the common case, without looking at the batch.
+        Returns :attr:`pace_ack`."""
+        self.received += events
+        return bool(self.pace_ack)
+
     def _on_acks(self, acks: Sequence[tuple[int | None, str, str | None, str | None]]) -> None:
         for req_id, response, message, result in acks:
             command = self._pending.pop(req_id, None) if req_id is not None else None

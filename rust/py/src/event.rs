@@ -774,7 +774,7 @@ macro_rules! column_dict {
     ($py:expr, $cols:expr, [$($field:ident),*]) => {{
         let d = PyDict::new($py);
         let cols = std::mem::take(&mut $cols);
-        $(d.set_item(stringify!($field), column_array($py, cols.$field))?;)*
+        $(d.set_item(pyo3::intern!($py, stringify!($field)), column_array($py, cols.$field))?;)*
         d.unbind()
     }};
 }
@@ -814,6 +814,13 @@ impl PyEventBatch {
     #[getter]
     fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         PyTuple::new(py, self.counts)
+    }
+
+    /// The number of data events when they are all the batch holds (no STATUS, ack, control
+    /// frame, unknown message, error, new contract or protocol error), else `None`.
+    #[getter]
+    fn data_only(&self) -> Option<usize> {
+        self.pending.batch.data_only(&self.counts)
     }
 
     /// TRADE columns.

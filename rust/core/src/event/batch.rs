@@ -170,6 +170,22 @@ impl EventBatch {
         self.kinds.is_empty() && self.protocol_error.is_none()
     }
 
+    /// The number of data events (TRADE, QUOTE, OHLC, `OPEN_INTEREST`) when they are all the
+    /// batch holds — no other message, no contract seen for the first time, no protocol
+    /// error — else `None`. `counts` are [`kind_counts`](Self::kind_counts). A client takes
+    /// such a batch, its usual one, without looking at anything else.
+    pub fn data_only(&self, counts: &[usize; EventKind::COUNT]) -> Option<usize> {
+        let data = EventKind::DATA
+            .iter()
+            .map(|&k| counts[k as usize])
+            .sum::<usize>();
+        let plain = data > 0
+            && data == counts.iter().sum::<usize>()
+            && self.new_contracts.is_empty()
+            && self.protocol_error.is_none();
+        plain.then_some(data)
+    }
+
     /// Messages per kind, indexed by [`EventKind`] value.
     pub fn kind_counts(&self) -> [usize; EventKind::COUNT] {
         let mut counts = [0; EventKind::COUNT];

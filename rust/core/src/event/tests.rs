@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::contract::{ContractKey, Right, Symbol};
+use crate::ws::{encode_frames, Opcode};
 
 const SPEC_TRADE: &str = r#"{"header":{"type":"TRADE","status":"CONNECTED"},"contract":{"security_type":"OPTION","symbol":"SPY","expiration":20250321,"strike":570000,"right":"C"},"trade":{"ms_of_day":34200123,"sequence":8812,"size":3,"condition":0,"price":4.15,"exchange":5,"date":20250321}}"#;
 
@@ -326,6 +327,61 @@ fn contracts_interned_across_batches() {
     assert_eq!(second.trades.contract_id, vec![0, 1]);
     assert_eq!(second.new_contracts.len(), 1);
     assert_eq!(second.new_contracts[0].0, 1);
+}
+
+/// `data_only` counts a batch of data events alone, and nothing that holds anything else.
+#[test]
+fn data_only_is_data_events_and_nothing_else() {
+    let status = r#"{"header":{"type":"STATUS","status":"CONNECTED"}}"#;
+    let ack = r#"{"header":{"type":"REQ_RESPONSE","response":"OK","req_id":1}}"#;
+    let quote = SPEC_TRADE
+        .replace(r#""type":"TRADE""#, r#""type":"QUOTE""#)
+        .replace(
+            r#""trade":{"ms_of_day":34200123,"sequence":8812,"size":3,"condition":0,"price":4.15,"exchange":5,"date":20250321}"#,
+            r#""quote":{"ms_of_day":1,"bid_size":1,"bid_exchange":1,"bid":1.0,"bid_condition":1,"ask_size":1,"ask_exchange":1,"ask":1.5,"ask_condition":1,"date":20250321}"#,
+        );
+    let data_only = |payloads: &[&str], known: bool| {
+        let mut d = BatchDecoder::new();
+        if known {
+            d.push_payload(SPEC_TRADE.as_bytes());
+            d.take_batch();
+        }
+        for p in payloads {
+            d.push_payload(p.as_bytes());
+        }
+        let b = d.take_batch();
+        b.data_only(&b.kind_counts())
+    };
+    assert_eq!(data_only(&[SPEC_TRADE, &quote, SPEC_TRADE], true), Some(3));
+    // A contract seen for the first time needs registering.
+    assert_eq!(data_only(&[SPEC_TRADE], false), None);
+    assert_eq!(data_only(&[SPEC_TRADE, status], true), None);
+    assert_eq!(data_only(&[ack, SPEC_TRADE], true), None);
+    assert_eq!(data_only(&[SPEC_TRADE, r#"{"x":1}"#], true), None);
+    assert_eq!(
+        data_only(&[SPEC_TRADE, r#"{"header":{"type":"TRADE"}}"#], true),
+        None
+    );
+    assert_eq!(data_only(&[], true), None);
+    // Through the frame decoder: a control frame, and a protocol error after a data event.
+    let frame = |opcode: Opcode, payload: &[u8]| {
+        let mut out = Vec::new();
+        encode_frames(&mut out, opcode, [payload], None);
+        out
+    };
+    let trade = frame(Opcode::Text, SPEC_TRADE.as_bytes());
+    let mut decoder = EventDecoder::new();
+    let b = decoder.feed(&trade);
+    assert_eq!(b.data_only(&b.kind_counts()), None); // its contract is new
+    let b = decoder.feed(&trade);
+    assert_eq!(b.data_only(&b.kind_counts()), Some(1));
+    let b = decoder.feed(&[trade.clone(), frame(Opcode::Ping, b"p")].concat());
+    assert_eq!(b.data_only(&b.kind_counts()), None);
+    let reserved_opcode = [0x83, 0x00];
+    let b = decoder.feed(&[&trade[..], &reserved_opcode].concat());
+    assert!(b.protocol_error.is_some(), "{:?}", b.protocol_error);
+    assert_eq!(b.kind_counts()[EventKind::Trade as usize], 1);
+    assert_eq!(b.data_only(&b.kind_counts()), None);
 }
 
 /// The compact fast paths hand over to the general parser wherever the layout departs from

@@ -121,6 +121,14 @@ impl EventKind {
     /// Number of kinds (values are `0..COUNT`).
     pub const COUNT: usize = EventKind::Control as usize + 1;
 
+    /// The kinds of market-data events.
+    pub const DATA: [EventKind; 4] = [
+        EventKind::Trade,
+        EventKind::Quote,
+        EventKind::Ohlc,
+        EventKind::OpenInterest,
+    ];
+
     /// The header `type` (`TRADE`, …) for event kinds; the upper-case kind name otherwise.
     pub const fn as_str(self) -> &'static str {
         match self {
