@@ -1,8 +1,8 @@
 """End-to-end latency (``fastfeed.bench.latency``): a source's trade to the strategy's code,
-fastfeed (server + SDK ``next_batch``, by default and busy-polling) beside picows + orjson
-(server and client) and the machine's floor (plain sockets, blocking and busy-polling), at
-1 k, 10 k and 100 k events/s, two processes over loopback, one clock (CLOCK_MONOTONIC)
-stamped in each trade's ``sequence``.
+fastfeed (server + SDK: an ``on_batch`` handler, by default and busy-polling, and
+``await next_batch()``) beside picows + orjson (server and client) and the machine's floor
+(plain sockets, blocking and busy-polling), at 1 k, 10 k and 100 k events/s, two processes
+over loopback, one clock (CLOCK_MONOTONIC) stamped in each trade's ``sequence``.
 
 With ``--benchmark-disable`` (the test suite) it checks that every variant measures sane
 latencies at every rate on the smoke plan; the figures themselves come from
@@ -22,7 +22,7 @@ def test_latency_source_to_sdk(benchmark: Any) -> None:
     for result in results:
         assert result.lower_is_better and not result.skipped
         assert set(result.rates) == (
-            {"fastfeed", "picows + orjson", "raw floor"}
+            {"fastfeed", "fastfeed next_batch", "picows + orjson", "raw floor"}
             if result.ours == "fastfeed"
             else {"fastfeed busy-poll", "raw busy-poll floor"}
         )

@@ -390,6 +390,57 @@ def test_busy_poll_delivers_the_same_and_never_lets_the_loop_sleep() -> None:
     run(body)
 
 
+@LOOPS
+def test_on_batch_hands_every_batch_over_inside_the_read(loop_kind: str) -> None:
+    """``on_batch``: every batch goes to the handler (no queue: ``next_batch`` refuses), an
+    exception in it is logged and counted and the feed goes on, lock-step acknowledges a
+    batch once its handler returned, and ``wait_ended`` returns when the server closes."""
+
+    async def body() -> None:
+        source = QueueSource()
+        async with started(source, status_interval=0.05) as server:
+            got: list[Any] = []
+            acks_while_handling: list[int] = []
+
+            def handler(batch: fastfeed.Batch) -> None:
+                conn = server.client
+                assert conn is not None
+                acks_while_handling.append(conn.event_acks)
+                got.append(batch)
+                if batch.trades["price"].tolist() == [13.0]:
+                    raise ValueError("a strategy's bug")
+
+            async with fastfeed.connect(url(server), on_batch=handler) as feed:
+                await feed.subscribe("TRADE", Stock("AAPL"))
+                with pytest.raises(RuntimeError, match="on_batch"):
+                    await feed.next_batch()
+                with pytest.raises(RuntimeError, match="on_batch"):
+                    await anext(aiter(feed))
+                enc = EventEncoder()
+                aapl = enc.add_contract("STOCK", "AAPL")
+                prices = [1.0, 13.0, 2.0]
+                for i, price in enumerate(prices, 1):
+                    source.put(encode_trades(enc, [aapl], [i], [price], [1], ids=[i]), 1)
+                    await until(lambda i=i: feed.stats.received == i)
+                traded = [b.trades["price"].tolist() for b in got if len(b)]
+                assert traded == [[p] for p in prices]
+                assert feed.handler_errors == 1
+                conn = server.client
+                assert conn is not None
+                # Each batch acknowledged right after its handler (the one that raised too).
+                await until(lambda: conn.event_acks == 3)
+                assert conn.last_event_ack is not None
+                assert conn.last_event_ack.events_processed == (3,)
+                handled = [n for b, n in zip(got, acks_while_handling, strict=True) if len(b)]
+                assert handled == [0, 1, 2]
+                ended = asyncio.ensure_future(feed.wait_ended())
+                await asyncio.sleep(0.05)
+                assert not ended.done()
+            await asyncio.wait_for(ended, 5)
+
+    run_on(loop_kind, body)
+
+
 def test_works_on_plain_asyncio() -> None:
     async def body() -> None:
         source = QueueSource()

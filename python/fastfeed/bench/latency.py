@@ -16,10 +16,12 @@ Two processes over loopback: the producer (a server) owns one core, the consumer
   ``SourceBatch.add_trades`` call — the fields that are the same for the batch as Python
   scalars, the one that varies (``sequence``) as an int64 array when there are several events,
   a scalar for one (scalars and int64/float64 arrays cost no numpy call) — and publishes it to
-  the hub (no session OHLC: the baseline sends none); the consumer is the SDK: ``connect``,
-  ``subscribe``, ``await next_batch()``.
-* **fastfeed busy-poll:** the same with ``connect(…, busy_poll=True)``: the consumer's event
-  loop never sleeps in the kernel while it waits (the latency mode; one core at 100 %).
+  the hub (no session OHLC: the baseline sends none). The consumer is the SDK, ``connect`` and
+  ``subscribe``, then either ``connect(…, on_batch=handler)``, the handler reading the clock
+  inside the socket read as picows' consumer does (``fastfeed``), or ``await next_batch()``
+  (``fastfeed next_batch``: one task switch more, from the read to the waiting coroutine).
+* **fastfeed busy-poll:** ``on_batch`` with ``connect(…, busy_poll=True)``: the consumer's
+  event loop never sleeps in the kernel (the latency mode; one core at 100 %).
 * **picows + orjson:** the producer builds a dict per trade, ``orjson.dumps`` it and sends it
   in its own frame; the consumer ``orjson.loads`` each frame in picows' callback.
 * **The machine's floor** (``raw``): plain sockets, no WebSocket, no event loop. The producer
@@ -202,16 +204,14 @@ def serve_raw(port: int, rate: int, per_batch: int) -> None:
 # ---- consumers ---------------------------------------------------------------------------------
 
 
-async def consume_fastfeed(
-    port: int, count: int, warmup: int, *, busy_poll: bool = False
-) -> npt.NDArray[np.int64]:
-    """The SDK as a strategy uses it: latencies (ns) of ``count`` trades after ``warmup``."""
+async def consume_fastfeed_next_batch(port: int, count: int, warmup: int) -> npt.NDArray[np.int64]:
+    """The SDK's ``await next_batch()``: latencies (ns) of ``count`` trades after ``warmup``."""
     from fastfeed import Stock, connect
 
     clock = time.monotonic_ns
     latencies = np.empty(warmup + count, np.int64)
     n = 0
-    async with connect(f"ws://127.0.0.1:{port}/v1/events", busy_poll=busy_poll) as feed:
+    async with connect(f"ws://127.0.0.1:{port}/v1/events") as feed:
         await feed.subscribe("TRADE", Stock(SYMBOL))
         while n < len(latencies):
             batch = await feed.next_batch()
@@ -223,6 +223,37 @@ async def consume_fastfeed(
                 take = min(len(stamps), len(latencies) - n)
                 latencies[n : n + take] = now - stamps[:take]
                 n += take
+    return latencies[warmup:]
+
+
+async def consume_fastfeed(
+    port: int, count: int, warmup: int, *, busy_poll: bool = False
+) -> npt.NDArray[np.int64]:
+    """The SDK's ``on_batch`` handler, called inside the socket read."""
+    from fastfeed import Batch, Stock, connect
+
+    clock = time.monotonic_ns
+    latencies = np.empty(warmup + count, np.int64)
+    n = 0
+    closing: list[asyncio.Task[None]] = []
+
+    def handler(batch: Batch) -> None:
+        nonlocal n
+        stamps = batch.trades["sequence"]
+        if len(stamps) and n < len(latencies):
+            now = clock()
+            take = min(len(stamps), len(latencies) - n)
+            latencies[n : n + take] = now - stamps[:take]
+            n += take
+            if n == len(latencies):  # enough: closing ends wait_ended()
+                closing.append(asyncio.get_running_loop().create_task(feed.close()))
+
+    feed = connect(f"ws://127.0.0.1:{port}/v1/events", busy_poll=busy_poll, on_batch=handler)
+    async with feed:
+        await feed.subscribe("TRADE", Stock(SYMBOL))
+        await feed.wait_ended()
+    if n < len(latencies):
+        raise RuntimeError("the feed ended")
     return latencies[warmup:]
 
 
@@ -257,7 +288,7 @@ async def consume_picows(port: int, count: int, warmup: int) -> npt.NDArray[np.i
 
 
 async def consume_fastfeed_busy(port: int, count: int, warmup: int) -> npt.NDArray[np.int64]:
-    """The SDK in its latency mode (``connect(…, busy_poll=True)``)."""
+    """The SDK in its latency mode (``on_batch`` with ``busy_poll=True``)."""
     return await consume_fastfeed(port, count, warmup, busy_poll=True)
 
 
@@ -304,6 +335,7 @@ async def consume_floor_busy(port: int, count: int, warmup: int) -> npt.NDArray[
 #: Each consumer's producer (``main``'s first argument).
 PRODUCERS: dict[str, str] = {
     "fastfeed": "fastfeed",
+    "fastfeed next_batch": "fastfeed",
     "fastfeed busy-poll": "fastfeed",
     "picows + orjson": "picows",
     "raw floor": "raw",
@@ -311,6 +343,7 @@ PRODUCERS: dict[str, str] = {
 }
 CONSUMERS: dict[str, Callable[[int, int, int], Any]] = {
     "fastfeed": consume_fastfeed,
+    "fastfeed next_batch": consume_fastfeed_next_batch,
     "fastfeed busy-poll": consume_fastfeed_busy,
     "picows + orjson": consume_picows,
     "raw floor": consume_floor,
@@ -319,7 +352,7 @@ CONSUMERS: dict[str, Callable[[int, int, int], Any]] = {
 #: The results' rows: fastfeed's default mode beside picows + orjson and the blocking floor,
 #: and its latency mode beside the busy-poll floor (ours, its ceiling, the others).
 COMPARISONS: list[tuple[str, str, str, list[str]]] = [
-    ("", "fastfeed", "raw floor", ["picows + orjson"]),
+    ("", "fastfeed", "raw floor", ["fastfeed next_batch", "picows + orjson"]),
     (" busy-poll", "fastfeed busy-poll", "raw busy-poll floor", []),
 ]
 

@@ -20,7 +20,7 @@ import random
 import ssl
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Final, Literal, Self, TypeAlias, cast, get_args
 from urllib.parse import SplitResult, urlsplit
@@ -238,6 +238,7 @@ class Feed:
         wait_for_server: bool = False,
         ssl_context: ssl.SSLContext | None = None,
         busy_poll: bool = False,
+        on_batch: Callable[[Batch], None] | None = None,
     ) -> None:
         parts = check_url(url)
         if not heartbeat_timeout > 0:
@@ -267,6 +268,8 @@ class Feed:
         self.overflow: OverflowPolicy = overflow
         #: Waiting consumers spin the event loop instead of letting it sleep (see connect).
         self.busy_poll = busy_poll
+        #: Called with each batch inside the socket read, instead of queueing it (see connect).
+        self.on_batch = on_batch
         self._book = BarBook([_interval_ms(i) for i in bar_intervals], bar_capacity)
         #: One decoder for every connection of the feed: contract ids stay stable.
         self._decoder = EventDecoder()
@@ -308,6 +311,7 @@ class Feed:
         self._local_gaps = 0
         self._local_dropped = 0
         self._decode_errors = 0
+        self._handler_errors = 0
         self._last_event: float | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -547,10 +551,30 @@ class Feed:
         return future
 
     def _enqueue_notice(self, notice: ControlEvent) -> None:
-        self._queue.append((Batch(None, _NO_COUNTS, self._contracts, [notice]), 0, False))
+        batch = Batch(None, _NO_COUNTS, self._contracts, [notice])
+        if self.on_batch is not None:
+            self._hand_over(batch, 0, False)
+        else:
+            self._queue.append((batch, 0, False))
         self._wake()
 
+    def _hand_over(self, batch: Batch, generation: int, pace: bool) -> None:
+        """``on_batch``: the batch goes to the handler now, in the read callback; lock-step
+        acknowledges its events once the handler returned."""
+        assert self.on_batch is not None
+        try:
+            self.on_batch(batch)
+        except Exception:
+            self._handler_errors += 1
+            log.exception("the on_batch handler raised (the feed goes on)")
+        if pace:
+            self._set_unacked(generation, batch.event_ids())
+            self._flush_acks()
+
     def _enqueue(self, batch: Batch, events: int, conn: _Connection, pace: bool) -> None:
+        if self.on_batch is not None:
+            self._hand_over(batch, conn.generation, pace)
+            return
         limit = self.max_queue_events
         if self._queued + events > limit and self._queue and self.overflow == "drop_oldest":
             self._drop_oldest(self._queued + events - limit)
@@ -586,6 +610,11 @@ class Feed:
             self._queue.appendleft((notices, 0, False))
 
     async def _get(self) -> _Item | None:
+        if self.on_batch is not None:
+            raise RuntimeError(
+                "this feed hands its batches to on_batch: use wait_ended(), not next_batch() "
+                "or async for"
+            )
         queue = self._queue
         while not queue:
             if self._ended:
@@ -626,6 +655,16 @@ class Feed:
         if pace:
             self._set_unacked(generation, batch.event_ids())
         return batch
+
+    async def wait_ended(self) -> None:
+        """Returns once the feed has ended (closed, taken over, the end of a replay, or the
+        reconnects given up) — what an ``on_batch`` strategy awaits. With ``busy_poll``, the
+        event loop spins meanwhile instead of sleeping in the kernel."""
+        while not self._ended:
+            if self.busy_poll:
+                await asyncio.sleep(0)
+            else:
+                await self._wait()
 
     def __aiter__(self) -> Self:
         return self
@@ -809,6 +848,11 @@ class Feed:
         """Malformed event frames received (logged and skipped)."""
         return self._decode_errors
 
+    @property
+    def handler_errors(self) -> int:
+        """Exceptions the ``on_batch`` handler raised (each logged; the feed went on)."""
+        return self._handler_errors
+
 
 def connect(
     url: str = "ws://127.0.0.1:25520/v1/events",
@@ -825,6 +869,7 @@ def connect(
     wait_for_server: bool = False,
     ssl_context: ssl.SSLContext | None = None,
     busy_poll: bool = False,
+    on_batch: Callable[[Batch], None] | None = None,
 ) -> Feed:
     """A :class:`Feed` to use as ``async with fastfeed.connect(url) as feed:``.
 
@@ -851,6 +896,13 @@ def connect(
       kernel: sockets are polled without blocking, so a read reaches the consumer without a
       wake-up (lower, steadier latency for sparse events), at the price of one core at 100 %.
       Other tasks of the loop keep running.
+    * ``on_batch``: a function called with every :class:`~fastfeed.Batch` (data, and the
+      notice-only batches) inside the socket read, instead of queueing it for ``next_batch``
+      and ``async for`` (which then raise :class:`RuntimeError`): no task switch between the
+      read and the strategy's code. It must not block; an exception in it is logged and
+      counted (:attr:`Feed.handler_errors`) and the feed goes on; against a ``--pace ack``
+      server a batch is acknowledged when the handler returns. Await
+      :meth:`Feed.wait_ended` (with ``busy_poll``, it spins the loop).
     """
     return Feed(
         url,
@@ -866,4 +918,5 @@ def connect(
         wait_for_server=wait_for_server,
         ssl_context=ssl_context,
         busy_poll=busy_poll,
+        on_batch=on_batch,
     )
