@@ -359,15 +359,17 @@ def test_typed_events_in_arrival_order() -> None:
     run(body)
 
 
-def test_busy_poll_delivers_the_same_and_never_lets_the_loop_sleep() -> None:
-    """``busy_poll=True``: the same events; while the consumer waits, the process stays on
-    the CPU (the loop polls without blocking), where the default sleeps in the kernel."""
+@pytest.mark.parametrize("consumer", ["next_batch", "on_batch"])
+def test_busy_poll_delivers_the_same_and_never_lets_the_loop_sleep(consumer: str) -> None:
+    """``busy_poll=True``: the same events; while the consumer waits (``next_batch``, or
+    ``wait_ended`` with an ``on_batch`` handler), the process stays on the CPU (the loop polls
+    without blocking), where the default sleeps in the kernel."""
 
-    async def waiting_cpu(feed: fastfeed.Feed) -> float:
-        """CPU seconds of this process while ``next_batch`` waits 0.5 s for nothing."""
+    async def waiting_cpu(wait: Any) -> float:
+        """CPU seconds of this process while ``wait`` waits 0.5 s for nothing."""
         start = time.process_time()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(feed.next_batch(), 0.5)
+            await asyncio.wait_for(wait, 0.5)
         return time.process_time() - start
 
     async def body() -> None:
@@ -375,15 +377,23 @@ def test_busy_poll_delivers_the_same_and_never_lets_the_loop_sleep() -> None:
         async with started(source, status_interval=3600) as server:
             cpu: dict[bool, float] = {}
             for busy in (False, True):
-                async with fastfeed.connect(url(server), busy_poll=busy) as feed:
+                handled: list[fastfeed.Batch] = []
+                handler = handled.append if consumer == "on_batch" else None
+                async with fastfeed.connect(url(server), busy_poll=busy, on_batch=handler) as feed:
                     await feed.subscribe("TRADE", Stock("AAPL"))
                     enc = EventEncoder()
                     aapl = enc.add_contract("STOCK", "AAPL")
                     source.put(encode_trades(enc, [aapl, aapl], [1, 2], [2.5, 2.75], [7, 8]), 2)
-                    batch = await asyncio.wait_for(feed.next_batch(), 5)
-                    assert batch is not None
-                    assert batch.trades["price"].tolist() == [2.5, 2.75]
-                    cpu[busy] = await waiting_cpu(feed)
+                    if handler is None:
+                        batch = await asyncio.wait_for(feed.next_batch(), 5)
+                        assert batch is not None
+                        prices = batch.trades["price"].tolist()
+                        cpu[busy] = await waiting_cpu(feed.next_batch())
+                    else:
+                        await until(lambda got=handled: any(len(b) for b in got))
+                        prices = next(b for b in handled if len(b)).trades["price"].tolist()
+                        cpu[busy] = await waiting_cpu(feed.wait_ended())
+                    assert prices == [2.5, 2.75]
             assert cpu[False] < 0.05, cpu
             assert cpu[True] > 0.1, cpu
 
