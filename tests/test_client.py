@@ -451,6 +451,42 @@ def test_on_batch_hands_every_batch_over_inside_the_read(loop_kind: str) -> None
     run_on(loop_kind, body)
 
 
+def test_a_handler_failing_on_every_batch_is_counted_not_flooding_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The first exception is logged with its traceback; the next ones are counted, and
+    logged as one line with the count and the latest at most every 10 s."""
+
+    def handler(batch: fastfeed.Batch) -> None:
+        if len(batch):
+            raise KeyError(f"price {batch.trades['price'].tolist()}")
+
+    async def body() -> None:
+        source = QueueSource()
+        async with (
+            started(source, status_interval=3600) as server,
+            fastfeed.connect(url(server), on_batch=handler) as feed,
+        ):
+            await feed.subscribe("TRADE", Stock("AAPL"))
+            enc = EventEncoder()
+            aapl = enc.add_contract("STOCK", "AAPL")
+            for i in range(1, 51):
+                source.put(encode_trades(enc, [aapl], [i], [float(i)], [1]), 1)
+                await until(lambda i=i: feed.stats.received == i)
+            assert feed.handler_errors == 50
+
+    with caplog.at_level("WARNING", logger="fastfeed.client"):
+        run(body)
+    lines = [r for r in caplog.records if "on_batch handler" in r.getMessage()]
+    assert len(lines) == 2, [r.getMessage() for r in lines]
+    first, second = lines
+    assert first.exc_info is not None and "KeyError: 'price [1.0]'" in caplog.text
+    assert (
+        second.getMessage()
+        == "on_batch handler: 1 more exception(s); the latest: KeyError: 'price [2.0]'"
+    )
+
+
 def test_works_on_plain_asyncio() -> None:
     async def body() -> None:
         source = QueueSource()

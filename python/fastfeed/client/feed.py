@@ -36,6 +36,7 @@ from fastfeed._core import (
     ws_encode_frames,
     ws_parse_close_payload,
 )
+from fastfeed._notices import RateLimitedLog
 from fastfeed.bars import BAR_DTYPE, BarBook, parse_interval
 from fastfeed.client.batch import Batch
 from fastfeed.client.contracts import Contract, contract_from_tuple
@@ -312,6 +313,11 @@ class Feed:
         self._local_dropped = 0
         self._decode_errors = 0
         self._handler_errors = 0
+        #: Handler exceptions after the first (whose traceback is logged): a count and the
+        #: latest, at most every 10 s, so a handler failing on every batch cannot flood the log.
+        self._handler_error_log = RateLimitedLog(
+            log, "on_batch handler: %d more exception(s); the latest: %s"
+        )
         self._last_event: float | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -564,9 +570,15 @@ class Feed:
         assert self.on_batch is not None
         try:
             self.on_batch(batch)
-        except Exception:
+        except Exception as error:
             self._handler_errors += 1
-            log.exception("the on_batch handler raised (the feed goes on)")
+            if self._handler_errors == 1:
+                log.exception(
+                    "the on_batch handler raised; the feed goes on (further exceptions are "
+                    "counted in Feed.handler_errors and logged at most every 10 s)"
+                )
+            else:
+                self._handler_error_log.add(1, f"{type(error).__name__}: {error}")
         if pace:
             self._set_unacked(generation, batch.event_ids())
             self._flush_acks()
@@ -899,8 +911,9 @@ def connect(
     * ``on_batch``: a function called with every :class:`~fastfeed.Batch` (data, and the
       notice-only batches) inside the socket read, instead of queueing it for ``next_batch``
       and ``async for`` (which then raise :class:`RuntimeError`): no task switch between the
-      read and the strategy's code. It must not block; an exception in it is logged and
-      counted (:attr:`Feed.handler_errors`) and the feed goes on; against a ``--pace ack``
+      read and the strategy's code. It must not block; an exception in it is counted
+      (:attr:`Feed.handler_errors`) and logged (the first with its traceback, then at most
+      one line every 10 s) and the feed goes on; against a ``--pace ack``
       server a batch is acknowledged when the handler returns. Await
       :meth:`Feed.wait_ended` (with ``busy_poll``, it spins the loop).
     """
