@@ -109,8 +109,13 @@ pub(super) fn aggregate_with(
     let ranges: Vec<Range<usize>> = (0..parts)
         .map(|p| rows * p / parts..rows * (p + 1) / parts)
         .collect();
+    let split = Split {
+        input,
+        ranges: &ranges,
+        interval,
+    };
     if passes == Passes::One {
-        return aggregate_in_one_pass(input, interval, &ranges);
+        return aggregate_in_one_pass(&split);
     }
     let counted = run_each(ranges.clone(), |range| count_part(input, range, interval))?;
     let plan = Plan::new(&counted)?;
@@ -154,42 +159,40 @@ pub(super) fn aggregate_with(
         kept.push(part_kept);
         filled.extend(part_filled);
     }
-    replay_boundaries(
-        input,
-        &ranges,
-        &counted,
-        &plan,
-        interval,
-        &mut kept,
-        &mut merges,
-        &mut filled,
-    );
-    drop(merges);
+    split.replay_boundaries(&counted, &plan, kept, merges, &mut filled);
     Ok(sink.finish(&filled))
 }
 
-/// Finishes the buckets continued across parts, boundary by boundary in order (see
-/// [`Boundary::replay`]).
-#[allow(clippy::too_many_arguments)]
-fn replay_boundaries(
-    input: &Input<'_>,
-    ranges: &[Range<usize>],
-    counted: &[Counted],
-    plan: &Plan,
+/// What both paths work on: the input, its parts (ranges of rows, one thread each) and the
+/// bar interval.
+struct Split<'s, 'a> {
+    input: &'s Input<'a>,
+    ranges: &'s [Range<usize>],
     interval: u64,
-    kept: &mut [Vec<Option<Acc>>],
-    merges: &mut [Vec<Option<Window<'_>>>],
-    filled: &mut Vec<Filled>,
-) {
-    for t in 1..ranges.len() {
-        let boundary = Boundary {
-            part: t,
-            rows: ranges[t].clone(),
-            counted: &counted[t],
-            plan,
-            interval,
-        };
-        boundary.replay(input, kept, &mut merges[t], filled);
+}
+
+impl Split<'_, '_> {
+    /// Finishes the buckets continued across parts, boundary by boundary in order (see
+    /// [`Boundary::replay`]), with the bars kept open and the merge windows, which end here
+    /// (the windows borrow the sink, which can finish once they are gone).
+    fn replay_boundaries(
+        &self,
+        counted: &[Counted],
+        plan: &Plan,
+        mut kept: Vec<Vec<Option<Acc>>>,
+        mut merges: Vec<Vec<Option<Window<'_>>>>,
+        filled: &mut Vec<Filled>,
+    ) {
+        for t in 1..self.ranges.len() {
+            let boundary = Boundary {
+                part: t,
+                rows: self.ranges[t].clone(),
+                counted: &counted[t],
+                plan,
+                interval: self.interval,
+            };
+            boundary.replay(self.input, &mut kept, &mut merges[t], filled);
+        }
     }
 }
 
@@ -765,11 +768,12 @@ impl Boundary<'_> {
 }
 
 /// The one-pass path: see the module documentation.
-fn aggregate_in_one_pass(
-    input: &Input<'_>,
-    interval: u64,
-    ranges: &[Range<usize>],
-) -> Result<BarColumns, Failure> {
+fn aggregate_in_one_pass(split: &Split<'_, '_>) -> Result<BarColumns, Failure> {
+    let Split {
+        input,
+        ranges,
+        interval,
+    } = *split;
     let gathered = run_each(ranges.to_vec(), |range| gather_part(input, range, interval))?;
     let (counted, gathered): (Vec<Counted>, Vec<Bars>) = gathered.into_iter().unzip();
     let plan = Plan::new(&counted)?;
@@ -803,17 +807,7 @@ fn aggregate_in_one_pass(
         }
         filled.push(window.filled());
     }
-    replay_boundaries(
-        input,
-        ranges,
-        &counted,
-        &plan,
-        interval,
-        &mut kept,
-        &mut merges,
-        &mut filled,
-    );
-    drop(merges);
+    split.replay_boundaries(&counted, &plan, kept, merges, &mut filled);
     Ok(sink.finish(&filled))
 }
 
