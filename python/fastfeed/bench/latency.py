@@ -204,26 +204,48 @@ def serve_raw(port: int, rate: int, per_batch: int) -> None:
 # ---- consumers ---------------------------------------------------------------------------------
 
 
+class Latencies:
+    """The SDK consumers' record: latencies (ns) of ``warmup + count`` trades, each batch's
+    taken at one clock read."""
+
+    def __init__(self, count: int, warmup: int) -> None:
+        self._values = np.empty(warmup + count, np.int64)
+        self._warmup = warmup
+        self._n = 0
+
+    @property
+    def full(self) -> bool:
+        return self._n == len(self._values)
+
+    def add(self, stamps: npt.NDArray[np.int64]) -> None:
+        """A batch's ``sequence`` stamps have reached the strategy's code."""
+        now = time.monotonic_ns()
+        take = min(len(stamps), len(self._values) - self._n)
+        self._values[self._n : self._n + take] = now - stamps[:take]
+        self._n += take
+
+    def kept(self) -> npt.NDArray[np.int64]:
+        """The latencies after the warm-up (the feed must not have ended before)."""
+        if not self.full:
+            raise RuntimeError("the feed ended")
+        return self._values[self._warmup :]
+
+
 async def consume_fastfeed_next_batch(port: int, count: int, warmup: int) -> npt.NDArray[np.int64]:
     """The SDK's ``await next_batch()``: latencies (ns) of ``count`` trades after ``warmup``."""
     from fastfeed import Stock, connect
 
-    clock = time.monotonic_ns
-    latencies = np.empty(warmup + count, np.int64)
-    n = 0
+    latencies = Latencies(count, warmup)
     async with connect(f"ws://127.0.0.1:{port}/v1/events") as feed:
         await feed.subscribe("TRADE", Stock(SYMBOL))
-        while n < len(latencies):
+        while not latencies.full:
             batch = await feed.next_batch()
             if batch is None:
-                raise RuntimeError("the feed ended")
+                break
             stamps = batch.trades["sequence"]
             if len(stamps):
-                now = clock()
-                take = min(len(stamps), len(latencies) - n)
-                latencies[n : n + take] = now - stamps[:take]
-                n += take
-    return latencies[warmup:]
+                latencies.add(stamps)
+    return latencies.kept()
 
 
 async def consume_fastfeed(
@@ -232,29 +254,21 @@ async def consume_fastfeed(
     """The SDK's ``on_batch`` handler, called inside the socket read."""
     from fastfeed import Batch, Stock, connect
 
-    clock = time.monotonic_ns
-    latencies = np.empty(warmup + count, np.int64)
-    n = 0
+    latencies = Latencies(count, warmup)
     closing: list[asyncio.Task[None]] = []
 
     def handler(batch: Batch) -> None:
-        nonlocal n
         stamps = batch.trades["sequence"]
-        if len(stamps) and n < len(latencies):
-            now = clock()
-            take = min(len(stamps), len(latencies) - n)
-            latencies[n : n + take] = now - stamps[:take]
-            n += take
-            if n == len(latencies):  # enough: closing ends wait_ended()
+        if len(stamps) and not latencies.full:
+            latencies.add(stamps)
+            if latencies.full:  # enough: closing ends wait_ended()
                 closing.append(asyncio.get_running_loop().create_task(feed.close()))
 
     feed = connect(f"ws://127.0.0.1:{port}/v1/events", busy_poll=busy_poll, on_batch=handler)
     async with feed:
         await feed.subscribe("TRADE", Stock(SYMBOL))
         await feed.wait_ended()
-    if n < len(latencies):
-        raise RuntimeError("the feed ended")
-    return latencies[warmup:]
+    return latencies.kept()
 
 
 async def consume_picows(port: int, count: int, warmup: int) -> npt.NDArray[np.int64]:
