@@ -451,6 +451,11 @@ def test_on_batch_hands_every_batch_over_inside_the_read(loop_kind: str) -> None
     run_on(loop_kind, body)
 
 
+def test_on_batch_that_is_not_a_function_is_refused_at_connect() -> None:
+    with pytest.raises(TypeError, match=r"^on_batch must be a function taking a Batch, got 5$"):
+        fastfeed.connect("ws://127.0.0.1:1/v1/events", on_batch=5)  # type: ignore[arg-type]
+
+
 def test_a_handler_failing_on_every_batch_is_counted_not_flooding_the_log(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

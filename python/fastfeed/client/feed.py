@@ -246,6 +246,8 @@ class Feed:
             raise ValueError(f"heartbeat_timeout must be positive, got {heartbeat_timeout}")
         if max_queue_events < 1:
             raise ValueError(f"max_queue_events must be at least 1, got {max_queue_events}")
+        if on_batch is not None and not callable(on_batch):
+            raise TypeError(f"on_batch must be a function taking a Batch, got {on_batch!r}")
         if overflow not in get_args(OverflowPolicy):
             raise ValueError(f"overflow must be 'drop_oldest' or 'pause', got {overflow!r}")
         self.url = url
